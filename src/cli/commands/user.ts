@@ -1,0 +1,201 @@
+/** `user add`, `user list`, `user grant-invoice`, `user revoke-invoice`, `user set-password`, `user disable`, `user enable`. */
+import {
+  createAccount,
+  findAccountByEmail,
+  listAccounts,
+  setAccountStatus,
+  setPassword,
+  setPrivilege,
+  type Account,
+  type Privilege,
+} from '../../accounts/accounts.ts';
+import { findCompanyByName, listCompanies, type Company } from '../../accounts/companies.ts';
+import { formatJson, formatTable } from '../format.ts';
+import { CliFailure, UsageError, type CliIo, type CommandContext, type CommandSpec } from '../io.ts';
+import { optionalString, parseCommandArgs, requireString, type Parsed } from '../parse.ts';
+import { promptNewPassword, readPasswordFromStdin } from '../password_input.ts';
+
+const ADD_USAGE =
+  'user add --email EMAIL --name NAME [--password PASSWORD | --password-stdin] [--company NAME] [--admin] [--invoice]';
+const LIST_USAGE = 'user list [--company NAME] [--json]';
+const SET_PASSWORD_USAGE = 'user set-password EMAIL [--password PASSWORD | --password-stdin]';
+
+const PASSWORD_OPTIONS = { password: { type: 'string' }, 'password-stdin': { type: 'boolean' } } as const;
+
+type PasswordSource = { kind: 'argument'; value: string } | { kind: 'stdin' } | { kind: 'prompt' };
+
+/** Where the password comes from: `--password`, `--password-stdin`, or a prompt when stdin is a terminal. */
+function passwordSource(command: string, usage: string, values: Parsed['values'], io: CliIo): PasswordSource {
+  const password = optionalString(values, 'password');
+  const fromStdin = values['password-stdin'] === true;
+  if (password !== undefined && fromStdin) throw new UsageError(`${command}: give either --password or --password-stdin, not both`, usage);
+  if (password !== undefined) return { kind: 'argument', value: password };
+  if (fromStdin) return { kind: 'stdin' };
+  if (!io.stdin.isTTY) {
+    throw new UsageError(`${command}: no password: give --password, pipe it with --password-stdin, or run on a terminal to be asked`, usage);
+  }
+  return { kind: 'prompt' };
+}
+
+async function readPassword(ctx: CommandContext, source: PasswordSource): Promise<string> {
+  if (source.kind === 'argument') return source.value;
+  if (source.kind === 'stdin') return readPasswordFromStdin(ctx.io.stdin);
+  return promptNewPassword(ctx.io);
+}
+
+async function companyByName(ctx: CommandContext, name: string): Promise<Company> {
+  const company = await findCompanyByName(ctx.conn, name);
+  if (!company) throw new CliFailure(`No company named "${name}". Create it first: npm run cli -- company add --name "${name}"`);
+  return company;
+}
+
+async function accountByEmail(ctx: CommandContext, email: string): Promise<Account> {
+  const account = await findAccountByEmail(ctx.conn, email);
+  if (!account) throw new CliFailure(`No account with the email ${email}.`);
+  return account;
+}
+
+export const userAdd: CommandSpec = {
+  name: 'user add',
+  usage: ADD_USAGE,
+  summary: 'create a customer account (asks for the password on a terminal when none is given)',
+  parse(args, io) {
+    const { values, help } = parseCommandArgs('user add', ADD_USAGE, args, {
+      email: { type: 'string' },
+      name: { type: 'string' },
+      ...PASSWORD_OPTIONS,
+      company: { type: 'string' },
+      admin: { type: 'boolean' },
+      invoice: { type: 'boolean' },
+    });
+    if (help) return { help: ADD_USAGE };
+    const email = requireString('user add', ADD_USAGE, values, 'email');
+    const name = requireString('user add', ADD_USAGE, values, 'name');
+    const company = optionalString(values, 'company');
+    if (values.admin === true && company === undefined) {
+      throw new UsageError('user add: --admin needs --company (an admin of which company?)', ADD_USAGE);
+    }
+    const source = passwordSource('user add', ADD_USAGE, values, io);
+    const privileges: Privilege[] = values.invoice === true ? ['invoice'] : [];
+    return {
+      async run(ctx) {
+        const found = company === undefined ? undefined : await companyByName(ctx, company);
+        const account = await createAccount(ctx.conn, {
+          email,
+          name,
+          password: await readPassword(ctx, source),
+          privileges,
+          ...(found !== undefined ? { companyId: found.id, companyRole: values.admin === true ? 'admin' : 'member' } : {}),
+        });
+        const extras = [
+          found ? `${account.companyRole} of ${found.name}` : null,
+          account.privileges.length > 0 ? `privileges: ${account.privileges.join(', ')}` : null,
+        ].filter(Boolean);
+        ctx.print(`Created account ${account.email} (id ${account.id})${extras.length > 0 ? `, ${extras.join(', ')}` : ''}.`);
+      },
+    };
+  },
+};
+
+export const userList: CommandSpec = {
+  name: 'user list',
+  usage: LIST_USAGE,
+  summary: 'list accounts, optionally of one company',
+  parse(args) {
+    const { values, help } = parseCommandArgs('user list', LIST_USAGE, args, {
+      company: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (help) return { help: LIST_USAGE };
+    const company = optionalString(values, 'company');
+    return {
+      async run(ctx) {
+        const filter = company === undefined ? {} : { companyId: (await companyByName(ctx, company)).id };
+        const list = await listAccounts(ctx.conn, filter);
+        const names = new Map((await listCompanies(ctx.conn)).map((c) => [c.id, c.name]));
+        const companyName = (account: Account): string | null => (account.companyId ? (names.get(account.companyId) ?? account.companyId) : null);
+        if (values.json === true) {
+          ctx.print(formatJson(list.map((account) => ({ ...account, companyName: companyName(account) }))));
+          return;
+        }
+        if (list.length === 0) {
+          ctx.print(company === undefined ? 'No accounts.' : `No accounts in "${company}".`);
+          return;
+        }
+        const rows = list.map((a) => [a.email, a.name, companyName(a) ?? '-', a.companyRole ?? '-', a.privileges.join(',') || '-', a.status, a.id]);
+        ctx.print(formatTable(['EMAIL', 'NAME', 'COMPANY', 'ROLE', 'PRIVILEGES', 'STATUS', 'ID'], rows));
+      },
+    };
+  },
+};
+
+function privilegeCommand(granted: boolean): CommandSpec {
+  const name = granted ? 'user grant-invoice' : 'user revoke-invoice';
+  const usage = `${name} EMAIL`;
+  return {
+    name,
+    usage,
+    summary: granted ? 'allow an account to pay by invoice (step-up protected)' : 'withdraw the invoice privilege',
+    parse(args) {
+      const { positionals, help } = parseCommandArgs(name, usage, args, {}, ['email']);
+      if (help) return { help: usage };
+      const email = positionals[0] as string;
+      return {
+        async run(ctx) {
+          const account = await accountByEmail(ctx, email);
+          const had = account.privileges.includes('invoice');
+          await setPrivilege(ctx.conn, account.id, 'invoice', granted);
+          if (granted) ctx.print(had ? `${account.email} already has the invoice privilege.` : `Granted the invoice privilege to ${account.email}.`);
+          else ctx.print(had ? `Revoked the invoice privilege of ${account.email}.` : `${account.email} did not have the invoice privilege.`);
+        },
+      };
+    },
+  };
+}
+
+export const userGrantInvoice = privilegeCommand(true);
+export const userRevokeInvoice = privilegeCommand(false);
+
+export const userSetPassword: CommandSpec = {
+  name: 'user set-password',
+  usage: SET_PASSWORD_USAGE,
+  summary: "replace an account's password (asks on a terminal when none is given)",
+  parse(args, io) {
+    const { values, positionals, help } = parseCommandArgs('user set-password', SET_PASSWORD_USAGE, args, PASSWORD_OPTIONS, ['email']);
+    if (help) return { help: SET_PASSWORD_USAGE };
+    const email = positionals[0] as string;
+    const source = passwordSource('user set-password', SET_PASSWORD_USAGE, values, io);
+    return {
+      async run(ctx) {
+        const account = await accountByEmail(ctx, email);
+        await setPassword(ctx.conn, account.id, await readPassword(ctx, source));
+        ctx.print(`Set a new password for ${account.email}.`);
+      },
+    };
+  },
+};
+
+function statusCommand(status: 'active' | 'disabled'): CommandSpec {
+  const name = status === 'disabled' ? 'user disable' : 'user enable';
+  const usage = `${name} EMAIL`;
+  return {
+    name,
+    usage,
+    summary: status === 'disabled' ? 'block an account from signing in (its data stays)' : 'allow a disabled account to sign in again',
+    parse(args) {
+      const { positionals, help } = parseCommandArgs(name, usage, args, {}, ['email']);
+      if (help) return { help: usage };
+      const email = positionals[0] as string;
+      return {
+        async run(ctx) {
+          const account = await accountByEmail(ctx, email);
+          await setAccountStatus(ctx.conn, account.id, status);
+          ctx.print(`${account.email} is ${status === 'disabled' ? 'disabled: it cannot sign in' : 'active: it can sign in'}.`);
+        },
+      };
+    },
+  };
+}
+
+export const userDisable = statusCommand('disabled');
+export const userEnable = statusCommand('active');

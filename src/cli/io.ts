@@ -1,0 +1,55 @@
+/** What the CLI touches of the outside world, passed in so tests can run it in process. */
+import type { Connection } from 'mongoose';
+
+export interface CliIo {
+  stdout: { write(chunk: string): unknown };
+  stderr: { write(chunk: string): unknown };
+  /** Read for `--password-stdin`, or for the hidden prompt when it is a terminal. */
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
+  env: Readonly<Record<string, string | undefined>>;
+  /** Directory `DATA_DIR` is resolved against; default the process's working directory. */
+  cwd?: string;
+}
+
+/** Bad arguments: the message, a usage hint, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string, readonly usage?: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** An expected failure with a message for the operator (no stack trace), exit code 1 unless told. */
+export class CliFailure extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'CliFailure';
+  }
+}
+
+export interface CommandContext {
+  io: CliIo;
+  conn: Connection;
+  /** Writes one line to stdout. */
+  print(line?: string): void;
+}
+
+/** A command whose arguments are parsed and checked; running it needs the database. */
+export interface PreparedCommand {
+  run(ctx: CommandContext): Promise<void>;
+}
+
+/** A command's arguments were `--help`: print its usage, touch nothing. */
+export interface HelpRequest {
+  help: string;
+}
+
+export interface CommandSpec {
+  /** `user add`, `client list`, … */
+  name: string;
+  /** Usage lines, shown by `help` and after a usage error. */
+  usage: string;
+  summary: string;
+  /** Parses and validates the arguments after the command name; throws UsageError. Touches no database. */
+  parse(args: string[], io: CliIo): PreparedCommand | HelpRequest;
+}
