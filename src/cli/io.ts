@@ -39,6 +39,12 @@ export interface PreparedCommand {
   run(ctx: CommandContext): Promise<void>;
 }
 
+/** A command that needs no database (e.g. generating keys). */
+export interface OfflineCommand {
+  offline: true;
+  run(ctx: Omit<CommandContext, 'conn'>): Promise<void>;
+}
+
 /** A command's arguments were `--help`: print its usage, touch nothing. */
 export interface HelpRequest {
   help: string;
@@ -51,5 +57,5 @@ export interface CommandSpec {
   usage: string;
   summary: string;
   /** Parses and validates the arguments after the command name; throws UsageError. Touches no database. */
-  parse(args: string[], io: CliIo): PreparedCommand | HelpRequest;
+  parse(args: string[], io: CliIo): PreparedCommand | OfflineCommand | HelpRequest;
 }

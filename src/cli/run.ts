@@ -15,6 +15,7 @@ import {
   userRevokeInvoice,
   userSetPassword,
 } from './commands/user.ts';
+import { keysGenerate } from './commands/keys.ts';
 import { connectDatabase, resolveDatabase } from './database.ts';
 import { CliFailure, UsageError, type CliIo, type CommandSpec } from './io.ts';
 
@@ -33,6 +34,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   companyPolicy,
   clientAdd,
   clientList,
+  keysGenerate,
 ];
 
 const PROGRAM = 'npm run cli --';
@@ -99,10 +101,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       println(io.stdout, `Usage: ${PROGRAM} ${prepared.help}\n  ${found.spec.summary}`);
       return 0;
     }
+    const print = (line?: string): void => println(io.stdout, line);
+    if ('offline' in prepared) {
+      await prepared.run({ io, print });
+      return 0;
+    }
     const target = await resolveDatabase(io.env, io.cwd ?? process.cwd());
     const conn = await connectDatabase(target);
     try {
-      await prepared.run({ io, conn, print: (line) => println(io.stdout, line) });
+      await prepared.run({ io, conn, print });
     } finally {
       await conn.close();
     }

@@ -243,6 +243,14 @@ function generateCookieKey(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/** A fresh key set: RS256 and ES256 signing keys (private JWKs with kid) and two random cookie keys. */
+export async function generateProviderKeys(): Promise<ProviderKeys> {
+  return {
+    jwks: { keys: await Promise.all([generateSigningKey('RS256'), generateSigningKey('ES256')]) },
+    cookieKeys: [generateCookieKey(), generateCookieKey()],
+  };
+}
+
 interface DevKeysDocument {
   _id: string;
   jwks: { keys: JWK[] };
@@ -276,12 +284,7 @@ export async function loadOrCreateDevKeys(conn: Connection): Promise<ProviderKey
   const existing = await collection.findOne({ _id: DEV_KEYS_ID });
   if (existing) return checkStored(existing);
 
-  const created: DevKeysDocument = {
-    _id: DEV_KEYS_ID,
-    jwks: { keys: await Promise.all([generateSigningKey('RS256'), generateSigningKey('ES256')]) },
-    cookieKeys: [generateCookieKey(), generateCookieKey()],
-    createdAt: new Date(),
-  };
+  const created: DevKeysDocument = { _id: DEV_KEYS_ID, ...(await generateProviderKeys()), createdAt: new Date() };
   try {
     await collection.insertOne(created);
     return { jwks: created.jwks, cookieKeys: created.cookieKeys };
