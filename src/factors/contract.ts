@@ -1,0 +1,176 @@
+/**
+ * The factor contract (DESIGN.md §5): every second factor is a plugin folder `src/factors/<id>/` exporting one
+ * object of this shape, and `registry.ts` lists them. Callers (policy, interactions, console) ask for capabilities
+ * — `factor.enrol`, `factor.challenge`, `factor.level` — never for a factor by name.
+ *
+ * Expected user failures are values (`{ ok: false, code }`, codes below); programmer and infrastructure errors
+ * throw.
+ */
+
+/** What a factor needs to know about the account it works for. */
+export interface FactorAccount {
+  /** The account id (the OIDC `sub`). */
+  readonly id: string;
+  /** The account's email: the label in authenticator apps, the address email codes go to. */
+  readonly email: string;
+}
+
+/** A lockout as the attempt limiter reports it (see `shared/attempts.ts`). */
+export interface LockState {
+  /** When the temporary lockout ends; absent for a permanent lock. */
+  readonly until?: Date;
+  /**
+   * A permanent lock (NIST SP 800-63B §5.2.2: 100 consecutive failures): the second factor stays locked until
+   * support resets it or the user redeems a recovery code.
+   */
+  readonly permanent: boolean;
+}
+
+/**
+ * Stable failure codes (wire-visible, lower_snake_case); each page renders its own message for each.
+ * - `invalid_code`: wrong, malformed or unknown input (no hint which);
+ * - `code_replayed`: a code that was already accepted once (RFC 6238 §5.2; NIST SP 800-63B §5.1.4.2);
+ * - `locked`: too many failures, see {@link LockedFailure};
+ * - `expired`: a pending enrolment or a sent code is too old;
+ * - `not_enrolled`: the account has no active enrolment of this factor (or no pending one, for `confirm`);
+ * - `already_enrolled`: `enrol.begin` on an active factor without `replace: true`;
+ * - `resend_too_soon`: `challenge` asked again within its cooldown.
+ */
+export type FactorFailureCode =
+  | 'invalid_code'
+  | 'code_replayed'
+  | 'locked'
+  | 'expired'
+  | 'not_enrolled'
+  | 'already_enrolled'
+  | 'resend_too_soon';
+
+/** The attempt limiter refused before checking anything. */
+export interface LockedFailure extends LockState {
+  readonly ok: false;
+  readonly code: 'locked';
+}
+
+/** Any other expected failure. `lock` is set when this very failure started a lockout (say so on the page). */
+export interface PlainFailure {
+  readonly ok: false;
+  readonly code: Exclude<FactorFailureCode, 'locked'>;
+  readonly lock?: LockState;
+}
+
+/** An expected user failure. */
+export type FactorFailure = LockedFailure | PlainFailure;
+
+/** A successful verification: what the session records (kratos style: the session level is derived from it). */
+export interface VerifySuccess {
+  readonly ok: true;
+  /** The factor's id. */
+  readonly factorId: string;
+  /** The RFC 8176 values the factor proves. */
+  readonly amr: readonly string[];
+  /** The assurance level the factor proves (with a password beside it). */
+  readonly level: number;
+  /** Recovery codes: how many unused codes are left (tell the user). */
+  readonly remaining?: number;
+  /** Whether this success lifted a lockout of the second factor (a recovery code does; tell the user). */
+  readonly unlocked?: boolean;
+}
+
+export type VerifyResult = VerifySuccess | FactorFailure;
+
+/** Options of {@link FactorEnrolment.begin}. */
+export interface EnrolBeginOptions {
+  /**
+   * Discard the pending enrolment and start a new one ("new QR code"). Nothing active changes. Default `false`:
+   * `begin` keeps and returns the same pending enrolment.
+   */
+  readonly renew?: boolean;
+  /**
+   * Allow replacing an **active** enrolment. Only pass it after a fresh second-factor verification of the same
+   * session (enrolment hijack protection, OWASP ASVS 7.5.1): without it `begin` on an active factor fails with
+   * `already_enrolled` and nothing changes. Even with it, the active factor keeps working until the new one is
+   * confirmed.
+   */
+  readonly replace?: boolean;
+}
+
+/** What `begin` hands to the enrolment view. Factor-specific fields live in `view`. */
+export interface EnrolBeginSuccess<View = Record<string, unknown>> {
+  readonly ok: true;
+  /**
+   * `pending`: the view shows `view` and the user confirms with {@link FactorEnrolment.confirm};
+   * `active`: the factor is active already (recovery codes: `view` holds the codes, shown once).
+   */
+  readonly status: 'pending' | 'active';
+  /** Data for the enrolment view (QR code, manual key, recovery codes …). Never log it. */
+  readonly view: View;
+}
+
+/** The result of a successful {@link FactorEnrolment.confirm}. */
+export interface ConfirmSuccess {
+  readonly ok: true;
+  /** Whether an earlier active enrolment was replaced (notify the user: ASVS 2.5.5). */
+  readonly replaced: boolean;
+}
+
+/** Enrolment: optional, for factors a user sets up themselves. */
+export interface FactorEnrolment<View = Record<string, unknown>> {
+  /** Starts (or resumes) an enrolment; see {@link EnrolBeginOptions}. */
+  begin(account: FactorAccount, options?: EnrolBeginOptions): Promise<EnrolBeginSuccess<View> | FactorFailure>;
+  /**
+   * Activates the pending enrolment when `input` is correct; a wrong input keeps the pending enrolment
+   * (`invalid_code`) and changes nothing active. Absent when `begin` activates directly (`status: 'active'`).
+   */
+  confirm?(accountId: string, input: unknown): Promise<ConfirmSuccess | FactorFailure>;
+}
+
+/** Challenge: optional, for factors that send something before the user can answer (email codes). */
+export interface FactorChallenge {
+  /** Sends a fresh challenge; `resend_too_soon` within the cooldown. `sentTo` is safe to show (masked). */
+  send(account: FactorAccount): Promise<{ ok: true; expiresAt: Date; sentTo?: string } | FactorFailure>;
+}
+
+/** Names of the pug templates of a factor (relative to `views/`, without extension). */
+export interface FactorViews {
+  /** The step-up / login page asking for this factor's input. */
+  readonly challenge: string;
+  /** The enrolment page (when the factor has `enrol`). */
+  readonly enrol?: string;
+  /** The confirmation shown after enrolment or when the factor activated (recovery codes list). */
+  readonly enrolled?: string;
+}
+
+/** A second factor. */
+export interface Factor {
+  /** Stable lower_snake_case id (wire-visible: form fields, audit events, stored session methods). */
+  readonly id: string;
+  /** RFC 8176 `amr` values this factor contributes (`otp` …); `mfa` is added by the policy, never here. */
+  readonly amr: readonly string[];
+  /** The assurance level it proves beside a password (DESIGN.md §4: 2 or 3). */
+  readonly level: number;
+  /** Human label for pages ("Authenticator app"). */
+  readonly label: string;
+  /**
+   * `primary`: offered as a method to set up and to sign in with; `backup`: only offered as a fallback
+   * ("use a recovery code"), set up after a primary factor.
+   */
+  readonly role: 'primary' | 'backup';
+  readonly views: FactorViews;
+  readonly enrol?: FactorEnrolment;
+  readonly challenge?: FactorChallenge;
+  /**
+   * Checks the user's input (a string from a form, but any value must be handled: non-strings, huge strings →
+   * `invalid_code`, never a throw). Counts the attempt against the account's attempt budget first (`locked`
+   * when exhausted) and consumes the accepted code atomically (a second use → `code_replayed` or `invalid_code`).
+   */
+  verify(accountId: string, input: unknown): Promise<VerifyResult>;
+  /** Whether the account has an **active** enrolment (a pending one does not count). */
+  isEnrolled(accountId: string): Promise<boolean>;
+  /** Removes every enrolment of the account (active and pending); idempotent. Notify and audit in the caller. */
+  remove(accountId: string): Promise<void>;
+}
+
+/** Whether `value` is a valid factor id: lower_snake_case, 1-32 characters. */
+export function isFactorId(value: string): boolean {
+  return /^[a-z][a-z0-9_]{0,31}$/.test(value);
+}

@@ -1,0 +1,18 @@
+/**
+ * The factors' public surface for the interactions, the console and the plugin API. Callers work with the
+ * {@link Factor} contract and the registry; the factory functions are for the composition root.
+ */
+export * from './contract.ts';
+export { createDefaultFactors, createFactorRegistry, type DefaultFactorOptions, type FactorRegistry } from './registry.ts';
+export {
+  DEFAULT_ATTEMPT_POLICY, SECOND_FACTOR_BUCKET, createAttemptLimiter, lockoutMs, resetAttempts, type AttemptLimiter,
+  type AttemptPolicy, type AttemptStatus, type AttemptTicket,
+} from './shared/attempts.ts';
+export {
+  createSecretBox, formatKeyRing, generateKey, parseKeyRing, type KeyRing, type SealedSecret, type SecretBox,
+} from './shared/secret_box.ts';
+export { advanceCounter, consumeOnce } from './shared/single_use.ts';
+export { createTotpFactor, type TotpEnrolView, type TotpFactor, type TotpFactorOptions } from './totp/index.ts';
+export {
+  RECOVERY_ATTEMPT_BUCKET, createRecoveryFactor, type RecoveryCodesView, type RecoveryFactor, type RecoveryFactorOptions,
+} from './recovery/index.ts';

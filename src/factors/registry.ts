@@ -1,0 +1,97 @@
+/**
+ * The one list of second factors (DESIGN.md §5). Callers ask it for capabilities — factors usable at a level, the
+ * factors one can enrol — and work with the {@link Factor} contract; this file and each factor's folder are the
+ * only places that know a factor by name. Adding a factor (WebAuthn, email) = one folder + one line in
+ * {@link createDefaultFactors}.
+ */
+import type { Connection } from 'mongoose';
+import { isFactorId, type Factor } from './contract.ts';
+import { createRecoveryFactor } from './recovery/factor.ts';
+import { createAttemptLimiter, type AttemptLimiter, type AttemptPolicy } from './shared/attempts.ts';
+import type { SecretBox } from './shared/secret_box.ts';
+import { createTotpFactor } from './totp/factor.ts';
+
+/** The registered factors, in display order (primary factors first, then backups). */
+export interface FactorRegistry {
+  /** Every factor, in registration order. */
+  readonly all: readonly Factor[];
+  /** The factor with this id, or `undefined` (ids come from forms: treat an unknown one as a user error). */
+  get(id: string): Factor | undefined;
+  /**
+   * The factors the account can use now to reach `minLevel`: active enrolment and `level ≥ minLevel`, in
+   * registration order (primary factors first). Empty → the account must enrol (or the request fails).
+   */
+  usableFactors(accountId: string, minLevel: number): Promise<Factor[]>;
+  /** The factors a user can set up themselves that prove at least `minLevel` (`enrol` present), by role. */
+  enrollableFactors(minLevel: number, role?: Factor['role']): Factor[];
+  /** Whether the account has any active primary factor (a backup alone does not count). */
+  hasPrimaryFactor(accountId: string): Promise<boolean>;
+  /** Removes every factor of the account (support reset, "changing device"); audit and notify in the caller. */
+  removeAll(accountId: string): Promise<void>;
+}
+
+/** Builds a registry; throws listing every problem (duplicate or malformed ids, bad levels, empty amr). */
+export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry {
+  const problems: string[] = [];
+  const byId = new Map<string, Factor>();
+  for (const factor of factors) {
+    if (!isFactorId(factor.id)) problems.push(`factor id "${factor.id}" is not lower_snake_case`);
+    if (byId.has(factor.id)) problems.push(`factor id "${factor.id}" is registered twice`);
+    if (!Number.isInteger(factor.level) || factor.level < 2) problems.push(`factor "${factor.id}" must prove a level ≥ 2`);
+    if (factor.amr.length === 0) problems.push(`factor "${factor.id}" declares no amr value`);
+    if (factor.amr.includes('mfa')) problems.push(`factor "${factor.id}" must not declare "mfa" (the policy adds it)`);
+    byId.set(factor.id, factor);
+  }
+  if (problems.length > 0) throw new Error(`invalid factor registry: ${problems.join('; ')}`);
+  const all = Object.freeze([
+    ...factors.filter((factor) => factor.role === 'primary'),
+    ...factors.filter((factor) => factor.role === 'backup'),
+  ]);
+
+  async function enrolled(accountId: string, candidates: readonly Factor[]): Promise<Factor[]> {
+    const flags = await Promise.all(candidates.map((factor) => factor.isEnrolled(accountId)));
+    return candidates.filter((_, index) => flags[index]);
+  }
+
+  return Object.freeze({
+    all,
+    get(id: string): Factor | undefined {
+      return typeof id === 'string' ? byId.get(id) : undefined;
+    },
+    async usableFactors(accountId: string, minLevel: number): Promise<Factor[]> {
+      return enrolled(accountId, all.filter((factor) => factor.level >= minLevel));
+    },
+    enrollableFactors(minLevel: number, role?: Factor['role']): Factor[] {
+      return all.filter((factor) => factor.enrol && factor.level >= minLevel && (role === undefined || factor.role === role));
+    },
+    async hasPrimaryFactor(accountId: string): Promise<boolean> {
+      return (await enrolled(accountId, all.filter((factor) => factor.role === 'primary'))).length > 0;
+    },
+    async removeAll(accountId: string): Promise<void> {
+      await Promise.all(all.map((factor) => factor.remove(accountId)));
+    },
+  });
+}
+
+/** What the built-in factors need (from config and the store). */
+export interface DefaultFactorOptions {
+  readonly conn: Connection;
+  /** Seals TOTP secrets (AES-256-GCM key ring). */
+  readonly secretBox: SecretBox;
+  /** The issuer shown in authenticator apps. */
+  readonly issuer: string;
+  /** HMAC key of recovery-code hashes, ≥ 32 bytes. */
+  readonly recoveryPepper: Buffer;
+  /** Attempt limits (defaults in `shared/attempts.ts`). */
+  readonly attemptPolicy?: Partial<AttemptPolicy>;
+}
+
+/** The built-in factors and the shared limiter they count against. */
+export function createDefaultFactors(options: DefaultFactorOptions): { registry: FactorRegistry; attempts: AttemptLimiter } {
+  const attempts = createAttemptLimiter(options.conn, { policy: options.attemptPolicy });
+  const registry = createFactorRegistry([
+    createTotpFactor({ conn: options.conn, secretBox: options.secretBox, attempts, issuer: options.issuer }),
+    createRecoveryFactor({ conn: options.conn, attempts, pepper: options.recoveryPepper }),
+  ]);
+  return { registry, attempts };
+}

@@ -1,0 +1,300 @@
+/**
+ * Per-account attempt limiter for second factors, shared by every factor and every server instance (state in
+ * MongoDB, collection `factor_attempts`).
+ *
+ * Policy (defaults; DESIGN.md §5, NIST SP 800-63B §5.2.2):
+ * - after every `failuresPerLockout` (5) consecutive failures the factor is locked for a while; the lockouts grow
+ *   1 min, 2, 4, 8, 16, 32, then 60 min for each further one (`baseLockoutMs` doubling, capped at `maxLockoutMs`);
+ * - never more than `maxConsecutiveFailures` (100) consecutive failures: the 100th locks the factor permanently,
+ *   until support resets it or the user redeems a recovery code ({@link AttemptLimiter.reset});
+ * - a success resets the consecutive count and the backoff.
+ *
+ * Atomicity: an attempt is **reserved before the code is checked** with one conditional `findOneAndUpdate`
+ * (`budgetLeft > 0` and not locked → `$inc: { budgetLeft: -1, failures: 1 }`), i.e. it counts as a failure up
+ * front and a success undoes that. A parallel burst therefore gets at most `budgetLeft` reservations; everything
+ * else is refused without checking its code. The reservation that takes the last unit of budget closes the window
+ * at once (sets `lockedUntil`, refills the budget, or sets `permanent`); a success undoes that too. Only classic
+ * update operators (`$inc`, `$set`) and filter conditions are used.
+ */
+import { Schema, type Connection, type Model } from 'mongoose';
+import { isDuplicateKeyError } from '../../shared/errors.ts';
+import type { LockState, LockedFailure } from '../contract.ts';
+
+/** Limits, all optional; defaults in the module comment. */
+export interface AttemptPolicy {
+  /** Failures allowed between two lockouts. Default 5. */
+  readonly failuresPerLockout: number;
+  /** The first lockout, in ms; each further one doubles. Default 60 000 (1 min). */
+  readonly baseLockoutMs: number;
+  /** The longest temporary lockout, in ms. Default 3 600 000 (1 h). */
+  readonly maxLockoutMs: number;
+  /** Consecutive failures that lock permanently (NIST SP 800-63B §5.2.2: at most 100). Default 100. */
+  readonly maxConsecutiveFailures: number;
+}
+
+export const DEFAULT_ATTEMPT_POLICY: AttemptPolicy = Object.freeze({
+  failuresPerLockout: 5,
+  baseLockoutMs: 60_000,
+  maxLockoutMs: 3_600_000,
+  maxConsecutiveFailures: 100,
+});
+
+/** The shared bucket of the primary second factors (authenticator app, email code). */
+export const SECOND_FACTOR_BUCKET = 'second_factor';
+
+/** A reserved attempt; settle it with {@link AttemptLimiter.succeed} or {@link AttemptLimiter.fail}. */
+export interface AttemptTicket {
+  readonly accountId: string;
+  readonly bucket: string;
+}
+
+/** The limiter's view of an account. */
+export type AttemptStatus =
+  | { readonly locked: false; readonly failures: number; readonly attemptsBeforeLockout: number }
+  | ({ readonly locked: true; readonly failures: number } & LockState);
+
+/** Per-account attempt limiter of one bucket. */
+export interface AttemptLimiter {
+  /** The bucket: accounts' counters are separate per bucket. */
+  readonly bucket: string;
+  readonly policy: AttemptPolicy;
+  /** Reserves one attempt (counted as a failure until {@link succeed}); `locked` when none is left. */
+  reserve(accountId: string): Promise<{ readonly ok: true; readonly ticket: AttemptTicket } | LockedFailure>;
+  /** The attempt succeeded: resets the consecutive failures, the backoff and any lock. */
+  succeed(ticket: AttemptTicket): Promise<void>;
+  /** The attempt failed (already counted): returns the lock this failure caused or left, if any. */
+  fail(ticket: AttemptTicket): Promise<LockState | undefined>;
+  /**
+   * Runs `check` inside a reserved attempt: `locked` without calling it when no attempt is left; otherwise
+   * `succeed` when `check` returns `{ ok: true }`, `fail` otherwise (and when it throws, then rethrows). A failure
+   * that caused a lockout carries it as `lock`.
+   */
+  guard<T extends { readonly ok: boolean }>(accountId: string, check: () => Promise<T>): Promise<(T & { readonly lock?: LockState }) | LockedFailure>;
+  /** The current state (for pages: "locked for 3 more minutes"). */
+  status(accountId: string): Promise<AttemptStatus>;
+  /** Clears the account's counters and locks (support, a redeemed recovery code). Returns whether it was locked. */
+  reset(accountId: string): Promise<boolean>;
+  /** A limiter over the same collection and policy for another bucket. */
+  withBucket(bucket: string): AttemptLimiter;
+}
+
+interface AttemptDoc {
+  _id: string;
+  accountId: string;
+  bucket: string;
+  /** Consecutive failures, reserved attempts included. */
+  failures: number;
+  /** Reservations left before the next lockout. */
+  budgetLeft: number;
+  /** Lockouts since the last success (drives the backoff). */
+  lockouts: number;
+  /** End of the current temporary lockout; the epoch when none. */
+  lockedUntil: Date;
+  permanent: boolean;
+  lastAttemptAt: Date;
+}
+
+const attemptSchema = new Schema<AttemptDoc>(
+  {
+    _id: { type: String, required: true },
+    accountId: { type: String, required: true },
+    bucket: { type: String, required: true },
+    failures: { type: Number, required: true },
+    budgetLeft: { type: Number, required: true },
+    lockouts: { type: Number, required: true },
+    lockedUntil: { type: Date, required: true },
+    permanent: { type: Boolean, required: true },
+    lastAttemptAt: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw' },
+);
+attemptSchema.index({ accountId: 1 });
+
+function attemptModel(conn: Connection): Model<AttemptDoc> {
+  return (conn.models.FactorAttempt as Model<AttemptDoc> | undefined)
+    ?? conn.model<AttemptDoc>('FactorAttempt', attemptSchema, 'factor_attempts');
+}
+
+const NOT_LOCKED = new Date(0);
+
+function checkPolicy(policy: AttemptPolicy): void {
+  const problems: string[] = [];
+  const positiveInt = (name: keyof AttemptPolicy): void => {
+    if (!Number.isSafeInteger(policy[name]) || policy[name] <= 0) problems.push(`${name} must be a positive integer`);
+  };
+  positiveInt('failuresPerLockout');
+  positiveInt('baseLockoutMs');
+  positiveInt('maxLockoutMs');
+  positiveInt('maxConsecutiveFailures');
+  if (policy.maxConsecutiveFailures > 100) problems.push('maxConsecutiveFailures must be at most 100 (NIST SP 800-63B §5.2.2)');
+  if (policy.maxLockoutMs < policy.baseLockoutMs) problems.push('maxLockoutMs must be at least baseLockoutMs');
+  if (problems.length > 0) throw new Error(`invalid attempt policy: ${problems.join('; ')}`);
+}
+
+/** The length of the lockout number `lockouts` (0-based): base · 2^n, capped. */
+export function lockoutMs(policy: AttemptPolicy, lockouts: number): number {
+  return Math.min(policy.baseLockoutMs * 2 ** Math.min(lockouts, 40), policy.maxLockoutMs);
+}
+
+/** Creates a limiter over `factor_attempts` on `conn`. */
+export function createAttemptLimiter(
+  conn: Connection,
+  options: { bucket?: string; policy?: Partial<AttemptPolicy> } = {},
+): AttemptLimiter {
+  const policy: AttemptPolicy = Object.freeze({ ...DEFAULT_ATTEMPT_POLICY, ...options.policy });
+  checkPolicy(policy);
+  const bucket = options.bucket ?? SECOND_FACTOR_BUCKET;
+  if (!/^[a-z][a-z0-9_]*$/.test(bucket)) throw new Error(`attempt bucket "${bucket}" must be lower_snake_case`);
+  const model = attemptModel(conn);
+  const keyOf = (accountId: string): string => `${bucket}:${accountId}`;
+
+  function checkAccountId(accountId: unknown): asserts accountId is string {
+    if (typeof accountId !== 'string' || accountId.length === 0) throw new TypeError('accountId must be a non-empty string');
+  }
+
+  function fresh(accountId: string): AttemptDoc {
+    return {
+      _id: keyOf(accountId),
+      accountId,
+      bucket,
+      failures: 0,
+      budgetLeft: Math.min(policy.failuresPerLockout, policy.maxConsecutiveFailures),
+      lockouts: 0,
+      lockedUntil: NOT_LOCKED,
+      permanent: false,
+      lastAttemptAt: NOT_LOCKED,
+    };
+  }
+
+  async function ensure(accountId: string): Promise<void> {
+    try {
+      await model.create(fresh(accountId));
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
+    }
+  }
+
+  function lockOf(doc: AttemptDoc, now: number): LockState | undefined {
+    if (doc.permanent) return { permanent: true };
+    if (doc.lockedUntil.getTime() > now) return { until: doc.lockedUntil, permanent: false };
+    return undefined;
+  }
+
+  /**
+   * Closes a window whose budget is spent: a temporary lockout from `from` with a refilled budget, or the
+   * permanent lock. Conditional on the snapshot, so it happens once per window whoever calls it.
+   */
+  async function closeWindow(doc: AttemptDoc, from: Date): Promise<void> {
+    const filter = { _id: doc._id, budgetLeft: 0, failures: doc.failures, lockouts: doc.lockouts, permanent: false };
+    const left = policy.maxConsecutiveFailures - doc.failures;
+    if (left <= 0) {
+      await model.updateOne(filter, { $set: { permanent: true } });
+      return;
+    }
+    await model.updateOne(filter, {
+      $set: {
+        budgetLeft: Math.min(policy.failuresPerLockout, left),
+        lockedUntil: new Date(from.getTime() + lockoutMs(policy, doc.lockouts)),
+      },
+      $inc: { lockouts: 1 },
+    });
+  }
+
+  async function reserve(accountId: string): Promise<{ ok: true; ticket: AttemptTicket } | LockedFailure> {
+    checkAccountId(accountId);
+    const _id = keyOf(accountId);
+    // A few rounds: the document may be missing (first attempt) or a crashed reservation may have left a spent
+    // window unclosed; each round either reserves, reports a lock, or repairs one of those.
+    for (let round = 0; round < 4; round += 1) {
+      const now = new Date(Date.now());
+      const reserved = await model.findOneAndUpdate(
+        { _id, budgetLeft: { $gt: 0 }, lockedUntil: { $lte: now }, permanent: false },
+        { $inc: { budgetLeft: -1, failures: 1 }, $set: { lastAttemptAt: now } },
+        { returnDocument: 'after' },
+      ).lean<AttemptDoc>();
+      if (reserved) {
+        if (reserved.budgetLeft <= 0) await closeWindow(reserved, now);
+        return { ok: true, ticket: { accountId, bucket } };
+      }
+      const current = await model.findById(_id).lean<AttemptDoc>();
+      if (!current) {
+        await ensure(accountId);
+        continue;
+      }
+      const lock = lockOf(current, now.getTime());
+      if (lock) return { ok: false, code: 'locked', ...lock };
+      if (current.budgetLeft <= 0) await closeWindow(current, current.lastAttemptAt);
+    }
+    // Only reachable under a storm of concurrent writes on one account: refuse rather than guess.
+    const current = await model.findById(_id).lean<AttemptDoc>();
+    const lock = current ? lockOf(current, Date.now()) : undefined;
+    return { ok: false, code: 'locked', ...(lock ?? { until: new Date(Date.now() + policy.baseLockoutMs), permanent: false }) };
+  }
+
+  async function succeed(ticket: AttemptTicket): Promise<void> {
+    await model.updateOne(
+      { _id: keyOf(ticket.accountId) },
+      { $set: { failures: 0, budgetLeft: fresh(ticket.accountId).budgetLeft, lockouts: 0, lockedUntil: NOT_LOCKED, permanent: false } },
+    );
+  }
+
+  async function fail(ticket: AttemptTicket): Promise<LockState | undefined> {
+    const current = await model.findById(keyOf(ticket.accountId)).lean<AttemptDoc>();
+    return current ? lockOf(current, Date.now()) : undefined;
+  }
+
+  const limiter: AttemptLimiter = {
+    bucket,
+    policy,
+    reserve,
+    succeed,
+    fail,
+    async guard<T extends { readonly ok: boolean }>(accountId: string, check: () => Promise<T>) {
+      const reservation = await reserve(accountId);
+      if (!reservation.ok) return reservation;
+      let result: T;
+      try {
+        result = await check();
+      } catch (err) {
+        await fail(reservation.ticket);
+        throw err;
+      }
+      if (result.ok) {
+        await succeed(reservation.ticket);
+        return result;
+      }
+      const lock = await fail(reservation.ticket);
+      return lock ? { ...result, lock } : result;
+    },
+    async status(accountId: string): Promise<AttemptStatus> {
+      checkAccountId(accountId);
+      const current = await model.findById(keyOf(accountId)).lean<AttemptDoc>();
+      const doc = current ?? fresh(accountId);
+      const lock = lockOf(doc, Date.now());
+      if (lock) return { locked: true, failures: doc.failures, ...lock };
+      return { locked: false, failures: doc.failures, attemptsBeforeLockout: doc.budgetLeft };
+    },
+    async reset(accountId: string): Promise<boolean> {
+      checkAccountId(accountId);
+      const removed = await model.findOneAndDelete({ _id: keyOf(accountId) }).lean<AttemptDoc>();
+      return removed ? lockOf(removed, Date.now()) !== undefined : false;
+    },
+    withBucket(other: string): AttemptLimiter {
+      return createAttemptLimiter(conn, { bucket: other, policy });
+    },
+  };
+  return Object.freeze(limiter);
+}
+
+/**
+ * Support's reset (seed 004 "contact our customer support"): clears every bucket's failures and locks of the
+ * account, the permanent lock included. Returns whether anything was locked.
+ */
+export async function resetAttempts(conn: Connection, accountId: string): Promise<boolean> {
+  if (typeof accountId !== 'string' || accountId.length === 0) throw new TypeError('accountId must be a non-empty string');
+  const model = attemptModel(conn);
+  const now = Date.now();
+  const docs = await model.find({ accountId }).lean<AttemptDoc[]>();
+  await model.deleteMany({ accountId });
+  return docs.some((doc) => doc.permanent || doc.lockedUntil.getTime() > now);
+}

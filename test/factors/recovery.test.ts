@@ -1,0 +1,123 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import {
+  RECOVERY_CODE_BITS, createRecoveryFactor, normaliseRecoveryCode, type RecoveryFactor,
+} from '../../src/factors/recovery/index.ts';
+import { createAttemptLimiter } from '../../src/factors/shared/attempts.ts';
+import { newAccount, setUpFactors, type FactorBed } from './support.ts';
+
+describe('recovery codes', () => {
+  let bed: FactorBed;
+  let recovery: RecoveryFactor;
+
+  before(async () => {
+    bed = await setUpFactors('recovery');
+    recovery = createRecoveryFactor({ conn: bed.conn, attempts: bed.attempts, pepper: bed.pepper });
+  });
+  after(async () => bed.conn.close());
+
+  it('generates 10 distinct readable codes of at least 50 bits each', async () => {
+    const codes = await recovery.generate(newAccount().id);
+    expect(codes).to.have.length(10);
+    expect(new Set(codes).size).to.equal(10);
+    for (const code of codes) expect(code).to.match(/^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}$/);
+    expect(RECOVERY_CODE_BITS).to.be.at.least(50);
+  });
+
+  it('stores hashes only: no code appears in the database in any form', async () => {
+    const { id } = newAccount();
+    const codes = await recovery.generate(id);
+    const raw = await bed.conn.collection('recovery_codes').find({ accountId: id }).toArray();
+    expect(raw).to.have.length(10);
+    const text = JSON.stringify(raw).toLowerCase();
+    for (const code of codes) {
+      expect(text).to.not.include(code);
+      expect(text).to.not.include(code.replace(/-/g, ''));
+    }
+    for (const doc of raw) expect(doc._id).to.match(/^[0-9a-f]{64}$/);
+  });
+
+  it('accepts each code once and counts down the remaining ones', async () => {
+    const { id } = newAccount();
+    const codes = await recovery.generate(id);
+    expect(await recovery.verify(id, codes[3])).to.deep.equal({
+      ok: true, factorId: recovery.id, amr: ['otp'], level: 3, remaining: 9, unlocked: false,
+    });
+    expect(await recovery.verify(id, codes[3])).to.deep.equal({ ok: false, code: 'code_replayed' });
+    expect(await recovery.verify(id, codes[4])).to.include({ ok: true, remaining: 8 });
+    expect(await recovery.remaining(id)).to.equal(8);
+  });
+
+  it('lets exactly one of 20 parallel uses of one code succeed', async () => {
+    const { id } = newAccount();
+    const [code] = await recovery.generate(id);
+    // A limiter that admits all 20, so that only single use decides.
+    const generous = createRecoveryFactor({
+      conn: bed.conn, pepper: bed.pepper, attempts: createAttemptLimiter(bed.conn, { policy: { failuresPerLockout: 100 } }),
+    });
+    const results = await Promise.all(Array.from({ length: 20 }, () => generous.verify(id, code)));
+    expect(results.filter((result) => result.ok)).to.have.length(1);
+    expect(results.filter((result) => !result.ok && result.code === 'code_replayed')).to.have.length(19);
+    expect(await recovery.remaining(id)).to.equal(9);
+  });
+
+  it('invalidates every earlier code when regenerated', async () => {
+    const { id } = newAccount();
+    const old = await recovery.generate(id);
+    const fresh = await recovery.generate(id);
+    expect(fresh.some((code) => old.includes(code))).to.equal(false);
+    expect(await recovery.verify(id, old[0])).to.deep.equal({ ok: false, code: 'invalid_code' });
+    expect(await recovery.verify(id, fresh[0])).to.include({ ok: true, remaining: 9 });
+    expect(await bed.conn.collection('recovery_codes').countDocuments({ accountId: id })).to.equal(10);
+  });
+
+  it('accepts a code typed in capitals, with spaces or without dashes, and with look-alike letters', async () => {
+    const { id } = newAccount();
+    const codes = await recovery.generate(id);
+    const [a, b, c, d] = codes as [string, string, string, string];
+    expect(await recovery.verify(id, a.toUpperCase())).to.include({ ok: true });
+    expect(await recovery.verify(id, ` ${b.replace(/-/g, ' ')} `)).to.include({ ok: true });
+    expect(await recovery.verify(id, c.replace(/-/g, ''))).to.include({ ok: true });
+    expect(await recovery.verify(id, d.replace(/0/g, 'O').replace(/1/g, 'l'))).to.include({ ok: true });
+    expect(normaliseRecoveryCode('ABCD-EFGH-JKMN')).to.equal('abcdefghjkmn');
+    expect(normaliseRecoveryCode('oi1l-0000-0000')).to.equal('0111' + '00000000');
+  });
+
+  it('answers wrong and malformed input with invalid_code, never throwing', async () => {
+    const { id } = newAccount();
+    await recovery.generate(id);
+    for (const bad of ['zzzz-zzzz-zzzz', 'abc', 'uuuu-uuuu-uuuu', '', 'x'.repeat(1_000_000), 42, null, undefined, { $ne: null }]) {
+      expect(await recovery.verify(id, bad), String(bad).slice(0, 20)).to.deep.equal({ ok: false, code: 'invalid_code' });
+      await bed.attempts.withBucket('recovery_code').reset(id);
+    }
+  });
+
+  it("does not accept one account's code for another account", async () => {
+    const alice = newAccount();
+    const bob = newAccount();
+    const [aliceCode] = await recovery.generate(alice.id);
+    await recovery.generate(bob.id);
+    expect(await recovery.verify(bob.id, aliceCode)).to.deep.equal({ ok: false, code: 'invalid_code' });
+  });
+
+  it('does not accept codes under another pepper (a database copy without the server secret)', async () => {
+    const { id } = newAccount();
+    const [code] = await recovery.generate(id);
+    const otherServer = createRecoveryFactor({ conn: bed.conn, attempts: bed.attempts, pepper: randomBytes(32) });
+    expect(await otherServer.verify(id, code)).to.deep.equal({ ok: false, code: 'invalid_code' });
+  });
+
+  it('is no longer enrolled once every code is used, and says not_enrolled when none were generated', async () => {
+    const { id } = newAccount();
+    expect(await recovery.verify(id, 'abcd-efgh-jkmn')).to.deep.equal({ ok: false, code: 'not_enrolled' });
+    const codes = await recovery.generate(id);
+    expect(await recovery.isEnrolled(id)).to.equal(true);
+    for (const code of codes) expect(await recovery.verify(id, code)).to.include({ ok: true });
+    expect(await recovery.remaining(id)).to.equal(0);
+    expect(await recovery.isEnrolled(id)).to.equal(false);
+  });
+
+  it('refuses a pepper shorter than 32 bytes', () => {
+    expect(() => createRecoveryFactor({ conn: bed.conn, attempts: bed.attempts, pepper: randomBytes(16) })).to.throw(/32 bytes/);
+  });
+});
