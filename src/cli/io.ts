@@ -39,10 +39,12 @@ export interface PreparedCommand {
   run(ctx: CommandContext): Promise<void>;
 }
 
+export type OfflineContext = Omit<CommandContext, 'conn'>;
+
 /** A command that needs no database (e.g. generating keys). */
 export interface OfflineCommand {
   offline: true;
-  run(ctx: Omit<CommandContext, 'conn'>): Promise<void>;
+  run(ctx: OfflineContext): Promise<void>;
 }
 
 /** A command's arguments were `--help`: print its usage, touch nothing. */

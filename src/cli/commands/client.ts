@@ -1,7 +1,7 @@
 /** `client add`, `client list`. Secrets are shown once, at creation, and never listed. */
 import { findClient, listClients, saveClient, validateClientInput, type ShopClientInput } from '../../provider/clients.ts';
 import { formatJson, formatTable } from '../format.ts';
-import { CliFailure, UsageError, type CommandSpec } from '../io.ts';
+import { CliFailure, UsageError, type CommandContext, type CommandSpec } from '../io.ts';
 import { optionalString, parseCommandArgs, requireString, stringList } from '../parse.ts';
 
 const ADD_USAGE =
@@ -40,7 +40,7 @@ export const clientAdd: CommandSpec = {
     const problems = validateClientInput(input);
     if (problems.length > 0) throw new UsageError(`client add: ${problems.join('; ')}`, ADD_USAGE);
     return {
-      async run(ctx) {
+      async run(ctx: CommandContext) {
         if (await findClient(ctx.conn, clientId)) throw new CliFailure(`A client with the id "${clientId}" already exists.`);
         const client = await saveClient(ctx.conn, input);
         const kind = [client.public ? 'public' : 'confidential', client.firstParty ? 'first-party' : 'third-party'].join(', ');
@@ -63,7 +63,7 @@ export const clientList: CommandSpec = {
     const { values, help } = parseCommandArgs('client list', LIST_USAGE, args, { json: { type: 'boolean' } });
     if (help) return { help: LIST_USAGE };
     return {
-      async run(ctx) {
+      async run(ctx: CommandContext) {
         // Only these fields leave the process: `clientSecret` and the raw `metadata` (which holds it) never do.
         const list = (await listClients(ctx.conn)).map((client) => ({
           clientId: client.clientId,

@@ -2,7 +2,7 @@
 import { listAccounts } from '../../accounts/accounts.ts';
 import { createCompany, findCompanyByName, isMfaPolicy, listCompanies, setCompanyPolicy, type MfaPolicy } from '../../accounts/companies.ts';
 import { formatJson, formatTable } from '../format.ts';
-import { CliFailure, UsageError, type CommandSpec } from '../io.ts';
+import { CliFailure, UsageError, type CommandContext, type CommandSpec } from '../io.ts';
 import { optionalString, parseCommandArgs, requireString } from '../parse.ts';
 
 const ADD_USAGE = 'company add --name NAME [--policy forced|opt_in]';
@@ -25,7 +25,7 @@ export const companyAdd: CommandSpec = {
     const policyText = optionalString(values, 'policy');
     const mfaPolicy = policyText === undefined ? undefined : parsePolicy('company add', ADD_USAGE, policyText);
     return {
-      async run(ctx) {
+      async run(ctx: CommandContext) {
         const company = await createCompany(ctx.conn, { name, ...(mfaPolicy ? { mfaPolicy } : {}) });
         ctx.print(`Created company "${company.name}" (id ${company.id}), 2FA policy ${company.mfaPolicy}.`);
       },
@@ -41,7 +41,7 @@ export const companyList: CommandSpec = {
     const { values, help } = parseCommandArgs('company list', LIST_USAGE, args, { json: { type: 'boolean' } });
     if (help) return { help: LIST_USAGE };
     return {
-      async run(ctx) {
+      async run(ctx: CommandContext) {
         const list = await listCompanies(ctx.conn);
         const users = new Map<string, number>();
         for (const account of await listAccounts(ctx.conn)) {
@@ -72,7 +72,7 @@ export const companyPolicy: CommandSpec = {
     const name = positionals[0] as string;
     const policy = parsePolicy('company policy', POLICY_USAGE, positionals[1] as string);
     return {
-      async run(ctx) {
+      async run(ctx: CommandContext) {
         const company = await findCompanyByName(ctx.conn, name);
         if (!company) throw new CliFailure(`No company named "${name}".`);
         const updated = await setCompanyPolicy(ctx.conn, company.id, policy);

@@ -1,6 +1,6 @@
 /** `keys generate`: a production key set for the environment (JWKS and COOKIE_KEYS), printed once. */
 import { generateProviderKeys } from '../../provider/keys.ts';
-import type { CommandSpec } from '../io.ts';
+import type { CommandSpec, OfflineContext } from '../io.ts';
 import { parseCommandArgs } from '../parse.ts';
 
 const GENERATE_USAGE = 'keys generate';
@@ -14,7 +14,7 @@ export const keysGenerate: CommandSpec = {
     if (help) return { help: GENERATE_USAGE };
     return {
       offline: true,
-      async run(ctx) {
+      async run(ctx: OfflineContext) {
         const keys = await generateProviderKeys();
         ctx.print('# oidc-stepup production keys: keep them secret (a .env file outside git, or your secret store).');
         // Single quotes keep the JSON intact both for a shell `source` and for docker compose's .env parser.

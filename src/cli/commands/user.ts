@@ -78,7 +78,7 @@ export const userAdd: CommandSpec = {
     const source = passwordSource('user add', ADD_USAGE, values, io);
     const privileges: Privilege[] = values.invoice === true ? ['invoice'] : [];
     return {
-      async run(ctx) {
+      async run(ctx: CommandContext) {
         const found = company === undefined ? undefined : await companyByName(ctx, company);
         const account = await createAccount(ctx.conn, {
           email,
@@ -109,7 +109,7 @@ export const userList: CommandSpec = {
     if (help) return { help: LIST_USAGE };
     const company = optionalString(values, 'company');
     return {
-      async run(ctx) {
+      async run(ctx: CommandContext) {
         const filter = company === undefined ? {} : { companyId: (await companyByName(ctx, company)).id };
         const list = await listAccounts(ctx.conn, filter);
         const names = new Map((await listCompanies(ctx.conn)).map((c) => [c.id, c.name]));
@@ -141,7 +141,7 @@ function privilegeCommand(granted: boolean): CommandSpec {
       if (help) return { help: usage };
       const email = positionals[0] as string;
       return {
-        async run(ctx) {
+        async run(ctx: CommandContext) {
           const account = await accountByEmail(ctx, email);
           const had = account.privileges.includes('invoice');
           await setPrivilege(ctx.conn, account.id, 'invoice', granted);
@@ -166,7 +166,7 @@ export const userSetPassword: CommandSpec = {
     const email = positionals[0] as string;
     const source = passwordSource('user set-password', SET_PASSWORD_USAGE, values, io);
     return {
-      async run(ctx) {
+      async run(ctx: CommandContext) {
         const account = await accountByEmail(ctx, email);
         await setPassword(ctx.conn, account.id, await readPassword(ctx, source));
         ctx.print(`Set a new password for ${account.email}.`);
@@ -187,7 +187,7 @@ function statusCommand(status: 'active' | 'disabled'): CommandSpec {
       if (help) return { help: usage };
       const email = positionals[0] as string;
       return {
-        async run(ctx) {
+        async run(ctx: CommandContext) {
           const account = await accountByEmail(ctx, email);
           await setAccountStatus(ctx.conn, account.id, status);
           ctx.print(`${account.email} is ${status === 'disabled' ? 'disabled: it cannot sign in' : 'active: it can sign in'}.`);

@@ -1,0 +1,2 @@
+export { loadConfig, ConfigError, CONFIG_KEYS } from './load_config.ts';
+export type { Config, ResourceServerConfig, TtlConfig } from './load_config.ts';

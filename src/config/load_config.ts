@@ -1,0 +1,266 @@
+/**
+ * Server configuration: the only reader of `process.env` (main.ts passes it in). Every key is validated
+ * at start-up and **every** problem is reported at once, so an operator fixes a broken deployment in one go.
+ */
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+import { parseConfiguredKeys, type ProviderKeys } from '../provider/keys.ts';
+import { LOG_LEVELS, type LogLevel } from '../shared/logger.ts';
+
+/** One API (resource server) that receives JWT access tokens (RFC 8707 resource indicators, RFC 9068). */
+export interface ResourceServerConfig {
+  /** `aud` of its access tokens; defaults to the resource indicator itself. */
+  readonly audience: string;
+  /** Space-separated scopes this API accepts (e.g. `"invoice orders:read"`). */
+  readonly scope: string;
+  /** Always `'jwt'`: the shop's API verifies the token itself and reads `acr`/`amr`/`auth_time` (RFC 9470). */
+  readonly accessTokenFormat: 'jwt';
+  /** Lifetime of its access tokens in seconds; defaults to `ACCESS_TOKEN_TTL`. */
+  readonly accessTokenTTL?: number;
+}
+
+/** Lifetimes of the oidc-provider artefacts, in seconds. */
+export interface TtlConfig {
+  /** `ACCESS_TOKEN_TTL`, default 600 (10 min): short, so a step-up's `auth_time` stays meaningful. */
+  readonly accessTokenSeconds: number;
+  /** `AUTHORIZATION_CODE_TTL`, default 60 (OAuth 2.0 Security BCP: short-lived, single-use). */
+  readonly authorizationCodeSeconds: number;
+  /** `CLIENT_CREDENTIALS_TTL`, default 600. */
+  readonly clientCredentialsSeconds: number;
+  /** `ID_TOKEN_TTL`, default 3600. */
+  readonly idTokenSeconds: number;
+  /** `REFRESH_TOKEN_TTL`, default 1209600 (14 days). */
+  readonly refreshTokenSeconds: number;
+  /** `INTERACTION_TTL`, default 1800 (30 min to finish a sign-in). */
+  readonly interactionSeconds: number;
+  /** `SESSION_TTL`, default 1209600 (14 days; only for "keep me signed in" sessions, others end with the browser). */
+  readonly sessionSeconds: number;
+  /** `GRANT_TTL`, default 1209600 (14 days). */
+  readonly grantSeconds: number;
+}
+
+/** The validated, frozen server configuration. */
+export interface Config {
+  /** `NODE_ENV`: `development` (default), `test` or `production`. */
+  readonly env: 'development' | 'test' | 'production';
+  readonly production: boolean;
+  /** `PORT`, default 3000 (0 = any free port). */
+  readonly port: number;
+  /** `HOST`, default `127.0.0.1` (dev/test) or `0.0.0.0` (production). */
+  readonly host: string;
+  /** `ISSUER`, default `http://localhost:PORT`: the public base URL shops discover (no trailing slash). */
+  readonly issuer: string;
+  /** `MONGODB_URI`: unset → the embedded MongoDB-wire engine (refused in production). */
+  readonly mongodbUri: string | undefined;
+  /** `DATA_DIR`, default `.data`: dev files (embedded engine URI file and snapshot). */
+  readonly dataDir: string;
+  /**
+   * `EMBEDDED_DB_SNAPSHOT`: file the embedded engine saves its data to, so dev users and keys survive a restart.
+   * Default `${DATA_DIR}/embedded-db.snapshot` in development, none in test; `off` keeps data in memory only.
+   */
+  readonly embeddedDbSnapshot: string | undefined;
+  /** From `JWKS` + `COOKIE_KEYS` (required in production); unset in dev → keys generated once and kept in the DB. */
+  readonly keys: ProviderKeys | undefined;
+  /** `TRUST_PROXY`, default false: trust `X-Forwarded-*` from a TLS-terminating proxy / load balancer. */
+  readonly trustProxy: boolean;
+  /** `LOG_LEVEL`, default `info`. */
+  readonly logLevel: LogLevel;
+  /** `DEV_SEED`, default true outside production (must be false in production): demo shop client and users. */
+  readonly devSeed: boolean;
+  /** `RESOURCE_SERVERS`, default `{}`: JSON map resource indicator → {@link ResourceServerConfig}. */
+  readonly resourceServers: Readonly<Record<string, ResourceServerConfig>>;
+  readonly ttl: TtlConfig;
+}
+
+/** Thrown by {@link loadConfig}; `problems` lists every invalid or missing key, one sentence each. */
+export class ConfigError extends Error {
+  readonly code = 'invalid_configuration';
+  readonly problems: readonly string[];
+
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+const booleanValue = z.string().trim().toLowerCase().refine((v) => TRUE_WORDS.has(v) || FALSE_WORDS.has(v), {
+  message: 'must be true or false',
+}).transform((v) => TRUE_WORDS.has(v));
+
+const seconds = (max: number) => z.coerce.number({ message: 'must be a whole number of seconds' })
+  .int('must be a whole number of seconds').min(1, 'must be at least 1 second').max(max, `must be at most ${max} seconds`);
+
+const resourceServerSchema = z.object({
+  audience: z.string().min(1).optional(),
+  scope: z.string().trim().min(1, 'scope must list at least one scope'),
+  accessTokenFormat: z.literal('jwt').default('jwt'),
+  accessTokenTTL: z.number().int().min(1).max(86_400).optional(),
+}).strict();
+
+const resourceServersSchema = z.record(
+  z.url({ message: 'each resource indicator must be an absolute URI' }),
+  resourceServerSchema,
+);
+
+/** Per-key parsers; each returns a value or a list of problems, independently of the others. */
+const fields = {
+  NODE_ENV: z.enum(['development', 'test', 'production'], { message: 'must be development, test or production' }),
+  PORT: z.coerce.number({ message: 'must be a port number' }).int('must be a port number').min(0).max(65_535, 'must be a port number (0-65535)'),
+  HOST: z.string().trim().min(1),
+  ISSUER: z.url({ protocol: /^https?$/, message: 'must be an absolute http(s) URL' })
+    .refine((v) => !/[?#]/.test(v), 'must not contain a query or fragment'),
+  MONGODB_URI: z.string().trim().regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// URI'),
+  DATA_DIR: z.string().trim().min(1),
+  EMBEDDED_DB_SNAPSHOT: z.string().trim().min(1),
+  TRUST_PROXY: booleanValue,
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  DEV_SEED: booleanValue,
+  ACCESS_TOKEN_TTL: seconds(86_400),
+  AUTHORIZATION_CODE_TTL: seconds(600),
+  CLIENT_CREDENTIALS_TTL: seconds(86_400),
+  ID_TOKEN_TTL: seconds(86_400),
+  REFRESH_TOKEN_TTL: seconds(31_536_000),
+  INTERACTION_TTL: seconds(86_400),
+  SESSION_TTL: seconds(31_536_000),
+  GRANT_TTL: seconds(31_536_000),
+} as const;
+
+type FieldName = keyof typeof fields;
+type FieldValue<K extends FieldName> = z.output<(typeof fields)[K]>;
+
+/** Every environment variable this server reads (the README's configuration reference lists the same). */
+export const CONFIG_KEYS: readonly string[] = Object.freeze([...Object.keys(fields), 'JWKS', 'COOKIE_KEYS', 'RESOURCE_SERVERS']);
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+function describeIssues(key: string, issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const path = issue.path.length > 0 ? ` (${issue.path.map(String).join('.')})` : '';
+    return `${key}${path}: ${issue.message}`;
+  });
+}
+
+/**
+ * Validates the environment and returns the frozen {@link Config}. Empty values count as unset.
+ * @throws {ConfigError} listing every problem found.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const problems: string[] = [];
+
+  function read<K extends FieldName>(key: K): FieldValue<K> | undefined;
+  function read<K extends FieldName>(key: K, fallback: FieldValue<K>): FieldValue<K>;
+  function read<K extends FieldName>(key: K, fallback?: FieldValue<K>): FieldValue<K> | undefined {
+    const raw = env[key];
+    if (raw === undefined || raw.trim() === '') return fallback;
+    const result = fields[key].safeParse(raw);
+    if (result.success) return result.data as FieldValue<K>;
+    problems.push(...describeIssues(key, result.error.issues));
+    return fallback;
+  }
+  const isSet = (key: string): boolean => env[key] !== undefined && env[key]?.trim() !== '';
+
+  const nodeEnv = read('NODE_ENV', 'development');
+  const production = nodeEnv === 'production';
+  const port = read('PORT', 3000);
+  const host = read('HOST', production ? '0.0.0.0' : '127.0.0.1');
+  const issuer = read('ISSUER', `http://localhost:${port}`).replace(/\/+$/, '');
+
+  const mongodbUri = read('MONGODB_URI');
+  if (production && !isSet('MONGODB_URI')) {
+    problems.push('MONGODB_URI is required when NODE_ENV=production (the embedded engine is for development and tests only)');
+  }
+
+  const dataDir = read('DATA_DIR', '.data');
+  const snapshotSetting = read('EMBEDDED_DB_SNAPSHOT');
+  let embeddedDbSnapshot: string | undefined;
+  if (snapshotSetting !== undefined && FALSE_WORDS.has(snapshotSetting.toLowerCase())) embeddedDbSnapshot = undefined;
+  else if (snapshotSetting !== undefined) embeddedDbSnapshot = snapshotSetting;
+  else if (nodeEnv === 'development') embeddedDbSnapshot = join(dataDir, 'embedded-db.snapshot');
+  if (embeddedDbSnapshot !== undefined && !isAbsolute(embeddedDbSnapshot)) embeddedDbSnapshot = join(process.cwd(), embeddedDbSnapshot);
+
+  const trustProxy = read('TRUST_PROXY', false);
+  const logLevel = read('LOG_LEVEL', 'info');
+  const devSeed = read('DEV_SEED', !production);
+  if (production && devSeed) problems.push('DEV_SEED must be false or unset when NODE_ENV=production (it creates demo users with known passwords)');
+
+  let keys: ProviderKeys | undefined;
+  const jwks = isSet('JWKS') ? env.JWKS : undefined;
+  const cookieKeys = isSet('COOKIE_KEYS') ? env.COOKIE_KEYS : undefined;
+  if (production && !jwks) problems.push('JWKS is required when NODE_ENV=production (a JSON Web Key Set with private signing keys)');
+  if (production && !cookieKeys) problems.push('COOKIE_KEYS is required when NODE_ENV=production (comma-separated secrets, newest first)');
+  if (!production && Boolean(jwks) !== Boolean(cookieKeys)) {
+    problems.push('JWKS and COOKIE_KEYS go together: set both, or neither to use generated development keys');
+  }
+  if (jwks || cookieKeys) {
+    // Missing halves are reported above in our own words; the rest of the key problems are listed as they are.
+    const parsed = parseConfiguredKeys({ jwks, cookieKeys });
+    for (const problem of parsed.problems) {
+      if (/^(jwks|cookieKeys) is missing/.test(problem)) continue;
+      problems.push(`${problem.startsWith('cookieKeys') ? 'COOKIE_KEYS' : 'JWKS'}: ${problem}`);
+    }
+    keys = parsed.keys;
+  }
+
+  let resourceServers: Record<string, ResourceServerConfig> = {};
+  if (isSet('RESOURCE_SERVERS')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(env.RESOURCE_SERVERS as string);
+    } catch {
+      problems.push('RESOURCE_SERVERS: must be JSON, e.g. {"https://api.shop.example":{"scope":"invoice"}}');
+    }
+    if (json !== undefined) {
+      const result = resourceServersSchema.safeParse(json);
+      if (result.success) {
+        resourceServers = Object.fromEntries(Object.entries(result.data).map(([indicator, rs]) => [indicator, {
+          audience: rs.audience ?? indicator,
+          scope: rs.scope,
+          accessTokenFormat: rs.accessTokenFormat,
+          ...(rs.accessTokenTTL === undefined ? {} : { accessTokenTTL: rs.accessTokenTTL }),
+        }]));
+      } else {
+        problems.push(...describeIssues('RESOURCE_SERVERS', result.error.issues));
+      }
+    }
+  }
+
+  const ttl: TtlConfig = {
+    accessTokenSeconds: read('ACCESS_TOKEN_TTL', 600),
+    authorizationCodeSeconds: read('AUTHORIZATION_CODE_TTL', 60),
+    clientCredentialsSeconds: read('CLIENT_CREDENTIALS_TTL', 600),
+    idTokenSeconds: read('ID_TOKEN_TTL', 3600),
+    refreshTokenSeconds: read('REFRESH_TOKEN_TTL', 14 * 24 * 3600),
+    interactionSeconds: read('INTERACTION_TTL', 1800),
+    sessionSeconds: read('SESSION_TTL', 14 * 24 * 3600),
+    grantSeconds: read('GRANT_TTL', 14 * 24 * 3600),
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return deepFreeze<Config>({
+    env: nodeEnv,
+    production,
+    port,
+    host,
+    issuer,
+    mongodbUri,
+    dataDir,
+    embeddedDbSnapshot,
+    keys,
+    trustProxy,
+    logLevel,
+    devSeed,
+    resourceServers,
+    ttl,
+  });
+}

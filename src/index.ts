@@ -1,0 +1,27 @@
+/**
+ * oidc-stepup's public API for an existing deployment (named exports only). The step-up plugin API proper
+ * (`createStepUp(provider, options)`) arrives with the MFA issue; today an application can build the same
+ * server `npm start` runs, piece by piece.
+ */
+export { createApp, type AppDeps } from './app.ts';
+export { loadConfig, ConfigError, CONFIG_KEYS, type Config, type ResourceServerConfig, type TtlConfig } from './config/index.ts';
+export { connectStore, type Store } from './store/connect.ts';
+export {
+  buildProviderConfiguration,
+  createProvider,
+  isFirstParty,
+  CLAIMS,
+  SCOPES,
+  INTERACTION_PATH,
+  type ProviderDeps,
+} from './provider/configuration.ts';
+export { ACR_VALUES, ACR_PWD, ACR_MFA, ACR_MFA_APP, ACR_PAPE_MFA } from './provider/acr.ts';
+export { createFindAccount, accountClaims } from './provider/find_account.ts';
+export { createMongoAdapter, ensureAdapterIndexes } from './provider/adapter.ts';
+export { loadOrCreateDevKeys, parseConfiguredKeys, type ProviderKeys } from './provider/keys.ts';
+export { interactionRouter, createCsrfTokens, type InteractionDeps, type CsrfTokens } from './interactions/index.ts';
+export { createViews, VIEWS_DIR, type Views } from './http/views.ts';
+export { securityHeaders, allowFormActions } from './http/security_headers.ts';
+export { errorBoundary } from './http/error_boundary.ts';
+export { healthRouter } from './http/health.ts';
+export { createLogger, type Logger, type LogLevel } from './shared/logger.ts';

@@ -1,0 +1,89 @@
+import type { Context } from 'koa';
+import type { Connection } from 'mongoose';
+import { errors, type default as Provider } from 'oidc-provider';
+import type { Views } from '../http/views.ts';
+import { allowFormActions } from '../http/security_headers.ts';
+import { AppError } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { CsrfTokens } from './csrf.ts';
+
+/** What every interaction step needs. */
+export interface InteractionDeps {
+  provider: Provider;
+  conn: Connection;
+  views: Views;
+  csrf: CsrfTokens;
+  logger: Logger;
+}
+
+export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+function interactionGone(cause?: unknown): AppError {
+  return new AppError(
+    'interaction_not_found',
+    'This sign-in page has expired or is not valid. Go back to the shop and start the sign-in again.',
+    { status: 400, cause },
+  );
+}
+
+/**
+ * The interaction the browser's `_interaction` cookie points at, which must be the one in the URL:
+ * oidc-provider finds it by cookie only, so a tampered or stale uid in the path is refused here.
+ */
+export async function loadInteraction(ctx: Context, provider: Provider): Promise<InteractionDetails> {
+  let interaction: InteractionDetails;
+  try {
+    interaction = await provider.interactionDetails(ctx.req, ctx.res);
+  } catch (err) {
+    if (err instanceof errors.SessionNotFound) throw interactionGone(err);
+    throw err;
+  }
+  if (interaction.uid !== ctx.params.uid) throw interactionGone();
+  return interaction;
+}
+
+/** Display name of the interaction's client (its `client_name`, else its id). */
+export async function clientNameOf(provider: Provider, interaction: InteractionDetails): Promise<string> {
+  const clientId = String(interaction.params.client_id ?? '');
+  const client = clientId ? await provider.Client.find(clientId) : undefined;
+  return client?.clientName ?? clientId;
+}
+
+/**
+ * Renders an interaction page: never cached, and allowed to post forms whose redirects end at the shop's
+ * `redirect_uri` (already validated by oidc-provider when the interaction started).
+ */
+export function renderInteractionPage(
+  ctx: Context,
+  deps: Pick<InteractionDeps, 'views'>,
+  interaction: InteractionDetails,
+  view: string,
+  locals: Record<string, unknown> & { title: string },
+  status = 200,
+): void {
+  const redirectUri = interaction.params.redirect_uri;
+  if (typeof redirectUri === 'string') allowFormActions(ctx, [redirectUri]);
+  ctx.status = status;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.type = 'html';
+  ctx.body = deps.views.render(view, { cspNonce: String(ctx.state.cspNonce ?? ''), uid: interaction.uid, ...locals });
+}
+
+/** Hands the step's result to oidc-provider and sends the browser on (303: the next request is a GET). */
+export async function finishInteraction(
+  ctx: Context,
+  provider: Provider,
+  result: Parameters<Provider['interactionResult']>[2],
+  options: { mergeWithLastSubmission: boolean },
+): Promise<void> {
+  const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, options);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.redirect(returnTo);
+  ctx.status = 303;
+}
+
+/** A form body as sent by a browser: every field a string (arrays/objects only come from tampering). */
+export function formBody(ctx: Context): Record<string, unknown> {
+  const body = (ctx.request as { body?: unknown }).body;
+  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+}

@@ -1,0 +1,62 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import { INTERACTION_PATH } from '../provider/configuration.ts';
+import { AppError } from '../shared/errors.ts';
+import { submitAbort } from './abort.ts';
+import { showConsent, submitConsent } from './consent.ts';
+import { loadInteraction, type InteractionDeps } from './context.ts';
+import { showLogin, submitLogin } from './login.ts';
+
+export type { InteractionDeps } from './context.ts';
+export { createCsrfTokens, type CsrfTokens } from './csrf.ts';
+
+/** Largest accepted interaction form body; a bigger one is answered 413 before any work. */
+export const FORM_LIMIT_BYTES = 16 * 1024;
+
+/** Interaction ids are oidc-provider nanoids; anything else is refused before touching the store. */
+const UID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function checkUid(): Middleware {
+  return async function checkInteractionUid(ctx, next) {
+    const uid = (ctx as unknown as { params?: { uid?: string } }).params?.uid;
+    if (!uid || !UID.test(uid)) {
+      throw new AppError('interaction_not_found', 'This sign-in page has expired or is not valid. Go back to the shop and start the sign-in again.', { status: 400 });
+    }
+    await next();
+  };
+}
+
+function requireForm(): Middleware {
+  return async function requireFormBody(ctx, next) {
+    if (!ctx.is('application/x-www-form-urlencoded')) {
+      throw new AppError('unsupported_media_type', 'The data was not sent as a web form.', { status: 415 });
+    }
+    await next();
+  };
+}
+
+/**
+ * The interaction routes, all below `/interaction/:uid` because oidc-provider scopes the `_interaction` cookie
+ * to that path. GET shows the current step (login or consent); each POST handles one step.
+ */
+export function interactionRouter(deps: InteractionDeps): Router {
+  const router = new Router({ prefix: INTERACTION_PATH });
+  const parseForm = bodyParser({ enableTypes: ['form'], formLimit: `${FORM_LIMIT_BYTES}b` }) as unknown as Middleware;
+
+  router.get('/:uid', checkUid(), async function showInteraction(ctx) {
+    const interaction = await loadInteraction(ctx, deps.provider);
+    switch (interaction.prompt.name) {
+      case 'login':
+        return showLogin(ctx, deps, interaction);
+      case 'consent':
+        return showConsent(ctx, deps, interaction);
+      default:
+        throw new AppError('unsupported_prompt', 'This sign-in step is not available. Go back to the shop and start again.', { status: 400 });
+    }
+  });
+  router.post('/:uid/login', checkUid(), requireForm(), parseForm, (ctx) => submitLogin(ctx, deps));
+  router.post('/:uid/confirm', checkUid(), requireForm(), parseForm, (ctx) => submitConsent(ctx, deps));
+  router.post('/:uid/abort', checkUid(), requireForm(), parseForm, (ctx) => submitAbort(ctx, deps));
+  return router;
+}

@@ -1,0 +1,167 @@
+/**
+ * The composition root and the only place with side effects: configuration → store → keys → indexes →
+ * dev seed → app → listen, and a graceful shutdown on SIGINT/SIGTERM.
+ */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { resolve } from 'node:path';
+import { ensureAccountIndexes } from './accounts/accounts.ts';
+import type Router from '@koa/router';
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig, type Config } from './config/index.ts';
+import { createViews } from './http/views.ts';
+import { ensureAdapterIndexes } from './provider/adapter.ts';
+import { createProvider } from './provider/configuration.ts';
+import { loadOrCreateDevKeys, type ProviderKeys } from './provider/keys.ts';
+import { seedDevData, type DevSeed } from './seed/dev_seed.ts';
+import { createLogger, type Logger } from './shared/logger.ts';
+import { connectStore, type Store } from './store/connect.ts';
+
+/** File through which the CLI finds a running dev server's embedded engine (`src/cli/database.ts`). */
+const ENGINE_URI_FILE = 'embedded-mongo.uri';
+/** How long open connections may take to finish after a shutdown signal. */
+const SHUTDOWN_GRACE_MS = 5000;
+/** A fixed PKCE verifier for the printed try-it URL (development only; a real shop makes a fresh one per login). */
+const DEMO_CODE_VERIFIER = 'oidc-stepup-demo-verifier-0123456789-abcdefghij';
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`oidc-stepup cannot start: the configuration has ${err.problems.length} problem(s):\n`);
+    for (const problem of err.problems) process.stderr.write(`  - ${problem}\n`);
+    process.stderr.write('See config/example.env for every setting and its default.\n');
+    process.exit(1);
+  }
+}
+
+async function loadKeys(config: Config, store: Store, logger: Logger): Promise<ProviderKeys> {
+  if (config.keys) return config.keys;
+  const keys = await loadOrCreateDevKeys(store.conn);
+  logger.warn(
+    'DEVELOPMENT KEYS IN USE: signing and cookie keys were generated and are stored in the database. '
+    + 'Never use them in production: set JWKS and COOKIE_KEYS (see README, Production).',
+  );
+  return keys;
+}
+
+function startBanner(config: Config, seed: DevSeed | undefined, store: Store): string {
+  const lines = [
+    '',
+    '  oidc-stepup is running',
+    `    issuer:      ${config.issuer}`,
+    `    discovery:   ${config.issuer}/.well-known/openid-configuration`,
+    `    database:    ${store.engine ? `embedded engine (${config.embeddedDbSnapshot ? `saved to ${config.embeddedDbSnapshot}` : 'in memory only'})` : 'MongoDB (MONGODB_URI)'}`,
+  ];
+  if (seed) {
+    lines.push(
+      '',
+      `  Demo shop (try the whole flow in a browser): ${config.issuer}/demo-shop`,
+      '',
+      '  Demo shop client (confidential, first-party; PKCE S256 required):',
+      `    client_id:     ${seed.client.clientId}`,
+      `    client_secret: ${seed.client.clientSecret}`,
+      `    redirect_uris: ${seed.client.redirectUris.join(' ')}`,
+      '',
+      '  Demo logins (development data, public passwords):',
+      ...seed.users.map((user) => `    ${user.email.padEnd(30)} ${user.password.padEnd(20)} ${user.description}`),
+      '',
+      '  Try it: open this URL in a browser and sign in; it ends on the redirect URI with a code',
+      `  (exchange it at ${config.issuer}/token with code_verifier=${DEMO_CODE_VERIFIER}):`,
+      `    ${config.issuer}/auth?client_id=${encodeURIComponent(seed.client.clientId)}&response_type=code&scope=openid%20email`
+        + `&redirect_uri=${encodeURIComponent(seed.client.redirectUris.at(-1) ?? '')}`
+        + `&code_challenge=${createHash('sha256').update(DEMO_CODE_VERIFIER).digest('base64url')}&code_challenge_method=S256`,
+    );
+  }
+  lines.push('', '  Stop with Ctrl+C.', '');
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+  let store: Store;
+  try {
+    store = await connectStore(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, config.mongodbUri ? 'cannot connect to MONGODB_URI' : 'cannot start the embedded MongoDB-wire engine');
+    process.exit(1);
+  }
+  const uriFile = resolve(config.dataDir, ENGINE_URI_FILE);
+  // Only the process that wrote the URI file removes it (a second dev server failing on a busy port must not).
+  let wroteUriFile = false;
+  const removeUriFile = async (): Promise<void> => {
+    if (wroteUriFile) await rm(uriFile, { force: true });
+  };
+
+  let server: Server | undefined;
+  let stopping = false;
+  async function shutdown(signal: string): Promise<void> {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    if (server) {
+      const closed = once(server, 'close');
+      server.close();
+      server.closeIdleConnections();
+      const force = setTimeout(() => server?.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      force.unref();
+      await closed;
+    }
+    await removeUriFile();
+    await store.close();
+    logger.info('stopped');
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      shutdown(signal).then(() => process.exit(0), (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+    });
+  }
+
+  try {
+    const keys = await loadKeys(config, store, logger);
+    await Promise.all([ensureAdapterIndexes(store.conn), ensureAccountIndexes(store.conn)]);
+    const seed = config.devSeed
+      ? await seedDevData(store.conn, {
+        shopRedirectUris: [`${config.issuer}/demo-shop/callback`, 'http://localhost:8080/callback'],
+        shopPostLogoutRedirectUris: [`${config.issuer}/demo-shop`, 'http://localhost:8080/'],
+      })
+      : undefined;
+
+    const views = createViews();
+    const provider = createProvider({ config, conn: store.conn, keys, views, logger });
+    const extraRouters: Router[] = [];
+    if (seed) {
+      // openid-client is a dev dependency: load the demo shop only when the dev seed runs.
+      const { demoShopRouter } = await import('./http/demo_shop.ts');
+      extraRouters.push(demoShopRouter({ issuer: config.issuer, ...seed.client, views, logger }));
+    }
+    const app = createApp({ config, conn: store.conn, provider, logger, views, extraRouters });
+    server = app.listen(config.port, config.host);
+    await once(server, 'listening');
+    if (store.engine) {
+      await mkdir(config.dataDir, { recursive: true });
+      await writeFile(uriFile, `${store.uri}\n`, { mode: 0o600 });
+      wroteUriFile = true;
+    }
+    logger.info({ issuer: config.issuer, host: config.host, port: config.port }, 'listening');
+    process.stdout.write(startBanner(config, seed, store));
+  } catch (err) {
+    const busy = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    logger.fatal({ err }, busy ? `port ${config.port} is in use: stop the other server or set PORT` : 'start-up failed');
+    await removeUriFile();
+    await store.close();
+    process.exit(1);
+  }
+}
+
+await main();

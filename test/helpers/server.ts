@@ -1,0 +1,144 @@
+/**
+ * The whole provider on 127.0.0.1 (random port) against a fresh database, with dev keys, test shop clients and
+ * test accounts — what a shop and a browser talk to in the integration and end-to-end tests.
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Connection } from 'mongoose';
+import type Provider from 'oidc-provider';
+import { createAccount, ensureAccountIndexes } from '../../src/accounts/accounts.ts';
+import { createApp } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config/index.ts';
+import { demoShopRouter } from '../../src/http/demo_shop.ts';
+import { createViews } from '../../src/http/views.ts';
+import { ensureAdapterIndexes } from '../../src/provider/adapter.ts';
+import { saveClient } from '../../src/provider/clients.ts';
+import { createProvider } from '../../src/provider/configuration.ts';
+import { loadOrCreateDevKeys } from '../../src/provider/keys.ts';
+import { createLogger } from '../../src/shared/logger.ts';
+import { connectFreshDb } from './db.ts';
+
+/** A registered test shop. */
+export interface TestClient {
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  postLogoutRedirectUri: string;
+}
+
+export interface TestAccount {
+  id: string;
+  email: string;
+  password: string;
+  name: string;
+}
+
+export interface TestServer {
+  issuer: string;
+  config: Config;
+  conn: Connection;
+  provider: Provider;
+  /** `firstParty` skips consent; `thirdParty` gets the consent page. */
+  clients: { firstParty: TestClient; thirdParty: TestClient };
+  accounts: { alice: TestAccount; bob: TestAccount };
+  /** The API configured in RESOURCE_SERVERS (JWT access tokens, scope `invoice orders:read`). */
+  api: { resource: string; scope: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * Default origin of the shops' redirect URIs: nothing listens there, the test browser stops at them and hands the
+ * URL to the shop. A real browser needs a real page: pass `shopOrigin`.
+ */
+export const SHOP_ORIGIN = 'http://localhost:7777';
+const API_RESOURCE = 'https://api.shop.test';
+
+export interface TestServerOptions {
+  /** Extra environment for `loadConfig` (e.g. `LOG_LEVEL`). */
+  env?: Record<string, string>;
+  /** Origin of the shops' redirect URIs; default {@link SHOP_ORIGIN}. */
+  shopOrigin?: string;
+  /** Also serve the dev demo shop at /demo-shop (its client `demo-shop` is registered for it). */
+  demoShop?: boolean;
+}
+
+export async function startTestServer(label: string, options: TestServerOptions = {}): Promise<TestServer> {
+  const shopOrigin = options.shopOrigin ?? SHOP_ORIGIN;
+  const conn = await connectFreshDb(label);
+  const server: Server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://127.0.0.1:${port}`;
+
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: String(port),
+    ISSUER: issuer,
+    LOG_LEVEL: 'silent',
+    DEV_SEED: 'false',
+    RESOURCE_SERVERS: JSON.stringify({ [API_RESOURCE]: { scope: 'invoice orders:read' } }),
+    ...options.env,
+  });
+  const logger = createLogger(config.logLevel);
+  const [keys] = await Promise.all([loadOrCreateDevKeys(conn), ensureAdapterIndexes(conn), ensureAccountIndexes(conn)]);
+
+  const client = async (clientId: string, firstParty: boolean): Promise<TestClient> => {
+    const redirectUri = `${shopOrigin}/${clientId}/callback`;
+    const postLogoutRedirectUri = `${shopOrigin}/${clientId}/signed-out`;
+    const saved = await saveClient(conn, {
+      clientId,
+      name: firstParty ? 'First Shop' : 'Partner Shop',
+      redirectUris: [redirectUri],
+      postLogoutRedirectUris: [postLogoutRedirectUri],
+      firstParty,
+    });
+    return { clientId, clientSecret: saved.clientSecret as string, redirectUri, postLogoutRedirectUri };
+  };
+  const account = async (email: string, password: string, name: string): Promise<TestAccount> => {
+    const created = await createAccount(conn, { email, password, name });
+    return { id: created.id, email, password, name };
+  };
+  const [firstParty, thirdParty, alice, bob] = await Promise.all([
+    client('first-shop', true),
+    client('partner-shop', false),
+    account('alice@example.com', 'alice-password-1', 'Alice Example'),
+    account('bob@example.com', 'bob-password-22', 'Bob Example'),
+  ]);
+
+  const views = createViews();
+  const provider = createProvider({ config, conn, keys, views, logger });
+  const extraRouters = [];
+  if (options.demoShop) {
+    const demo = await saveClient(conn, {
+      clientId: 'demo-shop',
+      name: 'Demo Shop',
+      redirectUris: [`${issuer}/demo-shop/callback`],
+      postLogoutRedirectUris: [`${issuer}/demo-shop`],
+      firstParty: true,
+    });
+    extraRouters.push(demoShopRouter({ issuer, clientId: demo.clientId, clientSecret: demo.clientSecret as string, views, logger }));
+  }
+  const app = createApp({ config, conn, provider, logger, views, extraRouters });
+  const handle = app.callback();
+  server.on('request', (req, res) => {
+    void handle(req, res);
+  });
+
+  return {
+    issuer,
+    config,
+    conn,
+    provider,
+    clients: { firstParty, thirdParty },
+    accounts: { alice, bob },
+    api: { resource: API_RESOURCE, scope: 'invoice orders:read' },
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await conn.dropDatabase().catch(() => undefined);
+      await conn.close();
+    },
+  };
+}
