@@ -13,6 +13,8 @@ export interface FactorAccount {
   readonly id: string;
   /** The account's email: the label in authenticator apps, the address email codes go to. */
   readonly email: string;
+  /** The customer's display name, for the greeting of mails the factor sends (optional). */
+  readonly name?: string;
 }
 
 /** A lockout as the attempt limiter reports it (see `shared/attempts.ts`). */
@@ -34,7 +36,11 @@ export interface LockState {
  * - `expired`: a pending enrolment or a sent code is too old;
  * - `not_enrolled`: the account has no active enrolment of this factor (or no pending one, for `confirm`);
  * - `already_enrolled`: `enrol.begin` on an active factor without `replace: true`;
- * - `resend_too_soon`: `challenge` asked again within its cooldown.
+ * - `resend_too_soon`: `challenge` asked again within its cooldown (`retryAfterSeconds` says how long to wait);
+ * - `too_many_codes`: the account's budget of sent codes is spent for now (no mail bombing; `retryAfterSeconds`);
+ * - `too_many_tries`: the sent code was entered wrongly too often and is dead: request a new one;
+ * - `mail_failed`: the code could not be delivered; nothing was stored, nothing was used up: retry or pick another
+ *   method.
  */
 export type FactorFailureCode =
   | 'invalid_code'
@@ -43,7 +49,10 @@ export type FactorFailureCode =
   | 'expired'
   | 'not_enrolled'
   | 'already_enrolled'
-  | 'resend_too_soon';
+  | 'resend_too_soon'
+  | 'too_many_codes'
+  | 'too_many_tries'
+  | 'mail_failed';
 
 /** The attempt limiter refused before checking anything. */
 export interface LockedFailure extends LockState {
@@ -56,6 +65,10 @@ export interface PlainFailure {
   readonly ok: false;
   readonly code: Exclude<FactorFailureCode, 'locked'>;
   readonly lock?: LockState;
+  /** `invalid_code` of a sent code: how many more tries this code allows (0: request a new one). */
+  readonly triesLeft?: number;
+  /** `resend_too_soon`, `too_many_codes`: whole seconds until sending is allowed again. */
+  readonly retryAfterSeconds?: number;
 }
 
 /** An expected user failure. */
@@ -113,9 +126,19 @@ export interface ConfirmSuccess {
   readonly replaced: boolean;
 }
 
-/** Enrolment: optional, for factors a user sets up themselves. */
+/**
+ * Enrolment: optional, for factors a user sets up themselves.
+ *
+ * Re-authentication is the caller's job: the page asks for the password again (seed 002 "Enter your password and
+ * click Confirm password"; OWASP ASVS 7.5.1) before calling `begin`, and for a fresh second factor before passing
+ * `replace: true`. A factor cannot check that itself: it never sees the password.
+ */
 export interface FactorEnrolment<View = Record<string, unknown>> {
-  /** Starts (or resumes) an enrolment; see {@link EnrolBeginOptions}. */
+  /**
+   * Starts (or resumes) an enrolment; see {@link EnrolBeginOptions}. Factors that deliver something (email codes)
+   * send it here and may fail like {@link FactorChallenge.send} (`resend_too_soon`, `too_many_codes`,
+   * `mail_failed`).
+   */
   begin(account: FactorAccount, options?: EnrolBeginOptions): Promise<EnrolBeginSuccess<View> | FactorFailure>;
   /**
    * Activates the pending enrolment when `input` is correct; a wrong input keeps the pending enrolment
@@ -124,10 +147,25 @@ export interface FactorEnrolment<View = Record<string, unknown>> {
   confirm?(accountId: string, input: unknown): Promise<ConfirmSuccess | FactorFailure>;
 }
 
+/** What {@link FactorChallenge.send} reports when the challenge went out. */
+export interface ChallengeSent {
+  readonly ok: true;
+  /** When the sent code stops being accepted. */
+  readonly expiresAt: Date;
+  /** Where it went, masked (`m•••@example.com`): safe to show. */
+  readonly sentTo?: string;
+  /** The earliest time a resend is allowed (the page's "send a new code" button). */
+  readonly resendAvailableAt?: Date;
+}
+
 /** Challenge: optional, for factors that send something before the user can answer (email codes). */
 export interface FactorChallenge {
-  /** Sends a fresh challenge; `resend_too_soon` within the cooldown. `sentTo` is safe to show (masked). */
-  send(account: FactorAccount): Promise<{ ok: true; expiresAt: Date; sentTo?: string } | FactorFailure>;
+  /**
+   * Sends a fresh challenge, which makes any earlier one dead; `resend_too_soon` within the cooldown,
+   * `too_many_codes` past the hourly budget, `mail_failed` when delivery failed (then nothing changed: the earlier
+   * challenge, if any, stays as it was, and the cooldown and budget are not used up). `sentTo` is safe to show.
+   */
+  send(account: FactorAccount): Promise<ChallengeSent | FactorFailure>;
 }
 
 /** Names of the pug templates of a factor (relative to `views/`, without extension). */
@@ -168,6 +206,11 @@ export interface Factor {
   isEnrolled(accountId: string): Promise<boolean>;
   /** Removes every enrolment of the account (active and pending); idempotent. Notify and audit in the caller. */
   remove(accountId: string): Promise<void>;
+  /**
+   * When the active enrolment was confirmed (`undefined` when not enrolled). Optional: method choice uses it to
+   * default the primary method to the first enrolled one; a factor without it counts as enrolled first.
+   */
+  enrolledAt?(accountId: string): Promise<Date | undefined>;
 }
 
 /** Whether `value` is a valid factor id: lower_snake_case, 1-32 characters. */

@@ -16,3 +16,10 @@ export { createTotpFactor, type TotpEnrolView, type TotpFactor, type TotpFactorO
 export {
   RECOVERY_ATTEMPT_BUCKET, createRecoveryFactor, type RecoveryCodesView, type RecoveryFactor, type RecoveryFactorOptions,
 } from './recovery/index.ts';
+export {
+  EMAIL_CODE_AMR_URN, EMAIL_CODE_DEFAULTS, createEmailCodeFactor, maskAddress, type CodeMailer, type EmailCodeEnrolView,
+  type EmailCodeFactor, type EmailCodeFactorOptions,
+} from './email/index.ts';
+export {
+  createMethodChoice, type ChoosePrimaryResult, type MethodChoice, type MethodOptions,
+} from './method_choice.ts';

@@ -6,6 +6,7 @@
  */
 import type { Connection } from 'mongoose';
 import { isFactorId, type Factor } from './contract.ts';
+import { createEmailCodeFactor, type CodeMailer, type EmailCodeFactorOptions } from './email/factor.ts';
 import { createRecoveryFactor } from './recovery/factor.ts';
 import { createAttemptLimiter, type AttemptLimiter, type AttemptPolicy } from './shared/attempts.ts';
 import type { SecretBox } from './shared/secret_box.ts';
@@ -84,13 +85,28 @@ export interface DefaultFactorOptions {
   readonly recoveryPepper: Buffer;
   /** Attempt limits (defaults in `shared/attempts.ts`). */
   readonly attemptPolicy?: Partial<AttemptPolicy>;
+  /**
+   * Delivers email codes (the composition root adapts the mail layer to it). With {@link emailCodePepper} it
+   * registers the email-code factor; without both, the email factor is not offered.
+   */
+  readonly codeMailer?: CodeMailer;
+  /** HMAC key of email-code hashes, ≥ 32 bytes; required with {@link codeMailer}. */
+  readonly emailCodePepper?: Buffer;
+  /** Email-code limits (defaults in `email/factor.ts`: 10 min, 5 tries, 30 s cooldown, 5 codes per hour). */
+  readonly emailCode?: Partial<Pick<EmailCodeFactorOptions, 'codeTtlMs' | 'triesPerCode' | 'resendCooldownMs' | 'codesPerHour'>>;
 }
 
 /** The built-in factors and the shared limiter they count against. */
 export function createDefaultFactors(options: DefaultFactorOptions): { registry: FactorRegistry; attempts: AttemptLimiter } {
+  if ((options.codeMailer === undefined) !== (options.emailCodePepper === undefined)) {
+    throw new Error('the email-code factor needs both codeMailer and emailCodePepper (or neither)');
+  }
   const attempts = createAttemptLimiter(options.conn, { policy: options.attemptPolicy });
   const registry = createFactorRegistry([
     createTotpFactor({ conn: options.conn, secretBox: options.secretBox, attempts, issuer: options.issuer }),
+    ...(options.codeMailer && options.emailCodePepper
+      ? [createEmailCodeFactor({ ...options.emailCode, conn: options.conn, attempts, codeMailer: options.codeMailer, pepper: options.emailCodePepper })]
+      : []),
     createRecoveryFactor({ conn: options.conn, attempts, pepper: options.recoveryPepper }),
   ]);
   return { registry, attempts };

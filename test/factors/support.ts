@@ -8,6 +8,7 @@ import jsQR from 'jsqr';
 import mongoose from 'mongoose';
 import { generate } from 'otplib';
 import { PNG } from 'pngjs';
+import type { CodeMailer } from '../../src/factors/email/factor.ts';
 import { createDefaultFactors, type FactorRegistry } from '../../src/factors/registry.ts';
 import type { AttemptLimiter, AttemptPolicy } from '../../src/factors/shared/attempts.ts';
 import { createSecretBox, generateKey, type SecretBox } from '../../src/factors/shared/secret_box.ts';
@@ -27,15 +28,28 @@ export interface FactorBed {
   readonly registry: FactorRegistry;
   readonly attempts: AttemptLimiter;
   readonly pepper: Buffer;
+  /** The email-code pepper (set when a `codeMailer` was given). */
+  readonly emailPepper?: Buffer;
 }
 
-/** A fresh database with the built-in factors; close `conn` after the suite. */
-export async function setUpFactors(label: string, attemptPolicy?: Partial<AttemptPolicy>): Promise<FactorBed> {
+/**
+ * A fresh database with the built-in factors; close `conn` after the suite. With `options.codeMailer` the email-code
+ * factor is registered too.
+ */
+export async function setUpFactors(
+  label: string,
+  attemptPolicy?: Partial<AttemptPolicy>,
+  options: { codeMailer?: CodeMailer } = {},
+): Promise<FactorBed> {
   const conn = await connectFreshDb(label);
   const secretBox = createSecretBox({ activeKeyId: 'test1', keys: { test1: generateKey() } });
   const pepper = randomBytes(32);
-  const { registry, attempts } = createDefaultFactors({ conn, secretBox, issuer: TEST_ISSUER, recoveryPepper: pepper, attemptPolicy });
-  return { conn, secretBox, registry, attempts, pepper };
+  const emailPepper = options.codeMailer ? randomBytes(32) : undefined;
+  const { registry, attempts } = createDefaultFactors({
+    conn, secretBox, issuer: TEST_ISSUER, recoveryPepper: pepper, attemptPolicy,
+    ...(options.codeMailer && emailPepper ? { codeMailer: options.codeMailer, emailCodePepper: emailPepper } : {}),
+  });
+  return { conn, secretBox, registry, attempts, pepper, ...(emailPepper ? { emailPepper } : {}) };
 }
 
 /** A unique account for one test. */

@@ -1,0 +1,38 @@
+/**
+ * The email-code factor's delivery port (`CodeMailer` in `factors/email/factor.ts`) on top of the mail layer:
+ * renders the code mail and sends it. The factor never sees templates or SMTP, and this module never sees a factor
+ * (the shapes match structurally; the composition root passes one to the other).
+ */
+import { renderEmailCode, type EmailCodePurpose } from './templates.ts';
+import type { MailLogger, Mailer } from './transport.ts';
+
+export interface CodeMailerDeps {
+  readonly mailer: Mailer;
+  /** The provider's name as customers know it. */
+  readonly issuerName: string;
+  /** Wording of the mail; default `confirm`, which fits sign-in challenges and enrolment alike. */
+  readonly purpose?: EmailCodePurpose | undefined;
+  /** Where rendering failures are logged (send failures are logged by the mailer). */
+  readonly logger?: MailLogger | undefined;
+}
+
+/** Sends one-time codes by email. Never throws and never logs the code: any failure is `mail_failed`. */
+export interface EmailCodeSender {
+  sendCode(to: { email: string; name?: string }, code: string, validMinutes: number): Promise<{ ok: true } | { ok: false; code: 'mail_failed' }>;
+}
+
+export function createCodeMailer(deps: CodeMailerDeps): EmailCodeSender {
+  return {
+    async sendCode(to, code, validMinutes) {
+      try {
+        const mail = renderEmailCode({ issuerName: deps.issuerName, name: to.name, code, validMinutes, purpose: deps.purpose });
+        const sent = await deps.mailer.send({ to: to.email, ...mail });
+        return sent.ok ? { ok: true } : { ok: false, code: 'mail_failed' };
+      } catch (err) {
+        // a programmer error (a malformed code): the message may quote the input, so only its type is logged
+        deps.logger?.error({ err: err instanceof Error ? err.name : typeof err }, 'email code mail could not be rendered');
+        return { ok: false, code: 'mail_failed' };
+      }
+    },
+  };
+}

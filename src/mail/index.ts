@@ -1,0 +1,15 @@
+/** The mail layer's public surface: transport, templates, the email-code port, security notifications. */
+export {
+  DEFAULT_OUTBOX_PATH, DEFAULT_OUTBOX_SIZE, DEFAULT_SMTP_TIMEOUTS, MAIL_REQUIRED_IN_PRODUCTION, SMTP_URL_SETTING,
+  createMailer, parseSmtpUrl,
+  type MailLogger, type MailMessage, type Mailer, type MailerOptions, type OutboxEntry, type SendResult, type SmtpSettings,
+  type SmtpTimeouts,
+} from './transport.ts';
+export {
+  EMAIL_CODE_PURPOSES, MAIL_MESSAGES, NOTIFICATIONS, NOTIFICATION_KINDS, formatMailTime, maskEmail, renderEmailCode,
+  renderNotification, summarizeUserAgent,
+  type EmailCodeData, type EmailCodePurpose, type EventContext, type MailContext, type MailMessageId, type NotificationData,
+  type NotificationFacts, type NotificationKind, type RenderedMail,
+} from './templates.ts';
+export { createCodeMailer, type CodeMailerDeps, type EmailCodeSender } from './code_mailer.ts';
+export { notifySecurityEvent, type NotifyDeps, type NotifyInput, type NotifyResult } from './notify.ts';

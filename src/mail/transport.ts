@@ -1,0 +1,299 @@
+/**
+ * Outgoing mail (issue 5, DESIGN.md §5/§7): SMTP through nodemailer when an SMTP URL is configured; otherwise, outside
+ * production, an in-process outbox that a dev-only page reads, so a newcomer can finish an email-code sign-in with no
+ * setup. Production without SMTP is a configuration error.
+ *
+ * A failed send never throws: it is logged (recipient masked, never the body) and returned as
+ * `{ ok: false, code: 'mail_failed' }`, so a page can say "the code could not be sent" and offer another method.
+ */
+import { randomUUID } from 'node:crypto';
+import nodemailer, { type Transporter, type SMTPTransportOptions, type SMTPSentMessageInfo } from 'nodemailer';
+import { AppError } from '../shared/errors.ts';
+import { maskEmail } from './mask_email.ts';
+
+/** The configuration key the SMTP URL is read from (named in start-up problems). */
+export const SMTP_URL_SETTING = 'SMTP_URL';
+
+/** The start-up problem when production has no SMTP server (config should refuse it before `createMailer`). */
+export const MAIL_REQUIRED_IN_PRODUCTION =
+  `${SMTP_URL_SETTING} is required when NODE_ENV=production (e.g. smtps://user:pass@smtp.example.com:465): `
+  + 'without it, mail would only be kept in process memory and no customer would receive a code or a security notice';
+
+/** Where the dev outbox page lives (named in the dev log line). */
+export const DEFAULT_OUTBOX_PATH = '/dev/mail';
+/** How many captured messages the dev outbox keeps (the oldest are dropped first). */
+export const DEFAULT_OUTBOX_SIZE = 50;
+
+/** SMTP timeouts in milliseconds. Defaults 10 000 each: a slow relay must not hold a sign-in page for minutes. */
+export interface SmtpTimeouts {
+  /** TCP (and TLS) connection set-up; also the DNS lookup. */
+  readonly connectionMs: number;
+  /** From connect to the server's greeting. */
+  readonly greetingMs: number;
+  /** Inactivity on an open connection. */
+  readonly socketMs: number;
+}
+
+export const DEFAULT_SMTP_TIMEOUTS: SmtpTimeouts = Object.freeze({ connectionMs: 10_000, greetingMs: 10_000, socketMs: 10_000 });
+
+/** The pino-like logger the mailer writes to (a pino `Logger` fits). */
+export interface MailLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** One message: a single recipient address, both parts always (plain text for every client, HTML beside it). */
+export interface MailMessage {
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+/** The result of {@link Mailer.send}; never a throw. */
+export type SendResult = { readonly ok: true; readonly messageId: string } | { readonly ok: false; readonly code: 'mail_failed' };
+
+/** A message kept by the dev outbox. */
+export interface OutboxEntry extends MailMessage {
+  readonly messageId: string;
+  readonly from: string;
+  readonly sentAt: Date;
+}
+
+export interface Mailer {
+  /** `smtp`: real delivery; `outbox`: captured in process (development and tests only). */
+  readonly mode: 'smtp' | 'outbox';
+  /** Sends one message. Failures are logged (without the body) and returned, never thrown. */
+  send(message: MailMessage): Promise<SendResult>;
+  /** The captured messages, newest first (at most the outbox size); `undefined` in `smtp` mode (no dev page then). */
+  outbox(): readonly OutboxEntry[] | undefined;
+  /** Releases the SMTP transport (idempotent). */
+  close(): Promise<void>;
+}
+
+export interface MailerOptions {
+  /** `smtp://user:pass@host:587` or `smtps://user:pass@host:465` (see {@link parseSmtpUrl}); unset → dev outbox. */
+  readonly smtpUrl?: string | undefined;
+  /** Sender address (`no-reply@shop.example`, or `Name <address>`); a bare address gets the issuer's name. */
+  readonly from: string;
+  /** The provider's name as customers know it; the sender's display name. */
+  readonly issuerName: string;
+  /** Production refuses to run without SMTP. */
+  readonly production: boolean;
+  readonly logger?: MailLogger | undefined;
+  /** SMTP timeouts; see {@link DEFAULT_SMTP_TIMEOUTS}. */
+  readonly timeouts?: Partial<SmtpTimeouts> | undefined;
+  /** Dev outbox size, default {@link DEFAULT_OUTBOX_SIZE}. */
+  readonly outboxSize?: number | undefined;
+  /** Dev outbox page path for the log line, default {@link DEFAULT_OUTBOX_PATH}. */
+  readonly outboxPath?: string | undefined;
+  /** Clock for `sentAt` (tests freeze it). */
+  readonly now?: (() => Date) | undefined;
+}
+
+/** SMTP settings parsed from the URL. `auth` holds the password: never log this object. */
+export interface SmtpSettings {
+  readonly host: string;
+  readonly port: number;
+  /** `smtps:`: TLS from the first byte (usually port 465). */
+  readonly secure: boolean;
+  /** `?requireTLS=true` on `smtp:`: fail unless STARTTLS succeeds (otherwise STARTTLS is used when offered). */
+  readonly requireTLS: boolean;
+  readonly auth?: { readonly user: string; readonly pass: string };
+}
+
+const SCHEMES: Record<string, { secure: boolean; defaultPort: number }> = {
+  'smtp:': { secure: false, defaultPort: 587 },
+  'smtps:': { secure: true, defaultPort: 465 },
+};
+
+const QUERY_OPTIONS = ['requireTLS'] as const;
+
+/**
+ * Validates an SMTP URL and lists **every** problem (for the start-up report); `settings` is set when there are none.
+ * Problems never quote the URL (it may hold a password), only the parts at fault that are not secret.
+ *
+ * Accepted: `smtp://[user:pass@]host[:port][?requireTLS=true]` (default port 587, STARTTLS when the server offers it)
+ * and `smtps://[user:pass@]host[:port]` (default 465, implicit TLS). User and password are percent-decoded.
+ */
+export function parseSmtpUrl(url: string): { problems: string[]; settings?: SmtpSettings } {
+  const problems: string[] = [];
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url.trim());
+  if (!scheme?.[1]) {
+    return { problems: ['must be a URL like smtp://user:pass@smtp.example.com:587 or smtps://user:pass@smtp.example.com:465'] };
+  }
+  const protocol = `${scheme[1].toLowerCase()}:`;
+  const kind = SCHEMES[protocol];
+  if (!kind) problems.push(`scheme must be smtp:// or smtps:// (got ${protocol}//)`);
+
+  // The port is checked before WHATWG parsing, which rejects a bad port without saying so.
+  const authority = /^[^:]+:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::([^/?#]*))?/.exec(url.trim());
+  const rawPort = authority?.[2];
+  let port = kind?.defaultPort ?? 0;
+  if (rawPort !== undefined && rawPort !== '') {
+    const n = /^\d{1,5}$/.test(rawPort) ? Number(rawPort) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 65_535) problems.push('port must be a number from 1 to 65535'); // not quoted: a bad port may be a misplaced password
+    else port = n;
+  }
+  if (!authority?.[1]) problems.push('host is missing (e.g. smtp://smtp.example.com:587)');
+  if (problems.length > 0) return { problems };
+
+  let parsed: URL;
+  try {
+    // parse as http(s) so the WHATWG parser treats the authority as a host (it is opaque for unknown schemes)
+    parsed = new URL(url.trim().replace(/^[^:]+:/, 'http:'));
+  } catch {
+    return { problems: ['is not a valid URL (check the host name, and percent-encode special characters in the user name and password)'] };
+  }
+  if (parsed.pathname !== '/' && parsed.pathname !== '') problems.push('must not have a path (only smtp://user:pass@host:port)');
+  if (parsed.hash) problems.push('must not have a fragment (#…)');
+
+  let requireTLS = false;
+  for (const [key, value] of parsed.searchParams) {
+    if (key === 'requireTLS') {
+      if (value === 'true' || value === 'false') requireTLS = value === 'true';
+      else problems.push('requireTLS must be true or false');
+    } else {
+      // quoted only when it cannot be a misplaced user:password (`smtp://us?er:pass@host` puts it in the query)
+      const quotable = /^[A-Za-z0-9_.-]{1,40}$/.test(key) && !parsed.search.includes('@');
+      problems.push(`unknown option${quotable ? ` "${key}"` : ''} (known: ${QUERY_OPTIONS.join(', ')})`);
+    }
+  }
+  if (requireTLS && kind?.secure) problems.push('requireTLS applies to smtp:// (STARTTLS); smtps:// is always encrypted');
+
+  let auth: SmtpSettings['auth'];
+  if (parsed.username || parsed.password) {
+    try {
+      auth = { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) };
+    } catch {
+      problems.push('user name or password has a broken percent-encoding');
+    }
+    if (!parsed.username) problems.push('a password needs a user name (smtp://user:pass@host)');
+    if (!parsed.password) problems.push('a user name needs a password (smtp://user:pass@host)');
+  }
+
+  if (problems.length > 0 || !kind) return { problems };
+  // an IPv6 literal comes bracketed ([::1]); net.connect wants it bare
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { problems, settings: { host, port, secure: kind.secure, requireTLS, ...(auth ? { auth } : {}) } };
+}
+
+/** A single bare address: no display name, no list, no header-breaking characters. */
+const RECIPIENT = /^[^\s@<>(),;:"[\]\\]+@[^\s@<>(),;:"[\]\\]+$/;
+
+function formatFrom(from: string, issuerName: string): string | { name: string; address: string } {
+  const trimmed = from.trim();
+  if (RECIPIENT.test(trimmed)) return { name: issuerName, address: trimmed };
+  if (/^[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>$/.test(trimmed)) return trimmed;
+  throw new AppError('invalid_mail_from', 'the mail sender must be an address (no-reply@shop.example) or "Name <address>"');
+}
+
+function fromHeader(from: string | { name: string; address: string }): string {
+  return typeof from === 'string' ? from : `"${from.name.replace(/["\\\r\n]/g, '')}" <${from.address}>`;
+}
+
+/** What a failure log may say about an error: its codes and message, never the message body. */
+function describeError(err: unknown): Record<string, unknown> {
+  if (typeof err !== 'object' || err === null) return { message: String(err) };
+  const e = err as { code?: unknown; responseCode?: unknown; command?: unknown; message?: unknown };
+  return {
+    ...(typeof e.code === 'string' ? { code: e.code } : {}),
+    ...(typeof e.responseCode === 'number' ? { responseCode: e.responseCode } : {}),
+    ...(typeof e.command === 'string' ? { command: e.command } : {}),
+    ...(typeof e.message === 'string' ? { message: e.message.slice(0, 300) } : {}),
+  };
+}
+
+const SILENT: MailLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** RFC 3834: an automatic message; well-behaved servers send no vacation replies to it. */
+const HEADERS = { 'Auto-Submitted': 'auto-generated' };
+
+/**
+ * Creates the mailer. Throws an {@link AppError} for a configuration it cannot work with: production without an SMTP
+ * URL (`mail_not_configured`), an invalid SMTP URL (`invalid_smtp_url`, every problem listed), a bad sender.
+ */
+export function createMailer(options: MailerOptions): Mailer {
+  const logger = options.logger ?? SILENT;
+  const from = formatFrom(options.from, options.issuerName);
+  const now = options.now ?? (() => new Date());
+
+  if (options.smtpUrl === undefined || options.smtpUrl.trim() === '') {
+    if (options.production) throw new AppError('mail_not_configured', MAIL_REQUIRED_IN_PRODUCTION);
+    return createOutboxMailer({ from: fromHeader(from), logger, now, size: options.outboxSize ?? DEFAULT_OUTBOX_SIZE, path: options.outboxPath ?? DEFAULT_OUTBOX_PATH });
+  }
+
+  const { problems, settings } = parseSmtpUrl(options.smtpUrl);
+  if (!settings) throw new AppError('invalid_smtp_url', `${SMTP_URL_SETTING} is invalid: ${problems.join('; ')}`);
+  if (options.production && settings.auth && !settings.secure && !settings.requireTLS) {
+    logger.warn({ host: settings.host, port: settings.port }, `SMTP credentials may travel unencrypted if the server offers no STARTTLS: use smtps:// or ?requireTLS=true in ${SMTP_URL_SETTING}`);
+  }
+  const timeouts = { ...DEFAULT_SMTP_TIMEOUTS, ...options.timeouts };
+  const transportOptions: SMTPTransportOptions = {
+    host: settings.host,
+    port: settings.port,
+    secure: settings.secure,
+    requireTLS: settings.requireTLS,
+    ...(settings.auth ? { auth: { user: settings.auth.user, pass: settings.auth.pass } } : {}),
+    connectionTimeout: timeouts.connectionMs,
+    dnsTimeout: timeouts.connectionMs,
+    greetingTimeout: timeouts.greetingMs,
+    socketTimeout: timeouts.socketMs,
+    // our messages are built from templates: nothing in them may make nodemailer read a file or fetch a URL
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  };
+  const transport: Transporter<SMTPSentMessageInfo> = nodemailer.createTransport(transportOptions);
+  let closed = false;
+
+  return {
+    mode: 'smtp',
+    async send(message) {
+      const to = maskEmail(message.to);
+      if (!RECIPIENT.test(message.to) || message.to.length > 254) {
+        logger.error({ to, subject: message.subject }, 'mail not sent: the recipient is not a single email address');
+        return { ok: false, code: 'mail_failed' };
+      }
+      try {
+        const info = await transport.sendMail({ from, to: message.to, subject: message.subject, text: message.text, html: message.html, headers: HEADERS });
+        logger.info({ to, subject: message.subject, messageId: info.messageId }, `mail to ${to} sent`);
+        return { ok: true, messageId: info.messageId };
+      } catch (err) {
+        logger.error({ to, subject: message.subject, smtpHost: settings.host, smtpPort: settings.port, err: describeError(err) }, `mail to ${to} failed`);
+        return { ok: false, code: 'mail_failed' };
+      }
+    },
+    outbox: () => undefined,
+    async close() {
+      if (closed) return;
+      closed = true;
+      transport.close();
+    },
+  };
+}
+
+function createOutboxMailer(o: { from: string; logger: MailLogger; now: () => Date; size: number; path: string }): Mailer {
+  if (!Number.isInteger(o.size) || o.size < 1) throw new AppError('invalid_outbox_size', 'the dev outbox size must be a positive whole number');
+  const entries: OutboxEntry[] = [];
+  return {
+    mode: 'outbox',
+    async send(message) {
+      const to = maskEmail(message.to);
+      if (!RECIPIENT.test(message.to) || message.to.length > 254) {
+        o.logger.error({ to, subject: message.subject }, 'mail not sent: the recipient is not a single email address');
+        return { ok: false, code: 'mail_failed' };
+      }
+      const messageId = `<${randomUUID()}@outbox.oidc-stepup.invalid>`;
+      entries.unshift(Object.freeze({ messageId, from: o.from, to: message.to, subject: message.subject, text: message.text, html: message.html, sentAt: o.now() }));
+      entries.length = Math.min(entries.length, o.size);
+      // the subject and a masked address only: the body (a code) stays on the dev page
+      o.logger.info({ to, subject: message.subject, messageId }, `mail to ${to}: ${message.subject}; read it at ${o.path}`);
+      return { ok: true, messageId };
+    },
+    outbox: () => [...entries],
+    async close() {
+      entries.length = 0;
+    },
+  };
+}
