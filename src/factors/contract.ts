@@ -22,8 +22,9 @@ export interface LockState {
   /** When the temporary lockout ends; absent for a permanent lock. */
   readonly until?: Date;
   /**
-   * A permanent lock (NIST SP 800-63B §5.2.2: 100 consecutive failures): the second factor stays locked until
-   * support resets it or the user redeems a recovery code.
+   * A permanent lock (NIST SP 800-63B §5.2.2: at most 100 consecutive failures per account — 90 for app and
+   * email codes, 10 for recovery codes): the second factor stays locked until support resets it or the user
+   * redeems a recovery code.
    */
   readonly permanent: boolean;
 }
@@ -95,7 +96,7 @@ export type VerifyResult = VerifySuccess | FactorFailure;
 export interface EnrolBeginOptions {
   /**
    * Discard the pending enrolment and start a new one ("new QR code"). Nothing active changes. Default `false`:
-   * `begin` keeps and returns the same pending enrolment.
+   * `begin` keeps and returns the same pending enrolment for the same binding (the session that started it).
    */
   readonly renew?: boolean;
   /**

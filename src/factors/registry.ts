@@ -102,12 +102,14 @@ export function createDefaultFactors(options: DefaultFactorOptions): { registry:
     throw new Error('the email-code factor needs both codeMailer and emailCodePepper (or neither)');
   }
   const attempts = createAttemptLimiter(options.conn, { policy: options.attemptPolicy });
-  const registry = createFactorRegistry([
+  // The recovery factor asks the registry which other factors an account holds, so every second factor
+  // (email included) makes a fresh second factor necessary before new codes are handed out.
+  const registry: FactorRegistry = createFactorRegistry([
     createTotpFactor({ conn: options.conn, secretBox: options.secretBox, attempts, issuer: options.issuer }),
     ...(options.codeMailer && options.emailCodePepper
       ? [createEmailCodeFactor({ ...options.emailCode, conn: options.conn, attempts, codeMailer: options.codeMailer, pepper: options.emailCodePepper })]
       : []),
-    createRecoveryFactor({ conn: options.conn, attempts, pepper: options.recoveryPepper }),
+    createRecoveryFactor({ conn: options.conn, attempts, pepper: options.recoveryPepper, otherFactors: () => registry.all }),
   ]);
   return { registry, attempts };
 }

@@ -76,4 +76,51 @@ describe('attempt limiter', () => {
     expect(() => createAttemptLimiter(conn, { policy: { failuresPerLockout: 0, baseLockoutMs: -1 } })).to.throw(/failuresPerLockout.*baseLockoutMs/);
     expect(() => createAttemptLimiter(conn, { bucket: 'Bad Bucket' })).to.throw(/lower_snake_case/);
   });
+  it('records nothing on fail: the failure was already counted when the attempt was reserved', async () => {
+    const { id } = newAccount();
+    const reservation = await limiter.reserve(id);
+    if (!reservation.ok) throw new Error('locked');
+    expect(await limiter.status(id)).to.include({ failures: 1, attemptsBeforeLockout: 4 });
+    expect(await limiter.fail(reservation.ticket)).to.equal(undefined);
+    expect(await limiter.status(id)).to.include({ failures: 1, attemptsBeforeLockout: 4 });
+  });
+
+  it('gives a released attempt back without clearing the failures before it', async () => {
+    const { id } = newAccount();
+    await failTimes(id, 2);
+    const reservation = await limiter.reserve(id);
+    if (!reservation.ok) throw new Error('locked');
+    await limiter.release(reservation.ticket);
+    expect(await limiter.status(id)).to.deep.equal({ locked: false, failures: 2, attemptsBeforeLockout: 3 });
+  });
+
+  it('keeps a released attempt counted when its reservation started a lockout', async () => {
+    const { id } = newAccount();
+    await failTimes(id, 4);
+    const reservation = await limiter.reserve(id);
+    if (!reservation.ok) throw new Error('locked');
+    await limiter.release(reservation.ticket);
+    expect(await limiter.status(id)).to.include({ locked: true, failures: 5 });
+  });
+
+  it('reports every lock it removed when support resets an account with several buckets', async () => {
+    const { id } = newAccount();
+    await failTimes(id, 1);
+    await failTimes(id, 5, limiter.withBucket('bucket_b'));
+    await failTimes(id, 2, limiter.withBucket('bucket_c'));
+    expect(await resetAttempts(conn, id)).to.equal(true);
+    expect(await conn.collection('factor_attempts').countDocuments({ accountId: id })).to.equal(0);
+  });
+
+  it('refuses an empty or non-string account id as a programmer error, in every entry point', async () => {
+    for (const call of [() => limiter.reserve(''), () => limiter.status(''), () => limiter.reset(''), () => resetAttempts(conn, 42 as never)]) {
+      const error = await call().then(() => undefined, (err: unknown) => err);
+      expect(error).to.be.instanceOf(TypeError).with.property('message', 'accountId must be a non-empty string');
+    }
+  });
+
+  it('defaults the shared second-factor bucket to 90 consecutive failures and other buckets to 100', () => {
+    expect(limiter.policy.maxConsecutiveFailures).to.equal(90);
+    expect(createAttemptLimiter(conn, { bucket: 'password' }).policy.maxConsecutiveFailures).to.equal(100);
+  });
 });

@@ -16,12 +16,14 @@ describe('recovery codes', () => {
   });
   after(async () => bed.conn.close());
 
-  it('generates 10 distinct readable codes of at least 50 bits each', async () => {
+  it('generates 10 distinct readable codes of at least 112 bits each (NIST SP 800-63B §5.1.2.2 for a keyed hash)', async () => {
     const codes = await recovery.generate(newAccount().id);
     expect(codes).to.have.length(10);
     expect(new Set(codes).size).to.equal(10);
-    for (const code of codes) expect(code).to.match(/^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}$/);
-    expect(RECOVERY_CODE_BITS).to.be.at.least(50);
+    const group = '[0-9a-hjkmnp-tv-z]{6}';
+    for (const code of codes) expect(code).to.match(new RegExp(`^${group}-${group}-${group}-${group}$`));
+    expect(RECOVERY_CODE_BITS).to.be.at.least(112);
+    expect(RECOVERY_CODE_BITS).to.equal(120);
   });
 
   it('stores hashes only: no code appears in the database in any form', async () => {
@@ -48,27 +50,58 @@ describe('recovery codes', () => {
     expect(await recovery.remaining(id)).to.equal(8);
   });
 
-  it('lets exactly one of 20 parallel uses of one code succeed', async () => {
+  it('lets exactly one of 10 parallel uses of one code succeed', async () => {
     const { id } = newAccount();
     const [code] = await recovery.generate(id);
-    // A limiter that admits all 20, so that only single use decides.
+    // No lockout inside the recovery bucket's 10 consecutive failures, so that only single use decides.
     const generous = createRecoveryFactor({
       conn: bed.conn, pepper: bed.pepper, attempts: createAttemptLimiter(bed.conn, { policy: { failuresPerLockout: 100 } }),
     });
-    const results = await Promise.all(Array.from({ length: 20 }, () => generous.verify(id, code)));
+    const results = await Promise.all(Array.from({ length: 10 }, () => generous.verify(id, code)));
     expect(results.filter((result) => result.ok)).to.have.length(1);
-    expect(results.filter((result) => !result.ok && result.code === 'code_replayed')).to.have.length(19);
+    expect(results.filter((result) => !result.ok && result.code === 'code_replayed')).to.have.length(9);
     expect(await recovery.remaining(id)).to.equal(9);
   });
 
-  it('invalidates every earlier code when regenerated', async () => {
+  it('hands out exactly one set when 10 first-time begins race, and that set works', async () => {
+    const account = newAccount();
+    const results = await Promise.all(Array.from({ length: 10 }, () => recovery.enrol.begin(account)));
+    const winners = results.filter((result) => result.ok);
+    expect(winners).to.have.length(1);
+    expect(results.filter((result) => !result.ok && result.code === 'already_enrolled')).to.have.length(9);
+    const codes = (winners[0] as { view: { codes: readonly string[] } }).view.codes;
+    expect(await bed.conn.collection('recovery_codes').countDocuments({ accountId: account.id })).to.equal(10);
+    expect(await recovery.verify(account.id, codes[0])).to.include({ ok: true, remaining: 9 });
+  });
+
+  it('hands out exactly one set when 10 regenerations with replace race, and only that set works', async () => {
+    const account = newAccount();
+    const old = await recovery.generate(account.id);
+    const results = await Promise.all(Array.from({ length: 10 }, () => recovery.enrol.begin(account, { replace: true })));
+    const winners = results.filter((result) => result.ok);
+    expect(winners).to.have.length(1);
+    const codes = (winners[0] as { view: { codes: readonly string[] } }).view.codes;
+    expect(await bed.conn.collection('recovery_codes').countDocuments({ accountId: account.id })).to.equal(10);
+    expect(await recovery.verify(account.id, old[0])).to.deep.equal({ ok: false, code: 'invalid_code' });
+    expect(await recovery.verify(account.id, codes[9])).to.include({ ok: true, remaining: 9 });
+  });
+
+  it('keeps the current codes working when a regeneration fails half-way', async () => {
     const { id } = newAccount();
-    const old = await recovery.generate(id);
-    const fresh = await recovery.generate(id);
-    expect(fresh.some((code) => old.includes(code))).to.equal(false);
-    expect(await recovery.verify(id, old[0])).to.deep.equal({ ok: false, code: 'invalid_code' });
-    expect(await recovery.verify(id, fresh[0])).to.include({ ok: true, remaining: 9 });
-    expect(await bed.conn.collection('recovery_codes').countDocuments({ accountId: id })).to.equal(10);
+    const current = await recovery.generate(id);
+    // The store fails while the new codes are written (a crash there): the account must not be left without codes.
+    const codesModel = bed.conn.models.RecoveryCode as unknown as { insertMany: unknown };
+    codesModel.insertMany = async () => {
+      throw new Error('store down');
+    };
+    try {
+      const failed = await recovery.enrol.begin({ id, email: `${id}@example.com` }, { replace: true }).then(() => undefined, (err: unknown) => err);
+      expect(failed).to.be.instanceOf(Error).with.property('message', 'store down');
+    } finally {
+      delete codesModel.insertMany;
+    }
+    expect(await recovery.remaining(id)).to.equal(10);
+    expect(await recovery.verify(id, current[0])).to.include({ ok: true, remaining: 9 });
   });
 
   it('accepts a code typed in capitals, with spaces or without dashes, and with look-alike letters', async () => {
@@ -79,14 +112,15 @@ describe('recovery codes', () => {
     expect(await recovery.verify(id, ` ${b.replace(/-/g, ' ')} `)).to.include({ ok: true });
     expect(await recovery.verify(id, c.replace(/-/g, ''))).to.include({ ok: true });
     expect(await recovery.verify(id, d.replace(/0/g, 'O').replace(/1/g, 'l'))).to.include({ ok: true });
-    expect(normaliseRecoveryCode('ABCD-EFGH-JKMN')).to.equal('abcdefghjkmn');
-    expect(normaliseRecoveryCode('oi1l-0000-0000')).to.equal('0111' + '00000000');
+    expect(normaliseRecoveryCode('ABCDEF-GHJKMN-PQRSTV-WXYZ01')).to.equal('abcdefghjkmnpqrstvwxyz01');
+    expect(normaliseRecoveryCode('oi1l00-000000-000000-000000')).to.equal('0111' + '0'.repeat(20));
+    expect(normaliseRecoveryCode('abcd-efgh-jkmn')).to.equal(undefined); // the old 60-bit format
   });
 
   it('answers wrong and malformed input with invalid_code, never throwing', async () => {
     const { id } = newAccount();
     await recovery.generate(id);
-    for (const bad of ['zzzz-zzzz-zzzz', 'abc', 'uuuu-uuuu-uuuu', '', 'x'.repeat(1_000_000), 42, null, undefined, { $ne: null }]) {
+    for (const bad of ['zzzzzz-zzzzzz-zzzzzz-zzzzzz', 'zzzz-zzzz-zzzz', 'abc', 'uuuuuu-uuuuuu-uuuuuu-uuuuuu', '', 'x'.repeat(1_000_000), 42, null, undefined, { $ne: null }]) {
       expect(await recovery.verify(id, bad), String(bad).slice(0, 20)).to.deep.equal({ ok: false, code: 'invalid_code' });
       await bed.attempts.withBucket('recovery_code').reset(id);
     }
@@ -109,12 +143,17 @@ describe('recovery codes', () => {
 
   it('is no longer enrolled once every code is used, and says not_enrolled when none were generated', async () => {
     const { id } = newAccount();
-    expect(await recovery.verify(id, 'abcd-efgh-jkmn')).to.deep.equal({ ok: false, code: 'not_enrolled' });
+    expect(await recovery.verify(id, 'abcdef-ghjkmn-pqrstv-wxyz01')).to.deep.equal({ ok: false, code: 'not_enrolled' });
     const codes = await recovery.generate(id);
     expect(await recovery.isEnrolled(id)).to.equal(true);
     for (const code of codes) expect(await recovery.verify(id, code)).to.include({ ok: true });
     expect(await recovery.remaining(id)).to.equal(0);
     expect(await recovery.isEnrolled(id)).to.equal(false);
+  });
+
+  it('refuses a shared limiter that would allow more than 100 consecutive failures together with its own 10', () => {
+    const lenient = createAttemptLimiter(bed.conn, { policy: { maxConsecutiveFailures: 100 } });
+    expect(() => createRecoveryFactor({ conn: bed.conn, attempts: lenient, pepper: bed.pepper })).to.throw(/exceeds 100 per account/);
   });
 
   it('refuses a pepper shorter than 32 bytes', () => {

@@ -195,6 +195,16 @@ describe('TOTP enrolment', () => {
     expect(await factorWith({ new: newKey }, 'new').verify(account.id, await appCode(secret))).to.include({ ok: true });
   });
 
+  it('reports when the active enrolment was confirmed, and nothing for a pending one', async () => {
+    clock = freezeClock(T0);
+    const account = newAccount();
+    const secret = secretOfUri(viewOf(await totp.enrol.begin(account)).otpauthUri);
+    expect(await totp.enrolledAt(account.id)).to.equal(undefined);
+    clock.tick(42_000);
+    await totp.enrol.confirm(account.id, await appCode(secret));
+    expect(await totp.enrolledAt(account.id)).to.deep.equal(new Date(T0 + 42_000));
+  });
+
   it('removes active and pending enrolments, idempotently', async () => {
     clock = freezeClock(T0);
     const account = newAccount();

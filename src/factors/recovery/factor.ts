@@ -3,15 +3,25 @@
  * shown once, stored as keyed hashes, each accepted once (a conditional update: of parallel uses of one code
  * exactly one wins); regenerating invalidates every earlier code.
  *
- * Attempts are counted in their own bucket (`recovery_code`) with the same policy as the shared second-factor
- * bucket, because a recovery code is the way out of that bucket's permanent lock: a successful code resets the
- * shared bucket too and reports `unlocked`. Tell the user (ASVS 2.5.5) whenever a code is used.
+ * Who may create codes: they prove level 3 (an invoice step-up), so creating them must not be easier than passing
+ * the second factor they stand in for. See {@link RecoveryFactor.enrol} for the rule.
+ *
+ * Attempts: the recovery codes' own bucket (`recovery_code`) allows {@link RECOVERY_CODE_FAILURE_SHARE} (10)
+ * consecutive failures, the shared second-factor bucket the rest of NIST SP 800-63B §5.2.2's 100 per account (90):
+ * the total never exceeds 100, and the recovery code remains the way out of the shared bucket's permanent lock — a
+ * successful code resets the shared bucket too and reports `unlocked`. Tell the user (ASVS 2.5.5) whenever a code is
+ * used.
  */
+import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { LEVEL } from '../../policy/acr.ts';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
 import type { EnrolBeginOptions, EnrolBeginSuccess, Factor, FactorAccount, FactorFailure, VerifyResult } from '../contract.ts';
-import type { AttemptLimiter } from '../shared/attempts.ts';
+import { checkAccountId } from '../shared/account_id.ts';
+import {
+  RECOVERY_CODE_FAILURE_SHARE, SECOND_FACTOR_FAILURE_CAP, createAttemptLimiter, type AttemptLimiter,
+} from '../shared/attempts.ts';
+import { listedFactors } from '../shared/factor_directory.ts';
 import { consumeOnce } from '../shared/single_use.ts';
 import {
   MIN_PEPPER_BYTES, RECOVERY_CODE_COUNT, generateRecoveryCode, hashRecoveryCode, normaliseRecoveryCode,
@@ -21,106 +31,217 @@ import { recoveryCodeModel, recoveryCodeSetModel, type RecoveryCodeDoc, type Rec
 export const RECOVERY_FACTOR_ID = 'recovery_code';
 /** The attempt bucket of recovery codes. */
 export const RECOVERY_ATTEMPT_BUCKET = 'recovery_code';
+/** Default of {@link RecoveryFactorOptions.initialWindowMs}: 15 minutes. */
+export const RECOVERY_INITIAL_WINDOW_MS = 15 * 60_000;
+/** Code documents of sets that never became current (a crash between insert and switch) are removed after this. */
+const ORPHAN_AGE_MS = 24 * 3_600_000;
 
 /** What the page shows once after (re)generation: the codes in clear. Never log them. */
 export interface RecoveryCodesView extends Record<string, unknown> {
   readonly codes: readonly string[];
 }
 
+/** Options of {@link RecoveryFactor.enrol}`.begin`. */
+export interface RecoveryBeginOptions extends EnrolBeginOptions {
+  /**
+   * The account's **first** code set, requested right after the confirmation of its first second factor (seed 000:
+   * "set up the authenticator app, then recovery codes"). Accepted without `replace` only when no code set ever
+   * existed for the account and every other enrolled factor was confirmed within
+   * {@link RecoveryFactorOptions.initialWindowMs}. Pass it only on the page that directly follows that confirmation.
+   */
+  readonly initial?: boolean;
+}
+
 export interface RecoveryFactorOptions {
   readonly conn: Connection;
-  /** The shared second-factor limiter; a redeemed code resets it (and its permanent lock). */
+  /** The shared second-factor limiter; a redeemed code resets it (and its permanent lock). At most 90 failures. */
   readonly attempts: AttemptLimiter;
   /** HMAC key for the stored hashes, ≥ 32 bytes, from config (never stored in the database). */
   readonly pepper: Buffer;
+  /**
+   * The account's other second factors, asked whether they are enrolled and since when (a function: the registry
+   * is built after its factors). Default: the factors listed on `conn` (`shared/factor_directory.ts`); a factor
+   * without `enrolledAt` counts as enrolled long ago.
+   */
+  readonly otherFactors?: () => Iterable<Factor>;
+  /** How recent the other factors' confirmation must be for `initial: true`, in ms. Default 15 minutes. */
+  readonly initialWindowMs?: number;
 }
 
 export interface RecoveryFactor extends Factor {
   readonly enrol: {
-    /** Generates the codes (status `active`); on an account with unused codes only with `replace: true`. */
-    begin(account: FactorAccount, options?: EnrolBeginOptions): Promise<EnrolBeginSuccess<RecoveryCodesView> | FactorFailure>;
+    /**
+     * Generates a code set (status `active`, the codes in `view`, shown once).
+     *
+     * Enrolment hijack protection (OWASP ASVS 7.5.1): the codes prove level 3, so a password-only session must not
+     * mint them on an account that has a second factor. Without `replace: true` (which the pages pass only after a
+     * fresh second-factor verification of the same session) `begin` succeeds only
+     * - when the account has no other enrolled second factor and **no code set ever existed** (used-up or not), or
+     * - with `initial: true`, when every other enrolled factor was confirmed within the last `initialWindowMs` and
+     *   no code set was made since (the first set right after the first factor's enrolment; a set made before that
+     *   enrolment, while a password alone could make one, is replaced).
+     *
+     * Otherwise: `already_enrolled`, nothing changes. `remove` forgets that a set existed.
+     *
+     * Atomic: of concurrent `begin`s on one account exactly one succeeds; the others get `already_enrolled` and
+     * their codes are discarded. Until the new set is switched in, the previous set keeps working.
+     */
+    begin(account: FactorAccount, options?: RecoveryBeginOptions): Promise<EnrolBeginSuccess<RecoveryCodesView> | FactorFailure>;
   };
-  /** Generates a new set of codes, invalidating every earlier one, and returns them (shown once). */
+  /**
+   * Generates a new set of codes, invalidating every earlier one, and returns them (shown once). **No hijack
+   * check**: for support tools and tests; pages use `enrol.begin`. Concurrent calls behave as if run one after the
+   * other (each returned set was current once; the last one stays).
+   */
   generate(accountId: string): Promise<string[]>;
   /** How many unused codes of the current set are left. */
   remaining(accountId: string): Promise<number>;
-}
-
-function checkAccountId(accountId: unknown): asserts accountId is string {
-  if (typeof accountId !== 'string' || accountId.length === 0) throw new TypeError('accountId must be a non-empty string');
 }
 
 const AMR = Object.freeze(['otp']);
 
 /** Creates the recovery-code factor. */
 export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFactor {
-  const { attempts, pepper } = options;
+  const { attempts, pepper, conn } = options;
   if (!Buffer.isBuffer(pepper) || pepper.length < MIN_PEPPER_BYTES) {
     throw new Error(`the recovery-code pepper must be at least ${MIN_PEPPER_BYTES} bytes`);
   }
-  const ownAttempts = attempts.withBucket(RECOVERY_ATTEMPT_BUCKET);
-  const sets = recoveryCodeSetModel(options.conn);
-  const codes = recoveryCodeModel(options.conn);
+  if (attempts.policy.maxConsecutiveFailures + RECOVERY_CODE_FAILURE_SHARE > SECOND_FACTOR_FAILURE_CAP) {
+    throw new Error(`the shared second-factor limiter allows ${attempts.policy.maxConsecutiveFailures} consecutive failures; `
+      + `with the recovery codes' ${RECOVERY_CODE_FAILURE_SHARE} that exceeds ${SECOND_FACTOR_FAILURE_CAP} per account `
+      + '(NIST SP 800-63B §5.2.2)');
+  }
+  const initialWindowMs = options.initialWindowMs ?? RECOVERY_INITIAL_WINDOW_MS;
+  const ownAttempts = createAttemptLimiter(conn, {
+    bucket: RECOVERY_ATTEMPT_BUCKET,
+    policy: { ...attempts.policy, maxConsecutiveFailures: RECOVERY_CODE_FAILURE_SHARE },
+  });
+  const sets = recoveryCodeSetModel(conn);
+  const codes = recoveryCodeModel(conn);
 
-  async function currentGeneration(accountId: string): Promise<number | undefined> {
-    return (await sets.findById(accountId).lean<RecoveryCodeSetDoc>())?.generation;
+  async function currentSet(accountId: string): Promise<RecoveryCodeSetDoc | null> {
+    return sets.findById(accountId).lean<RecoveryCodeSetDoc>();
   }
 
   async function remaining(accountId: string): Promise<number> {
     checkAccountId(accountId);
-    const generation = await currentGeneration(accountId);
-    if (generation === undefined) return 0;
-    const unused = await codes.find({ accountId, generation, usedAt: null }, { _id: 1 }).lean();
+    const set = await currentSet(accountId);
+    if (!set) return 0;
+    const unused = await codes.find({ accountId, setId: set.setId, usedAt: null }, { _id: 1 }).lean();
     return unused.length;
   }
 
-  async function nextGeneration(accountId: string, now: Date): Promise<number> {
-    for (let round = 0; round < 3; round += 1) {
-      try {
-        const set = await sets.findOneAndUpdate(
-          { _id: accountId },
-          { $inc: { generation: 1 }, $set: { createdAt: now } },
-          { upsert: true, returnDocument: 'after' },
-        ).lean<RecoveryCodeSetDoc>();
-        if (set) return set.generation;
-      } catch (err) {
-        // Two first-time upserts on one account: the loser retries as an update.
-        if (!isDuplicateKeyError(err)) throw err;
+  /** When each other enrolled factor was confirmed (`undefined`: unknown, i.e. long ago). */
+  async function otherEnrolments(accountId: string): Promise<(Date | undefined)[]> {
+    const others = [...(options.otherFactors?.() ?? listedFactors(conn))].filter((factor) => factor.id !== RECOVERY_FACTOR_ID);
+    const flags = await Promise.all(others.map((factor) => factor.isEnrolled(accountId)));
+    const enrolled = others.filter((_, index) => flags[index]);
+    return Promise.all(enrolled.map(async (factor) => factor.enrolledAt?.(accountId)));
+  }
+
+  async function mayCreateWithoutReplace(accountId: string, set: RecoveryCodeSetDoc | null, initial: boolean): Promise<boolean> {
+    const confirmedAt = await otherEnrolments(accountId);
+    if (confirmedAt.length === 0) return set === null;
+    const now = Date.now();
+    if (!initial || !confirmedAt.every((at) => at !== undefined && now - at.getTime() <= initialWindowMs)) return false;
+    // A set made while the account had no second factor (by anyone holding the password) does not survive the
+    // first factor's enrolment: the initial set replaces it.
+    return set === null || confirmedAt.every((at) => set.createdAt.getTime() < (at as Date).getTime());
+  }
+
+  /**
+   * Inserts a fresh set under a new `setId`, then switches the account to it conditionally on the generation seen
+   * in `seen`. Returns the codes, or `undefined` when another regeneration won (its codes are then removed).
+   */
+  async function install(accountId: string, seen: RecoveryCodeSetDoc | null): Promise<string[] | undefined> {
+    const now = new Date(Date.now());
+    const setId = randomBytes(16).toString('base64url');
+    const fresh = new Set<string>();
+    while (fresh.size < RECOVERY_CODE_COUNT) fresh.add(generateRecoveryCode());
+    const list = [...fresh];
+    const docs = list.map((code): RecoveryCodeDoc => ({
+      _id: hashRecoveryCode(pepper, accountId, normaliseRecoveryCode(code) as string),
+      accountId,
+      setId,
+      createdAt: now,
+      usedAt: null,
+    }));
+    const discard = async (): Promise<void> => {
+      await codes.deleteMany({ accountId, setId });
+    };
+    let won: boolean;
+    try {
+      await codes.insertMany(docs);
+      if (seen) {
+        const switched = await sets.updateOne(
+          { _id: accountId, generation: seen.generation },
+          { $set: { setId, createdAt: now }, $inc: { generation: 1 } },
+        );
+        won = switched.modifiedCount === 1;
+      } else {
+        try {
+          await sets.create({ _id: accountId, generation: 1, setId, createdAt: now });
+          won = true;
+        } catch (err) {
+          if (!isDuplicateKeyError(err)) throw err;
+          won = false;
+        }
       }
+    } catch (err) {
+      await discard();
+      throw err;
     }
-    throw new Error(`could not start a recovery-code generation for ${accountId}`);
+    if (!won) {
+      await discard();
+      return undefined;
+    }
+    // Tidying only (earlier codes are already invalid): the previous set, and sets that never became current.
+    await codes.deleteMany({
+      accountId,
+      $or: [
+        ...(seen ? [{ setId: seen.setId }] : []),
+        { setId: { $ne: setId }, createdAt: { $lt: new Date(now.getTime() - ORPHAN_AGE_MS) } },
+      ],
+    });
+    return list;
   }
 
   async function generate(accountId: string): Promise<string[]> {
     checkAccountId(accountId);
-    const now = new Date(Date.now());
-    const generation = await nextGeneration(accountId, now);
-    const fresh = new Set<string>();
-    while (fresh.size < RECOVERY_CODE_COUNT) fresh.add(generateRecoveryCode());
-    const list = [...fresh];
-    await codes.insertMany(list.map((code): RecoveryCodeDoc => ({
-      _id: hashRecoveryCode(pepper, accountId, normaliseRecoveryCode(code) as string),
-      accountId,
-      generation,
-      createdAt: now,
-      usedAt: null,
-    })));
-    // Earlier codes are already invalid (generation mismatch); this only tidies up.
-    await codes.deleteMany({ accountId, generation: { $lt: generation } });
-    return list;
+    for (let round = 0; round < 5; round += 1) {
+      const list = await install(accountId, await currentSet(accountId));
+      if (list) return list;
+    }
+    throw new Error(`could not generate recovery codes for ${accountId}: concurrent regenerations`);
+  }
+
+  async function begin(
+    account: FactorAccount,
+    beginOptions: RecoveryBeginOptions = {},
+  ): Promise<EnrolBeginSuccess<RecoveryCodesView> | FactorFailure> {
+    checkAccountId(account?.id);
+    const seen = await currentSet(account.id);
+    if (beginOptions.replace !== true && !await mayCreateWithoutReplace(account.id, seen, beginOptions.initial === true)) {
+      return { ok: false, code: 'already_enrolled' };
+    }
+    const list = await install(account.id, seen);
+    // Lost a race with another regeneration: that one's codes are the account's now.
+    if (!list) return { ok: false, code: 'already_enrolled' };
+    return { ok: true, status: 'active', view: { codes: list } };
   }
 
   async function verify(accountId: string, input: unknown): Promise<VerifyResult> {
     checkAccountId(accountId);
-    if (await currentGeneration(accountId) === undefined) return { ok: false, code: 'not_enrolled' };
+    if (!await currentSet(accountId)) return { ok: false, code: 'not_enrolled' };
     return ownAttempts.guard(accountId, async (): Promise<VerifyResult> => {
       const normalised = normaliseRecoveryCode(input);
       if (normalised === undefined) return { ok: false, code: 'invalid_code' };
-      const generation = await currentGeneration(accountId);
+      const set = await currentSet(accountId);
+      if (!set) return { ok: false, code: 'invalid_code' };
       const _id = hashRecoveryCode(pepper, accountId, normalised);
-      const consumed = await consumeOnce(codes, { _id, accountId, generation }, 'usedAt', new Date(Date.now()));
+      const consumed = await consumeOnce(codes, { _id, accountId, setId: set.setId }, 'usedAt', new Date(Date.now()));
       if (!consumed) {
-        const used = await codes.findOne({ _id, accountId, generation, usedAt: { $ne: null } }, { _id: 1 }).lean();
+        const used = await codes.findOne({ _id, accountId, setId: set.setId, usedAt: { $ne: null } }, { _id: 1 }).lean();
         return { ok: false, code: used ? 'code_replayed' : 'invalid_code' };
       }
       // A redeemed code proves a second factor: clear the shared bucket's failures and any lock (NIST SP 800-63B
@@ -137,13 +258,7 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
     label: 'Recovery code',
     role: 'backup' as const,
     views: Object.freeze({ challenge: 'factors/recovery/challenge', enrolled: 'factors/recovery/codes' }),
-    enrol: Object.freeze({
-      async begin(account: FactorAccount, beginOptions: EnrolBeginOptions = {}): Promise<EnrolBeginSuccess<RecoveryCodesView> | FactorFailure> {
-        checkAccountId(account?.id);
-        if (beginOptions.replace !== true && await remaining(account.id) > 0) return { ok: false, code: 'already_enrolled' };
-        return { ok: true, status: 'active', view: { codes: await generate(account.id) } };
-      },
-    }),
+    enrol: Object.freeze({ begin }),
     verify,
     generate,
     remaining,

@@ -1,14 +1,18 @@
 /**
- * `recovery_code_sets`: one document per account with the current generation (incremented by each
- * regeneration). `recovery_codes`: one document per code, `_id` = its keyed hash, valid only while its generation
- * is the account's current one and `usedAt` is null — so a regeneration invalidates every earlier code at once,
- * even if deleting the old documents lags or races.
+ * `recovery_code_sets`: one document per account naming its current set (`setId`, random) and a `generation`
+ * counter that each regeneration bumps — conditionally on the generation it read, so of concurrent regenerations
+ * exactly one wins. `recovery_codes`: one document per code, `_id` = its keyed hash, valid only while its `setId` is
+ * the account's current one and `usedAt` is null. New codes are inserted under a fresh `setId` **before** the set
+ * document points at it: a crash in between leaves the old set working and the new codes inert, and a regeneration
+ * invalidates every earlier code at once, even if deleting the old documents lags or races.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 
 export interface RecoveryCodeSetDoc {
   _id: string;
   generation: number;
+  /** The set whose codes are valid. */
+  setId: string;
   createdAt: Date;
 }
 
@@ -16,7 +20,8 @@ export interface RecoveryCodeDoc {
   /** HMAC-SHA256 of the code (hex); the code itself is never stored. */
   _id: string;
   accountId: string;
-  generation: number;
+  /** The set this code belongs to; valid only while it is the account's current set. */
+  setId: string;
   createdAt: Date;
   usedAt: Date | null;
 }
@@ -25,6 +30,7 @@ const setSchema = new Schema<RecoveryCodeSetDoc>(
   {
     _id: { type: String, required: true },
     generation: { type: Number, required: true },
+    setId: { type: String, required: true },
     createdAt: { type: Date, required: true },
   },
   { versionKey: false, strict: 'throw' },
@@ -34,13 +40,13 @@ const codeSchema = new Schema<RecoveryCodeDoc>(
   {
     _id: { type: String, required: true },
     accountId: { type: String, required: true },
-    generation: { type: Number, required: true },
+    setId: { type: String, required: true },
     createdAt: { type: Date, required: true },
     usedAt: { type: Date, default: null },
   },
   { versionKey: false, strict: 'throw' },
 );
-codeSchema.index({ accountId: 1, generation: 1 });
+codeSchema.index({ accountId: 1, setId: 1 });
 
 export function recoveryCodeSetModel(conn: Connection): Model<RecoveryCodeSetDoc> {
   return (conn.models.RecoveryCodeSet as Model<RecoveryCodeSetDoc> | undefined)

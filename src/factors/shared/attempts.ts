@@ -5,9 +5,17 @@
  * Policy (defaults; DESIGN.md §5, NIST SP 800-63B §5.2.2):
  * - after every `failuresPerLockout` (5) consecutive failures the factor is locked for a while; the lockouts grow
  *   1 min, 2, 4, 8, 16, 32, then 60 min for each further one (`baseLockoutMs` doubling, capped at `maxLockoutMs`);
- * - never more than `maxConsecutiveFailures` (100) consecutive failures: the 100th locks the factor permanently,
+ * - never more than `maxConsecutiveFailures` consecutive failures: the last one locks the bucket permanently,
  *   until support resets it or the user redeems a recovery code ({@link AttemptLimiter.reset});
  * - a success resets the consecutive count and the backoff.
+ *
+ * NIST SP 800-63B §5.2.2 allows at most 100 consecutive failed attempts **per account**, and DESIGN.md §5 counts
+ * them across factors. The second factors therefore split that cap ({@link SECOND_FACTOR_FAILURE_CAP}): the shared
+ * bucket of the primary factors (authenticator app, email code, TOTP enrolment confirmations) gets 90
+ * ({@link SECOND_FACTOR_ATTEMPT_POLICY}, the default of the {@link SECOND_FACTOR_BUCKET} bucket) and the recovery-code
+ * bucket keeps 10 of its own ({@link RECOVERY_CODE_FAILURE_SHARE}), so a recovery code can still lift a permanent
+ * lock of the shared bucket while the two together never allow more than 100. Other buckets (e.g. a password
+ * throttle) default to {@link DEFAULT_ATTEMPT_POLICY} (100).
  *
  * Atomicity: an attempt is **reserved before the code is checked** with one conditional `findOneAndUpdate`
  * (`budgetLeft > 0` and not locked → `$inc: { budgetLeft: -1, failures: 1 }`), i.e. it counts as a failure up
@@ -19,6 +27,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
 import type { LockState, LockedFailure } from '../contract.ts';
+import { checkAccountId } from './account_id.ts';
 
 /** Limits, all optional; defaults in the module comment. */
 export interface AttemptPolicy {
@@ -28,7 +37,7 @@ export interface AttemptPolicy {
   readonly baseLockoutMs: number;
   /** The longest temporary lockout, in ms. Default 3 600 000 (1 h). */
   readonly maxLockoutMs: number;
-  /** Consecutive failures that lock permanently (NIST SP 800-63B §5.2.2: at most 100). Default 100. */
+  /** Consecutive failures that lock permanently (NIST SP 800-63B §5.2.2: at most 100). Default 100; 90 for the `second_factor` bucket. */
   readonly maxConsecutiveFailures: number;
 }
 
@@ -41,6 +50,21 @@ export const DEFAULT_ATTEMPT_POLICY: AttemptPolicy = Object.freeze({
 
 /** The shared bucket of the primary second factors (authenticator app, email code). */
 export const SECOND_FACTOR_BUCKET = 'second_factor';
+
+/** NIST SP 800-63B §5.2.2: consecutive failed second-factor attempts allowed per account, all buckets together. */
+export const SECOND_FACTOR_FAILURE_CAP = 100;
+
+/** The part of {@link SECOND_FACTOR_FAILURE_CAP} kept by the recovery-code bucket (the way out of a permanent lock). */
+export const RECOVERY_CODE_FAILURE_SHARE = 10;
+
+/**
+ * Defaults of the {@link SECOND_FACTOR_BUCKET} bucket: {@link DEFAULT_ATTEMPT_POLICY} with 90 consecutive failures,
+ * the rest of the per-account cap after the recovery codes' share.
+ */
+export const SECOND_FACTOR_ATTEMPT_POLICY: AttemptPolicy = Object.freeze({
+  ...DEFAULT_ATTEMPT_POLICY,
+  maxConsecutiveFailures: SECOND_FACTOR_FAILURE_CAP - RECOVERY_CODE_FAILURE_SHARE,
+});
 
 /** A reserved attempt; settle it with {@link AttemptLimiter.succeed} or {@link AttemptLimiter.fail}. */
 export interface AttemptTicket {
@@ -62,8 +86,19 @@ export interface AttemptLimiter {
   reserve(accountId: string): Promise<{ readonly ok: true; readonly ticket: AttemptTicket } | LockedFailure>;
   /** The attempt succeeded: resets the consecutive failures, the backoff and any lock. */
   succeed(ticket: AttemptTicket): Promise<void>;
-  /** The attempt failed (already counted): returns the lock this failure caused or left, if any. */
+  /**
+   * The attempt failed. It writes nothing: {@link reserve} already counted the failure (and closed the window when
+   * it took the last unit). It only reads the bucket and returns the lock in force now, if any — which the page
+   * shows as "this failure started a lockout".
+   */
   fail(ticket: AttemptTicket): Promise<LockState | undefined>;
+  /**
+   * The attempt was not a guess at an existing secret (e.g. the correct code confirming a *new* authenticator) and
+   * must neither count nor reset anything: gives the reserved unit back (`failures - 1`, `budgetLeft + 1`) while
+   * the window it was taken from is still open. When that reservation closed the window (a lockout started), the
+   * failure stays counted. Unlike {@link succeed} it never clears earlier failures or locks.
+   */
+  release(ticket: AttemptTicket): Promise<void>;
   /**
    * Runs `check` inside a reserved attempt: `locked` without calling it when no attempt is left; otherwise
    * `succeed` when `check` returns `{ ok: true }`, `fail` otherwise (and when it throws, then rethrows). A failure
@@ -141,16 +176,13 @@ export function createAttemptLimiter(
   conn: Connection,
   options: { bucket?: string; policy?: Partial<AttemptPolicy> } = {},
 ): AttemptLimiter {
-  const policy: AttemptPolicy = Object.freeze({ ...DEFAULT_ATTEMPT_POLICY, ...options.policy });
-  checkPolicy(policy);
   const bucket = options.bucket ?? SECOND_FACTOR_BUCKET;
+  const defaults = bucket === SECOND_FACTOR_BUCKET ? SECOND_FACTOR_ATTEMPT_POLICY : DEFAULT_ATTEMPT_POLICY;
+  const policy: AttemptPolicy = Object.freeze({ ...defaults, ...options.policy });
+  checkPolicy(policy);
   if (!/^[a-z][a-z0-9_]*$/.test(bucket)) throw new Error(`attempt bucket "${bucket}" must be lower_snake_case`);
   const model = attemptModel(conn);
   const keyOf = (accountId: string): string => `${bucket}:${accountId}`;
-
-  function checkAccountId(accountId: unknown): asserts accountId is string {
-    if (typeof accountId !== 'string' || accountId.length === 0) throw new TypeError('accountId must be a non-empty string');
-  }
 
   function fresh(accountId: string): AttemptDoc {
     return {
@@ -238,9 +270,25 @@ export function createAttemptLimiter(
     );
   }
 
-  async function fail(ticket: AttemptTicket): Promise<LockState | undefined> {
+  /** `fail`: the failure was counted by `reserve`; this only reports the lock in force now. */
+  async function lockAfterFailure(ticket: AttemptTicket): Promise<LockState | undefined> {
     const current = await model.findById(keyOf(ticket.accountId)).lean<AttemptDoc>();
     return current ? lockOf(current, Date.now()) : undefined;
+  }
+
+  async function release(ticket: AttemptTicket): Promise<void> {
+    const now = new Date(Date.now());
+    // Only inside the open window the unit came from: a closed window (lock set, budget refilled) keeps the failure.
+    await model.updateOne(
+      {
+        _id: keyOf(ticket.accountId),
+        failures: { $gt: 0 },
+        budgetLeft: { $gte: 0, $lt: Math.min(policy.failuresPerLockout, policy.maxConsecutiveFailures) },
+        lockedUntil: { $lte: now },
+        permanent: false,
+      },
+      { $inc: { failures: -1, budgetLeft: 1 } },
+    );
   }
 
   const limiter: AttemptLimiter = {
@@ -248,7 +296,8 @@ export function createAttemptLimiter(
     policy,
     reserve,
     succeed,
-    fail,
+    fail: lockAfterFailure,
+    release,
     async guard<T extends { readonly ok: boolean }>(accountId: string, check: () => Promise<T>) {
       const reservation = await reserve(accountId);
       if (!reservation.ok) return reservation;
@@ -256,14 +305,14 @@ export function createAttemptLimiter(
       try {
         result = await check();
       } catch (err) {
-        await fail(reservation.ticket);
+        await lockAfterFailure(reservation.ticket);
         throw err;
       }
       if (result.ok) {
         await succeed(reservation.ticket);
         return result;
       }
-      const lock = await fail(reservation.ticket);
+      const lock = await lockAfterFailure(reservation.ticket);
       return lock ? { ...result, lock } : result;
     },
     async status(accountId: string): Promise<AttemptStatus> {
@@ -288,13 +337,19 @@ export function createAttemptLimiter(
 
 /**
  * Support's reset (seed 004 "contact our customer support"): clears every bucket's failures and locks of the
- * account, the permanent lock included. Returns whether anything was locked.
+ * account, the permanent lock included. Returns whether anything it removed was locked.
+ *
+ * Each bucket document is removed by a `findOneAndDelete`, so the answer describes exactly the documents this call
+ * deleted (a lock written between a separate read and delete could otherwise be removed unreported).
  */
 export async function resetAttempts(conn: Connection, accountId: string): Promise<boolean> {
-  if (typeof accountId !== 'string' || accountId.length === 0) throw new TypeError('accountId must be a non-empty string');
+  checkAccountId(accountId);
   const model = attemptModel(conn);
   const now = Date.now();
-  const docs = await model.find({ accountId }).lean<AttemptDoc[]>();
-  await model.deleteMany({ accountId });
-  return docs.some((doc) => doc.permanent || doc.lockedUntil.getTime() > now);
+  let locked = false;
+  for (;;) {
+    const removed = await model.findOneAndDelete({ accountId }).lean<AttemptDoc>();
+    if (!removed) return locked;
+    if (removed.permanent || removed.lockedUntil.getTime() > now) locked = true;
+  }
 }

@@ -7,22 +7,32 @@
  * `replace: true` (after a fresh second factor: enrolment hijack protection) and only at `confirm`: until then the
  * old secret keeps working.
  *
+ * Enrolment hijack: the pending secret is bound to the session/flow that asked for it (`binding`, opaque: the
+ * caller passes the oidc-provider session or interaction uid). Another binding never sees it — its `begin` gets a
+ * fresh secret that replaces the pending one — and `confirm` must present the binding of the pending secret. So a
+ * second, password-only session cannot read the QR code the victim is scanning and end up holding the same factor.
+ * Confirmation codes are guesses like any other: they count in the shared second-factor bucket (a wrong one is a
+ * failure; a right one gives its unit back without clearing earlier failures — it proves the new authenticator,
+ * not the account's existing second factor).
+ *
  * Verification: the attempt is reserved in the shared limiter first; the accepted time step is consumed with a
  * conditional update (`active.lastUsedStep < step`), so of any number of parallel submissions of one code exactly
  * one succeeds, and no step at or before an accepted one is accepted later.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import QRCode from 'qrcode';
 import type {
-  ConfirmSuccess, EnrolBeginOptions, EnrolBeginSuccess, Factor, FactorAccount, FactorFailure, VerifyResult,
+  ConfirmSuccess, EnrolBeginOptions, EnrolBeginSuccess, Factor, FactorAccount, FactorFailure, PlainFailure, VerifyResult,
 } from '../contract.ts';
+import { checkAccountId } from '../shared/account_id.ts';
 import type { AttemptLimiter } from '../shared/attempts.ts';
+import { listFactor } from '../shared/factor_directory.ts';
 import type { SecretBox } from '../shared/secret_box.ts';
 import { advanceCounter } from '../shared/single_use.ts';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
 import { LEVEL } from '../../policy/acr.ts';
-import { totpEnrolmentModel, type TotpEnrolmentDoc, type TotpSlotDoc } from './model.ts';
+import { totpEnrolmentModel, type TotpEnrolmentDoc, type TotpPendingDoc, type TotpSlotDoc } from './model.ts';
 import {
   buildOtpauthUri, checkTotpCode, encodeBase32, formatManualKey, generateTotpSecret, normaliseTotpInput,
 } from './otp.ts';
@@ -52,17 +62,49 @@ export interface TotpFactorOptions {
   readonly pendingTtlMs?: number;
 }
 
+/** Options of {@link TotpFactor.enrol}`.begin`. */
+export interface TotpBeginOptions extends EnrolBeginOptions {
+  /**
+   * Opaque id of the session/flow enrolling (the oidc-provider session uid, or the interaction uid): the pending
+   * secret is shown to and confirmable by this binding only; `begin` from another binding replaces it with a fresh
+   * one. Pages must always pass it. Absent = the unbound flow (tests, tools), which is just another binding.
+   * A non-empty string of at most 256 characters.
+   */
+  readonly binding?: string;
+}
+
 export interface TotpFactor extends Factor {
   readonly enrol: {
-    begin(account: FactorAccount, options?: EnrolBeginOptions): Promise<EnrolBeginSuccess<TotpEnrolView> | FactorFailure>;
-    confirm(accountId: string, input: unknown): Promise<ConfirmSuccess | FactorFailure>;
+    /** Starts or resumes the enrolment of the flow `options.binding`; see {@link TotpBeginOptions}. */
+    begin(account: FactorAccount, options?: TotpBeginOptions): Promise<EnrolBeginSuccess<TotpEnrolView> | FactorFailure>;
+    /**
+     * Activates the pending enrolment with a correct code. `binding` must be the one `begin` was called with
+     * (otherwise `not_enrolled`: this flow has no pending enrolment). Each wrong code counts in the shared attempt
+     * bucket (`locked` once it is spent); a correct one does not reset it.
+     */
+    confirm(accountId: string, input: unknown, binding?: string): Promise<ConfirmSuccess | FactorFailure>;
   };
+  /** When the active enrolment was confirmed. */
+  enrolledAt(accountId: string): Promise<Date | undefined>;
 }
 
 const AMR = Object.freeze(['otp']);
+const MAX_BINDING_LENGTH = 256;
 
-function checkAccountId(accountId: unknown): asserts accountId is string {
-  if (typeof accountId !== 'string' || accountId.length === 0) throw new TypeError('accountId must be a non-empty string');
+/** The stored form of a binding (a session uid is not kept in clear in another collection); `null` when unbound. */
+function bindingHashOf(binding: unknown): string | null {
+  if (binding === undefined) return null;
+  if (typeof binding !== 'string' || binding.length === 0 || binding.length > MAX_BINDING_LENGTH) {
+    throw new TypeError(`binding must be a non-empty string of at most ${MAX_BINDING_LENGTH} characters`);
+  }
+  return createHash('sha256').update(binding, 'utf8').digest('hex');
+}
+
+function sameBinding(stored: string | null | undefined, presented: string | null): boolean {
+  if (stored == null || presented === null) return (stored ?? null) === presented;
+  const a = Buffer.from(stored, 'utf8');
+  const b = Buffer.from(presented, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Creates the TOTP factor. */
@@ -98,28 +140,31 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
 
   async function begin(
     account: FactorAccount,
-    beginOptions: EnrolBeginOptions = {},
+    beginOptions: TotpBeginOptions = {},
   ): Promise<EnrolBeginSuccess<TotpEnrolView> | FactorFailure> {
     checkAccountId(account?.id);
     if (typeof account.email !== 'string' || account.email.length === 0) throw new TypeError('account.email must be a non-empty string');
+    const binding = bindingHashOf(beginOptions.binding);
     await ensure(account.id);
-    for (let round = 0; round < 3; round += 1) {
+    for (let round = 0; round < 5; round += 1) {
       const doc = await load(account.id);
       if (!doc) throw new Error(`the TOTP enrolment of ${account.id} vanished`);
       const replacing = doc.active !== null;
       if (replacing && beginOptions.replace !== true) return { ok: false, code: 'already_enrolled' };
       const now = Date.now();
-      if (doc.pending && !beginOptions.renew && !isExpired(doc.pending, now)) {
+      // Only the flow that started the pending enrolment gets it back; any other flow replaces it, never sees it.
+      if (doc.pending && !beginOptions.renew && !isExpired(doc.pending, now) && sameBinding(doc.pending.binding, binding)) {
         return { ok: true, status: 'pending', view: await viewOf(account, doc.pending, replacing) };
       }
       const id = randomBytes(12).toString('base64url');
-      const pending: TotpSlotDoc = {
+      const pending: TotpPendingDoc = {
         id,
         secret: secretBox.seal(generateTotpSecret(), aadOf(account.id, id)),
         createdAt: new Date(now),
+        binding,
       };
-      // Conditional on the pending slot we looked at: two concurrent `begin`s end with one pending secret, which
-      // both pages show (the loser reads the winner's).
+      // Conditional on the pending slot we looked at: two concurrent `begin`s of one flow end with one pending
+      // secret, which both pages show (the loser reads the winner's).
       const written = await model.findOneAndUpdate(
         { _id: account.id, 'pending.id': doc.pending?.id ?? null },
         { $set: { pending } },
@@ -133,12 +178,33 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
     throw new Error(`could not start a TOTP enrolment for ${account.id}: concurrent updates`);
   }
 
-  async function confirm(accountId: string, input: unknown): Promise<ConfirmSuccess | FactorFailure> {
+  async function confirm(accountId: string, input: unknown, binding?: string): Promise<ConfirmSuccess | FactorFailure> {
     checkAccountId(accountId);
+    const presented = bindingHashOf(binding);
     const doc = await load(accountId);
     const pending = doc?.pending;
-    if (!doc || !pending) return { ok: false, code: 'not_enrolled' };
+    // Another flow's pending enrolment is none of this flow's business: same answer as no pending enrolment.
+    if (!doc || !pending || !sameBinding(pending.binding, presented)) return { ok: false, code: 'not_enrolled' };
     if (isExpired(pending, Date.now())) return { ok: false, code: 'expired' };
+    const reservation = await attempts.reserve(accountId);
+    if (!reservation.ok) return reservation;
+    let result: ConfirmSuccess | PlainFailure;
+    try {
+      result = await activate(accountId, pending, input);
+    } catch (err) {
+      await attempts.fail(reservation.ticket);
+      throw err;
+    }
+    if (result.ok) {
+      await attempts.release(reservation.ticket);
+      return result;
+    }
+    const lock = await attempts.fail(reservation.ticket);
+    return lock ? { ...result, lock } : result;
+  }
+
+  /** Checks the confirmation code against `pending` and switches it to active in one conditional update. */
+  async function activate(accountId: string, pending: TotpPendingDoc, input: unknown): Promise<ConfirmSuccess | PlainFailure> {
     const code = normaliseTotpInput(input);
     if (code === undefined) return { ok: false, code: 'invalid_code' };
     const secret = secretBox.open(pending.secret, aadOf(accountId, pending.id));
@@ -188,7 +254,7 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
     });
   }
 
-  return Object.freeze({
+  const factor: TotpFactor = Object.freeze({
     id: TOTP_FACTOR_ID,
     amr: AMR,
     level: LEVEL.mfaApp,
@@ -205,5 +271,12 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
       checkAccountId(accountId);
       await model.deleteOne({ _id: accountId });
     },
+    async enrolledAt(accountId: string): Promise<Date | undefined> {
+      checkAccountId(accountId);
+      return (await load(accountId))?.active?.confirmedAt ?? undefined;
+    },
   });
+  // Recovery codes ask their sibling factors whether the account holds one (shared/factor_directory.ts).
+  listFactor(options.conn, factor);
+  return factor;
 }

@@ -1,7 +1,7 @@
 /**
  * `totp_enrolments`: one document per account (`_id` = account id) with two slots, so activation is one atomic
- * update: `pending` (shown as a QR code, not usable to sign in) and `active` (the confirmed secret and the last
- * accepted time step). Secrets are sealed with the secret box; the associated data binds each to its account and
+ * update: `pending` (shown as a QR code to the one session/flow it is bound to, not usable to sign in) and `active`
+ * (the confirmed secret and the last accepted time step). Secrets are sealed with the secret box; the associated data binds each to its account and
  * enrolment id.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
@@ -14,6 +14,14 @@ export interface TotpSlotDoc {
   createdAt: Date;
 }
 
+export interface TotpPendingDoc extends TotpSlotDoc {
+  /**
+   * SHA-256 (hex) of the opaque binding of the session/flow that started the enrolment, or `null` for an unbound
+   * one: only that flow sees the secret and may confirm it.
+   */
+  binding: string | null;
+}
+
 export interface TotpActiveDoc extends TotpSlotDoc {
   confirmedAt: Date;
   /** The last accepted RFC 6238 time step; every step ≤ it is refused. */
@@ -23,7 +31,7 @@ export interface TotpActiveDoc extends TotpSlotDoc {
 export interface TotpEnrolmentDoc {
   _id: string;
   active: TotpActiveDoc | null;
-  pending: TotpSlotDoc | null;
+  pending: TotpPendingDoc | null;
 }
 
 const sealedSchema = new Schema<SealedSecret>(
@@ -37,11 +45,12 @@ const sealedSchema = new Schema<SealedSecret>(
   { _id: false, strict: 'throw' },
 );
 
-const pendingSchema = new Schema<TotpSlotDoc>(
+const pendingSchema = new Schema<TotpPendingDoc>(
   {
     id: { type: String, required: true },
     secret: { type: sealedSchema, required: true },
     createdAt: { type: Date, required: true },
+    binding: { type: String, default: null },
   },
   { _id: false, strict: 'throw' },
 );
