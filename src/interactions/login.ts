@@ -11,6 +11,8 @@ import {
   type InteractionDeps,
   type InteractionDetails,
 } from './context.ts';
+import { minutesUntil, throttleLogin } from './login_throttle.ts';
+import type { LockState } from '../factors/contract.ts';
 
 /** Stable message ids of the login page and what the user reads. */
 export const LOGIN_MESSAGES = {
@@ -18,8 +20,18 @@ export const LOGIN_MESSAGES = {
   invalid_credentials: 'Email or password is incorrect.',
   missing_fields: 'Enter your email address and your password.',
   invalid_form: 'The form was not filled in correctly. Enter your email address and your password.',
+  /** The same for every email, registered or not; `{minutes}` is the wait. */
+  too_many_attempts: 'Too many attempts. Try again in {minutes}.',
+  /** 100 consecutive failures (NIST SP 800-63B §5.2.2): only support lifts it. */
+  too_many_attempts_blocked: 'Too many attempts. Sign-in with this email address is blocked: contact customer support.',
 } as const;
 export type LoginMessageId = keyof typeof LOGIN_MESSAGES;
+
+/** The text of a message; `too_many_attempts` says how long to wait ("1 minute", "5 minutes"). */
+export function loginMessage(id: LoginMessageId, minutes?: number): string {
+  const wait = minutes === 1 ? '1 minute' : `${minutes ?? 1} minutes`;
+  return LOGIN_MESSAGES[id].replace('{minutes}', wait);
+}
 
 const EMAIL_MAX = 320;
 const PASSWORD_MAX = 1024;
@@ -34,7 +46,7 @@ async function renderLogin(
   ctx: Context,
   deps: InteractionDeps,
   interaction: InteractionDetails,
-  form: { email?: string; remember?: boolean; message?: LoginMessageId },
+  form: { email?: string; remember?: boolean; message?: LoginMessageId; minutes?: number },
   status = 200,
 ): Promise<void> {
   const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, EMAIL_MAX) : '';
@@ -44,8 +56,26 @@ async function renderLogin(
     csrf: deps.csrf.tokenFor(interaction.uid),
     email: form.email ?? loginHint,
     remember: form.remember === true,
-    error: form.message ? LOGIN_MESSAGES[form.message] : undefined,
+    error: form.message ? loginMessage(form.message, form.minutes) : undefined,
   }, status);
+}
+
+/** 429 with the wait (also as `Retry-After`), identical for a registered and an unknown email. */
+async function renderLocked(
+  ctx: Context,
+  deps: InteractionDeps,
+  interaction: InteractionDetails,
+  form: { email: string; remember: boolean },
+  lock: LockState,
+): Promise<void> {
+  const minutes = minutesUntil(lock);
+  if (minutes === undefined) {
+    await renderLogin(ctx, deps, interaction, { ...form, message: 'too_many_attempts_blocked' }, 429);
+    return;
+  }
+  await renderLogin(ctx, deps, interaction, { ...form, message: 'too_many_attempts', minutes }, 429);
+  const seconds = lock.until ? Math.max(1, Math.ceil((lock.until.getTime() - Date.now()) / 1000)) : 60;
+  ctx.set('Retry-After', String(seconds));
 }
 
 /** GET part: the login form (only when oidc-provider's current prompt is `login`). */
@@ -82,12 +112,20 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps): Promise<
     return;
   }
 
-  const account = await verifyLogin(deps.conn, email, password);
-  if (!account) {
+  // Reserved before the (32 MiB scrypt) check, keyed by the email whether or not it is registered.
+  const result = await throttleLogin(deps, email, () => verifyLogin(deps.conn, email, password));
+  if (!result.ok) {
+    if (result.code === 'locked' || result.lock) {
+      const lock = result.lock as LockState;
+      deps.logger.warn({ event: 'login.locked', interaction: interaction.uid, permanent: lock.permanent }, 'password login locked');
+      await renderLocked(ctx, deps, interaction, { email, remember }, lock);
+      return;
+    }
     deps.logger.info({ event: 'login.failed', interaction: interaction.uid }, 'password login failed');
     await renderLogin(ctx, deps, interaction, { email, remember, message: 'invalid_credentials' }, 401);
     return;
   }
+  const account = result.value;
 
   deps.logger.info({ event: 'login.succeeded', accountId: account.id, interaction: interaction.uid }, 'password login');
   await finishInteraction(ctx, deps.provider, {

@@ -9,7 +9,7 @@
 import type { Connection, mongo } from 'mongoose';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
-import { AppError, isDuplicateKeyError } from '../shared/errors.ts';
+import { AppError } from '../shared/errors.ts';
 
 /** One stored entity of an oidc-provider model. */
 export interface AdapterDocument {
@@ -19,8 +19,10 @@ export interface AdapterDocument {
   expiresAt?: Date;
   /** Copied from the payload so `revokeByGrantId` is an indexed `deleteMany`. */
   grantId?: string;
-  /** Session only: the session's stable uid (interactions refer to the session by it). */
+  /** Session only: the session's stable uid (interactions refer to the session by it); not unique, see `upsert`. */
   uid?: string;
+  /** When this document was last written: `findByUid` answers with the most recent session of a uid. */
+  updatedAt?: Date;
   /** DeviceCode only: the code the user types (RFC 8628 §3.3). */
   userCode?: string;
 }
@@ -44,7 +46,7 @@ export const ADAPTER_MODEL_NAMES = [
   'PreAuthorizedCode',
 ] as const;
 
-/** Models whose entities belong to a grant and are revoked with it (oidc-provider `helpers/revoke.js`). */
+/** Models whose entities belong to a grant and are revoked with it (oidc-provider `helpers/revoke.js`; the Grant itself is destroyed by id). */
 const GRANTABLE_MODELS: ReadonlySet<string> = new Set([
   'AccessToken',
   'AuthorizationCode',
@@ -76,6 +78,19 @@ function nativeCollection(conn: Connection, modelName: string): mongo.Collection
   return db.collection<AdapterDocument>(collectionNameFor(modelName));
 }
 
+/** The name of the Session uid index before 2026-11 (unique; see `upsert`); dropped by {@link ensureAdapterIndexes}. */
+const LEGACY_SESSION_UID_INDEX = 'uid_unique';
+
+/** Options of the adapter; all optional. */
+export interface MongoAdapterOptions {
+  /**
+   * oidc-provider's `clockTolerance`, in seconds (default 0). Like oidc-provider's memory adapter, an entity is then
+   * kept (and found) for `expiresIn + clockTolerance` seconds, so a token oidc-provider still accepts within its
+   * tolerance is not missing from the store. Set it to the same value as the provider's `clockTolerance`.
+   */
+  clockToleranceSeconds?: number;
+}
+
 function isLive(doc: AdapterDocument | null, nowMs: number): doc is AdapterDocument {
   // The TTL sweeper runs about once a minute on mongod: an expired document may still be there.
   return doc !== null && (doc.expiresAt === undefined || doc.expiresAt === null || doc.expiresAt.getTime() > nowMs);
@@ -100,12 +115,18 @@ function alreadyConsumed(modelName: string): Error {
 export class MongoAdapter implements Adapter {
   readonly #conn: Connection;
   readonly modelName: string;
+  readonly #clockToleranceSeconds: number;
   #collection: mongo.Collection<AdapterDocument> | undefined;
 
-  constructor(conn: Connection, modelName: string) {
+  constructor(conn: Connection, modelName: string, options: MongoAdapterOptions = {}) {
     collectionNameFor(modelName); // validates the name early
+    const tolerance = options.clockToleranceSeconds ?? 0;
+    if (!Number.isFinite(tolerance) || tolerance < 0) {
+      throw new AppError('invalid_clock_tolerance', `clockToleranceSeconds must be a number ≥ 0 (got ${String(tolerance)})`);
+    }
     this.#conn = conn;
     this.modelName = modelName;
+    this.#clockToleranceSeconds = tolerance;
   }
 
   get collection(): mongo.Collection<AdapterDocument> {
@@ -113,32 +134,37 @@ export class MongoAdapter implements Adapter {
     return this.#collection;
   }
 
+  /**
+   * Stores (replaces) the entity. Sessions: oidc-provider rotates a session's id on login but keeps its `uid`, and a
+   * slow request still holding the old id may save it again after the rotation. So the uid is **not** unique and
+   * no other document is ever deleted here (deleting "the other session of this uid" would delete the fresh,
+   * logged-in one); `findByUid` answers with the most recently written, as oidc-provider's memory adapter (which
+   * only moves its uid pointer) does.
+   */
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const now = Date.now();
     const doc: AdapterDocument = { _id: id, payload };
     if (typeof expiresIn === 'number' && Number.isFinite(expiresIn)) {
-      doc.expiresAt = new Date(Date.now() + expiresIn * 1000);
+      doc.expiresAt = new Date(now + (expiresIn + this.#clockToleranceSeconds) * 1000);
     }
     if (typeof payload.grantId === 'string') doc.grantId = payload.grantId;
-    if (this.modelName === 'Session' && typeof payload.uid === 'string') doc.uid = payload.uid;
+    if (this.modelName === 'Session' && typeof payload.uid === 'string') {
+      doc.uid = payload.uid;
+      doc.updatedAt = new Date(now);
+    }
     if (typeof payload.userCode === 'string') doc.userCode = payload.userCode;
     // A replacement, so a re-upsert without a lifetime or grant drops the old ones.
-    try {
-      await this.collection.replaceOne({ _id: id }, doc, { upsert: true });
-    } catch (err) {
-      if (!(doc.uid !== undefined && isDuplicateKeyError(err))) throw err;
-      // Two requests rotated the same session's id at once (oidc-provider destroys the old id, then saves the
-      // new one): the latest save wins, as with oidc-provider's memory adapter, instead of failing the request.
-      await this.collection.deleteMany({ uid: doc.uid, _id: { $ne: id } });
-      await this.collection.replaceOne({ _id: id }, doc, { upsert: true });
-    }
+    await this.collection.replaceOne({ _id: id }, doc, { upsert: true });
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     return this.#findOne({ _id: id });
   }
 
+  /** The most recently written live session of `uid` (several documents may share it, see {@link upsert}). */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    return this.#findOne({ uid });
+    const [doc] = await this.collection.find({ uid }).sort({ updatedAt: -1 }).limit(1).toArray();
+    return isLive(doc ?? null, Date.now()) ? doc?.payload : undefined;
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
@@ -149,13 +175,23 @@ export class MongoAdapter implements Adapter {
    * Marks the entity consumed (epoch seconds) only if nobody did before: of parallel callers exactly one
    * succeeds, the others get `invalid_grant` (`invalid_request_uri` for pushed requests), so a code or a
    * rotated refresh token cannot be redeemed twice by racing requests (RFC 6749 §4.1.2, §10.4).
+   *
+   * A lost race is a replay like a sequential one, which oidc-provider answers by revoking the grant
+   * (`helpers/grant_source.js`): RFC 6749 §4.1.2 says the server SHOULD then revoke every token issued from the
+   * code. So the loser revokes the document's grant (its tokens and the Grant itself) before it throws; the
+   * winner's tokens, saved before or after, are dead with the Grant (introspection and userinfo look it up).
    */
   async consume(id: string): Promise<void> {
     const result = await this.collection.updateOne(
       { _id: id, 'payload.consumed': { $exists: false } },
       { $set: { 'payload.consumed': epochSeconds() } },
     );
-    if (result.modifiedCount !== 1) throw alreadyConsumed(this.modelName);
+    if (result.modifiedCount === 1) return;
+    const existing = await this.collection.findOne({ _id: id }, { projection: { grantId: 1 } });
+    if (existing?.grantId !== undefined && existing.grantId !== null) {
+      await revokeGrantEverywhere(this.#conn, existing.grantId);
+    }
+    throw alreadyConsumed(this.modelName);
   }
 
   async destroy(id: string): Promise<void> {
@@ -172,11 +208,25 @@ export class MongoAdapter implements Adapter {
   }
 }
 
-/** A class oidc-provider instantiates per model name: `new Provider(issuer, { adapter: createMongoAdapter(conn) })`. */
-export function createMongoAdapter(conn: Connection): new (modelName: string) => Adapter {
+/**
+ * Revokes a grant in every store at once: its entities in each grant-bound model (what oidc-provider's
+ * `helpers/revoke.js` covers) and the Grant document itself.
+ */
+export async function revokeGrantEverywhere(conn: Connection, grantId: string): Promise<void> {
+  await Promise.all([
+    ...[...GRANTABLE_MODELS].map((modelName) => nativeCollection(conn, modelName).deleteMany({ grantId })),
+    nativeCollection(conn, 'Grant').deleteOne({ _id: grantId }),
+  ]);
+}
+
+/**
+ * A class oidc-provider instantiates per model name: `new Provider(issuer, { adapter: createMongoAdapter(conn) })`.
+ * Pass the provider's `clockTolerance` as `clockToleranceSeconds` when it is configured.
+ */
+export function createMongoAdapter(conn: Connection, options: MongoAdapterOptions = {}): new (modelName: string) => Adapter {
   return class BoundMongoAdapter extends MongoAdapter {
     constructor(modelName: string) {
-      super(conn, modelName);
+      super(conn, modelName, options);
     }
   };
 }
@@ -185,16 +235,30 @@ export function createMongoAdapter(conn: Connection): new (modelName: string) =>
 export function adapterIndexesFor(modelName: string): mongo.IndexDescription[] {
   const indexes: mongo.IndexDescription[] = [{ key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 }];
   if (GRANTABLE_MODELS.has(modelName)) indexes.push({ key: { grantId: 1 }, name: 'grantId' });
-  if (modelName === 'Session') indexes.push({ key: { uid: 1 }, name: 'uid_unique', unique: true });
+  // Not unique: a stale request may re-save a session's old id with the same uid (see MongoAdapter.upsert).
+  if (modelName === 'Session') indexes.push({ key: { uid: 1, updatedAt: -1 }, name: 'uid_updatedAt' });
   if (modelName === 'DeviceCode') indexes.push({ key: { userCode: 1 }, name: 'userCode_unique', unique: true });
   return indexes;
 }
 
-/** Creates the collections' indexes (TTL on expiresAt, grantId, uid, userCode); idempotent; call once at start-up. */
+/**
+ * Creates the collections' indexes (TTL on expiresAt, grantId, uid + updatedAt, userCode) and drops the old unique
+ * Session uid index; idempotent; call once at start-up.
+ */
 export async function ensureAdapterIndexes(conn: Connection): Promise<void> {
   await Promise.all(
     ADAPTER_MODEL_NAMES.map((modelName) =>
       nativeCollection(conn, modelName).createIndexes(adapterIndexesFor(modelName)),
     ),
   );
+  const sessions = nativeCollection(conn, 'Session');
+  const existing = await sessions.indexes();
+  if (existing.some((index) => index.name === LEGACY_SESSION_UID_INDEX)) {
+    try {
+      await sessions.dropIndex(LEGACY_SESSION_UID_INDEX);
+    } catch (err) {
+      // Another process dropped it first.
+      if ((err as { codeName?: string }).codeName !== 'IndexNotFound') throw err;
+    }
+  }
 }

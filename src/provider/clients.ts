@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import type { Connection } from 'mongoose';
 
-import { AppError } from '../shared/errors.ts';
+import { AppError, isDuplicateKeyError } from '../shared/errors.ts';
 import { MongoAdapter } from './adapter.ts';
 
 /** Client metadata property names this project adds; the provider config declares them in extraClientMetadata.properties. */
@@ -32,6 +32,11 @@ export interface ShopClientInput {
   defaultAcrValues?: string[];
   /** Allowed scopes, space-separated; default {@link DEFAULT_CLIENT_SCOPE}. */
   scope?: string;
+  /**
+   * May use the `client_credentials` grant (a token for the shop itself, no customer behind it). Default false:
+   * opt-in per confidential client. Step-up scopes (`invoice`) are never issued through it (see configuration.ts).
+   */
+  clientCredentials?: boolean;
 }
 
 export interface ShopClient {
@@ -42,6 +47,8 @@ export interface ShopClient {
   name?: string;
   firstParty: boolean;
   public: boolean;
+  /** Whether the client may use the `client_credentials` grant. */
+  clientCredentials: boolean;
   /** oidc-provider client metadata as stored. */
   metadata: Record<string, unknown>;
 }
@@ -124,8 +131,11 @@ export function validateClientInput(input: ShopClientInput): string[] {
     }
   }
 
-  for (const flag of ['firstParty', 'public'] as const) {
+  for (const flag of ['firstParty', 'public', 'clientCredentials'] as const) {
     if (input[flag] !== undefined && typeof input[flag] !== 'boolean') problems.push(`${flag} must be true or false`);
+  }
+  if (input.public === true && input.clientCredentials === true) {
+    problems.push('a public client cannot use client credentials (it has no secret)');
   }
   return problems;
 }
@@ -145,11 +155,39 @@ function toShopClient(metadata: AdapterPayload): ShopClient {
     postLogoutRedirectUris: strings(metadata.post_logout_redirect_uris),
     firstParty: metadata[FIRST_PARTY_PROPERTY] === true,
     public: metadata.token_endpoint_auth_method === 'none',
+    clientCredentials: strings(metadata.grant_types).includes('client_credentials'),
     metadata: { ...metadata },
   };
   if (typeof metadata.client_secret === 'string') client.clientSecret = metadata.client_secret;
   if (typeof metadata.client_name === 'string') client.name = metadata.client_name;
   return client;
+}
+
+function checkInput(input: ShopClientInput): void {
+  const problems = validateClientInput(input);
+  if (problems.length > 0) {
+    throw new AppError('invalid_client_metadata', `invalid client: ${problems.join('; ')}`, { status: 400 });
+  }
+}
+
+/** The oidc-provider metadata of a validated input with its (stored, given or generated) secret. */
+function buildMetadata(input: ShopClientInput, clientSecret: string | undefined): AdapterPayload {
+  const isPublic = input.public === true;
+  const grantTypes = ['authorization_code', 'refresh_token'];
+  if (!isPublic && input.clientCredentials === true) grantTypes.push('client_credentials');
+  return {
+    client_id: input.clientId,
+    ...(clientSecret !== undefined ? { client_secret: clientSecret } : {}),
+    redirect_uris: [...input.redirectUris],
+    post_logout_redirect_uris: [...(input.postLogoutRedirectUris ?? [])],
+    grant_types: grantTypes,
+    response_types: ['code'],
+    token_endpoint_auth_method: isPublic ? 'none' : 'client_secret_basic',
+    ...(input.name !== undefined ? { client_name: input.name.trim() } : {}),
+    scope: (input.scope ?? DEFAULT_CLIENT_SCOPE).split(' ').filter((token) => token !== '').join(' '),
+    ...(input.defaultAcrValues !== undefined ? { default_acr_values: [...input.defaultAcrValues] } : {}),
+    [FIRST_PARTY_PROPERTY]: input.firstParty === true,
+  };
 }
 
 /**
@@ -158,36 +196,41 @@ function toShopClient(metadata: AdapterPayload): ShopClient {
  * finds it without restart). Throws AppError('invalid_client_metadata', …, {status:400}) listing every problem.
  *
  * Updating a confidential client without `clientSecret` keeps its secret; a new one gets 32 random bytes.
+ * For the seed and for updates; to register a new client use {@link createClient}, which never overwrites.
  */
 export async function saveClient(conn: Connection, input: ShopClientInput): Promise<ShopClient> {
-  const problems = validateClientInput(input);
-  if (problems.length > 0) {
-    throw new AppError('invalid_client_metadata', `invalid client: ${problems.join('; ')}`, { status: 400 });
-  }
-  const isPublic = input.public === true;
+  checkInput(input);
   const adapter = clientAdapter(conn);
 
   let clientSecret: string | undefined;
-  if (!isPublic) {
+  if (input.public !== true) {
     const stored = input.clientSecret === undefined ? await adapter.find(input.clientId) : undefined;
     const storedSecret = stored?.client_secret;
     clientSecret = input.clientSecret ?? (typeof storedSecret === 'string' ? storedSecret : generateSecret());
   }
-
-  const metadata: AdapterPayload = {
-    client_id: input.clientId,
-    ...(clientSecret !== undefined ? { client_secret: clientSecret } : {}),
-    redirect_uris: [...input.redirectUris],
-    post_logout_redirect_uris: [...(input.postLogoutRedirectUris ?? [])],
-    grant_types: isPublic ? ['authorization_code', 'refresh_token'] : ['authorization_code', 'refresh_token', 'client_credentials'],
-    response_types: ['code'],
-    token_endpoint_auth_method: isPublic ? 'none' : 'client_secret_basic',
-    ...(input.name !== undefined ? { client_name: input.name.trim() } : {}),
-    scope: (input.scope ?? DEFAULT_CLIENT_SCOPE).split(' ').filter((token) => token !== '').join(' '),
-    ...(input.defaultAcrValues !== undefined ? { default_acr_values: [...input.defaultAcrValues] } : {}),
-    [FIRST_PARTY_PROPERTY]: input.firstParty === true,
-  };
+  const metadata = buildMetadata(input, clientSecret);
   await adapter.upsert(input.clientId, metadata);
+  return toShopClient(metadata);
+}
+
+/**
+ * Registers a new client, insert-only: when the id is taken (even by a concurrent call) it throws
+ * AppError('client_exists', …, {status:409}) and the stored client, its secret included, is left as it was.
+ * Same validation as {@link saveClient}; a confidential client without `clientSecret` gets 32 random bytes.
+ */
+export async function createClient(conn: Connection, input: ShopClientInput): Promise<ShopClient> {
+  checkInput(input);
+  const clientSecret = input.public === true ? undefined : (input.clientSecret ?? generateSecret());
+  const metadata = buildMetadata(input, clientSecret);
+  try {
+    // Clients have no lifetime, so the document is what MongoAdapter.upsert would write, without replacing.
+    await clientAdapter(conn).collection.insertOne({ _id: input.clientId, payload: metadata });
+  } catch (err) {
+    if (isDuplicateKeyError(err)) {
+      throw new AppError('client_exists', `A client with the id "${input.clientId}" already exists.`, { status: 409, expose: true, cause: err });
+    }
+    throw err;
+  }
   return toShopClient(metadata);
 }
 

@@ -29,6 +29,24 @@ export const INTERACTION_PATH = '/interaction';
 export const SCOPES = ['openid', 'offline_access', 'invoice'] as const;
 
 /**
+ * Step-up scopes: they stand for a customer who proved a second factor (DESIGN.md §4), so they are never issued
+ * through `client_credentials`, where no customer is behind the token.
+ */
+export const STEP_UP_SCOPES: ReadonlySet<string> = new Set(['invoice']);
+
+/**
+ * Refuses a client-credentials token carrying a step-up scope (`invalid_scope`). oidc-provider picks those scopes
+ * from the request, checked only against the client's `scope` (`validateClientScope`) and, with `resource`, the
+ * API's scopes; neither knows which scopes need a customer.
+ */
+export function refuseStepUpClientCredentials(scope: string | undefined): void {
+  const refused = (scope ?? '').split(' ').filter((token) => STEP_UP_SCOPES.has(token));
+  if (refused.length > 0) {
+    throw new errors.InvalidScope('a step-up scope is never issued through client credentials', refused.join(' '));
+  }
+}
+
+/**
  * Claims per scope. `acr`, `amr` and `auth_time` sit under `openid` so every ID token carries them
  * (oidc-provider's default map holds only `sub`, which silently drops them).
  */
@@ -128,6 +146,9 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   };
 
   return {
+    // No `clockTolerance` is set here: oidc-provider's default (15 s) applies to JWTs it verifies, while its models
+    // expire entities at `exp` exactly, as the adapter does. If one is configured for the models' sake, pass it to
+    // the adapter too (`createMongoAdapter(conn, { clockToleranceSeconds })`).
     adapter: createMongoAdapter(conn),
     findAccount: createFindAccount(conn),
     jwks: structuredClone(keys.jwks) as Configuration['jwks'],
@@ -193,7 +214,12 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     },
 
     // RFC 9470: the shop's API reads acr/amr/auth_time from the access token (JWT) or introspection (opaque).
+    // Also the last hook before a client-credentials token is stored: it refuses step-up scopes there.
     extraTokenClaims(ctx, token) {
+      if (token.kind === 'ClientCredentials') {
+        refuseStepUpClientCredentials(token.scope);
+        return undefined;
+      }
       if (token.kind !== 'AccessToken') return undefined;
       const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
       if (!source) return undefined;

@@ -180,6 +180,12 @@ function splitCookieKeys(text: string): unknown {
   return trimmed.split(',').map((key) => key.trim()).filter((key) => key !== '');
 }
 
+/** " (at position N)" from a JSON.parse error, or nothing: the position is the only detail safe to report. */
+function jsonErrorPosition(err: unknown): string {
+  const match = /\bposition (\d+)/.exec(err instanceof Error ? err.message : '');
+  return match ? ` (at position ${match[1]})` : '';
+}
+
 /**
  * Production: parse/validate keys given by configuration (a JWKS JSON string with private keys, cookie keys
  * list); returns the list of problems instead of throwing, so config can report every problem at once.
@@ -202,7 +208,8 @@ export function parseConfiguredKeys(input: { jwks?: string; cookieKeys?: string 
     try {
       parsed = JSON.parse(input.jwks) as unknown;
     } catch (err) {
-      problems.push(`jwks is not valid JSON (${(err as Error).message})`);
+      // Never the parser's message: V8 quotes the text around the error, i.e. part of a private key.
+      problems.push(`jwks is not valid JSON${jsonErrorPosition(err)}`);
     }
     if (parsed !== undefined) {
       const checked = checkJwks(parsed);

@@ -8,6 +8,7 @@ import { findAccountByEmail, verifyLogin } from '../../src/accounts/accounts.ts'
 import { findCompanyByName } from '../../src/accounts/companies.ts';
 import { NO_DATABASE_MESSAGE } from '../../src/cli/database.ts';
 import { runCli, type CliIo } from '../../src/cli/run.ts';
+import { SECRET_ARGUMENT_WARNING } from '../../src/cli/commands/client.ts';
 import { findClient } from '../../src/provider/clients.ts';
 import { freshDbUri } from './db_uri.ts';
 
@@ -362,11 +363,54 @@ describe('operators CLI (runCli)', function () {
       expect((JSON.parse(json) as Array<{ clientId: string }>).map((c) => c.clientId)).to.deep.equal(['shop-1', 'spa']);
     });
 
-    it('add with --secret stores it without echoing it', async function () {
+    it('add with --secret stores it without echoing it, and warns that the command line is visible', async function () {
       const secret = 'a-secret-chosen-by-the-operator-123456';
-      const out = await ok(['client', 'add', '--id', 'own-secret', '--redirect-uri', 'https://shop.example/cb', '--secret', secret]);
-      expect(out).to.not.include(secret);
+      const run = await cli(['client', 'add', '--id', 'own-secret', '--redirect-uri', 'https://shop.example/cb', '--secret', secret]);
+      expect(run.code).to.equal(0);
+      expect(run.stdout).to.not.include(secret);
+      expect(run.stderr).to.equal(`${SECRET_ARGUMENT_WARNING}\n`);
+      expect(run.stderr).to.include('--secret-stdin').and.not.include(secret);
       expect((await findClient(conn, 'own-secret'))?.clientSecret).to.equal(secret);
+    });
+
+    it('add with --secret-stdin reads the secret from stdin, without a warning or an echo', async function () {
+      const secret = 'a-piped-secret-chosen-by-the-operator-42';
+      const stdin = Object.assign(Readable.from([`${secret}\n`]), { isTTY: false });
+      const out = await ok(['client', 'add', '--id', 'piped', '--redirect-uri', 'https://shop.example/cb', '--secret-stdin'], { stdin });
+      expect(out).to.not.include(secret);
+      expect((await findClient(conn, 'piped'))?.clientSecret).to.equal(secret);
+
+      const short = Object.assign(Readable.from(['short\n']), { isTTY: false });
+      const run = await cli(['client', 'add', '--id', 'piped-short', '--redirect-uri', 'https://shop.example/cb', '--secret-stdin'], { stdin: short });
+      expect(run.code).to.not.equal(0);
+      expect(run.stderr).to.match(/at least 32 characters/);
+      expect(await findClient(conn, 'piped-short')).to.equal(null);
+
+      const both = await cli(['client', 'add', '--id', 'x', '--redirect-uri', 'https://shop.example/cb', '--secret-stdin', '--secret', 'y'.repeat(40)]);
+      expect(both.code).to.equal(2);
+      expect(both.stderr).to.include('either --secret or --secret-stdin');
+    });
+
+    it('add gives client credentials only with --client-credentials', async function () {
+      await ok(['client', 'add', '--id', 'plain-shop', '--redirect-uri', 'https://shop.example/cb']);
+      const out = await ok(['client', 'add', '--id', 'api-shop', '--redirect-uri', 'https://shop.example/cb', '--client-credentials']);
+      expect(out).to.include('Created client api-shop (confidential, third-party, client credentials).');
+      expect((await findClient(conn, 'plain-shop'))?.clientCredentials).to.equal(false);
+      expect((await findClient(conn, 'api-shop'))?.metadata.grant_types).to.include('client_credentials');
+    });
+
+    it('two concurrent adds of one id: one succeeds, the other fails, the printed secret is the stored one', async function () {
+      const runs = await Promise.all([
+        cli(['client', 'add', '--id', 'twin', '--redirect-uri', 'https://shop.example/cb']),
+        cli(['client', 'add', '--id', 'twin', '--redirect-uri', 'https://other.example/cb']),
+      ]);
+      expect(runs.map((run) => run.code).sort()).to.deep.equal([0, 1]);
+      const winner = runs.find((run) => run.code === 0);
+      const loser = runs.find((run) => run.code === 1);
+      expect(loser?.stderr).to.equal('Error: A client with the id "twin" already exists.\n');
+      const printed = /client_secret:\s+(\S+)/.exec(winner?.stdout ?? '')?.[1];
+      expect(printed).to.be.a('string');
+      expect((await findClient(conn, 'twin'))?.clientSecret).to.equal(printed);
     });
 
     it('an existing client id: message, exit 1, the stored secret unchanged', async function () {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { ACR_VALUES } from '../../src/provider/acr.ts';
+import { createClient } from '../../src/provider/clients.ts';
 import { Browser, Shop, signIn } from '../helpers/shop.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -172,11 +173,22 @@ describe('authorization code flow with PKCE and password login', function () {
     expect(new URL(page.url).searchParams.get('error')).to.equal('invalid_target');
   });
 
-  it('client credentials give a shop a JWT for its API, without any user claims', async function () {
-    const tokens = await oidc.clientCredentialsGrant(shop.config, { scope: 'orders:read', resource: server.api.resource });
+  it('client credentials give an opted-in shop a JWT for its API, without any user claims', async function () {
+    const saved = await createClient(server.conn, {
+      clientId: 'api-caller',
+      redirectUris: ['http://localhost:7777/api-caller/callback'],
+      clientCredentials: true,
+    });
+    const caller = await Shop.discover(server.issuer, {
+      clientId: saved.clientId,
+      clientSecret: saved.clientSecret as string,
+      redirectUri: saved.redirectUris[0] as string,
+      postLogoutRedirectUri: 'http://localhost:7777/api-caller/signed-out',
+    });
+    const tokens = await oidc.clientCredentialsGrant(caller.config, { scope: 'orders:read', resource: server.api.resource });
     const claims = decodeJwt(tokens.access_token);
     expect(claims.aud).to.equal(server.api.resource);
-    expect(claims.client_id).to.equal(server.clients.firstParty.clientId);
+    expect(claims.client_id).to.equal('api-caller');
     expect(claims.scope).to.equal('orders:read');
     expect(claims).to.not.have.property('sub', server.accounts.alice.id);
     expect(claims).to.not.have.property('acr');

@@ -11,7 +11,6 @@ import {
   ensureAdapterIndexes,
   type AdapterDocument,
 } from '../../src/provider/adapter.ts';
-import { isDuplicateKeyError } from '../../src/shared/errors.ts';
 import { connectFreshDb } from '../helpers/db.ts';
 
 type InstalledClock = ReturnType<typeof FakeTimers.install>;
@@ -273,6 +272,57 @@ describe('MongoDB adapter for oidc-provider', function () {
     });
   });
 
+  describe('clock tolerance', function () {
+    it('hides an entity exactly at its expiry when no clock tolerance is configured', async function () {
+      const clock = freezeClock();
+      const adapter = new MongoAdapter(conn, 'AccessToken');
+      const id = nextId('at');
+      await adapter.upsert(id, { jti: id }, 60);
+      clock.tick(60_000);
+      expect(await adapter.find(id)).to.equal(undefined);
+    });
+
+    it('keeps an entity for expiresIn + clockTolerance seconds when the tolerance is configured', async function () {
+      const clock = freezeClock();
+      const Adapter = createMongoAdapter(conn, { clockToleranceSeconds: 15 });
+      const adapter = new Adapter('AccessToken');
+      const id = nextId('at');
+      await adapter.upsert(id, { jti: id }, 60);
+      expect((await rawDoc('AccessToken', id))?.expiresAt?.getTime()).to.equal(clock.now + 75_000);
+      clock.tick(74_000);
+      expect(await adapter.find(id)).to.deep.equal({ jti: id });
+      clock.tick(1_000);
+      expect(await adapter.find(id)).to.equal(undefined);
+    });
+
+    it('refuses a negative clock tolerance', function () {
+      expect(() => new MongoAdapter(conn, 'Session', { clockToleranceSeconds: -1 })).to.throw(/clockToleranceSeconds/);
+    });
+  });
+
+  describe('consume race', function () {
+    it("the loser of a consume race revokes the code's grant: its tokens and the Grant itself", async function () {
+      const grantId = nextId('grant');
+      const codes = new MongoAdapter(conn, 'AuthorizationCode');
+      const tokens = new MongoAdapter(conn, 'AccessToken');
+      const refresh = new MongoAdapter(conn, 'RefreshToken');
+      const grants = new MongoAdapter(conn, 'Grant');
+      const [codeId, tokenId, refreshId, otherTokenId] = [nextId('c'), nextId('t'), nextId('r'), nextId('t')];
+      await grants.upsert(grantId, { jti: grantId, kind: 'Grant' }, 600);
+      await codes.upsert(codeId, { jti: codeId, grantId }, 60);
+      await tokens.upsert(tokenId, { jti: tokenId, grantId }, 600);
+      await refresh.upsert(refreshId, { jti: refreshId, grantId }, 600);
+      await tokens.upsert(otherTokenId, { jti: otherTokenId, grantId: nextId('grant') }, 600);
+
+      const results = await Promise.allSettled([codes.consume(codeId), codes.consume(codeId)]);
+      expect(results.map((result) => result.status).sort()).to.deep.equal(['fulfilled', 'rejected']);
+      expect(await tokens.find(tokenId)).to.equal(undefined);
+      expect(await refresh.find(refreshId)).to.equal(undefined);
+      expect(await grants.find(grantId)).to.equal(undefined);
+      expect(await tokens.find(otherTokenId), "another grant's token stays").to.not.equal(undefined);
+    });
+  });
+
   describe('indexes', function () {
     let indexed: Connection;
 
@@ -305,28 +355,62 @@ describe('MongoDB adapter for oidc-provider', function () {
       }
     });
 
-    it('indexes Session uid and DeviceCode userCode uniquely', async function () {
+    it('indexes Session uid (not unique, newest first) and DeviceCode userCode uniquely', async function () {
       const uid = (await indexesOf('Session')).find((index) => (index.key as Record<string, unknown>).uid === 1);
       const userCode = (await indexesOf('DeviceCode')).find((index) => (index.key as Record<string, unknown>).userCode === 1);
-      expect(uid?.unique).to.equal(true);
+      expect(uid?.key).to.deep.equal({ uid: 1, updatedAt: -1 });
+      expect(uid?.unique ?? false).to.equal(false);
       expect(userCode?.unique).to.equal(true);
     });
 
-    it('keeps one session per uid: the unique index refuses a raw duplicate', async function () {
-      const sessions = new MongoAdapter(indexed, 'Session');
-      const uid = nextId('uid');
-      await sessions.upsert(nextId('sess'), { uid }, 60);
-      const err = await rejection(sessions.collection.insertOne({ _id: nextId('sess'), payload: { uid }, uid }));
-      expect(isDuplicateKeyError(err)).to.equal(true);
+    it('drops the old unique Session uid index of an existing database', async function () {
+      const legacy = await connectFreshDb('adapter_legacy');
+      try {
+        const sessions = new MongoAdapter(legacy, 'Session');
+        await sessions.collection.createIndex({ uid: 1 }, { name: 'uid_unique', unique: true });
+        await ensureAdapterIndexes(legacy);
+        const names = (await sessions.collection.listIndexes().toArray()).map((index) => index.name as string);
+        expect(names).to.not.include('uid_unique');
+        const uid = nextId('uid');
+        await sessions.upsert(nextId('sess'), { uid }, 60);
+        await sessions.upsert(nextId('sess'), { uid }, 60);
+        expect(await sessions.collection.countDocuments({ uid })).to.equal(2);
+      } finally {
+        await legacy.dropDatabase().catch(() => undefined);
+        await legacy.close();
+      }
     });
 
-    it('lets the latest of two racing session-id rotations win instead of failing it', async function () {
+    it('a stale request can not log the user out by re-saving the pre-login session id', async function () {
+      // oidc-provider rotates the session id at login and keeps the uid; a slow request still holding the old id
+      // saves it again afterwards. The logged-in session must survive that.
+      const clock = freezeClock();
+      const sessions = new MongoAdapter(indexed, 'Session');
+      const [uid, before, after] = [nextId('uid'), nextId('sess'), nextId('sess')];
+      await sessions.upsert(before, { jti: before, uid }, 600);
+      clock.tick(10);
+      await sessions.destroy(before);
+      await sessions.upsert(after, { jti: after, uid, accountId: 'acc-1' }, 600);
+      clock.tick(10);
+      await sessions.upsert(before, { jti: before, uid }, 600); // the stale request
+
+      expect(await sessions.find(after)).to.deep.equal({ jti: after, uid, accountId: 'acc-1' });
+      // Like oidc-provider's memory adapter, the uid now points at the latest save.
+      expect((await sessions.findByUid(uid))?.jti).to.equal(before);
+    });
+
+    it('findByUid answers with the most recently written session of a uid', async function () {
+      const clock = freezeClock();
       const sessions = new MongoAdapter(indexed, 'Session');
       const [uid, first, second] = [nextId('uid'), nextId('sess'), nextId('sess')];
       await sessions.upsert(first, { jti: first, uid }, 60);
+      clock.tick(10);
       await sessions.upsert(second, { jti: second, uid }, 60);
       expect((await sessions.findByUid(uid))?.jti).to.equal(second);
-      expect(await sessions.find(first)).to.equal(undefined);
+      clock.tick(10);
+      await sessions.upsert(first, { jti: first, uid, accountId: 'acc-2' }, 60);
+      expect((await sessions.findByUid(uid))?.jti).to.equal(first);
+      expect((await sessions.find(second))?.jti, 'the other session is not deleted').to.equal(second);
     });
   });
 });

@@ -4,12 +4,13 @@ import type { AddressInfo } from 'node:net';
 
 import { expect } from 'chai';
 import type { Connection } from 'mongoose';
-import Provider from 'oidc-provider';
+import Provider, { type AdapterPayload } from 'oidc-provider';
 
-import { createMongoAdapter, ensureAdapterIndexes } from '../../src/provider/adapter.ts';
+import { MongoAdapter, ensureAdapterIndexes } from '../../src/provider/adapter.ts';
 import {
   DEFAULT_CLIENT_SCOPE,
   FIRST_PARTY_PROPERTY,
+  createClient,
   findClient,
   listClients,
   saveClient,
@@ -18,6 +19,29 @@ import {
 import { loadOrCreateDevKeys } from '../../src/provider/keys.ts';
 import { AppError } from '../../src/shared/errors.ts';
 import { connectFreshDb } from '../helpers/db.ts';
+
+/**
+ * Holds every lookup of an authorization code until `size` lookups wait, so racing token requests all read the
+ * code before any of them consumes it (a real race, not one the scheduler happens to serialise).
+ */
+let codeLookupBarrier: { size: number; waiting: Array<() => void> } | undefined;
+
+class RacingMongoAdapter extends MongoAdapter {
+  override async find(id: string): Promise<AdapterPayload | undefined> {
+    const found = await super.find(id);
+    const barrier = codeLookupBarrier;
+    if (barrier && this.modelName === 'AuthorizationCode') {
+      await new Promise<void>((resolve) => {
+        barrier.waiting.push(resolve);
+        if (barrier.waiting.length >= barrier.size) {
+          codeLookupBarrier = undefined;
+          for (const release of barrier.waiting) release();
+        }
+      });
+    }
+    return found;
+  }
+}
 
 const LONG_SECRET = 'a-configured-secret-that-is-long-enough-0123456789';
 
@@ -61,13 +85,14 @@ describe('shop-client registry', function () {
         name: 'Demo Shop',
         firstParty: true,
         public: false,
+        clientCredentials: false,
       });
       expect(saved.metadata).to.deep.equal({
         client_id: 'demo-shop',
         client_secret: saved.clientSecret,
         redirect_uris: ['https://shop.example/callback'],
         post_logout_redirect_uris: ['https://shop.example/'],
-        grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+        grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
         client_name: 'Demo Shop',
@@ -76,6 +101,19 @@ describe('shop-client registry', function () {
         [FIRST_PARTY_PROPERTY]: true,
       });
       expect(await findClient(conn, 'demo-shop')).to.deep.equal(saved);
+    });
+
+    it('gives client credentials only to a confidential client that opts in', async function () {
+      const plain = await saveClient(conn, { clientId: 'plain', redirectUris: ['https://a.example/cb'] });
+      expect(plain.metadata.grant_types).to.not.include('client_credentials');
+      expect(plain.clientCredentials).to.equal(false);
+      const opted = await saveClient(conn, { clientId: 'opted', redirectUris: ['https://a.example/cb'], clientCredentials: true });
+      expect(opted.metadata.grant_types).to.deep.equal(['authorization_code', 'refresh_token', 'client_credentials']);
+      expect((await findClient(conn, 'opted'))?.clientCredentials).to.equal(true);
+      const err = await appErrorOf(
+        saveClient(conn, { clientId: 'spa', redirectUris: ['http://localhost:3000/cb'], public: true, clientCredentials: true }),
+      );
+      expect(err.message).to.match(/a public client cannot use client credentials/);
     });
 
     it('generates a different secret for each new client', async function () {
@@ -161,6 +199,42 @@ describe('shop-client registry', function () {
     });
   });
 
+  describe('createClient', function () {
+    it('registers a new client like saveClient does', async function () {
+      const created = await createClient(conn, { clientId: 'new-shop', redirectUris: ['https://new.example/cb'], name: 'New' });
+      expect(created.clientSecret).to.match(/^[A-Za-z0-9_-]{43,}$/);
+      expect(await findClient(conn, 'new-shop')).to.deep.equal(created);
+    });
+
+    it('never overwrites an existing client or its secret: 409 client_exists', async function () {
+      const first = await createClient(conn, { clientId: 'shop', redirectUris: ['https://shop.example/cb'] });
+      const err = await appErrorOf(createClient(conn, { clientId: 'shop', redirectUris: ['https://evil.example/cb'], clientSecret: LONG_SECRET }));
+      expect(err.code).to.equal('client_exists');
+      expect(err.status).to.equal(409);
+      const stored = await findClient(conn, 'shop');
+      expect(stored?.clientSecret).to.equal(first.clientSecret);
+      expect(stored?.redirectUris).to.deep.equal(['https://shop.example/cb']);
+    });
+
+    it('of two concurrent creations of one id exactly one succeeds and its secret stays', async function () {
+      const results = await Promise.allSettled(
+        Array.from({ length: 2 }, () => createClient(conn, { clientId: 'twin', redirectUris: ['https://twin.example/cb'] })),
+      );
+      const won = results.filter((result): result is PromiseFulfilledResult<Awaited<ReturnType<typeof createClient>>> => result.status === 'fulfilled');
+      const lost = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+      expect(won).to.have.length(1);
+      expect(lost).to.have.length(1);
+      expect((lost[0]?.reason as AppError).code).to.equal('client_exists');
+      expect((await findClient(conn, 'twin'))?.clientSecret).to.equal(won[0]?.value.clientSecret);
+    });
+
+    it('validates like saveClient', async function () {
+      const err = await appErrorOf(createClient(conn, { clientId: 'bad.id', redirectUris: [] }));
+      expect(err.code).to.equal('invalid_client_metadata');
+      expect(await listClients(conn)).to.deep.equal([]);
+    });
+  });
+
   describe('listClients and findClient', function () {
     it('lists every client ordered by id', async function () {
       await saveClient(conn, { clientId: 'zeta', redirectUris: ['https://z.example/cb'] });
@@ -191,13 +265,17 @@ describe('shop-client registry', function () {
       const keys = await loadOrCreateDevKeys(conn);
       server = await new Promise<Server>((resolve) => {
         provider = new Provider('http://127.0.0.1', {
-          adapter: createMongoAdapter(conn),
+          adapter: class extends RacingMongoAdapter {
+            constructor(modelName: string) {
+              super(conn, modelName);
+            }
+          },
           jwks: keys.jwks,
           cookies: { keys: keys.cookieKeys },
           scopes: ['openid', 'email', 'profile', 'offline_access', 'invoice'],
           acrValues: ['urn:oidc-stepup:acr:pwd', 'urn:oidc-stepup:acr:mfa'],
           extraClientMetadata: { properties: [FIRST_PARTY_PROPERTY] },
-          features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
+          features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true }, introspection: { enabled: true } },
           ttl: { ClientCredentials: 600, AccessToken: 600, Grant: 600, IdToken: 600, AuthorizationCode: 60 },
           findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
         });
@@ -243,7 +321,7 @@ describe('shop-client registry', function () {
     });
 
     it("accepts a confidential client's secret at the token endpoint and rejects a wrong one", async function () {
-      const saved = await saveClient(conn, { clientId: 'api-shop', redirectUris: ['https://api.example/cb'] });
+      const saved = await saveClient(conn, { clientId: 'api-shop', redirectUris: ['https://api.example/cb'], clientCredentials: true });
       const good = await clientCredentials('api-shop', saved.clientSecret as string);
       expect(good.status, JSON.stringify(good.body)).to.equal(200);
       expect(good.body.access_token).to.be.a('string');
@@ -254,7 +332,15 @@ describe('shop-client registry', function () {
       expect(bad.body.error).to.equal('invalid_client');
     });
 
-    it('redeems an authorization code once when five token requests race for it', async function () {
+    it('refuses client credentials to a client that did not opt in', async function () {
+      const saved = await saveClient(conn, { clientId: 'web-shop', redirectUris: ['https://web.example/cb'] });
+      const result = await clientCredentials('web-shop', saved.clientSecret as string);
+      expect(result.status).to.equal(400);
+      expect(result.body.error_description).to.equal('requested grant type is not allowed for this client');
+      expect(result.body).to.not.have.property('access_token');
+    });
+
+    it('redeems an authorization code once when five token requests race for it, and revokes what it issued', async function () {
       const redirectUri = 'https://race.example/cb';
       const saved = await saveClient(conn, { clientId: 'race-shop', redirectUris: [redirectUri] });
       const client = await provider.Client.find('race-shop');
@@ -283,10 +369,25 @@ describe('shop-client registry', function () {
           },
           body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }),
         });
+      codeLookupBarrier = { size: 5, waiting: [] };
       const responses = await Promise.all(Array.from({ length: 5 }, redeem));
       const bodies = (await Promise.all(responses.map((response) => response.json()))) as Array<Record<string, unknown>>;
       const outcomes = bodies.map((body, i) => `${responses[i]?.status} ${String(body.error ?? body.token_type)}`).sort();
       expect(outcomes).to.deep.equal(['200 Bearer', '400 invalid_grant', '400 invalid_grant', '400 invalid_grant', '400 invalid_grant']);
+
+      // RFC 6749 §4.1.2: a code used more than once → the tokens issued from it are revoked, racing or not.
+      const accessToken = bodies.find((body) => typeof body.access_token === 'string')?.access_token as string;
+      const introspection = await fetch(tokenUrl.replace(/\/token$/, '/token/introspection'), {
+        method: 'POST',
+        headers: {
+          authorization: basicAuth('race-shop', saved.clientSecret as string),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token: accessToken }),
+      });
+      expect(((await introspection.json()) as { active?: boolean }).active).to.equal(false);
+      const userinfo = await fetch(tokenUrl.replace(/\/token$/, '/me'), { headers: { authorization: `Bearer ${accessToken}` } });
+      expect(userinfo.status).to.equal(401);
     });
 
     it('serves a public client, which has no secret to use at the token endpoint', async function () {

@@ -146,6 +146,26 @@ describe('provider keys', function () {
       expect(broken.problems[1]).to.match(/cookieKeys .*not valid JSON/);
     });
 
+    it('never quotes key material when the JWKS is not valid JSON', function () {
+      const marker = 'SECRETMARKERd0not1og';
+      // Broken right inside the private exponent: V8's JSON.parse message quotes the text around the error.
+      const inputs = [
+        `{"keys":[{"kty":"RSA","d":"${marker}${marker}" "n":"x"}]}`,
+        `{"keys":[{"kty":"EC","d":"${marker}\x01${marker}"}]}`,
+        `{"keys":[{"kty":"OKP","d":"${marker}${marker}${marker}${marker}`,
+        `{"keys":[{"kty":"RSA","d":${marker}}]}`,
+      ];
+      for (const jwks of inputs) {
+        const { problems } = parseConfiguredKeys({ jwks, cookieKeys: cookieKey() });
+        expect(problems, jwks).to.have.length(1);
+        expect(problems[0]).to.match(/^jwks is not valid JSON( \(at position \d+\))?$/);
+        for (const problem of problems) {
+          expect(problem).to.not.include(marker.slice(0, 6));
+          expect(problem).to.not.include('"d"');
+        }
+      }
+    });
+
     it('reports symmetric, malformed, weak, mismatched and duplicate keys, each by index', function () {
       const rsa = { ...rsaJwk(), kid: 'same' };
       const result = parseConfiguredKeys({

@@ -1,0 +1,205 @@
+/** Read commands: find, getMore, killCursors, count, distinct, aggregate. */
+import { Decimal128, Long, cloneValue, isPlainObject, type Doc } from '../bson.ts';
+import { fail } from '../errors.ts';
+import { checkFilter, parseSort, projectDocs, runPipeline, sortDocs } from '../matcher.ts';
+import { compareValues, keyOf, pathValues } from '../values.ts';
+import {
+  collectionName, checkHint, defineCommand, optionalBool, optionalDoc, optionalInt, refuseCollation, refuseLet,
+  type CommandContext, type CommandDef,
+} from './context.ts';
+import { runQuery } from './query_plan.ts';
+
+const find = defineCommand(['filter', 'sort', 'projection', 'skip', 'limit', 'batchSize', 'singleBatch', 'hint',
+  'collation', 'let', 'allowDiskUse', 'noCursorTimeout', 'allowPartialResults', 'returnKey', 'showRecordId',
+  'tailable', 'awaitData', 'min', 'max', 'oplogReplay', 'readOnce'], (cmd, ctx) => {
+  const name = collectionName(cmd, 'find');
+  for (const option of ['returnKey', 'showRecordId', 'tailable', 'awaitData', 'oplogReplay']) {
+    if (optionalBool(cmd, option, 'find')) fail('NotImplemented', `find with '${option}' is not supported by the embedded engine`);
+  }
+  if (cmd.min !== undefined || cmd.max !== undefined) fail('NotImplemented', 'find with min/max index bounds is not supported by the embedded engine');
+  refuseCollation(cmd.collation);
+  refuseLet(cmd.let);
+  const collection = ctx.catalog.get(ctx.db, name);
+  checkHint(cmd.hint, collection);
+  const filter = optionalDoc(cmd, 'filter', 'find') ?? {};
+  const limit = optionalInt(cmd, 'limit', 'find');
+  if (limit !== undefined && limit < 0) fail('BadValue', 'Limit value must be non-negative');
+  const batchSize = optionalInt(cmd, 'batchSize', 'find');
+  if (batchSize !== undefined && batchSize < 0) fail('BadValue', 'BatchSize value must be non-negative');
+  const docs = runQuery(collection, {
+    filter,
+    sort: parseSort(optionalDoc(cmd, 'sort', 'find')),
+    skip: optionalInt(cmd, 'skip', 'find') ?? 0,
+    ...(limit !== undefined ? { limit } : {}),
+  });
+  const projected = projectDocs(docs, optionalDoc(cmd, 'projection', 'find'), filter);
+  const singleBatch = optionalBool(cmd, 'singleBatch', 'find');
+  return { cursor: ctx.cursors.open(`${ctx.db}.${name}`, projected, batchSize, singleBatch) };
+});
+
+const getMore = defineCommand(['collection', 'batchSize', 'maxTimeMS'], (cmd, ctx) => {
+  const id = cmd.getMore;
+  const cursorId = id instanceof Long ? id : typeof id === 'number' ? Long.fromNumber(id) : undefined;
+  if (!cursorId) fail('TypeMismatch', "BSON field 'getMore.getMore' is the wrong type, expected type 'long'");
+  const name = collectionName(cmd, 'collection');
+  const batchSize = optionalInt(cmd, 'batchSize', 'getMore');
+  const cursor = ctx.cursors.more(cursorId, `${ctx.db}.${name}`, batchSize);
+  if (!cursor) fail('CursorNotFound', `cursor id ${cursorId.toString()} not found`);
+  return { cursor };
+});
+
+const killCursors = defineCommand(['cursors'], (cmd, ctx) => {
+  if (!Array.isArray(cmd.cursors)) fail('TypeMismatch', "BSON field 'killCursors.cursors' is missing or not an array");
+  const killed: unknown[] = [];
+  const notFound: unknown[] = [];
+  for (const id of cmd.cursors) {
+    const cursorId = id instanceof Long ? id : Long.fromNumber(Number(id));
+    (ctx.cursors.kill(cursorId) ? killed : notFound).push(cursorId);
+  }
+  return { cursorsKilled: killed, cursorsNotFound: notFound, cursorsAlive: [], cursorsUnknown: [] };
+});
+
+const count = defineCommand(['query', 'limit', 'skip', 'hint', 'collation', 'fields'], (cmd, ctx) => {
+  const name = collectionName(cmd, 'count');
+  refuseCollation(cmd.collation);
+  const collection = ctx.catalog.get(ctx.db, name);
+  checkHint(cmd.hint, collection);
+  const filter = optionalDoc(cmd, 'query', 'count') ?? {};
+  if (Object.keys(filter).length === 0 && !cmd.skip && !cmd.limit) {
+    return { n: collection?.size ?? 0 };
+  }
+  const limit = optionalInt(cmd, 'limit', 'count');
+  const docs = runQuery(collection, { filter, skip: optionalInt(cmd, 'skip', 'count') ?? 0, ...(limit ? { limit: Math.abs(limit) } : {}) });
+  return { n: docs.length };
+});
+
+const distinct = defineCommand(['key', 'query', 'collation', 'hint'], (cmd, ctx) => {
+  const name = collectionName(cmd, 'distinct');
+  refuseCollation(cmd.collation);
+  if (typeof cmd.key !== 'string' || cmd.key.length === 0) fail('TypeMismatch', "BSON field 'distinct.key' is missing or not a string");
+  const key = cmd.key;
+  const collection = ctx.catalog.get(ctx.db, name);
+  checkHint(cmd.hint, collection);
+  const docs = runQuery(collection, { filter: optionalDoc(cmd, 'query', 'distinct') ?? {} });
+  const seen = new Map<string, unknown>();
+  for (const doc of docs) {
+    for (const value of pathValues(doc, key).values) {
+      if (value === undefined) continue;
+      const k = keyOf(value);
+      if (!seen.has(k)) seen.set(k, value);
+    }
+  }
+  return { values: [...seen.values()].sort(compareValues) };
+});
+
+const STAGES = new Set(['$match', '$group', '$sort', '$limit', '$skip', '$project', '$lookup', '$count', '$unwind',
+  '$addFields', '$set', '$unset', '$replaceRoot', '$replaceWith', '$sortByCount', '$facet', '$bucket', '$sample', '$unionWith']);
+const UNSUPPORTED_STAGES = new Set(['$out', '$merge', '$geoNear', '$changeStream', '$changeStreamSplitLargeEvent',
+  '$collStats', '$indexStats', '$currentOp', '$listSessions', '$listLocalSessions', '$planCacheStats', '$search',
+  '$searchMeta', '$vectorSearch', '$densify', '$fill', '$setWindowFields', '$redact', '$documents', '$graphLookup',
+  '$bucketAuto', '$listSearchIndexes', '$shardedDataDistribution']);
+
+/** Refuses stages the engine does not run, and checks every filter inside the pipeline. */
+function checkPipeline(pipeline: unknown, where = 'aggregate'): Doc[] {
+  if (!Array.isArray(pipeline)) fail('TypeMismatch', `'pipeline' option must be specified as an array (${where})`);
+  for (const stage of pipeline) {
+    if (!isPlainObject(stage) || Object.keys(stage).length !== 1) fail('FailedToParse', 'A pipeline stage specification object must contain exactly one field.');
+    const [name, spec] = Object.entries(stage)[0] as [string, unknown];
+    if (UNSUPPORTED_STAGES.has(name)) fail('NotImplemented', `the aggregation stage ${name} is not supported by the embedded engine`);
+    if (!STAGES.has(name)) fail('UnrecognizedPipelineStage', `Unrecognized pipeline stage name: '${name}'`);
+    if (name === '$match') {
+      if (!isPlainObject(spec)) fail('TypeMismatch', 'the match filter must be an expression in an object');
+      checkFilter(spec);
+    } else if (name === '$lookup' && isPlainObject(spec) && spec.pipeline !== undefined) {
+      checkPipeline(spec.pipeline, '$lookup');
+    } else if (name === '$facet' && isPlainObject(spec)) {
+      for (const sub of Object.values(spec)) checkPipeline(sub, '$facet');
+    } else if (name === '$unionWith' && isPlainObject(spec) && spec.pipeline !== undefined) {
+      checkPipeline(spec.pipeline, '$unionWith');
+    } else if (name === '$sort') {
+      parseSort(spec, '$sort');
+    }
+  }
+  return pipeline as Doc[];
+}
+
+/**
+ * mongoose's `countDocuments` is `[$match, $skip?, $limit?, { $group: { _id: 1, n: { $sum: 1 } } }]`: answered
+ * directly, so counting works whatever the documents hold (mingo is not needed, nor its number semantics).
+ */
+function countShortcut(docs: Doc[], stages: Doc[]): Doc[] | undefined {
+  let skip = 0;
+  let limit = Number.POSITIVE_INFINITY;
+  let at = 0;
+  const stage = (name: string): unknown => (stages[at] && Object.keys(stages[at] as Doc)[0] === name ? (stages[at] as Doc)[name] : undefined);
+  const skipValue = stage('$skip');
+  if (typeof skipValue === 'number' && Number.isInteger(skipValue) && skipValue >= 0) { skip = skipValue; at += 1; }
+  const limitValue = stage('$limit');
+  if (typeof limitValue === 'number' && Number.isInteger(limitValue) && limitValue > 0) { limit = limitValue; at += 1; }
+  const group = stage('$group');
+  if (at !== stages.length - 1 || !isPlainObject(group)) return undefined;
+  const keys = Object.keys(group);
+  if (keys.length !== 2 || !keys.includes('_id')) return undefined;
+  const id = group._id;
+  const field = keys.find((k) => k !== '_id') as string;
+  const acc = group[field];
+  if ((id !== 1 && id !== null) || !isPlainObject(acc) || Object.keys(acc).length !== 1 || acc.$sum !== 1) return undefined;
+  const n = Math.max(0, Math.min(limit, docs.length - skip));
+  return n > 0 ? [{ _id: id, [field]: n }] : [];
+}
+
+/** True when a value holds a Decimal128 or a (large) Long anywhere. */
+function holdsInexactNumber(value: unknown): boolean {
+  if (value instanceof Decimal128 || value instanceof Long) return true;
+  if (Array.isArray(value)) return value.some(holdsInexactNumber);
+  if (isPlainObject(value)) return Object.values(value).some(holdsInexactNumber);
+  return false;
+}
+
+/** mingo's arithmetic and comparisons ignore Decimal128 and Long values: refuse instead of answering wrong. */
+function refuseInexactNumbers(docs: Doc[]): void {
+  if (docs.some(holdsInexactNumber)) {
+    fail('NotImplemented', 'the embedded engine does not aggregate over documents holding Decimal128 or 64-bit Long values beyond $match/$sort');
+  }
+}
+
+function runAggregate(cmd: Doc, ctx: CommandContext, name: string): Doc[] {
+  const pipeline = checkPipeline(cmd.pipeline);
+  const collection = ctx.catalog.get(ctx.db, name);
+  checkHint(cmd.hint, collection);
+  // A leading $match (and $sort) runs against the collection directly, so indexed equality stays O(1).
+  let rest = pipeline;
+  let filter: Doc = {};
+  const first = rest[0];
+  if (first && isPlainObject(first.$match)) {
+    filter = first.$match;
+    rest = rest.slice(1);
+  }
+  let docs = runQuery(collection, { filter });
+  const second = rest[0];
+  if (second && '$sort' in second) {
+    docs = sortDocs(docs, parseSort(second.$sort, '$sort'));
+    rest = rest.slice(1);
+  }
+  if (rest.length === 0) return docs;
+  const counted = countShortcut(docs, rest);
+  if (counted) return counted;
+  refuseInexactNumbers(docs);
+  const resolver = (other: string): Doc[] => (ctx.catalog.get(ctx.db, other)?.all() ?? []).map((doc) => cloneValue(doc));
+  const variables = optionalDoc(cmd, 'let', 'aggregate');
+  return runPipeline(docs, rest, resolver, variables);
+}
+
+const aggregate = defineCommand(['pipeline', 'cursor', 'explain', 'allowDiskUse', 'collation', 'hint', 'let',
+  'bypassDocumentValidation'], (cmd, ctx) => {
+  if (cmd.aggregate === 1) fail('NotImplemented', 'database-level aggregation is not supported by the embedded engine');
+  const name = collectionName(cmd, 'aggregate');
+  if (optionalBool(cmd, 'explain', 'aggregate')) fail('NotImplemented', 'explain is not supported by the embedded engine');
+  refuseCollation(cmd.collation);
+  const cursor = optionalDoc(cmd, 'cursor', 'aggregate');
+  if (!cursor) fail('FailedToParse', "The 'cursor' option is required, except for aggregate with the explain argument");
+  const docs = runAggregate(cmd, ctx, name);
+  return { cursor: ctx.cursors.open(`${ctx.db}.${name}`, docs, optionalInt(cursor, 'batchSize', 'aggregate.cursor')) };
+});
+
+export const readCommands: Record<string, CommandDef> = { find, getMore, killCursors, count, distinct, aggregate };
