@@ -169,6 +169,13 @@ describe('store engine contract: CRUD through mongoose', function () {
     expect(projected?.name).to.equal('P');
   });
 
+  it('findOneAndUpdate with a projection returns the new document even when the update changed a filtered field', async function () {
+    await Accounts.create({ email: 'claim@x', name: 'open' });
+    const claimed = await Accounts.findOneAndUpdate({ email: 'claim@x', name: 'open' }, { $set: { name: 'closed' } }, { returnDocument: 'after', projection: { name: 1 } }).lean();
+    expect(claimed?.name).to.equal('closed');
+    expect(claimed).to.have.all.keys('_id', 'name');
+  });
+
   it('findOneAndUpdate with sort picks the first document in sort order', async function () {
     await Accounts.insertMany([{ email: 's1@x', logins: 5 }, { email: 's2@x', logins: 1 }, { email: 's3@x', logins: 3 }]);
     const picked = await Accounts.findOneAndUpdate({}, { $set: { name: 'picked' } }, { sort: { logins: 1 }, returnDocument: 'after' }).lean();

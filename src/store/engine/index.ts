@@ -58,7 +58,16 @@ export async function startEngine(options: EngineOptions = {}): Promise<Embedded
     savedVersion = catalog.version;
     saveSnapshot(snapshotFile, catalog);
   };
-  const snapshotTimer = snapshotFile ? setInterval(save, SNAPSHOT_INTERVAL_MS) : undefined;
+  // A failed periodic save (disk full, directory gone) must not crash the process; close() retries and throws.
+  const saveQuietly = (): void => {
+    try {
+      save();
+    } catch (err) {
+      savedVersion = -1;
+      console.error(`[engine] snapshot to ${snapshotFile} failed: ${(err as Error).message}`);
+    }
+  };
+  const snapshotTimer = snapshotFile ? setInterval(saveQuietly, SNAPSHOT_INTERVAL_MS) : undefined;
   snapshotTimer?.unref();
   const hostInUri = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   let closed = false;

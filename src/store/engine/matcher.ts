@@ -285,7 +285,10 @@ export function projectDocs(docs: Doc[], projection: Doc | undefined, filter: Do
   const { $comment: _comment, ...rest } = filter;
   checkProjection(projection, rest);
   if (docs.length === 0) return docs;
-  return new Query(rest, QUERY_OPTIONS).find<Doc>(docs, projection).all();
+  // The documents were already selected; the filter only serves a positional `.$` projection. Matching them
+  // again would drop a findAndModify result whose update changed a field the filter tested.
+  const positional = Object.keys(projection).some((key) => key.endsWith('.$'));
+  return new Query(positional ? rest : {}, QUERY_OPTIONS).find<Doc>(docs, projection).all();
 }
 
 /**
