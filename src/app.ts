@@ -1,6 +1,7 @@
 /**
- * createApp: the outer Koa app. Middleware order is the design: the request log, the one error boundary, security
- * headers, health probes, our interaction routes, and oidc-provider (itself a Koa app) mounted last.
+ * createApp: the outer Koa app. Middleware order is the design: the request log, HTTP metrics, the one error
+ * boundary, security headers, health probes and `/metrics`, the dev outbox page (development only), our interaction
+ * routes, extra routers, and oidc-provider (itself a Koa app) mounted last.
  */
 import type Router from '@koa/router';
 import Koa from 'koa';
@@ -8,12 +9,16 @@ import mount from 'koa-mount';
 import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.ts';
+import type { FactorRegistry } from './factors/registry.ts';
+import { devMailRouter, servesDevMail } from './http/dev_mail.ts';
 import { errorBoundary } from './http/error_boundary.ts';
 import { healthRouter } from './http/health.ts';
+import { createMetrics, httpMetrics, labelProviderRoutes, metricsRouter, type AppMetrics } from './http/metrics.ts';
 import { requestLog } from './http/request_log.ts';
 import { securityHeaders } from './http/security_headers.ts';
 import { createViews, type Views } from './http/views.ts';
 import { createCsrfTokens, interactionRouter } from './interactions/index.ts';
+import type { Mailer } from './mail/transport.ts';
 import type { Logger } from './shared/logger.ts';
 
 export interface AppDeps {
@@ -25,6 +30,15 @@ export interface AppDeps {
   views?: Views;
   /** Extra routers mounted before the provider (e.g. the dev demo shop). */
   extraRouters?: Router[];
+  /**
+   * The outgoing mailer (wrap it with `countMailFailures(mailer, metrics)` first to count failed sends). In `outbox`
+   * mode, outside production, its captured mails are served at `/dev/mail`. Held for the MFA and console pages.
+   */
+  mailer?: Mailer;
+  /** The second factors (`createDefaultFactors`), for the MFA and console pages. */
+  factors?: FactorRegistry;
+  /** The app's metrics registry; default a fresh one (served at `/metrics`). */
+  metrics?: AppMetrics;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -46,17 +60,22 @@ export function createApp(deps: AppDeps): Koa {
     logger: logger.child({ component: 'interactions' }),
   });
   const health = healthRouter(conn);
+  const metrics = deps.metrics ?? createMetrics();
 
   app.use(requestLog(logger));
+  app.use(httpMetrics(metrics));
   app.use(errorBoundary({ views, logger }));
   app.use(securityHeaders());
   app.use(health.routes());
+  app.use(metricsRouter(metrics, { token: config.metricsToken }).routes());
+  if (servesDevMail(deps.mailer, config.production)) app.use(devMailRouter({ mailer: deps.mailer, views }).routes());
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   for (const router of deps.extraRouters ?? []) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
+  app.use(labelProviderRoutes());
   app.use(mount(provider));
   return app;
 }

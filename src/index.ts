@@ -4,7 +4,10 @@
  * server `npm start` runs, piece by piece.
  */
 export { createApp, type AppDeps } from './app.ts';
-export { loadConfig, ConfigError, CONFIG_KEYS, type Config, type ResourceServerConfig, type TtlConfig } from './config/index.ts';
+export {
+  loadConfig, ConfigError, CONFIG_KEYS, deriveMfaPeppers, resolveMfaSecrets,
+  type Config, type MailConfig, type MfaPeppers, type MfaSecrets, type ResourceServerConfig, type TtlConfig,
+} from './config/index.ts';
 export { connectStore, type Store } from './store/connect.ts';
 export {
   buildProviderConfiguration,
@@ -24,4 +27,6 @@ export { createViews, VIEWS_DIR, type Views } from './http/views.ts';
 export { securityHeaders, allowFormActions } from './http/security_headers.ts';
 export { errorBoundary } from './http/error_boundary.ts';
 export { healthRouter } from './http/health.ts';
+export { createMetrics, countMailFailures, httpMetrics, metricsRouter, type AppMetrics } from './http/metrics.ts';
+export { devMailRouter, servesDevMail, DEV_MAIL_PATH } from './http/dev_mail.ts';
 export { createLogger, type Logger, type LogLevel } from './shared/logger.ts';

@@ -1,6 +1,6 @@
 /**
- * The composition root and the only place with side effects: configuration → store → keys → indexes →
- * dev seed → app → listen, and a graceful shutdown on SIGINT/SIGTERM.
+ * The composition root and the only place with side effects: configuration → store → mailer → keys and MFA
+ * secrets → indexes → dev seed → factors → app → listen, and a graceful shutdown on SIGINT/SIGTERM.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -10,8 +10,13 @@ import { resolve } from 'node:path';
 import { ensureAccountIndexes } from './accounts/accounts.ts';
 import type Router from '@koa/router';
 import { createApp } from './app.ts';
-import { ConfigError, loadConfig, type Config } from './config/index.ts';
+import { ensureAuditIndexes } from './audit/audit_log.ts';
+import { ConfigError, loadConfig, resolveMfaSecrets, type Config } from './config/index.ts';
+import { createDefaultFactors, createSecretBox } from './factors/index.ts';
+import { DEV_MAIL_PATH } from './http/dev_mail.ts';
+import { METRICS_PATH, countMailFailures, createMetrics } from './http/metrics.ts';
 import { createViews } from './http/views.ts';
+import { createCodeMailer, createMailer, type Mailer } from './mail/index.ts';
 import { ensureAdapterIndexes } from './provider/adapter.ts';
 import { createProvider } from './provider/configuration.ts';
 import { loadOrCreateDevKeys, type ProviderKeys } from './provider/keys.ts';
@@ -48,13 +53,15 @@ async function loadKeys(config: Config, store: Store, logger: Logger): Promise<P
   return keys;
 }
 
-function startBanner(config: Config, seed: DevSeed | undefined, store: Store): string {
+function startBanner(config: Config, seed: DevSeed | undefined, store: Store, mailer: Mailer): string {
   const lines = [
     '',
-    '  oidc-stepup is running',
+    `  ${config.issuerName === 'oidc-stepup' ? 'oidc-stepup' : `${config.issuerName} (oidc-stepup)`} is running`,
     `    issuer:      ${config.issuer}`,
     `    discovery:   ${config.issuer}/.well-known/openid-configuration`,
     `    database:    ${store.engine ? `embedded engine (${config.embeddedDbSnapshot ? `saved to ${config.embeddedDbSnapshot}` : 'in memory only'})` : 'MongoDB (MONGODB_URI)'}`,
+    `    mail:        ${mailer.mode === 'outbox' ? `not sent: captured in this process, read it at ${config.issuer}${DEV_MAIL_PATH}` : 'SMTP (SMTP_URL)'}`,
+    `    metrics:     ${config.issuer}${METRICS_PATH}${config.metricsToken ? ' (Bearer METRICS_TOKEN)' : ''}`,
   ];
   if (seed) {
     lines.push(
@@ -80,9 +87,37 @@ function startBanner(config: Config, seed: DevSeed | undefined, store: Store): s
   return lines.join('\n');
 }
 
+/** Development only: says loudly which MFA secrets were generated instead of configured. */
+function warnGeneratedSecrets(generated: readonly string[], logger: Logger): void {
+  if (generated.length === 0) return;
+  logger.warn(
+    { generated },
+    `DEVELOPMENT MFA SECRETS IN USE: ${generated.join(' and ')} ${generated.length > 1 ? 'were' : 'was'} generated and stored in the `
+    + 'database (dev_secrets), so TOTP enrolments and recovery codes survive a restart. Never use them in production: '
+    + 'set FACTOR_KEYS and MFA_PEPPER (`npm run cli -- keys generate`; see README, Production).',
+  );
+}
+
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
+  const metrics = createMetrics();
+  let mailer: Mailer;
+  try {
+    mailer = countMailFailures(createMailer({
+      smtpUrl: config.mail.smtpUrl,
+      from: config.mail.from,
+      issuerName: config.issuerName,
+      production: config.production,
+      logger: logger.child({ component: 'mail' }),
+    }), metrics);
+  } catch (err) {
+    logger.fatal({ err }, 'cannot set up mail');
+    process.exit(1);
+  }
+  if (config.production && !config.metricsToken) {
+    logger.warn(`${METRICS_PATH} is open to anyone who can reach this server: set METRICS_TOKEN or restrict it at the network`);
+  }
   let store: Store;
   try {
     store = await connectStore(config, logger);
@@ -115,6 +150,7 @@ async function main(): Promise<void> {
       await closed;
     }
     await removeUriFile();
+    await mailer.close();
     await store.close();
     logger.info('stopped');
   }
@@ -129,13 +165,28 @@ async function main(): Promise<void> {
 
   try {
     const keys = await loadKeys(config, store, logger);
-    await Promise.all([ensureAdapterIndexes(store.conn), ensureAccountIndexes(store.conn)]);
+    const secrets = await resolveMfaSecrets(config, store.conn);
+    warnGeneratedSecrets(secrets.generated, logger);
+    await Promise.all([
+      ensureAdapterIndexes(store.conn),
+      ensureAccountIndexes(store.conn),
+      ensureAuditIndexes(store.conn, { retentionDays: config.auditRetentionDays }),
+    ]);
     const seed = config.devSeed
       ? await seedDevData(store.conn, {
         shopRedirectUris: [`${config.issuer}/demo-shop/callback`, 'http://localhost:8080/callback'],
         shopPostLogoutRedirectUris: [`${config.issuer}/demo-shop`, 'http://localhost:8080/'],
       })
       : undefined;
+
+    const { registry: factors } = createDefaultFactors({
+      conn: store.conn,
+      secretBox: createSecretBox(secrets.factorKeys),
+      issuer: config.issuerName,
+      recoveryPepper: secrets.peppers.recoveryCodes,
+      codeMailer: createCodeMailer({ mailer, issuerName: config.issuerName, logger: logger.child({ component: 'mail' }) }),
+      emailCodePepper: secrets.peppers.emailCodes,
+    });
 
     const views = createViews();
     const provider = createProvider({ config, conn: store.conn, keys, views, logger });
@@ -145,7 +196,7 @@ async function main(): Promise<void> {
       const { demoShopRouter } = await import('./http/demo_shop.ts');
       extraRouters.push(demoShopRouter({ issuer: config.issuer, ...seed.client, views, logger }));
     }
-    const app = createApp({ config, conn: store.conn, provider, logger, views, extraRouters });
+    const app = createApp({ config, conn: store.conn, provider, logger, views, extraRouters, mailer, factors, metrics });
     server = app.listen(config.port, config.host);
     await once(server, 'listening');
     if (store.engine) {
@@ -154,11 +205,12 @@ async function main(): Promise<void> {
       wroteUriFile = true;
     }
     logger.info({ issuer: config.issuer, host: config.host, port: config.port }, 'listening');
-    process.stdout.write(startBanner(config, seed, store));
+    process.stdout.write(startBanner(config, seed, store, mailer));
   } catch (err) {
     const busy = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
     logger.fatal({ err }, busy ? `port ${config.port} is in use: stop the other server or set PORT` : 'start-up failed');
     await removeUriFile();
+    await mailer.close();
     await store.close();
     process.exit(1);
   }

@@ -1,2 +1,6 @@
-export { loadConfig, ConfigError, CONFIG_KEYS } from './load_config.ts';
-export type { Config, ResourceServerConfig, TtlConfig } from './load_config.ts';
+export {
+  loadConfig, parseMfaPepper, ConfigError, CONFIG_KEYS, DEFAULT_ISSUER_NAME, DEV_MAIL_FROM, MIN_MFA_PEPPER_BYTES,
+  MIN_METRICS_TOKEN_LENGTH,
+} from './load_config.ts';
+export type { Config, MailConfig, ResourceServerConfig, TtlConfig } from './load_config.ts';
+export { DEV_SECRETS_COLLECTION, deriveMfaPeppers, resolveMfaSecrets, type MfaPeppers, type MfaSecrets } from './mfa_secrets.ts';

@@ -4,6 +4,9 @@
  */
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_AUDIT_RETENTION_DAYS } from '../audit/audit_log.ts';
+import { parseKeyRing, type KeyRing } from '../factors/shared/secret_box.ts';
+import { MAIL_REQUIRED_IN_PRODUCTION, SMTP_URL_SETTING, createMailer, parseSmtpUrl } from '../mail/transport.ts';
 import { parseConfiguredKeys, type ProviderKeys } from '../provider/keys.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.ts';
 
@@ -39,6 +42,31 @@ export interface TtlConfig {
   readonly grantSeconds: number;
 }
 
+/** Outgoing mail (issue 5). */
+export interface MailConfig {
+  /**
+   * `SMTP_URL`: `smtp://user:pass@host:587[?requireTLS=true]` or `smtps://user:pass@host:465` (validated with
+   * `parseSmtpUrl`). Required in production; unset outside production → the in-process dev outbox, readable at
+   * `/dev/mail`. Holds a password: never log it.
+   */
+  readonly smtpUrl: string | undefined;
+  /**
+   * `MAIL_FROM`: the sender, a bare address (`no-reply@shop.example`, shown with {@link Config.issuerName} as its
+   * display name) or `Name <address>`. Required in production; default `no-reply@localhost` outside production,
+   * i.e. `oidc-stepup <no-reply@localhost>` with the default issuer name.
+   */
+  readonly from: string;
+}
+
+/** Default `ISSUER_NAME`. */
+export const DEFAULT_ISSUER_NAME = 'oidc-stepup';
+/** Default `MAIL_FROM` outside production (the mailer adds `ISSUER_NAME` as display name). */
+export const DEV_MAIL_FROM = 'no-reply@localhost';
+/** Shortest accepted `MFA_PEPPER`, in decoded bytes (HMAC-SHA256 key: RFC 2104 §3 recommends ≥ the hash length). */
+export const MIN_MFA_PEPPER_BYTES = 32;
+/** Shortest accepted `METRICS_TOKEN`, in characters. */
+export const MIN_METRICS_TOKEN_LENGTH = 16;
+
 /** The validated, frozen server configuration. */
 export interface Config {
   /** `NODE_ENV`: `development` (default), `test` or `production`. */
@@ -70,6 +98,33 @@ export interface Config {
   /** `RESOURCE_SERVERS`, default `{}`: JSON map resource indicator → {@link ResourceServerConfig}. */
   readonly resourceServers: Readonly<Record<string, ResourceServerConfig>>;
   readonly ttl: TtlConfig;
+  readonly mail: MailConfig;
+  /**
+   * `ISSUER_NAME`, default `oidc-stepup`: the provider's name as customers know it — the sender name and wording of
+   * mails, and the `issuer` of TOTP enrolments (otpauth URI) in authenticator apps. 1-64 characters, no `:` (the
+   * Key URI Format forbids it in the issuer) and none of `< > " \`.
+   */
+  readonly issuerName: string;
+  /**
+   * `AUDIT_RETENTION_DAYS`, default 400: days an audit record is kept (1-3650); `0` or `forever` → `null`, kept
+   * forever (no TTL index).
+   */
+  readonly auditRetentionDays: number | null;
+  /**
+   * `FACTOR_KEYS`: the AES-256-GCM key ring that encrypts TOTP secrets at rest, `id:base64key,id:base64key`
+   * (32-byte keys; the first encrypts new secrets, the others still decrypt: rotate by prepending a key). Required
+   * in production; unset outside production → generated once and kept in the database (`dev_secrets`).
+   */
+  readonly factorKeys: KeyRing | undefined;
+  /**
+   * `MFA_PEPPER`: a secret of at least 32 bytes, base64 or base64url (`openssl rand -base64 32`), keying the HMACs of
+   * stored recovery codes and email codes (one sub-key per use is derived from it). Never stored in the database;
+   * changing it invalidates every stored recovery code. Required in production; unset outside production →
+   * generated once and kept in the database (`dev_secrets`).
+   */
+  readonly mfaPepper: Buffer | undefined;
+  /** `METRICS_TOKEN`: when set (≥ 16 characters), `/metrics` requires `Authorization: Bearer <token>`; default open. */
+  readonly metricsToken: string | undefined;
 }
 
 /** Thrown by {@link loadConfig}; `problems` lists every invalid or missing key, one sentence each. */
@@ -127,20 +182,55 @@ const fields = {
   INTERACTION_TTL: seconds(86_400),
   SESSION_TTL: seconds(31_536_000),
   GRANT_TTL: seconds(31_536_000),
+  ISSUER_NAME: z.string().trim().min(1).max(64, 'must be at most 64 characters')
+    // eslint-disable-next-line no-control-regex
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters')
+    .refine((v) => !v.includes(':'), 'must not contain ":" (authenticator apps split "issuer:account" at it)')
+    .refine((v) => !/[<>"\\]/.test(v), 'must not contain < > " or \\ (it becomes the mail sender\'s display name)'),
+  AUDIT_RETENTION_DAYS: z.string().trim().toLowerCase()
+    .refine((v) => v === 'forever' || (/^\d{1,4}$/.test(v) && Number(v) <= 3650), 'must be a whole number of days from 1 to 3650, or 0 / forever to keep records forever')
+    .transform((v) => (v === 'forever' || Number(v) === 0 ? null : Number(v))),
+  METRICS_TOKEN: z.string().trim().min(MIN_METRICS_TOKEN_LENGTH, `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`)
+    .refine((v) => /^[\x21-\x7e]+$/.test(v), 'must be printable ASCII without spaces (it is sent as a Bearer token)'),
 } as const;
 
 type FieldName = keyof typeof fields;
 type FieldValue<K extends FieldName> = z.output<(typeof fields)[K]>;
 
 /** Every environment variable this server reads (the README's configuration reference lists the same). */
-export const CONFIG_KEYS: readonly string[] = Object.freeze([...Object.keys(fields), 'JWKS', 'COOKIE_KEYS', 'RESOURCE_SERVERS']);
+export const CONFIG_KEYS: readonly string[] = Object.freeze([
+  ...Object.keys(fields), 'JWKS', 'COOKIE_KEYS', 'RESOURCE_SERVERS', SMTP_URL_SETTING, 'MAIL_FROM', 'FACTOR_KEYS', 'MFA_PEPPER',
+]);
 
+/** Freezes plain objects and arrays; Buffers (key material) cannot be frozen and are left as they are. */
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+  if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const inner of Object.values(value)) deepFreeze(inner);
   }
   return value;
+}
+
+/** Quoted values longer than a key id could be (a key pasted in the wrong place) are not repeated in problems. */
+function hideLongQuotes(problem: string): string {
+  return problem.replace(/"[^"]{33,}"/g, '(a long value, not shown)');
+}
+
+/** Decodes standard or URL-safe base64 (padding optional); `undefined` when the text is not base64. */
+function decodeBase64(text: string): Buffer | undefined {
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) return undefined;
+  return Buffer.from(text, /[-_]/.test(text) ? 'base64url' : 'base64');
+}
+
+/**
+ * `MFA_PEPPER` → its bytes, or the problem (never quoting the value). Exported for the dev-secrets store, which
+ * keeps a generated pepper in the same text form.
+ */
+export function parseMfaPepper(text: string): { pepper: Buffer; problem?: undefined } | { pepper?: undefined; problem: string } {
+  const bytes = decodeBase64(text.trim());
+  if (!bytes) return { problem: 'must be base64 or base64url text (e.g. the output of `openssl rand -base64 32`)' };
+  if (bytes.length < MIN_MFA_PEPPER_BYTES) return { problem: `must decode to at least ${MIN_MFA_PEPPER_BYTES} bytes, got ${bytes.length}` };
+  return { pepper: bytes };
 }
 
 function describeIssues(key: string, issues: readonly z.core.$ZodIssue[]): string[] {
@@ -245,6 +335,48 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     grantSeconds: read('GRANT_TTL', 14 * 24 * 3600),
   };
 
+  const issuerName = read('ISSUER_NAME', DEFAULT_ISSUER_NAME);
+
+  const smtpUrl = isSet(SMTP_URL_SETTING) ? (env[SMTP_URL_SETTING] as string).trim() : undefined;
+  if (smtpUrl !== undefined) {
+    // parseSmtpUrl never quotes the URL (it may hold a password)
+    problems.push(...parseSmtpUrl(smtpUrl).problems.map((problem) => `${SMTP_URL_SETTING}: ${problem}`));
+  } else if (production) {
+    problems.push(MAIL_REQUIRED_IN_PRODUCTION);
+  }
+  const mailFrom = isSet('MAIL_FROM') ? (env.MAIL_FROM as string).trim() : undefined;
+  if (mailFrom !== undefined) {
+    // the mailer's own rule, applied now: an outbox mailer is pure (no connection, nothing sent)
+    try {
+      createMailer({ from: mailFrom, issuerName, production: false });
+    } catch {
+      problems.push('MAIL_FROM: must be an address (no-reply@shop.example) or "Name <address>"');
+    }
+  } else if (production) {
+    problems.push('MAIL_FROM is required when NODE_ENV=production (the sender customers see, e.g. "Shop Login <no-reply@id.shop.example>")');
+  }
+
+  const auditRetentionDays = read('AUDIT_RETENTION_DAYS', DEFAULT_AUDIT_RETENTION_DAYS);
+
+  let factorKeys: KeyRing | undefined;
+  if (isSet('FACTOR_KEYS')) {
+    const parsed = parseKeyRing(env.FACTOR_KEYS as string);
+    if (parsed.ring) factorKeys = parsed.ring;
+    else problems.push(...parsed.problems.map((problem) => `FACTOR_KEYS: ${hideLongQuotes(problem)}`));
+  } else if (production) {
+    problems.push('FACTOR_KEYS is required when NODE_ENV=production (the key ring encrypting TOTP secrets: "id:base64key,…" with 32-byte keys, the first encrypts; `npm run cli -- keys generate` prints one)');
+  }
+  let mfaPepper: Buffer | undefined;
+  if (isSet('MFA_PEPPER')) {
+    const parsed = parseMfaPepper(env.MFA_PEPPER as string);
+    if (parsed.pepper) mfaPepper = parsed.pepper;
+    else problems.push(`MFA_PEPPER: ${parsed.problem}`);
+  } else if (production) {
+    problems.push(`MFA_PEPPER is required when NODE_ENV=production (a secret of at least ${MIN_MFA_PEPPER_BYTES} bytes in base64 keying the recovery-code and email-code hashes; \`npm run cli -- keys generate\` prints one)`);
+  }
+
+  const metricsToken = read('METRICS_TOKEN');
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return deepFreeze<Config>({
@@ -262,5 +394,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     devSeed,
     resourceServers,
     ttl,
+    mail: { smtpUrl, from: mailFrom ?? DEV_MAIL_FROM },
+    issuerName,
+    auditRetentionDays,
+    factorKeys,
+    mfaPepper,
+    metricsToken,
   });
 }

@@ -1,7 +1,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../src/config/index.ts';
+import { CONFIG_KEYS, ConfigError, loadConfig } from '../../src/config/index.ts';
+import { MAIL_REQUIRED_IN_PRODUCTION } from '../../src/mail/index.ts';
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
   try {
@@ -19,6 +20,16 @@ function productionKeys(): { JWKS: string; COOKIE_KEYS: string } {
   return {
     JWKS: JSON.stringify({ keys: [jwk] }),
     COOKIE_KEYS: `${randomBytes(32).toString('base64url')},${randomBytes(32).toString('base64url')}`,
+  };
+}
+
+/** Mail and MFA secrets a production configuration needs besides the provider keys. */
+function productionSecrets(): Record<string, string> {
+  return {
+    SMTP_URL: 'smtps://mailer:s3cret@smtp.shop.example:465',
+    MAIL_FROM: 'Shop Login <no-reply@id.shop.example>',
+    FACTOR_KEYS: `2026-01:${randomBytes(32).toString('base64')}`,
+    MFA_PEPPER: randomBytes(32).toString('base64'),
   };
 }
 
@@ -110,6 +121,14 @@ describe('loadConfig', function () {
     expect(problems.some((p) => p.startsWith('COOKIE_KEYS is required when NODE_ENV=production'))).to.equal(true);
   });
 
+  it('production without mail and MFA secrets is refused, each named', function () {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).to.include(MAIL_REQUIRED_IN_PRODUCTION);
+    for (const variable of ['MAIL_FROM', 'FACTOR_KEYS', 'MFA_PEPPER']) {
+      expect(problems.some((p) => p.startsWith(`${variable} is required when NODE_ENV=production`)), variable).to.equal(true);
+    }
+  });
+
   it('production refuses the dev seed and weak keys', function () {
     const problems = problemsOf({
       NODE_ENV: 'production',
@@ -117,6 +136,7 @@ describe('loadConfig', function () {
       DEV_SEED: 'true',
       JWKS: productionKeys().JWKS,
       COOKIE_KEYS: 'short',
+      ...productionSecrets(),
     });
     expect(problems.some((p) => p.startsWith('DEV_SEED must be false'))).to.equal(true);
     expect(problems.some((p) => p.startsWith('COOKIE_KEYS: cookieKeys[0] is too short'))).to.equal(true);
@@ -124,12 +144,94 @@ describe('loadConfig', function () {
   });
 
   it('a complete production configuration loads, listening on all interfaces, without the dev seed', function () {
-    const config = loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://mongo:27017/oidc_stepup', ISSUER: 'https://id.shop.example', ...productionKeys() });
+    const secrets = productionSecrets();
+    const config = loadConfig({
+      NODE_ENV: 'production', MONGODB_URI: 'mongodb://mongo:27017/oidc_stepup', ISSUER: 'https://id.shop.example', ...productionKeys(), ...secrets,
+    });
     expect(config.production).to.equal(true);
     expect(config.host).to.equal('0.0.0.0');
     expect(config.devSeed).to.equal(false);
     expect(config.embeddedDbSnapshot).to.equal(undefined);
     expect(config.keys?.jwks.keys).to.have.length(1);
     expect(config.keys?.cookieKeys).to.have.length(2);
+    expect(config.mail).to.deep.equal({ smtpUrl: secrets.SMTP_URL, from: secrets.MAIL_FROM });
+    expect(config.factorKeys?.activeKeyId).to.equal('2026-01');
+    expect(config.factorKeys?.keys['2026-01']?.equals(Buffer.from(secrets.FACTOR_KEYS!.slice(8), 'base64'))).to.equal(true);
+    expect(config.mfaPepper?.equals(Buffer.from(secrets.MFA_PEPPER!, 'base64'))).to.equal(true);
+  });
+});
+
+describe('loadConfig: mail, audit, MFA secrets and metrics', function () {
+  it('development defaults: the dev outbox, the default sender and name, 400 days of audit, generated MFA secrets, open metrics', function () {
+    const config = loadConfig({});
+    expect(config.mail).to.deep.equal({ smtpUrl: undefined, from: 'no-reply@localhost' });
+    expect(config.issuerName).to.equal('oidc-stepup');
+    expect(config.auditRetentionDays).to.equal(400);
+    expect(config.factorKeys).to.equal(undefined);
+    expect(config.mfaPepper).to.equal(undefined);
+    expect(config.metricsToken).to.equal(undefined);
+  });
+
+  it('reads every new setting', function () {
+    const pepper = randomBytes(48);
+    const key1 = randomBytes(32);
+    const key2 = randomBytes(32);
+    const config = loadConfig({
+      SMTP_URL: 'smtp://localhost:1025',
+      MAIL_FROM: 'no-reply@id.shop.example',
+      ISSUER_NAME: 'Keys Express',
+      AUDIT_RETENTION_DAYS: '30',
+      FACTOR_KEYS: `new:${key1.toString('base64url')}, old:${key2.toString('base64')}`,
+      MFA_PEPPER: pepper.toString('base64url'),
+      METRICS_TOKEN: 'a-long-enough-scrape-token',
+    });
+    expect(config.mail).to.deep.equal({ smtpUrl: 'smtp://localhost:1025', from: 'no-reply@id.shop.example' });
+    expect(config.issuerName).to.equal('Keys Express');
+    expect(config.auditRetentionDays).to.equal(30);
+    expect(config.factorKeys?.activeKeyId).to.equal('new');
+    expect(Object.keys(config.factorKeys?.keys ?? {})).to.deep.equal(['new', 'old']);
+    expect(config.factorKeys?.keys.old?.equals(key2)).to.equal(true);
+    expect(config.mfaPepper?.equals(pepper)).to.equal(true);
+    expect(config.metricsToken).to.equal('a-long-enough-scrape-token');
+    expect(Object.isFrozen(config.mail)).to.equal(true);
+    expect(Object.isFrozen(config.factorKeys)).to.equal(true);
+  });
+
+  it('AUDIT_RETENTION_DAYS 0 or forever keeps audit records forever', function () {
+    expect(loadConfig({ AUDIT_RETENTION_DAYS: '0' }).auditRetentionDays).to.equal(null);
+    expect(loadConfig({ AUDIT_RETENTION_DAYS: 'Forever' }).auditRetentionDays).to.equal(null);
+    expect(loadConfig({ AUDIT_RETENTION_DAYS: '3650' }).auditRetentionDays).to.equal(3650);
+  });
+
+  it('lists every problem of the new settings at once, without repeating secrets', function () {
+    const secretKey = randomBytes(32).toString('base64');
+    const problems = problemsOf({
+      SMTP_URL: 'http://mailer:hunter2@smtp.example:99999',
+      MAIL_FROM: 'two@example.com, three@example.com',
+      ISSUER_NAME: 'Shop: Login',
+      AUDIT_RETENTION_DAYS: '5000',
+      FACTOR_KEYS: `${secretKey}:k1`,
+      MFA_PEPPER: randomBytes(16).toString('base64'),
+      METRICS_TOKEN: 'short',
+    });
+    for (const variable of ['SMTP_URL', 'MAIL_FROM', 'ISSUER_NAME', 'AUDIT_RETENTION_DAYS', 'FACTOR_KEYS', 'MFA_PEPPER', 'METRICS_TOKEN']) {
+      expect(problems.some((p) => p.startsWith(variable)), `${variable} in ${JSON.stringify(problems, null, 1)}`).to.equal(true);
+    }
+    const text = problems.join('\n');
+    expect(text).not.to.include('hunter2');
+    expect(text).not.to.include(secretKey);
+    expect(problems.some((p) => p.startsWith('MFA_PEPPER: must decode to at least 32 bytes, got 16'))).to.equal(true);
+  });
+
+  it('a pepper that is not base64 and a key of the wrong size are refused', function () {
+    const problems = problemsOf({ MFA_PEPPER: 'correct horse battery staple correct horse battery', FACTOR_KEYS: `k1:${randomBytes(16).toString('base64')}` });
+    expect(problems).to.deep.equal([
+      'FACTOR_KEYS: key "k1" must decode to 32 bytes, got 16',
+      'MFA_PEPPER: must be base64 or base64url text (e.g. the output of `openssl rand -base64 32`)',
+    ]);
+  });
+
+  it('CONFIG_KEYS names every new setting', function () {
+    expect(CONFIG_KEYS).to.include.members(['SMTP_URL', 'MAIL_FROM', 'ISSUER_NAME', 'AUDIT_RETENTION_DAYS', 'FACTOR_KEYS', 'MFA_PEPPER', 'METRICS_TOKEN']);
   });
 });

@@ -11,7 +11,9 @@ import { createAccount, ensureAccountIndexes } from '../../src/accounts/accounts
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { demoShopRouter } from '../../src/http/demo_shop.ts';
+import { countMailFailures, createMetrics, type AppMetrics } from '../../src/http/metrics.ts';
 import { createViews } from '../../src/http/views.ts';
+import { createMailer, type Mailer } from '../../src/mail/index.ts';
 import { ensureAdapterIndexes } from '../../src/provider/adapter.ts';
 import { saveClient } from '../../src/provider/clients.ts';
 import { createProvider } from '../../src/provider/configuration.ts';
@@ -44,6 +46,10 @@ export interface TestServer {
   accounts: { alice: TestAccount; bob: TestAccount };
   /** The API configured in RESOURCE_SERVERS (JWT access tokens, scope `invoice orders:read`). */
   api: { resource: string; scope: string };
+  /** The app's mailer (counted in `metrics`), when the `mailer` option asked for one. */
+  mailer?: Mailer;
+  /** The app's metrics registry (served at /metrics). */
+  metrics: AppMetrics;
   stop(): Promise<void>;
 }
 
@@ -61,6 +67,11 @@ export interface TestServerOptions {
   shopOrigin?: string;
   /** Also serve the dev demo shop at /demo-shop (its client `demo-shop` is registered for it). */
   demoShop?: boolean;
+  /**
+   * Give the app a mailer: `'config'` builds it from the loaded config as main.ts does (no `SMTP_URL` → the dev
+   * outbox), or pass one. Either way it is wrapped to count failures in `metrics`. Default: no mailer.
+   */
+  mailer?: 'config' | Mailer;
 }
 
 export async function startTestServer(label: string, options: TestServerOptions = {}): Promise<TestServer> {
@@ -120,7 +131,15 @@ export async function startTestServer(label: string, options: TestServerOptions 
     });
     extraRouters.push(demoShopRouter({ issuer, clientId: demo.clientId, clientSecret: demo.clientSecret as string, views, logger }));
   }
-  const app = createApp({ config, conn, provider, logger, views, extraRouters });
+  const metrics = createMetrics();
+  let mailer: Mailer | undefined;
+  if (options.mailer) {
+    const base = options.mailer === 'config'
+      ? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, issuerName: config.issuerName, production: config.production, logger })
+      : options.mailer;
+    mailer = countMailFailures(base, metrics);
+  }
+  const app = createApp({ config, conn, provider, logger, views, extraRouters, metrics, ...(mailer ? { mailer } : {}) });
   const handle = app.callback();
   server.on('request', (req, res) => {
     void handle(req, res);
@@ -134,7 +153,10 @@ export async function startTestServer(label: string, options: TestServerOptions 
     clients: { firstParty, thirdParty },
     accounts: { alice, bob },
     api: { resource: API_RESOURCE, scope: 'invoice orders:read' },
+    ...(mailer ? { mailer } : {}),
+    metrics,
     async stop() {
+      await mailer?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await conn.dropDatabase().catch(() => undefined);
