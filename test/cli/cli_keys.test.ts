@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { runCli } from '../../src/cli/run.ts';
+import { loadConfig } from '../../src/config/index.ts';
 import { parseConfiguredKeys } from '../../src/provider/keys.ts';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -36,11 +37,30 @@ describe('operators CLI: keys generate', function () {
     expect(parsed.keys!.jwks.keys.map((k) => k.alg)).to.have.members(['RS256', 'ES256']);
   });
 
+  it('prints every secret a production start needs: loadConfig accepts them as they are', async function () {
+    const { stdout } = await run(['keys', 'generate']);
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      MONGODB_URI: 'mongodb://db.internal:27017/oidc_stepup',
+      ISSUER: 'https://id.shop.example',
+      SMTP_URL: 'smtps://mailer:secret@smtp.shop.example',
+      MAIL_FROM: 'no-reply@shop.example',
+      JWKS: envValue(stdout, 'JWKS'),
+      COOKIE_KEYS: envValue(stdout, 'COOKIE_KEYS'),
+      FACTOR_KEYS: envValue(stdout, 'FACTOR_KEYS'),
+      MFA_PEPPER: envValue(stdout, 'MFA_PEPPER'),
+    });
+    expect(config.factorKeys?.activeKeyId).to.match(/^\d{4}-\d{2}-\d{2}$/);
+    expect(config.mfaPepper?.length).to.equal(32);
+  });
+
   it('gives a different key set on every run', async function () {
     const first = await run(['keys', 'generate']);
     const second = await run(['keys', 'generate']);
     expect(envValue(first.stdout, 'COOKIE_KEYS')).to.not.equal(envValue(second.stdout, 'COOKIE_KEYS'));
     expect(envValue(first.stdout, 'JWKS')).to.not.equal(envValue(second.stdout, 'JWKS'));
+    expect(envValue(first.stdout, 'FACTOR_KEYS')).to.not.equal(envValue(second.stdout, 'FACTOR_KEYS'));
+    expect(envValue(first.stdout, 'MFA_PEPPER')).to.not.equal(envValue(second.stdout, 'MFA_PEPPER'));
   });
 
   it('refuses unexpected arguments with exit code 2', async function () {
