@@ -1,3 +1,4 @@
+import { grantScopesWithoutStepUp, isStepUpScope } from '../policy/step_up_scopes.ts';
 import type { Context } from 'koa';
 import { findAccountById } from '../accounts/accounts.ts';
 import {
@@ -15,7 +16,6 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
   openid: 'Confirm who you are when you sign in',
   email: 'See your email address',
   profile: 'See your name',
-  invoice: 'Let you pay by invoice',
   offline_access: 'Stay connected to your account while you are away',
 };
 
@@ -32,12 +32,12 @@ function stringList(value: unknown): string[] {
 /** The consent page's list: one sentence per requested permission, without duplicates. */
 export function describePermissions(details: Record<string, unknown>): string[] {
   const items = new Set<string>([SCOPE_DESCRIPTIONS.openid as string]);
-  for (const scope of stringList(details.missingOIDCScope)) items.add(SCOPE_DESCRIPTIONS[scope] ?? `Use the "${scope}" permission`);
+  for (const scope of stringList(details.missingOIDCScope).filter((s) => !isStepUpScope(s))) items.add(SCOPE_DESCRIPTIONS[scope] ?? `Use the "${scope}" permission`);
   for (const claim of stringList(details.missingOIDCClaims)) items.add(CLAIM_DESCRIPTIONS[claim] ?? `See your "${claim}"`);
   const resources = details.missingResourceScopes;
   if (resources && typeof resources === 'object') {
     for (const [indicator, scopes] of Object.entries(resources as Record<string, unknown>)) {
-      for (const scope of stringList(scopes)) items.add(`${SCOPE_DESCRIPTIONS[scope] ?? `Use "${scope}"`} (at ${indicator})`);
+      for (const scope of stringList(scopes).filter((s) => !isStepUpScope(s))) items.add(`${SCOPE_DESCRIPTIONS[scope] ?? `Use "${scope}"`} (at ${indicator})`);
     }
   }
   return [...items];
@@ -72,13 +72,13 @@ export async function submitConsent(ctx: Context, deps: InteractionDeps): Promis
   const existing = interaction.grantId ? await Grant.find(interaction.grantId) : undefined;
   const grant = existing ?? new Grant({ accountId: session.accountId, clientId: String(params.client_id) });
   const missingScope = stringList(prompt.details.missingOIDCScope);
-  if (missingScope.length > 0) grant.addOIDCScope(missingScope.join(' '));
+  grantScopesWithoutStepUp(grant, missingScope);
   const missingClaims = stringList(prompt.details.missingOIDCClaims);
   if (missingClaims.length > 0) grant.addOIDCClaims(missingClaims);
   const missingResourceScopes = prompt.details.missingResourceScopes;
   if (missingResourceScopes && typeof missingResourceScopes === 'object') {
     for (const [indicator, scopes] of Object.entries(missingResourceScopes as Record<string, unknown>)) {
-      grant.addResourceScope(indicator, stringList(scopes).join(' '));
+      grantScopesWithoutStepUp(grant, stringList(scopes), indicator);
     }
   }
   const grantId = await grant.save();

@@ -2,6 +2,7 @@
  * The oidc-provider configuration: which protocol features are on, the claims and acr values it speaks,
  * where interactions and errors render, where it stores things and with which keys.
  */
+import { grantScopesWithoutStepUp, isStepUpScope } from '../policy/step_up_scopes.ts';
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import Provider, {
@@ -28,11 +29,6 @@ export const INTERACTION_PATH = '/interaction';
 /** Scopes besides those the `claims` map defines (`email`, `profile`). `invoice` is the step-up scope (DESIGN.md §4). */
 export const SCOPES = ['openid', 'offline_access', 'invoice'] as const;
 
-/**
- * Step-up scopes: they stand for a customer who proved a second factor (DESIGN.md §4), so they are never issued
- * through `client_credentials`, where no customer is behind the token.
- */
-export const STEP_UP_SCOPES: ReadonlySet<string> = new Set(['invoice']);
 
 /**
  * Refuses a client-credentials token carrying a step-up scope (`invalid_scope`). oidc-provider picks those scopes
@@ -40,7 +36,8 @@ export const STEP_UP_SCOPES: ReadonlySet<string> = new Set(['invoice']);
  * API's scopes; neither knows which scopes need a customer.
  */
 export function refuseStepUpClientCredentials(scope: string | undefined): void {
-  const refused = (scope ?? '').split(' ').filter((token) => STEP_UP_SCOPES.has(token));
+  // Step-up scopes stand for a customer who proved a second factor: no customer is behind this token.
+  const refused = (scope ?? '').split(' ').filter(isStepUpScope);
   if (refused.length > 0) {
     throw new errors.InvalidScope('a step-up scope is never issued through client credentials', refused.join(' '));
   }
@@ -116,14 +113,13 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC): Promise<Grant | undef
   if (!isFirstParty(client)) return grant;
 
   grant ??= new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
-  const scopes = [...ctx.oidc.requestParamOIDCScopes];
-  if (scopes.length > 0) grant.addOIDCScope(scopes.join(' '));
+  grantScopesWithoutStepUp(grant, ctx.oidc.requestParamOIDCScopes);
   const claims = [...ctx.oidc.requestParamClaims];
   if (claims.length > 0) grant.addOIDCClaims(claims);
   const requested = new Set(ctx.oidc.requestParamScopes);
   for (const [indicator, resourceServer] of Object.entries(ctx.oidc.resourceServers ?? {})) {
     const resourceScopes = [...resourceServer.scopes].filter((scope) => requested.has(scope));
-    if (resourceScopes.length > 0) grant.addResourceScope(indicator, resourceScopes.join(' '));
+    if (resourceScopes.length > 0) grantScopesWithoutStepUp(grant, resourceScopes, indicator);
   }
   await grant.save();
   return grant;

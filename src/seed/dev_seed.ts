@@ -42,7 +42,7 @@ export const DEMO_USERS: readonly DemoUser[] = Object.freeze([
     email: 'invoice@example.com',
     password: 'demo-invoice',
     name: 'Ingo Invoice',
-    description: 'may pay by invoice (the invoice scope asks for a second factor)',
+    description: 'has the invoice privilege (paying by invoice will ask for a second factor)',
     privileges: ['invoice'],
   },
   {
