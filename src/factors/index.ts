@@ -17,7 +17,7 @@ export {
   RECOVERY_ATTEMPT_BUCKET, createRecoveryFactor, type RecoveryCodesView, type RecoveryFactor, type RecoveryFactorOptions,
 } from './recovery/index.ts';
 export {
-  EMAIL_CODE_AMR_URN, EMAIL_CODE_DEFAULTS, createEmailCodeFactor, maskAddress, type CodeMailer, type EmailCodeEnrolView,
+  EMAIL_CODE_AMR_URN, EMAIL_CODE_DEFAULTS, createEmailCodeFactor, type CodeMailer, type EmailCodeEnrolView,
   type EmailCodeFactor, type EmailCodeFactorOptions,
 } from './email/index.ts';
 export {

@@ -7,7 +7,7 @@
 import type { Connection } from 'mongoose';
 import { recordEvent, type AuditActor, type AuditEvent } from '../audit/audit_log.ts';
 import { renderNotification, type NotificationData, type NotificationFacts, type NotificationKind } from './templates.ts';
-import { maskEmail } from './mask_email.ts';
+import { maskEmail } from '../shared/mask_email.ts';
 import type { MailLogger, Mailer } from './transport.ts';
 
 export interface NotifyDeps {

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import Bowser from 'bowser';
 import pug from 'pug';
 
-export { maskEmail } from './mask_email.ts';
+export { maskEmail } from '../shared/mask_email.ts';
 
 /** `views/mail/` at the repository (or image) root: `src/mail/` and `dist/mail/` both sit two levels below it. */
 export const MAIL_VIEWS_DIR = fileURLToPath(new URL('../../views/mail/', import.meta.url));

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import nodemailer, { type Transporter, type SMTPTransportOptions, type SMTPSentMessageInfo } from 'nodemailer';
 import { AppError } from '../shared/errors.ts';
-import { maskEmail } from './mask_email.ts';
+import { maskEmail } from '../shared/mask_email.ts';
 
 /** The configuration key the SMTP URL is read from (named in start-up problems). */
 export const SMTP_URL_SETTING = 'SMTP_URL';

@@ -44,16 +44,3 @@ export function sameHash(a: string, b: string): boolean {
   return left.length === right.length && left.length > 0 && timingSafeEqual(left, right);
 }
 
-/**
- * The address as a page may show it: first character of the local part, three dots, the domain
- * (`max@example.com` → `m•••@example.com`); anything that is not `local@domain` becomes `•••`.
- *
- * Local on purpose: the same rule as `maskEmail` of the mail layer, kept here so the factor does not depend on
- * `src/mail` (the composition root wires the two); keep both in step.
- */
-export function maskAddress(email: string): string {
-  const at = email.lastIndexOf('@');
-  if (at <= 0 || at === email.length - 1) return '•••';
-  const first = Array.from(email.slice(0, at))[0] ?? '';
-  return `${first}•••${email.slice(at)}`;
-}

@@ -37,7 +37,8 @@ import type {
   PlainFailure, VerifyResult,
 } from '../contract.ts';
 import type { AttemptLimiter } from '../shared/attempts.ts';
-import { MIN_EMAIL_PEPPER_BYTES, generateEmailCode, hashEmailCode, maskAddress, normaliseEmailCode, sameHash } from './code.ts';
+import { maskEmail } from '../../shared/mask_email.ts';
+import { MIN_EMAIL_PEPPER_BYTES, generateEmailCode, hashEmailCode, normaliseEmailCode, sameHash } from './code.ts';
 import { emailFactorModel, type EmailCodePurpose, type EmailCodeSlotDoc, type EmailFactorDoc } from './model.ts';
 
 export const EMAIL_CODE_FACTOR_ID = 'email_code';
@@ -249,7 +250,7 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
       if (written.matchedCount !== 1) return { ok: false, code: 'not_enrolled' };
       return {
         ok: true,
-        sent: { ok: true, expiresAt, sentTo: maskAddress(plan.address), resendAvailableAt: new Date(now + resendCooldownMs) },
+        sent: { ok: true, expiresAt, sentTo: maskEmail(plan.address), resendAvailableAt: new Date(now + resendCooldownMs) },
       };
     }
     throw new Error(`could not send an email code to ${accountId}: concurrent updates`);
@@ -310,7 +311,7 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
           ok: true,
           status: 'pending',
           view: {
-            sentTo: maskAddress(doc.pending.email),
+            sentTo: maskEmail(doc.pending.email),
             expiresAt: live.expiresAt,
             resendAvailableAt: new Date(doc.lastSentAt.getTime() + resendCooldownMs),
             replacing,
@@ -423,7 +424,7 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
     async maskedAddress(accountId: string): Promise<string | undefined> {
       checkAccountId(accountId);
       const email = (await load(accountId))?.active?.email;
-      return email === undefined ? undefined : maskAddress(email);
+      return email === undefined ? undefined : maskEmail(email);
     },
     async remove(accountId: string): Promise<void> {
       checkAccountId(accountId);

@@ -3,5 +3,5 @@ export {
   type EmailCodeEnrolView, type EmailCodeFactor, type EmailCodeFactorOptions,
 } from './factor.ts';
 export {
-  EMAIL_CODE_DIGITS, MIN_EMAIL_PEPPER_BYTES, generateEmailCode, hashEmailCode, maskAddress, normaliseEmailCode,
+  EMAIL_CODE_DIGITS, MIN_EMAIL_PEPPER_BYTES, generateEmailCode, hashEmailCode, normaliseEmailCode,
 } from './code.ts';
