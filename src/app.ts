@@ -58,6 +58,8 @@ export function createApp(deps: AppDeps): Koa {
     views,
     csrf: createCsrfTokens(provider.keys),
     logger: logger.child({ component: 'interactions' }),
+    ...(deps.factors ? { factors: deps.factors } : {}),
+    ...(deps.mailer ? { notify: { conn, mailer: deps.mailer, issuerName: config.issuerName, logger: logger.child({ component: 'notify' }) } } : {}),
   });
   const health = healthRouter(conn);
   const metrics = deps.metrics ?? createMetrics();

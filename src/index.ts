@@ -30,3 +30,9 @@ export { healthRouter } from './http/health.ts';
 export { createMetrics, countMailFailures, httpMetrics, metricsRouter, type AppMetrics } from './http/metrics.ts';
 export { devMailRouter, servesDevMail, DEV_MAIL_PATH } from './http/dev_mail.ts';
 export { createLogger, type Logger, type LogLevel } from './shared/logger.ts';
+export {
+  decideStepUp, grantableStepUpScopes, requestedAcrLevel, secondFactorFresh, STEP_UP_SCOPE_RULES,
+  type StepUpDecision, type StepUpInput, type StepUpOptions, type StepUpReason, type StepUpScopeRule,
+} from './policy/step_up.ts';
+export { evaluateStepUp, loadStepUpInput, type StepUpDeps, type StepUpRequest } from './policy/step_up_inputs.ts';
+export { buildInteractionPolicy, MFA_REQUIRED_REASON } from './provider/step_up_policy.ts';

@@ -189,7 +189,7 @@ async function main(): Promise<void> {
     });
 
     const views = createViews();
-    const provider = createProvider({ config, conn: store.conn, keys, views, logger });
+    const provider = createProvider({ config, conn: store.conn, keys, views, logger, factors });
     const extraRouters: Router[] = [];
     if (seed) {
       // openid-client is a dev dependency: load the demo shop only when the dev seed runs.

@@ -230,3 +230,19 @@ export async function setAccountStatus(conn: Connection, accountId: string, stat
   if (!doc) throw notFound();
   return toAccount(doc);
 }
+
+/**
+ * Turns "ask for a code at every sign-in" on or off (what enabling 2FA on the security settings page does, seeds
+ * 001/002/004). AppError `account_not_found` (404).
+ */
+export async function setSignInMfa(conn: Connection, accountId: string, enabled: boolean): Promise<void> {
+  const result = await (await accounts(conn)).updateOne({ _id: accountId }, { $set: { signInMfa: enabled } }).exec();
+  if (result.matchedCount === 0) throw notFound();
+}
+
+/** Whether the account asks for a code at every sign-in (false for an unknown account). */
+export async function signInMfaEnabled(conn: Connection, accountId: string): Promise<boolean> {
+  if (typeof accountId !== 'string') return false;
+  const doc = await (await accounts(conn)).findById(accountId, { signInMfa: 1 }).lean<Pick<AccountDoc, 'signInMfa'>>().exec();
+  return doc?.signInMfa === true;
+}

@@ -21,6 +21,8 @@ export interface AccountDoc {
   companyRole: (typeof COMPANY_ROLES)[number] | null;
   privileges: Array<(typeof PRIVILEGES)[number]>;
   status: (typeof ACCOUNT_STATUSES)[number];
+  /** "Ask for a code at every sign-in" (seeds 001/002/004); absent = off. */
+  signInMfa?: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -47,6 +49,7 @@ const accountSchema = new Schema<AccountDoc>(
     companyRole: { type: String, enum: COMPANY_ROLES, default: null },
     privileges: { type: [{ type: String, enum: PRIVILEGES }], default: [] },
     status: { type: String, enum: ACCOUNT_STATUSES, default: 'active', required: true },
+    signInMfa: { type: Boolean },
   },
   { ...MODEL_OPTIONS, collection: 'accounts' },
 );

@@ -1,4 +1,5 @@
-import { grantScopesWithoutStepUp, isStepUpScope } from '../policy/step_up_scopes.ts';
+import { grantScopesWithStepUp, isStepUpScope } from '../policy/step_up_scopes.ts';
+import { grantableScopes, requestFromParams } from '../policy/step_up_inputs.ts';
 import type { Context } from 'koa';
 import { findAccountById } from '../accounts/accounts.ts';
 import {
@@ -17,6 +18,7 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
   email: 'See your email address',
   profile: 'See your name',
   offline_access: 'Stay connected to your account while you are away',
+  invoice: 'Let you pay by invoice',
 };
 
 const CLAIM_DESCRIPTIONS: Record<string, string> = {
@@ -29,18 +31,35 @@ function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
 
-/** The consent page's list: one sentence per requested permission, without duplicates. */
-export function describePermissions(details: Record<string, unknown>): string[] {
+/**
+ * The consent page's list: one sentence per requested permission, without duplicates. Step-up scopes are listed
+ * only when `allowedStepUp` holds them (the policy grants them for this request); otherwise they are not granted.
+ */
+export function describePermissions(details: Record<string, unknown>, allowedStepUp: ReadonlySet<string> = new Set()): string[] {
   const items = new Set<string>([SCOPE_DESCRIPTIONS.openid as string]);
-  for (const scope of stringList(details.missingOIDCScope).filter((s) => !isStepUpScope(s))) items.add(SCOPE_DESCRIPTIONS[scope] ?? `Use the "${scope}" permission`);
+  const shown = (s: string): boolean => !isStepUpScope(s) || allowedStepUp.has(s);
+  for (const scope of stringList(details.missingOIDCScope).filter(shown)) items.add(SCOPE_DESCRIPTIONS[scope] ?? `Use the "${scope}" permission`);
   for (const claim of stringList(details.missingOIDCClaims)) items.add(CLAIM_DESCRIPTIONS[claim] ?? `See your "${claim}"`);
   const resources = details.missingResourceScopes;
   if (resources && typeof resources === 'object') {
     for (const [indicator, scopes] of Object.entries(resources as Record<string, unknown>)) {
-      for (const scope of stringList(scopes).filter((s) => !isStepUpScope(s))) items.add(`${SCOPE_DESCRIPTIONS[scope] ?? `Use "${scope}"`} (at ${indicator})`);
+      for (const scope of stringList(scopes).filter(shown)) items.add(`${SCOPE_DESCRIPTIONS[scope] ?? `Use "${scope}"`} (at ${indicator})`);
     }
   }
   return [...items];
+}
+
+/** The step-up scopes the policy allows for this interaction's session and request. */
+async function allowedStepUpScopes(deps: InteractionDeps, interaction: InteractionDetails): Promise<Set<string>> {
+  const { params, session } = interaction;
+  if (!session?.accountId) return new Set();
+  const client = await deps.provider.Client.find(String(params.client_id ?? ''));
+  return new Set(await grantableScopes({ conn: deps.conn, factors: deps.factors }, {
+    accountId: session.accountId,
+    sessionUid: session.uid,
+    sessionAcr: session.acr,
+    ...requestFromParams(params, (client?.defaultAcrValues ?? []) as readonly string[]),
+  }));
 }
 
 /** GET part: the consent page for a third-party shop (first-party shops never see it). */
@@ -52,7 +71,7 @@ export async function showConsent(ctx: Context, deps: InteractionDeps, interacti
     title: `Allow ${clientName}?`,
     clientName,
     accountEmail: account?.email,
-    permissions: describePermissions(interaction.prompt.details),
+    permissions: describePermissions(interaction.prompt.details, await allowedStepUpScopes(deps, interaction)),
     csrf: deps.csrf.tokenFor(interaction.uid),
   });
 }
@@ -71,14 +90,16 @@ export async function submitConsent(ctx: Context, deps: InteractionDeps): Promis
   const { Grant } = deps.provider;
   const existing = interaction.grantId ? await Grant.find(interaction.grantId) : undefined;
   const grant = existing ?? new Grant({ accountId: session.accountId, clientId: String(params.client_id) });
+  // Step-up scopes only when the policy allows them now (privilege, level, fresh second factor of this session).
+  const allowed = await allowedStepUpScopes(deps, interaction);
   const missingScope = stringList(prompt.details.missingOIDCScope);
-  grantScopesWithoutStepUp(grant, missingScope);
+  grantScopesWithStepUp(grant, missingScope, allowed);
   const missingClaims = stringList(prompt.details.missingOIDCClaims);
   if (missingClaims.length > 0) grant.addOIDCClaims(missingClaims);
   const missingResourceScopes = prompt.details.missingResourceScopes;
   if (missingResourceScopes && typeof missingResourceScopes === 'object') {
     for (const [indicator, scopes] of Object.entries(missingResourceScopes as Record<string, unknown>)) {
-      grantScopesWithoutStepUp(grant, stringList(scopes), indicator);
+      grantScopesWithStepUp(grant, stringList(scopes), allowed, indicator);
     }
   }
   const grantId = await grant.save();

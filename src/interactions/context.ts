@@ -6,6 +6,8 @@ import { allowFormActions } from '../http/security_headers.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { CsrfTokens } from './csrf.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
+import type { NotifyDeps } from '../mail/notify.ts';
 
 /** What every interaction step needs. */
 export interface InteractionDeps {
@@ -14,6 +16,10 @@ export interface InteractionDeps {
   views: Views;
   csrf: CsrfTokens;
   logger: Logger;
+  /** The second factors (step-up challenge and enrolment); without them step-ups are unmet. */
+  factors?: FactorRegistry;
+  /** Audit + email of security events (factor added, recovery code used, lockout); absent without a mailer. */
+  notify?: NotifyDeps;
 }
 
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;

@@ -7,6 +7,7 @@ import { submitAbort } from './abort.ts';
 import { showConsent, submitConsent } from './consent.ts';
 import { loadInteraction, type InteractionDeps } from './context.ts';
 import { showLogin, submitLogin } from './login.ts';
+import { pendingStepUpOf, showStepUp, submitChallenge, submitContinue, submitEnrol, submitEnrolRenew, submitSend } from './mfa.ts';
 
 export type { InteractionDeps } from './context.ts';
 export { createCsrfTokens, type CsrfTokens } from './csrf.ts';
@@ -47,8 +48,10 @@ export function interactionRouter(deps: InteractionDeps): Router {
   router.get('/:uid', checkUid(), async function showInteraction(ctx) {
     const interaction = await loadInteraction(ctx, deps.provider);
     switch (interaction.prompt.name) {
-      case 'login':
-        return showLogin(ctx, deps, interaction);
+      case 'login': {
+        const pending = await pendingStepUpOf(deps, interaction);
+        return pending ? showStepUp(ctx, deps, interaction, pending) : showLogin(ctx, deps, interaction);
+      }
       case 'consent':
         return showConsent(ctx, deps, interaction);
       default:
@@ -56,6 +59,11 @@ export function interactionRouter(deps: InteractionDeps): Router {
     }
   });
   router.post('/:uid/login', checkUid(), requireForm(), parseForm, (ctx) => submitLogin(ctx, deps));
+  router.post('/:uid/mfa', checkUid(), requireForm(), parseForm, (ctx) => submitChallenge(ctx, deps));
+  router.post('/:uid/mfa/send', checkUid(), requireForm(), parseForm, (ctx) => submitSend(ctx, deps));
+  router.post('/:uid/mfa/continue', checkUid(), requireForm(), parseForm, (ctx) => submitContinue(ctx, deps));
+  router.post('/:uid/enrol', checkUid(), requireForm(), parseForm, (ctx) => submitEnrol(ctx, deps));
+  router.post('/:uid/enrol/renew', checkUid(), requireForm(), parseForm, (ctx) => submitEnrolRenew(ctx, deps));
   router.post('/:uid/confirm', checkUid(), requireForm(), parseForm, (ctx) => submitConsent(ctx, deps));
   router.post('/:uid/abort', checkUid(), requireForm(), parseForm, (ctx) => submitAbort(ctx, deps));
   return router;

@@ -4,7 +4,6 @@ import { verifyLogin } from '../accounts/accounts.ts';
 import { passwordLoginAuthentication } from '../provider/acr.ts';
 import {
   clientNameOf,
-  finishInteraction,
   formBody,
   loadInteraction,
   renderInteractionPage,
@@ -13,6 +12,7 @@ import {
 } from './context.ts';
 import { minutesUntil, throttleLogin } from './login_throttle.ts';
 import type { LockState } from '../factors/contract.ts';
+import { pendingStepUpOf, savePending, showStepUp } from './mfa.ts';
 
 /** Stable message ids of the login page and what the user reads. */
 export const LOGIN_MESSAGES = {
@@ -98,6 +98,13 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps): Promise<
     ctx.status = 303;
     return;
   }
+  if (await pendingStepUpOf(deps, interaction)) {
+    // A step-up (or a password already proven here) continues with the second factor, never with another password:
+    // a step-up never switches account.
+    ctx.redirect(`/interaction/${interaction.uid}`);
+    ctx.status = 303;
+    return;
+  }
 
   const parsed = loginForm.safeParse(body);
   if (!parsed.success) {
@@ -128,7 +135,9 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps): Promise<
   const account = result.value;
 
   deps.logger.info({ event: 'login.succeeded', accountId: account.id, interaction: interaction.uid }, 'password login');
-  await finishInteraction(ctx, deps.provider, {
-    login: { accountId: account.id, ...passwordLoginAuthentication(), remember },
-  }, { mergeWithLastSubmission: false });
+  // The step-up policy decides now that the account is known: a second factor (or its enrolment) in this same
+  // interaction, an unmet requirement, or the password alone.
+  const pending = { accountId: account.id, remember, amr: passwordLoginAuthentication().amr, passwordHere: true };
+  await savePending(ctx, deps, pending);
+  await showStepUp(ctx, deps, await loadInteraction(ctx, deps.provider), pending);
 }

@@ -1,8 +1,8 @@
 /**
- * Step-up scopes (DESIGN.md §4): `invoice` stands for a customer who proved a fresh second factor. Until the
- * step-up policy grants it after that proof, every grant path (first-party grants, the consent page) records it as
- * *rejected*: the shop's request still completes, the scope is simply not in the tokens — never a silent grant
- * on a password session.
+ * Step-up scopes (DESIGN.md §4): `invoice` stands for a customer who proved a fresh second factor. Every grant path
+ * records it as *rejected* unless the step-up policy allows it for this request (`grantScopesWithStepUp`, fed by
+ * `grantableStepUpScopes`): the shop's request still completes, the scope is simply not in the tokens — never a
+ * silent grant on a password session.
  */
 import type { Grant } from 'oidc-provider';
 
@@ -26,5 +26,30 @@ export function grantScopesWithoutStepUp(grant: Grant, scopes: Iterable<string>,
   } else {
     if (granted) grant.addResourceScope(indicator, granted);
     if (rejected) grant.rejectResourceScope(indicator, rejected);
+  }
+}
+
+function withoutWords(list: string | undefined, remove: readonly string[]): string | undefined {
+  if (!list) return list;
+  const kept = list.split(' ').filter((word) => word && !remove.includes(word));
+  return kept.length > 0 ? kept.join(' ') : undefined;
+}
+
+/**
+ * Like {@link grantScopesWithoutStepUp}, but the step-up scopes in `allowed` (the policy said yes for this request)
+ * are granted — taken out of the rejected set first — and the others rejected.
+ */
+export function grantScopesWithStepUp(grant: Grant, scopes: Iterable<string>, allowed: ReadonlySet<string>, indicator?: string): void {
+  const list = [...scopes];
+  const allowedHere = list.filter((scope) => isStepUpScope(scope) && allowed.has(scope));
+  grantScopesWithoutStepUp(grant, list.filter((scope) => !allowedHere.includes(scope)), indicator);
+  if (allowedHere.length === 0) return;
+  const rejected = (grant as { rejected?: { openid?: { scope?: string }; resources?: Record<string, string | undefined> } }).rejected;
+  if (indicator === undefined) {
+    if (rejected?.openid) rejected.openid.scope = withoutWords(rejected.openid.scope, allowedHere);
+    grant.addOIDCScope(allowedHere.join(' '));
+  } else {
+    if (rejected?.resources) rejected.resources[indicator] = withoutWords(rejected.resources[indicator], allowedHere);
+    grant.addResourceScope(indicator, allowedHere.join(' '));
   }
 }

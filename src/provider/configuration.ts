@@ -2,7 +2,7 @@
  * The oidc-provider configuration: which protocol features are on, the claims and acr values it speaks,
  * where interactions and errors render, where it stores things and with which keys.
  */
-import { grantScopesWithoutStepUp, isStepUpScope } from '../policy/step_up_scopes.ts';
+import { grantScopesWithStepUp, isStepUpScope } from '../policy/step_up_scopes.ts';
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import Provider, {
@@ -14,6 +14,10 @@ import Provider, {
   type ResourceServer,
 } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
+import { grantableScopes, type StepUpDeps } from '../policy/step_up_inputs.ts';
+import { recordSecondFactor } from '../policy/second_factor_times.ts';
+import { buildInteractionPolicy, stepUpRequestOf } from './step_up_policy.ts';
 import type { Views } from '../http/views.ts';
 import { allowFormActions } from '../http/security_headers.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -59,6 +63,15 @@ export interface ProviderDeps {
   keys: ProviderKeys;
   views: Views;
   logger: Logger;
+  /** The second factors; without them no account holds a factor (step-ups are unmet or need enrolment). */
+  factors?: FactorRegistry;
+}
+
+/** What a finished step-up adds to the interaction's login result, so the session's second-factor time is recorded. */
+export interface StepUpResult {
+  readonly level: number;
+  /** Epoch seconds. */
+  readonly at: number;
 }
 
 /** True for a client registered with `first_party: true` (it skips the consent page). */
@@ -102,27 +115,38 @@ function createRenderError(views: Views): NonNullable<Configuration['renderError
 
 /**
  * Consent is skipped for first-party clients: their grant is made (or topped up) here with everything they
- * asked for. Third-party clients get the consent page for anything not yet granted.
+ * asked for, step-up scopes only when the step-up policy allows them for this request. Third-party clients get the
+ * consent page for anything not yet granted. A login result carrying a finished step-up records the session's
+ * second-factor time first (this runs after resume, before the interaction policy checks).
  */
-async function loadExistingGrant(ctx: KoaContextWithOIDC): Promise<Grant | undefined> {
-  const { client, session, provider } = ctx.oidc;
-  if (!client || !session?.accountId) return undefined;
-  const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
-  let grant = grantId ? await provider.Grant.find(grantId) : undefined;
-  if (grant && (grant.accountId !== session.accountId || grant.clientId !== client.clientId)) grant = undefined;
-  if (!isFirstParty(client)) return grant;
+function createLoadExistingGrant(deps: StepUpDeps): (ctx: KoaContextWithOIDC) => Promise<Grant | undefined> {
+  return async function loadExistingGrant(ctx) {
+    const { client, session, provider } = ctx.oidc;
+    if (!client || !session?.accountId) return undefined;
+    const login = ctx.oidc.result?.login as ({ accountId?: string; stepUp?: StepUpResult } | undefined);
+    if (login?.stepUp && login.accountId === session.accountId) {
+      await recordSecondFactor(deps.conn, session.uid, session.accountId, login.stepUp.level, new Date(login.stepUp.at * 1000));
+    }
+    const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+    let grant = grantId ? await provider.Grant.find(grantId) : undefined;
+    if (grant && (grant.accountId !== session.accountId || grant.clientId !== client.clientId)) grant = undefined;
+    if (!isFirstParty(client)) return grant;
 
-  grant ??= new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
-  grantScopesWithoutStepUp(grant, ctx.oidc.requestParamOIDCScopes);
-  const claims = [...ctx.oidc.requestParamClaims];
-  if (claims.length > 0) grant.addOIDCClaims(claims);
-  const requested = new Set(ctx.oidc.requestParamScopes);
-  for (const [indicator, resourceServer] of Object.entries(ctx.oidc.resourceServers ?? {})) {
-    const resourceScopes = [...resourceServer.scopes].filter((scope) => requested.has(scope));
-    if (resourceScopes.length > 0) grantScopesWithoutStepUp(grant, resourceScopes, indicator);
-  }
-  await grant.save();
-  return grant;
+    grant ??= new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
+    const requested = new Set(ctx.oidc.requestParamScopes);
+    const allowed = [...requested].some(isStepUpScope)
+      ? new Set(await grantableScopes(deps, stepUpRequestOf(ctx, session.accountId)))
+      : new Set<string>();
+    grantScopesWithStepUp(grant, ctx.oidc.requestParamOIDCScopes, allowed);
+    const claims = [...ctx.oidc.requestParamClaims];
+    if (claims.length > 0) grant.addOIDCClaims(claims);
+    for (const [indicator, resourceServer] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+      const resourceScopes = [...resourceServer.scopes].filter((scope) => requested.has(scope));
+      if (resourceScopes.length > 0) grantScopesWithStepUp(grant, resourceScopes, allowed, indicator);
+    }
+    await grant.save();
+    return grant;
+  };
 }
 
 /** The oidc-provider configuration object (exported so an existing deployment can reuse or extend it). */
@@ -166,6 +190,8 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
 
     features: {
       devInteractions: { enabled: false },
+      // Essential `acr` requests (OIDC Core §5.5.1.1); judged by level in `step_up_policy.ts`.
+      claimsParameter: { enabled: true },
       userinfo: { enabled: true },
       revocation: {
         enabled: true,
@@ -227,9 +253,15 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       if (ctx.oidc.route !== 'userinfo' && client.clientAuthMethod !== 'none') return false;
       return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
     },
-    issueRefreshToken: (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
-    loadExistingGrant,
-    interactions: { url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}` },
+    // No refresh token for a code carrying a step-up scope: it would mint `invoice` access tokens long after the
+    // second factor stopped being fresh (15 minutes); the shop steps up again instead.
+    issueRefreshToken: (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access')
+      && ![...code.scopes].some(isStepUpScope),
+    loadExistingGrant: createLoadExistingGrant({ conn, factors: deps.factors }),
+    interactions: {
+      policy: buildInteractionPolicy({ conn, factors: deps.factors }),
+      url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
+    },
     renderError: createRenderError(views),
 
     ttl: {

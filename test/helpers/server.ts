@@ -13,13 +13,16 @@ import { loadConfig, type Config } from '../../src/config/index.ts';
 import { demoShopRouter } from '../../src/http/demo_shop.ts';
 import { countMailFailures, createMetrics, type AppMetrics } from '../../src/http/metrics.ts';
 import { createViews } from '../../src/http/views.ts';
-import { createMailer, type Mailer } from '../../src/mail/index.ts';
+import { createCodeMailer, createMailer, type Mailer } from '../../src/mail/index.ts';
 import { ensureAdapterIndexes } from '../../src/provider/adapter.ts';
 import { saveClient } from '../../src/provider/clients.ts';
 import { createProvider } from '../../src/provider/configuration.ts';
 import { loadOrCreateDevKeys } from '../../src/provider/keys.ts';
 import { createLogger } from '../../src/shared/logger.ts';
+import { createCompany } from '../../src/accounts/companies.ts';
+import { createDefaultFactors, createSecretBox, generateKey, type FactorRegistry, type TotpFactor } from '../../src/factors/index.ts';
 import { connectFreshDb } from './db.ts';
+import { enrolTotp } from '../factors/support.ts';
 
 /** A registered test shop. */
 export interface TestClient {
@@ -44,6 +47,16 @@ export interface TestServer {
   /** `firstParty` skips consent; `thirdParty` gets the consent page. */
   clients: { firstParty: TestClient; thirdParty: TestClient };
   accounts: { alice: TestAccount; bob: TestAccount };
+  /**
+   * Step-up accounts: `carol` has an authenticator app; `ivan` has the invoice privilege and an authenticator app;
+   * `nina` has the invoice privilege and no factor; `fred` belongs to a company with the `forced` 2FA policy and has
+   * an authenticator app; `gina` is in that company without a factor. `totpSecrets` holds the apps' base32 secrets
+   * (their enrolment consumed the time step current at start: compute codes at a later step).
+   */
+  mfaAccounts: { carol: TestAccount; ivan: TestAccount; nina: TestAccount; fred: TestAccount; gina: TestAccount };
+  totpSecrets: Record<'carol' | 'ivan' | 'fred', string>;
+  /** The second factors the app uses. */
+  factors: FactorRegistry;
   /** The API configured in RESOURCE_SERVERS (JWT access tokens, scope `invoice orders:read`). */
   api: { resource: string; scope: string };
   /** The app's mailer (counted in `metrics`), when the `mailer` option asked for one. */
@@ -118,8 +131,44 @@ export async function startTestServer(label: string, options: TestServerOptions 
     account('bob@example.com', 'bob-password-22', 'Bob Example'),
   ]);
 
+  const metrics = createMetrics();
+  let mailer: Mailer | undefined;
+  if (options.mailer) {
+    const base = options.mailer === 'config'
+      ? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, issuerName: config.issuerName, production: config.production, logger })
+      : options.mailer;
+    mailer = countMailFailures(base, metrics);
+  }
+  // With a mailer the email-code factor is registered too (as main.ts does).
+  const { registry: factors } = createDefaultFactors({
+    conn,
+    secretBox: createSecretBox({ activeKeyId: 'test', keys: { test: generateKey() } }),
+    issuer: 'oidc-stepup test',
+    recoveryPepper: generateKey(),
+    ...(mailer ? { codeMailer: createCodeMailer({ mailer, issuerName: config.issuerName, logger }), emailCodePepper: generateKey() } : {}),
+  });
+  const company = await createCompany(conn, { name: `Forced ${label}`, mfaPolicy: 'forced' });
+  const mfaAccount = async (email: string, name: string, extra: { privileges?: ['invoice']; companyId?: string }): Promise<TestAccount> => {
+    const password = `${name.toLowerCase().replace(/\W/g, '')}-password-3`;
+    const created = await createAccount(conn, { email, password, name, ...extra });
+    return { id: created.id, email, password, name };
+  };
+  const [carol, ivan, nina, fred, gina] = await Promise.all([
+    mfaAccount('carol@example.com', 'Carol Example', {}),
+    mfaAccount('ivan@example.com', 'Ivan Invoice', { privileges: ['invoice'] }),
+    mfaAccount('nina@example.com', 'Nina Newcomer', { privileges: ['invoice'] }),
+    mfaAccount('fred@example.com', 'Fred Forced', { companyId: company.id }),
+    mfaAccount('gina@example.com', 'Gina Forced', { companyId: company.id }),
+  ]);
+  const totp = factors.all.find((factor) => factor.enrol && !factor.challenge && factor.role === 'primary') as TotpFactor;
+  const totpSecrets = {
+    carol: await enrolTotp(totp, carol),
+    ivan: await enrolTotp(totp, ivan),
+    fred: await enrolTotp(totp, fred),
+  };
+
   const views = createViews();
-  const provider = createProvider({ config, conn, keys, views, logger });
+  const provider = createProvider({ config, conn, keys, views, logger, factors });
   const extraRouters = [];
   if (options.demoShop) {
     const demo = await saveClient(conn, {
@@ -131,15 +180,7 @@ export async function startTestServer(label: string, options: TestServerOptions 
     });
     extraRouters.push(demoShopRouter({ issuer, clientId: demo.clientId, clientSecret: demo.clientSecret as string, views, logger }));
   }
-  const metrics = createMetrics();
-  let mailer: Mailer | undefined;
-  if (options.mailer) {
-    const base = options.mailer === 'config'
-      ? createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, issuerName: config.issuerName, production: config.production, logger })
-      : options.mailer;
-    mailer = countMailFailures(base, metrics);
-  }
-  const app = createApp({ config, conn, provider, logger, views, extraRouters, metrics, ...(mailer ? { mailer } : {}) });
+  const app = createApp({ config, conn, provider, logger, views, extraRouters, metrics, factors, ...(mailer ? { mailer } : {}) });
   const handle = app.callback();
   server.on('request', (req, res) => {
     void handle(req, res);
@@ -152,6 +193,9 @@ export async function startTestServer(label: string, options: TestServerOptions 
     provider,
     clients: { firstParty, thirdParty },
     accounts: { alice, bob },
+    mfaAccounts: { carol, ivan, nina, fred, gina },
+    totpSecrets,
+    factors,
     api: { resource: API_RESOURCE, scope: 'invoice orders:read' },
     ...(mailer ? { mailer } : {}),
     metrics,

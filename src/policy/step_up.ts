@@ -1,0 +1,115 @@
+/**
+ * The step-up decision (DESIGN.md §4), as pure functions over plain inputs: no I/O, the clock passed in.
+ *
+ * When MFA is required, first match wins:
+ * 1. the request's `acr_values`, essential `acr` claim or the client's `default_acr_values` ask for a level above
+ *    the session's (compared by level; unknown values ignored; the PAPE multi-factor URI = level 2);
+ * 2. a requested step-up scope needs it (`invoice`: level 2, second factor no older than 15 minutes), for accounts
+ *    holding the scope's privilege only — others are not prompted and do not get the scope;
+ * 3. the company policy is `forced`, or the customer asked for a code at every sign-in.
+ * Required without a usable factor: enrolment when policy demands it (forced company, privileged step-up scope),
+ * otherwise `unmet` (`unmet_authentication_requirements`).
+ */
+import { LEVEL, defaultAcrPolicy, type AcrPolicy } from './acr.ts';
+
+/** A step-up scope's rule: the level it needs, how fresh the second factor must be, who may receive it. */
+export interface StepUpScopeRule {
+  readonly level: number;
+  /** Maximum age of the second factor, in seconds. */
+  readonly maxAgeSeconds: number;
+  /** The account privilege the scope is reserved to. */
+  readonly privilege: string;
+}
+
+/** Default step-up scopes: `invoice` needs level 2 within 15 minutes, for accounts with the `invoice` privilege. */
+export const STEP_UP_SCOPE_RULES: Readonly<Record<string, StepUpScopeRule>> = Object.freeze({
+  invoice: Object.freeze({ level: LEVEL.mfa, maxAgeSeconds: 15 * 60, privilege: 'invoice' }),
+});
+
+export type StepUpReason = 'acr_values' | 'step_up_scope' | 'company_policy' | 'every_sign_in';
+
+/** What the decision looks at. */
+export interface StepUpInput {
+  /** The session's level (0: nobody signed in; 1: password only). */
+  readonly sessionLevel: number;
+  /** When a second factor proving at least each level was last done in this session (keys: levels 2, 3). */
+  readonly secondFactorAt: Readonly<Record<number, Date | undefined>>;
+  /** `acr_values` of the request. */
+  readonly acrValues?: readonly string[];
+  /** Values of an essential `acr` claim (`claims` parameter). */
+  readonly essentialAcr?: readonly string[];
+  /** The client's `default_acr_values` (used when the request has no `acr_values`). */
+  readonly defaultAcrValues?: readonly string[];
+  /** The requested scopes. */
+  readonly scopes: readonly string[];
+  readonly privileges: readonly string[];
+  readonly companyPolicy?: 'forced' | 'opt_in' | null;
+  /** The customer's "ask for a code at every sign-in". */
+  readonly askEverySignIn?: boolean;
+  /** Levels of the account's usable (enrolled) factors. */
+  readonly enrolledLevels: readonly number[];
+  readonly now: Date;
+}
+
+export type StepUpDecision =
+  | { readonly required: false }
+  | { readonly required: true; readonly level: number; readonly maxAgeSeconds?: number; readonly reason: StepUpReason; readonly enrol: boolean }
+  | { readonly unmet: true; readonly level: number; readonly reason: StepUpReason };
+
+export interface StepUpOptions {
+  readonly acr?: AcrPolicy;
+  readonly scopeRules?: Readonly<Record<string, StepUpScopeRule>>;
+}
+
+/** Whether a second factor proving at least `level` was done no longer than `maxAgeSeconds` ago. */
+export function secondFactorFresh(input: Pick<StepUpInput, 'secondFactorAt' | 'now'>, level: number, maxAgeSeconds?: number): boolean {
+  for (const [key, at] of Object.entries(input.secondFactorAt)) {
+    if (!at || Number(key) < level) continue;
+    if (maxAgeSeconds === undefined || input.now.getTime() - at.getTime() <= maxAgeSeconds * 1000) return true;
+  }
+  return false;
+}
+
+/** The level the request asks for through acr values (0 when none is known). */
+export function requestedAcrLevel(input: Pick<StepUpInput, 'acrValues' | 'essentialAcr' | 'defaultAcrValues'>, acr: AcrPolicy = defaultAcrPolicy): number {
+  const explicit = [...(input.acrValues ?? []), ...(input.essentialAcr ?? [])];
+  const values = explicit.length > 0 ? explicit : [...(input.defaultAcrValues ?? [])];
+  return acr.requiredLevel(values);
+}
+
+/** The step-up scopes among `scopes` this account may receive now (privilege held, level and freshness met). */
+export function grantableStepUpScopes(input: StepUpInput, options: StepUpOptions = {}): string[] {
+  const rules = options.scopeRules ?? STEP_UP_SCOPE_RULES;
+  return input.scopes.filter((scope) => {
+    const rule = rules[scope];
+    return rule !== undefined && input.privileges.includes(rule.privilege)
+      && input.sessionLevel >= rule.level && secondFactorFresh(input, rule.level, rule.maxAgeSeconds);
+  });
+}
+
+/** The decision (first match wins, see the module comment). */
+export function decideStepUp(input: StepUpInput, options: StepUpOptions = {}): StepUpDecision {
+  const rules = options.scopeRules ?? STEP_UP_SCOPE_RULES;
+  const canMeet = (level: number): boolean => input.enrolledLevels.some((enrolled) => enrolled >= level);
+  const need = (level: number, reason: StepUpReason, mayEnrol: boolean, maxAgeSeconds?: number): StepUpDecision => {
+    if (canMeet(level)) return { required: true, level, reason, enrol: false, ...(maxAgeSeconds === undefined ? {} : { maxAgeSeconds }) };
+    if (mayEnrol) return { required: true, level, reason, enrol: true, ...(maxAgeSeconds === undefined ? {} : { maxAgeSeconds }) };
+    return { unmet: true, level, reason };
+  };
+
+  const acrLevel = requestedAcrLevel(input, options.acr);
+  if (acrLevel > input.sessionLevel && acrLevel >= LEVEL.mfa) return need(acrLevel, 'acr_values', false);
+
+  for (const scope of input.scopes) {
+    const rule = rules[scope];
+    if (!rule || !input.privileges.includes(rule.privilege)) continue;
+    if (input.sessionLevel >= rule.level && secondFactorFresh(input, rule.level, rule.maxAgeSeconds)) continue;
+    return need(rule.level, 'step_up_scope', true, rule.maxAgeSeconds);
+  }
+
+  if (input.sessionLevel < LEVEL.mfa) {
+    if (input.companyPolicy === 'forced') return need(LEVEL.mfa, 'company_policy', true);
+    if (input.askEverySignIn) return need(LEVEL.mfa, 'every_sign_in', false);
+  }
+  return { required: false };
+}

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { ACR, MULTI_FACTOR_ALIAS } from '../../src/policy/acr.ts';
+import { decideStepUp, grantableStepUpScopes, type StepUpInput } from '../../src/policy/step_up.ts';
+
+const NOW = new Date('2026-01-01T12:00:00Z');
+const minutesAgo = (minutes: number): Date => new Date(NOW.getTime() - minutes * 60_000);
+
+function input(overrides: Partial<StepUpInput> = {}): StepUpInput {
+  return { sessionLevel: 1, secondFactorAt: {}, scopes: ['openid'], privileges: [], enrolledLevels: [3], now: NOW, ...overrides };
+}
+
+describe('step-up decision', function () {
+  it('a password session with a plain request needs nothing', function () {
+    expect(decideStepUp(input())).to.deep.equal({ required: false });
+  });
+
+  it('acr_values asking level 2 on a password session requires level 2', function () {
+    expect(decideStepUp(input({ acrValues: [ACR.mfa] }))).to.deep.include({ required: true, level: 2, reason: 'acr_values', enrol: false });
+  });
+
+  it('the PAPE multi-factor URI is level 2; unknown values are ignored', function () {
+    expect(decideStepUp(input({ acrValues: [MULTI_FACTOR_ALIAS, 'urn:unknown'] }))).to.deep.include({ required: true, level: 2 });
+    expect(decideStepUp(input({ acrValues: ['urn:unknown'] }))).to.deep.equal({ required: false });
+  });
+
+  it('a stronger session satisfies a weaker request', function () {
+    expect(decideStepUp(input({ sessionLevel: 3, acrValues: [ACR.mfa] }))).to.deep.equal({ required: false });
+    expect(decideStepUp(input({ sessionLevel: 2, essentialAcr: [ACR.pwd] }))).to.deep.equal({ required: false });
+  });
+
+  it('an essential acr and the client default_acr_values count; request acr_values override the defaults', function () {
+    expect(decideStepUp(input({ essentialAcr: [ACR.mfaApp] }))).to.deep.include({ required: true, level: 3 });
+    expect(decideStepUp(input({ defaultAcrValues: [ACR.mfa] }))).to.deep.include({ required: true, level: 2 });
+    expect(decideStepUp(input({ defaultAcrValues: [ACR.mfa], acrValues: [ACR.pwd] }))).to.deep.equal({ required: false });
+  });
+
+  it('acr_values above what the account can prove, with no factor, is unmet (no enrolment for acr alone)', function () {
+    expect(decideStepUp(input({ acrValues: [ACR.mfa], enrolledLevels: [] }))).to.deep.include({ unmet: true });
+  });
+
+  it('invoice for a privileged account needs level 2 and a second factor of at most 15 minutes', function () {
+    const privileged = { scopes: ['openid', 'invoice'], privileges: ['invoice'] };
+    expect(decideStepUp(input(privileged))).to.deep.include({ required: true, level: 2, maxAgeSeconds: 900, reason: 'step_up_scope' });
+    expect(decideStepUp(input({ ...privileged, sessionLevel: 3, secondFactorAt: { 3: minutesAgo(5) } }))).to.deep.equal({ required: false });
+    expect(decideStepUp(input({ ...privileged, sessionLevel: 3, secondFactorAt: { 3: minutesAgo(16) } }))).to.deep.include({ required: true, reason: 'step_up_scope' });
+    expect(grantableStepUpScopes(input({ ...privileged, sessionLevel: 2, secondFactorAt: { 2: minutesAgo(1) } }))).to.deep.equal(['invoice']);
+  });
+
+  it('invoice without the privilege: no prompt and the scope is not grantable', function () {
+    const request = input({ scopes: ['openid', 'invoice'], sessionLevel: 3, secondFactorAt: { 3: minutesAgo(1) } });
+    expect(decideStepUp({ ...request, sessionLevel: 1, secondFactorAt: {} })).to.deep.equal({ required: false });
+    expect(grantableStepUpScopes(request)).to.deep.equal([]);
+  });
+
+  it('a privileged account without a factor asking invoice must enrol', function () {
+    expect(decideStepUp(input({ scopes: ['invoice'], privileges: ['invoice'], enrolledLevels: [] }))).to.deep.include({ required: true, enrol: true });
+  });
+
+  it('a forced company requires level 2 at every password login, and enrolment when nothing is enrolled', function () {
+    expect(decideStepUp(input({ companyPolicy: 'forced' }))).to.deep.include({ required: true, level: 2, reason: 'company_policy', enrol: false });
+    expect(decideStepUp(input({ companyPolicy: 'forced', enrolledLevels: [] }))).to.deep.include({ required: true, enrol: true });
+    expect(decideStepUp(input({ companyPolicy: 'forced', sessionLevel: 2 }))).to.deep.equal({ required: false });
+    expect(decideStepUp(input({ companyPolicy: 'opt_in' }))).to.deep.equal({ required: false });
+  });
+
+  it('"ask at every sign-in" requires level 2 but never forces enrolment', function () {
+    expect(decideStepUp(input({ askEverySignIn: true }))).to.deep.include({ required: true, reason: 'every_sign_in' });
+    expect(decideStepUp(input({ askEverySignIn: true, enrolledLevels: [] }))).to.deep.include({ unmet: true });
+  });
+
+  it('first match wins: acr values before the step-up scope', function () {
+    const decision = decideStepUp(input({ acrValues: [ACR.mfaApp], scopes: ['invoice'], privileges: ['invoice'] }));
+    expect(decision).to.deep.include({ required: true, level: 3, reason: 'acr_values' });
+  });
+
+  it('an email-level factor cannot meet a level-3 request', function () {
+    expect(decideStepUp(input({ acrValues: [ACR.mfaApp], enrolledLevels: [2] }))).to.deep.include({ unmet: true });
+  });
+});
