@@ -1,24 +1,25 @@
 /**
  * createApp: the outer Koa app. Middleware order is the design: the request log, HTTP metrics, the one error
- * boundary, security headers, health probes and `/metrics`, the dev outbox page (development only), our interaction
- * routes, extra routers, and oidc-provider (itself a Koa app) mounted last.
+ * boundary, security headers, health probes and `/metrics`, the dev outbox page (development only), the step-up
+ * pages (`stepUp.middleware`, as a plugin user mounts them), extra routers, and oidc-provider (itself a Koa app)
+ * mounted last.
  */
 import type Router from '@koa/router';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
+import { accountConsole } from './account/router.ts';
 import type { Config } from './config/index.ts';
-import type { FactorRegistry } from './factors/registry.ts';
 import { devMailRouter, servesDevMail } from './http/dev_mail.ts';
 import { errorBoundary } from './http/error_boundary.ts';
 import { healthRouter } from './http/health.ts';
 import { createMetrics, httpMetrics, labelProviderRoutes, metricsRouter, type AppMetrics } from './http/metrics.ts';
 import { requestLog } from './http/request_log.ts';
 import { securityHeaders } from './http/security_headers.ts';
-import { createViews, type Views } from './http/views.ts';
-import { createCsrfTokens, interactionRouter } from './interactions/index.ts';
+import type { Views } from './http/views.ts';
 import type { Mailer } from './mail/transport.ts';
+import type { StepUp } from './plugin.ts';
 import type { Logger } from './shared/logger.ts';
 
 export interface AppDeps {
@@ -26,24 +27,24 @@ export interface AppDeps {
   conn: Connection;
   provider: Provider;
   logger: Logger;
-  /** Defaults to the pug views in `views/`. */
+  /** Defaults to the step-up layer's views. */
   views?: Views;
   /** Extra routers mounted before the provider (e.g. the dev demo shop). */
   extraRouters?: Router[];
+  /** The step-up layer the provider was configured with (`createStepUp`): its pages are mounted here. */
+  stepUp: StepUp;
   /**
-   * The outgoing mailer (wrap it with `countMailFailures(mailer, metrics)` first to count failed sends). In `outbox`
-   * mode, outside production, its captured mails are served at `/dev/mail`. Held for the MFA and console pages.
+   * The outgoing mailer (the one given to `createStepUp`). In `outbox` mode, outside production, its captured mails
+   * are served at `/dev/mail`.
    */
   mailer?: Mailer;
-  /** The second factors (`createDefaultFactors`), for the MFA and console pages. */
-  factors?: FactorRegistry;
   /** The app's metrics registry; default a fresh one (served at `/metrics`). */
   metrics?: AppMetrics;
 }
 
 export function createApp(deps: AppDeps): Koa {
   const { config, conn, provider, logger } = deps;
-  const views = deps.views ?? createViews();
+  const views = deps.views ?? deps.stepUp.views;
   const app = new Koa({ proxy: config.trustProxy });
   // oidc-provider signs its cookies with cookies.keys; mounted, it reads them through the outer app's keys.
   if (!Array.isArray(provider.keys) || provider.keys.length === 0) throw new Error('the provider has no cookie keys (cookies.keys)');
@@ -52,15 +53,6 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true;
   app.on('error', (err: unknown) => logger.error({ err }, 'error after the response started'));
 
-  const interactions = interactionRouter({
-    provider,
-    conn,
-    views,
-    csrf: createCsrfTokens(provider.keys),
-    logger: logger.child({ component: 'interactions' }),
-    ...(deps.factors ? { factors: deps.factors } : {}),
-    ...(deps.mailer ? { notify: { conn, mailer: deps.mailer, issuerName: config.issuerName, logger: logger.child({ component: 'notify' }) } } : {}),
-  });
   const health = healthRouter(conn);
   const metrics = deps.metrics ?? createMetrics();
 
@@ -71,8 +63,16 @@ export function createApp(deps: AppDeps): Koa {
   app.use(health.routes());
   app.use(metricsRouter(metrics, { token: config.metricsToken }).routes());
   if (servesDevMail(deps.mailer, config.production)) app.use(devMailRouter({ mailer: deps.mailer, views }).routes());
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
+  app.use(deps.stepUp.middleware(provider));
+  // The customer's security settings at /account: a first-party client of the provider (DESIGN.md §6).
+  app.use(accountConsole({
+    provider,
+    conn,
+    issuer: config.issuer,
+    factors: deps.stepUp.factors,
+    notify: deps.stepUp.notify,
+    logger: logger.child({ component: 'account' }),
+  }));
   for (const router of deps.extraRouters ?? []) {
     app.use(router.routes());
     app.use(router.allowedMethods());

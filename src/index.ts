@@ -1,7 +1,6 @@
 /**
- * oidc-stepup's public API for an existing deployment (named exports only). The step-up plugin API proper
- * (`createStepUp(provider, options)`) arrives with the MFA issue; today an application can build the same
- * server `npm start` runs, piece by piece.
+ * oidc-stepup's public API (named exports only). An existing oidc-provider deployment adds step-up MFA with
+ * `createStepUp` (see `plugin.ts` and the README); the rest builds the same server `npm start` runs, piece by piece.
  */
 export { createApp, type AppDeps } from './app.ts';
 export {
@@ -9,19 +8,16 @@ export {
   type Config, type MailConfig, type MfaPeppers, type MfaSecrets, type ResourceServerConfig, type TtlConfig,
 } from './config/index.ts';
 export { connectStore, type Store } from './store/connect.ts';
+export { createStepUp, type StepUp, type StepUpOptions } from './plugin.ts';
 export {
-  buildProviderConfiguration,
-  createProvider,
-  isFirstParty,
-  CLAIMS,
-  SCOPES,
-  INTERACTION_PATH,
-  type ProviderDeps,
-} from './provider/configuration.ts';
+  applyStepUp, isFirstParty, refuseStepUpClientCredentials, CLAIMS, SCOPES, INTERACTION_PATH, type StepUpConfigurationDeps,
+} from './provider/step_up_configuration.ts';
+export { buildProviderConfiguration, createProvider, type ProviderDeps } from './provider/configuration.ts';
 export { ACR_VALUES, ACR_PWD, ACR_MFA, ACR_MFA_APP, ACR_PAPE_MFA } from './provider/acr.ts';
+export { ACR, LEVEL } from './policy/acr.ts';
 export { createFindAccount, accountClaims } from './provider/find_account.ts';
 export { createMongoAdapter, ensureAdapterIndexes } from './provider/adapter.ts';
-export { loadOrCreateDevKeys, parseConfiguredKeys, type ProviderKeys } from './provider/keys.ts';
+export { generateProviderKeys, loadOrCreateDevKeys, parseConfiguredKeys, type ProviderKeys } from './provider/keys.ts';
 export { interactionRouter, createCsrfTokens, type InteractionDeps, type CsrfTokens } from './interactions/index.ts';
 export { createViews, VIEWS_DIR, type Views } from './http/views.ts';
 export { securityHeaders, allowFormActions } from './http/security_headers.ts';
@@ -32,7 +28,13 @@ export { devMailRouter, servesDevMail, DEV_MAIL_PATH } from './http/dev_mail.ts'
 export { createLogger, type Logger, type LogLevel } from './shared/logger.ts';
 export {
   decideStepUp, grantableStepUpScopes, requestedAcrLevel, secondFactorFresh, STEP_UP_SCOPE_RULES,
-  type StepUpDecision, type StepUpInput, type StepUpOptions, type StepUpReason, type StepUpScopeRule,
+  type StepUpDecision, type StepUpInput, type StepUpOptions as StepUpDecisionOptions, type StepUpReason, type StepUpScopeRule,
 } from './policy/step_up.ts';
 export { evaluateStepUp, loadStepUpInput, type StepUpDeps, type StepUpRequest } from './policy/step_up_inputs.ts';
 export { buildInteractionPolicy, MFA_REQUIRED_REASON } from './provider/step_up_policy.ts';
+export { createDefaultFactors, createFactorRegistry, type FactorRegistry } from './factors/registry.ts';
+export type { Factor, FactorAccount, VerifyResult } from './factors/contract.ts';
+export { createSecretBox, generateKey, parseKeyRing, type KeyRing } from './factors/shared/secret_box.ts';
+export { createMailer, type Mailer } from './mail/index.ts';
+export { createAccount, findAccountByEmail, setPrivilege, type Account } from './accounts/accounts.ts';
+export { createCompany, setCompanyPolicy, type Company, type MfaPolicy } from './accounts/companies.ts';

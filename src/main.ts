@@ -7,19 +7,17 @@ import { once } from 'node:events';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
-import { ensureAccountIndexes } from './accounts/accounts.ts';
 import type Router from '@koa/router';
 import { createApp } from './app.ts';
-import { ensureAuditIndexes } from './audit/audit_log.ts';
 import { ConfigError, loadConfig, resolveMfaSecrets, type Config } from './config/index.ts';
-import { createDefaultFactors, createSecretBox } from './factors/index.ts';
 import { DEV_MAIL_PATH } from './http/dev_mail.ts';
 import { METRICS_PATH, countMailFailures, createMetrics } from './http/metrics.ts';
 import { createViews } from './http/views.ts';
-import { createCodeMailer, createMailer, type Mailer } from './mail/index.ts';
+import { createMailer, type Mailer } from './mail/index.ts';
 import { ensureAdapterIndexes } from './provider/adapter.ts';
 import { createProvider } from './provider/configuration.ts';
 import { loadOrCreateDevKeys, type ProviderKeys } from './provider/keys.ts';
+import { createStepUp } from './plugin.ts';
 import { seedDevData, type DevSeed } from './seed/dev_seed.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { connectStore, type Store } from './store/connect.ts';
@@ -167,11 +165,12 @@ async function main(): Promise<void> {
     const keys = await loadKeys(config, store, logger);
     const secrets = await resolveMfaSecrets(config, store.conn);
     warnGeneratedSecrets(secrets.generated, logger);
-    await Promise.all([
-      ensureAdapterIndexes(store.conn),
-      ensureAccountIndexes(store.conn),
-      ensureAuditIndexes(store.conn, { retentionDays: config.auditRetentionDays }),
-    ]);
+    // The ready server is built on the plugin API, as an existing deployment would use it.
+    const views = createViews();
+    const stepUp = createStepUp({
+      conn: store.conn, issuerName: config.issuerName, secrets, mailer, views, logger, accountUrl: `${config.issuer}/account`,
+    });
+    await Promise.all([ensureAdapterIndexes(store.conn), stepUp.ensureIndexes({ retentionDays: config.auditRetentionDays })]);
     const seed = config.devSeed
       ? await seedDevData(store.conn, {
         shopRedirectUris: [`${config.issuer}/demo-shop/callback`, 'http://localhost:8080/callback'],
@@ -179,24 +178,14 @@ async function main(): Promise<void> {
       })
       : undefined;
 
-    const { registry: factors } = createDefaultFactors({
-      conn: store.conn,
-      secretBox: createSecretBox(secrets.factorKeys),
-      issuer: config.issuerName,
-      recoveryPepper: secrets.peppers.recoveryCodes,
-      codeMailer: createCodeMailer({ mailer, issuerName: config.issuerName, logger: logger.child({ component: 'mail' }) }),
-      emailCodePepper: secrets.peppers.emailCodes,
-    });
-
-    const views = createViews();
-    const provider = createProvider({ config, conn: store.conn, keys, views, logger, factors });
+    const provider = createProvider({ config, conn: store.conn, keys, views, logger, stepUp });
     const extraRouters: Router[] = [];
     if (seed) {
       // openid-client is a dev dependency: load the demo shop only when the dev seed runs.
       const { demoShopRouter } = await import('./http/demo_shop.ts');
       extraRouters.push(demoShopRouter({ issuer: config.issuer, ...seed.client, views, logger }));
     }
-    const app = createApp({ config, conn: store.conn, provider, logger, views, extraRouters, mailer, factors, metrics });
+    const app = createApp({ config, conn: store.conn, provider, logger, views, extraRouters, mailer, stepUp, metrics });
     server = app.listen(config.port, config.host);
     await once(server, 'listening');
     if (store.engine) {

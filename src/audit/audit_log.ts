@@ -141,20 +141,23 @@ export interface AuditLogOptions {
   readonly retentionDays?: number | null | undefined;
 }
 
-const ensured = new WeakMap<Connection, { retentionDays: number | null; pending: Promise<void> }>();
+/** Per connection: the retention this process set (`undefined`: only the plain indexes were ensured) and the work. */
+const ensured = new WeakMap<Connection, { retentionDays: number | null | undefined; pending: Promise<void> }>();
 
 /**
- * Creates the audit indexes and sets the retention TTL; idempotent. Called at start-up with the configured
- * retention; the other functions call it with no options (then the retention of an earlier call, or the default,
- * holds). A retention different from the TTL index in the database replaces that index.
+ * Creates the audit indexes and, with `retentionDays`, sets the retention TTL; idempotent. Start-up (the server, the
+ * CLI, the plugin's `ensureIndexes`) passes the configured retention: a retention different from the TTL index in
+ * the database replaces that index, `null` removes it (records kept forever). The other functions call it without
+ * options: then only the plain indexes are ensured and the TTL index is left exactly as it is, so a process that
+ * never read the configuration cannot undo the operators' retention.
  */
 export async function ensureAuditIndexes(conn: Connection, options?: AuditLogOptions): Promise<void> {
   const cached = ensured.get(conn);
-  const retentionDays = options?.retentionDays === undefined ? (cached?.retentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS) : options.retentionDays;
-  if (retentionDays !== null && (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650)) {
+  const retentionDays = options?.retentionDays;
+  if (retentionDays !== undefined && retentionDays !== null && (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650)) {
     throw new AppError('invalid_audit_retention', 'audit retention must be a whole number of days from 1 to 3650, or null to keep records forever');
   }
-  if (cached && cached.retentionDays === retentionDays) return cached.pending;
+  if (cached && (retentionDays === undefined || cached.retentionDays === retentionDays)) return cached.pending;
   const pending = (cached?.pending.catch(() => undefined) ?? Promise.resolve()).then(() => buildIndexes(conn, retentionDays));
   ensured.set(conn, { retentionDays, pending });
   // a failure (the database is down) must not be cached: the next call tries again
@@ -164,9 +167,10 @@ export async function ensureAuditIndexes(conn: Connection, options?: AuditLogOpt
   return pending;
 }
 
-async function buildIndexes(conn: Connection, retentionDays: number | null): Promise<void> {
+async function buildIndexes(conn: Connection, retentionDays: number | null | undefined): Promise<void> {
   const model = auditEventModel(conn);
   await model.createIndexes(); // also creates the collection, so listIndexes below finds it
+  if (retentionDays === undefined) return;
   const collection = model.collection;
   const existing = (await collection.listIndexes().toArray()).find((index) => index.name === AUDIT_TTL_INDEX);
   const wantSeconds = retentionDays === null ? undefined : retentionDays * 86_400;

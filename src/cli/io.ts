@@ -1,5 +1,6 @@
 /** What the CLI touches of the outside world, passed in so tests can run it in process. */
 import type { Connection } from 'mongoose';
+import type { Config } from '../config/index.ts';
 
 export interface CliIo {
   stdout: { write(chunk: string): unknown };
@@ -32,6 +33,11 @@ export interface CommandContext {
   conn: Connection;
   /** Writes one line to stdout. */
   print(line?: string): void;
+  /**
+   * The server's configuration read from the CLI's environment (`loadConfig`), loaded on first use so that commands
+   * that need none do not fail on an unrelated setting; a broken configuration is a `CliFailure` listing every problem.
+   */
+  config(): Config;
 }
 
 /** A command whose arguments are parsed and checked; running it needs the database. */

@@ -12,10 +12,14 @@ import {
   userEnable,
   userGrantInvoice,
   userList,
+  userResetFactors,
   userRevokeInvoice,
   userSetPassword,
+  userUnlock,
 } from './commands/user.ts';
 import { keysGenerate } from './commands/keys.ts';
+import type { Config } from '../config/index.ts';
+import { readCliConfig } from './config.ts';
 import { connectDatabase, resolveDatabase } from './database.ts';
 import { CliFailure, UsageError, type CliIo, type CommandSpec } from './io.ts';
 
@@ -29,6 +33,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   userSetPassword,
   userDisable,
   userEnable,
+  userResetFactors,
+  userUnlock,
   companyAdd,
   companyList,
   companyPolicy,
@@ -53,6 +59,8 @@ export function usageText(): string {
     'found through ${DATA_DIR:-.data}/embedded-mongo.uri.',
     'A password given with --password is visible in the process list and shell history: prefer the prompt',
     'or --password-stdin.',
+    'user reset-factors and user unlock act like the server: run them with its environment (FACTOR_KEYS, MFA_PEPPER,',
+    'COOKIE_KEYS, SMTP_URL, MAIL_FROM, ISSUER_NAME, AUDIT_RETENTION_DAYS). Without SMTP_URL the customer is not emailed.',
   ];
   return lines.join('\n');
 }
@@ -102,14 +110,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     const print = (line?: string): void => println(io.stdout, line);
+    let config: Config | undefined;
+    const loadConfig = (): Config => (config ??= readCliConfig(io.env));
     if ('offline' in prepared) {
-      await prepared.run({ io, print });
+      await prepared.run({ io, print, config: loadConfig });
       return 0;
     }
     const target = await resolveDatabase(io.env, io.cwd ?? process.cwd());
     const conn = await connectDatabase(target);
     try {
-      await prepared.run({ io, conn, print });
+      await prepared.run({ io, conn, print, config: loadConfig });
     } finally {
       await conn.close();
     }

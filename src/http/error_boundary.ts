@@ -47,11 +47,14 @@ export function toPublicError(err: unknown): PublicError {
 /**
  * The one error boundary (outermost middleware): expected errors become a clear page (or JSON for API
  * clients) with a status below 500 and a stable code; anything unexpected is logged and answered with a plain
- * 500 page — never a stack trace. Unrouted paths get the 404 page.
+ * 500 page — never a stack trace. Unrouted paths get the 404 page. Nested in another boundary (the step-up pages'
+ * own, inside the server's), only the outer one acts.
  */
 export function errorBoundary(deps: { views: Views; logger: Logger }): Middleware {
   const { views, logger } = deps;
   return async function errorBoundaryMiddleware(ctx, next) {
+    if (ctx.state.errorBoundary === true) return next();
+    ctx.state.errorBoundary = true;
     let failure: PublicError | undefined;
     try {
       await next();

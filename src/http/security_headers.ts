@@ -50,6 +50,7 @@ function withFormActions(csp: string, formActions: readonly string[]): string {
  * helmet's headers plus our own Content-Security-Policy: a per-response nonce for the pages' inline `<style>`
  * (`ctx.state.cspNonce`), no inline scripts, and `form-action` widened per page with {@link allowFormActions}.
  * The CSP is set before the downstream runs, because oidc-provider appends hashes of its own inline scripts to it.
+ * Nested (the step-up pages' own, inside the server's), only the outer one acts.
  */
 export function securityHeaders(): Middleware {
   const helmetHeaders = helmet({
@@ -61,6 +62,8 @@ export function securityHeaders(): Middleware {
     crossOriginResourcePolicy: { policy: 'cross-origin' },
   });
   return async function securityHeadersMiddleware(ctx, next) {
+    if (ctx.state.securityHeaders === true) return next();
+    ctx.state.securityHeaders = true;
     const nonce = randomBytes(16).toString('base64');
     ctx.state.cspNonce = nonce;
     ctx.set('Content-Security-Policy', contentSecurityPolicy(nonce, []));

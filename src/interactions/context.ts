@@ -7,6 +7,7 @@ import { AppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { CsrfTokens } from './csrf.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
+import type { MethodChoice } from '../factors/method_choice.ts';
 import type { NotifyDeps } from '../mail/notify.ts';
 
 /** What every interaction step needs. */
@@ -18,6 +19,11 @@ export interface InteractionDeps {
   logger: Logger;
   /** The second factors (step-up challenge and enrolment); without them step-ups are unmet. */
   factors?: FactorRegistry;
+  /**
+   * The customers' primary-method choice over {@link factors}; when absent it is created once per registry from
+   * `conn` + `factors` (see `methodChoiceOf` in `mfa.ts`).
+   */
+  methodChoice?: MethodChoice;
   /** Audit + email of security events (factor added, recovery code used, lockout); absent without a mailer. */
   notify?: NotifyDeps;
 }

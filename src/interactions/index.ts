@@ -1,13 +1,15 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
-import { INTERACTION_PATH } from '../provider/configuration.ts';
+import { INTERACTION_PATH } from '../provider/step_up_configuration.ts';
 import { AppError } from '../shared/errors.ts';
 import { submitAbort } from './abort.ts';
 import { showConsent, submitConsent } from './consent.ts';
 import { loadInteraction, type InteractionDeps } from './context.ts';
 import { showLogin, submitLogin } from './login.ts';
-import { pendingStepUpOf, showStepUp, submitChallenge, submitContinue, submitEnrol, submitEnrolRenew, submitSend } from './mfa.ts';
+import { submitContinue, submitEnrol, submitEnrolMethod, submitEnrolPassword, submitEnrolRenew, submitEnrolSend } from './enrol.ts';
+import { methodChoiceOf, pendingStepUpOf, submitChallenge, submitSend } from './mfa.ts';
+import { showStepUp } from './step_up.ts';
 
 export type { InteractionDeps } from './context.ts';
 export { createCsrfTokens, type CsrfTokens } from './csrf.ts';
@@ -41,7 +43,10 @@ function requireForm(): Middleware {
  * The interaction routes, all below `/interaction/:uid` because oidc-provider scopes the `_interaction` cookie
  * to that path. GET shows the current step (login or consent); each POST handles one step.
  */
-export function interactionRouter(deps: InteractionDeps): Router {
+export function interactionRouter(interactionDeps: InteractionDeps): Router {
+  // The customers' primary-method choice, created once for all requests (issue 5 "Method choice").
+  const methodChoice = methodChoiceOf(interactionDeps);
+  const deps: InteractionDeps = { ...interactionDeps, ...(methodChoice ? { methodChoice } : {}) };
   const router = new Router({ prefix: INTERACTION_PATH });
   const parseForm = bodyParser({ enableTypes: ['form'], formLimit: `${FORM_LIMIT_BYTES}b` }) as unknown as Middleware;
 
@@ -64,6 +69,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
   router.post('/:uid/mfa/continue', checkUid(), requireForm(), parseForm, (ctx) => submitContinue(ctx, deps));
   router.post('/:uid/enrol', checkUid(), requireForm(), parseForm, (ctx) => submitEnrol(ctx, deps));
   router.post('/:uid/enrol/renew', checkUid(), requireForm(), parseForm, (ctx) => submitEnrolRenew(ctx, deps));
+  router.post('/:uid/enrol/method', checkUid(), requireForm(), parseForm, (ctx) => submitEnrolMethod(ctx, deps));
+  router.post('/:uid/enrol/password', checkUid(), requireForm(), parseForm, (ctx) => submitEnrolPassword(ctx, deps));
+  router.post('/:uid/enrol/send', checkUid(), requireForm(), parseForm, (ctx) => submitEnrolSend(ctx, deps));
   router.post('/:uid/confirm', checkUid(), requireForm(), parseForm, (ctx) => submitConsent(ctx, deps));
   router.post('/:uid/abort', checkUid(), requireForm(), parseForm, (ctx) => submitAbort(ctx, deps));
   return router;

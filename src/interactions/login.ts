@@ -12,7 +12,8 @@ import {
 } from './context.ts';
 import { minutesUntil, throttleLogin } from './login_throttle.ts';
 import type { LockState } from '../factors/contract.ts';
-import { pendingStepUpOf, savePending, showStepUp } from './mfa.ts';
+import { pendingStepUpOf, savePending } from './mfa.ts';
+import { showStepUp } from './step_up.ts';
 
 /** Stable message ids of the login page and what the user reads. */
 export const LOGIN_MESSAGES = {

@@ -1,6 +1,7 @@
 /**
- * The second-factor steps of the `login` prompt (DESIGN.md §4, issue 4): the challenge page, enrolment inside the
- * login (seed 000) and the recovery codes shown once after it.
+ * The second-factor steps of the `login` prompt (DESIGN.md §4, issue 4): what every step shares (the pending step-up,
+ * the decision, finishing the login, notifications) and the challenge page. Enrolment inside the login lives in
+ * `enrol.ts`, the GET dispatcher in `step_up.ts`.
  *
  * Whose step-up it is:
  * - a fresh browser: the password step verified the account and, as the policy demands a second factor, stored a
@@ -13,7 +14,9 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { findAccountById, type Account } from '../accounts/accounts.ts';
-import type { ConfirmSuccess, Factor, FactorFailure, VerifyResult } from '../factors/contract.ts';
+import type { Factor, FactorFailure, VerifyResult } from '../factors/contract.ts';
+import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
 import { ACR, PASSWORD_METHOD, acrFromFactors, amrFor, levelOf, type CompletedMethod } from '../policy/acr.ts';
 import type { StepUpDecision } from '../policy/step_up.ts';
 import { evaluateStepUp, requestFromParams } from '../policy/step_up_inputs.ts';
@@ -35,6 +38,18 @@ export interface PendingStepUp {
   readonly passwordHere: boolean;
   /** Set once enrolment confirmed a new factor in this interaction: the recovery codes page comes next. */
   readonly enrolled?: { readonly level: number; readonly amr: readonly string[] };
+  /** The enrolment in progress in this interaction (see `enrol.ts`). */
+  readonly enrolment?: EnrolmentState;
+}
+
+/** What the enrolment inside the login remembers between its pages (stored server-side, in the interaction). */
+export interface EnrolmentState {
+  /** The factor the customer chose to set up. */
+  readonly factorId: string;
+  /** The password was re-confirmed in this interaction (a signed-in session, before a code is mailed). */
+  readonly passwordConfirmed?: boolean;
+  /** A code was sent for this enrolment: the code form is shown. */
+  readonly codeSent?: boolean;
 }
 
 /** Stable message ids of the second-factor pages. */
@@ -54,7 +69,7 @@ export const MFA_MESSAGES = {
 } as const;
 export type MfaMessageId = keyof typeof MFA_MESSAGES;
 
-const STATUS: Partial<Record<MfaMessageId, number>> = { locked: 429, locked_permanent: 429, too_many_codes: 429, resend_too_soon: 429 };
+export const STATUS: Partial<Record<MfaMessageId, number>> = { locked: 429, locked_permanent: 429, too_many_codes: 429, resend_too_soon: 429 };
 
 function minutesText(ms: number): string {
   const minutes = Math.max(1, Math.ceil(ms / 60_000));
@@ -105,7 +120,7 @@ export async function pendingStepUpOf(deps: InteractionDeps, interaction: Intera
 }
 
 /** The decision for the pending step-up (the password is proven, whatever the session said). */
-async function decide(deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp): Promise<StepUpDecision> {
+export async function decide(deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp): Promise<StepUpDecision> {
   const client = await deps.provider.Client.find(String(interaction.params.client_id ?? ''));
   const defaults = (client?.defaultAcrValues ?? []) as readonly string[];
   const sessionAcr = pending.passwordHere ? ACR.pwd : (interaction.session?.acr ?? ACR.pwd);
@@ -122,13 +137,13 @@ export async function savePending(ctx: Context, deps: InteractionDeps, pending: 
   await deps.provider.interactionResult(ctx.req, ctx.res, { stepUpPending: pending }, { mergeWithLastSubmission: false });
 }
 
-function redirectToStep(ctx: Context, uid: string): void {
+export function redirectToStep(ctx: Context, uid: string): void {
   ctx.set('Cache-Control', 'no-store');
   ctx.redirect(`/interaction/${uid}`);
   ctx.status = 303;
 }
 
-async function finishUnmet(ctx: Context, deps: InteractionDeps): Promise<void> {
+export async function finishUnmet(ctx: Context, deps: InteractionDeps): Promise<void> {
   await finishInteraction(ctx, deps.provider, {
     error: 'unmet_authentication_requirements',
     error_description: 'the required authentication level cannot be met for this account',
@@ -136,7 +151,7 @@ async function finishUnmet(ctx: Context, deps: InteractionDeps): Promise<void> {
 }
 
 /** Finishes the login with the completed methods (password + `second`, when given). */
-async function finishLogin(
+export async function finishLogin(
   ctx: Context, deps: InteractionDeps, pending: PendingStepUp, second: CompletedMethod | undefined,
 ): Promise<void> {
   const first: CompletedMethod = { level: PASSWORD_METHOD.level, amr: pending.amr };
@@ -156,7 +171,7 @@ async function finishLogin(
 }
 
 /** Audit + email of a security event (ASVS 2.5.5); best effort, never blocks the sign-in. */
-async function notify<K extends NotificationKind>(
+export async function notify<K extends NotificationKind>(
   ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, accountId: string,
   input: Omit<NotifyInput<K>, 'account' | 'ip' | 'userAgent' | 'clientId'>,
 ): Promise<void> {
@@ -173,36 +188,54 @@ async function notify<K extends NotificationKind>(
 }
 
 /** Notifies a lockout that this very failure started. */
-async function notifyLockout(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, accountId: string, failure: FactorFailure): Promise<void> {
+export async function notifyLockout(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, accountId: string, failure: FactorFailure): Promise<void> {
   if (failure.code === 'locked' || !failure.lock) return;
   deps.logger.warn({ event: 'mfa.locked', accountId, permanent: failure.lock.permanent }, 'second factor locked');
   await notify(ctx, deps, interaction, accountId, { kind: 'account_locked', details: { until: failure.lock.until } });
 }
 
-interface ChallengeForm {
+export interface ChallengeForm {
   message?: { id: MfaMessageId; text: string };
   method?: string;
   sentTo?: string;
   status?: number;
 }
 
-async function loadAccountOrFail(deps: InteractionDeps, accountId: string): Promise<Account> {
+export async function loadAccountOrFail(deps: InteractionDeps, accountId: string): Promise<Account> {
   const account = await findAccountById(deps.conn, accountId);
   if (!account || account.status !== 'active') throw new Error('the account of the step-up is gone');
   return account;
 }
 
-/** The methods the page may offer at `level`: the chosen (or primary) one and the others. */
+const methodChoices = new WeakMap<FactorRegistry, MethodChoice>();
+
+/** The deps' method choice, else one created once per registry (over `deps.conn`) and reused by every request. */
+export function methodChoiceOf(deps: Pick<InteractionDeps, 'conn' | 'factors' | 'methodChoice'>): MethodChoice | undefined {
+  if (deps.methodChoice) return deps.methodChoice;
+  if (!deps.factors) return undefined;
+  let choice = methodChoices.get(deps.factors);
+  if (!choice) {
+    choice = createMethodChoice({ conn: deps.conn, registry: deps.factors });
+    methodChoices.set(deps.factors, choice);
+  }
+  return choice;
+}
+
+/**
+ * The methods the page may offer at `level` (issue 5 "Method choice"): it opens on `chosen` when usable, else on the
+ * customer's primary method (the stored choice, or the first enrolled); the others are the usable alternatives — a
+ * level-3 request never lists a level-2 method (email codes); recovery codes are always there as a backup.
+ */
 async function methodsFor(deps: InteractionDeps, accountId: string, level: number, chosen?: string): Promise<{ current?: Factor; others: Factor[] }> {
-  const factors = deps.factors;
-  if (!factors) return { others: [] };
-  const usable = await factors.usableFactors(accountId, level);
-  const primary = usable.find((factor) => factor.role === 'primary') ?? usable[0];
+  const choice = methodChoiceOf(deps);
+  if (!choice) return { others: [] };
+  const { primary, alternatives } = await choice.methodOptions(accountId, level);
+  const usable = primary ? [primary, ...alternatives] : [...alternatives];
   const current = usable.find((factor) => factor.id === chosen) ?? primary;
   return { ...(current ? { current } : {}), others: usable.filter((factor) => factor !== current) };
 }
 
-async function renderChallenge(
+export async function renderChallenge(
   ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number, form: ChallengeForm,
 ): Promise<void> {
   const { current, others } = await methodsFor(deps, pending.accountId, level, form.method);
@@ -225,34 +258,13 @@ async function renderChallenge(
   }, form.status ?? 200);
 }
 
-const codeForm = z.object({
+export const codeForm = z.object({
   code: z.string().max(64).optional(),
   method: z.string().max(64).optional(),
 });
 
-/** GET part: the challenge or the enrolment page, or the end of the flow when nothing (more) is needed. */
-export async function showStepUp(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp): Promise<void> {
-  if (pending.enrolled) {
-    await finishLogin(ctx, deps, pending, pending.enrolled);
-    return;
-  }
-  const decision = await decide(deps, interaction, pending);
-  if ('unmet' in decision) return finishUnmet(ctx, deps);
-  if (!decision.required) {
-    // Nothing (more) to prove. A password proven here logs in at the password level; a signed-in session keeps
-    // its own level (never downgraded by a page that turned out unnecessary).
-    if (pending.passwordHere || !interaction.session?.acr) return finishLogin(ctx, deps, pending, undefined);
-    return finishInteraction(ctx, deps.provider, {
-      login: { accountId: pending.accountId, acr: interaction.session.acr, amr: [...pending.amr], remember: pending.remember },
-    }, { mergeWithLastSubmission: false });
-  }
-  if (decision.enrol) return renderEnrol(ctx, deps, interaction, pending, decision.level, {});
-  const method = typeof ctx.query.method === 'string' ? ctx.query.method : undefined;
-  return renderChallenge(ctx, deps, interaction, pending, decision.level, method ? { method } : {});
-}
-
 /** The pending step-up of a POST, or a redirect to the current step (a double submit, a stale page). */
-async function postContext(ctx: Context, deps: InteractionDeps): Promise<{ interaction: InteractionDetails; pending: PendingStepUp; level: number; enrol: boolean } | undefined> {
+export async function postContext(ctx: Context, deps: InteractionDeps): Promise<{ interaction: InteractionDetails; pending: PendingStepUp; level: number; enrol: boolean } | undefined> {
   const interaction = await loadInteraction(ctx, deps.provider);
   deps.csrf.verify(interaction.uid, formBody(ctx).csrf);
   const pending = await pendingStepUpOf(deps, interaction);
@@ -317,106 +329,4 @@ export async function submitSend(ctx: Context, deps: InteractionDeps): Promise<v
     return;
   }
   await renderChallenge(ctx, deps, interaction, pending, level, { method: current.id, ...(sent.sentTo ? { sentTo: sent.sentTo } : {}) });
-}
-
-// ── enrolment inside the login (seed 000) ────────────────────────────────────────────────────────────────────────
-
-type BoundConfirm = (accountId: string, input: unknown, binding?: string) => Promise<ConfirmSuccess | FactorFailure>;
-
-function enrolFactor(deps: InteractionDeps, level: number): Factor | undefined {
-  // Only factors whose enrolment needs nothing sent (a pending secret shown on the page) are offered here.
-  return deps.factors?.enrollableFactors(level, 'primary').find((factor) => factor.enrol?.confirm && !factor.challenge);
-}
-
-async function renderEnrol(
-  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number,
-  options: { renew?: boolean; message?: { id: MfaMessageId; text: string }; status?: number },
-): Promise<void> {
-  const factor = enrolFactor(deps, level);
-  if (!factor?.enrol) return finishUnmet(ctx, deps);
-  const account = await loadAccountOrFail(deps, pending.accountId);
-  const begun = await factor.enrol.begin(
-    { id: account.id, email: account.email, name: account.name },
-    { ...(options.renew ? { renew: true } : {}), binding: interaction.uid } as Parameters<NonNullable<Factor['enrol']>['begin']>[1],
-  );
-  if (!begun.ok) {
-    // Enrolled meanwhile (another tab): the challenge takes over.
-    if (begun.code === 'already_enrolled') return renderChallenge(ctx, deps, interaction, pending, level, {});
-    return renderChallenge(ctx, deps, interaction, pending, level, { message: failureMessage(begun), status: 400 });
-  }
-  const view = begun.view as { qrDataUrl?: string; manualKey?: string };
-  renderInteractionPage(ctx, deps, interaction, 'mfa_enrol', {
-    title: 'Set up two-factor authentication',
-    clientName: await clientNameOf(deps.provider, interaction),
-    csrf: deps.csrf.tokenFor(interaction.uid),
-    factorLabel: factor.label,
-    qrDataUrl: view.qrDataUrl,
-    manualKey: view.manualKey,
-    error: options.message?.text,
-    errorId: options.message?.id,
-  }, options.status ?? 200);
-}
-
-/** POST /interaction/:uid/enrol — confirms the new factor with a code; then the recovery codes page. */
-export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<void> {
-  const step = await postContext(ctx, deps);
-  if (!step) return;
-  const { interaction, pending, level } = step;
-  const factor = enrolFactor(deps, level);
-  if (!step.enrol || !factor?.enrol?.confirm) {
-    redirectToStep(ctx, interaction.uid);
-    return;
-  }
-  const parsed = codeForm.safeParse(formBody(ctx));
-  const code = parsed.success ? parsed.data.code ?? '' : '';
-  const confirm = factor.enrol.confirm.bind(factor.enrol) as BoundConfirm;
-  const confirmed = await confirm(pending.accountId, code, interaction.uid);
-  if (!confirmed.ok) {
-    const message = failureMessage(confirmed);
-    await notifyLockout(ctx, deps, interaction, pending.accountId, confirmed);
-    await renderEnrol(ctx, deps, interaction, pending, level, { message, status: STATUS[message.id] ?? 400 });
-    return;
-  }
-  const account = await loadAccountOrFail(deps, pending.accountId);
-  deps.logger.info({ event: 'mfa.enrolled', accountId: account.id, factor: factor.id }, 'second factor enrolled during login');
-  await notify(ctx, deps, interaction, account.id, { kind: 'factor_added', details: { method: factor.label } });
-  const enrolled = { level: factor.level, amr: [...factor.amr] };
-  await savePending(ctx, deps, { ...pending, enrolled });
-
-  const backup = deps.factors?.enrollableFactors(level, 'backup')[0];
-  const codes = backup?.enrol
-    ? await backup.enrol.begin({ id: account.id, email: account.email, name: account.name }, { initial: true } as Parameters<NonNullable<Factor['enrol']>['begin']>[1])
-    : undefined;
-  const list = codes?.ok ? (codes.view as { codes?: readonly string[] }).codes ?? [] : [];
-  renderInteractionPage(ctx, deps, interaction, 'mfa_recovery_codes', {
-    title: 'Two-factor authentication is set up',
-    clientName: await clientNameOf(deps.provider, interaction),
-    csrf: deps.csrf.tokenFor(interaction.uid),
-    factorLabel: factor.label,
-    codes: list,
-    codesText: list.join('\n'),
-  });
-}
-
-/** POST /interaction/:uid/enrol/renew — "new QR code": a fresh pending secret. */
-export async function submitEnrolRenew(ctx: Context, deps: InteractionDeps): Promise<void> {
-  const step = await postContext(ctx, deps);
-  if (!step) return;
-  if (!step.enrol) {
-    redirectToStep(ctx, step.interaction.uid);
-    return;
-  }
-  await renderEnrol(ctx, deps, step.interaction, step.pending, step.level, { renew: true });
-}
-
-/** POST /interaction/:uid/mfa/continue — after the recovery codes page: back to the shop. */
-export async function submitContinue(ctx: Context, deps: InteractionDeps): Promise<void> {
-  const interaction = await loadInteraction(ctx, deps.provider);
-  deps.csrf.verify(interaction.uid, formBody(ctx).csrf);
-  const pending = await pendingStepUpOf(deps, interaction);
-  if (!pending?.enrolled) {
-    redirectToStep(ctx, interaction.uid);
-    return;
-  }
-  await finishLogin(ctx, deps, pending, pending.enrolled);
 }

@@ -97,8 +97,12 @@ export function decideStepUp(input: StepUpInput, options: StepUpOptions = {}): S
     return { unmet: true, level, reason };
   };
 
+  // acr_values alone never make a customer enrol; an account whose policy demands enrolment anyway (forced company,
+  // privileged step-up scope in this request) enrols a factor strong enough for the requested level (level 3: app).
+  const policyDemandsEnrolment = input.companyPolicy === 'forced'
+    || input.scopes.some((scope) => rules[scope] !== undefined && input.privileges.includes((rules[scope] as StepUpScopeRule).privilege));
   const acrLevel = requestedAcrLevel(input, options.acr);
-  if (acrLevel > input.sessionLevel && acrLevel >= LEVEL.mfa) return need(acrLevel, 'acr_values', false);
+  if (acrLevel > input.sessionLevel && acrLevel >= LEVEL.mfa) return need(acrLevel, 'acr_values', policyDemandsEnrolment);
 
   for (const scope of input.scopes) {
     const rule = rules[scope];

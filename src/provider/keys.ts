@@ -279,6 +279,17 @@ function checkStored(doc: DevKeysDocument): ProviderKeys {
 }
 
 /**
+ * The development keys a server stored, read only (the CLI must never create keys nobody uses); `undefined` when no
+ * dev server has run on this database.
+ */
+export async function loadDevKeys(conn: Connection): Promise<ProviderKeys | undefined> {
+  const db = conn.db;
+  if (!db) throw new AppError('store_not_connected', 'the MongoDB connection is not open yet');
+  const existing = await db.collection<DevKeysDocument>(DEV_KEYS_COLLECTION).findOne({ _id: DEV_KEYS_ID });
+  return existing ? checkStored(existing) : undefined;
+}
+
+/**
  * Development only: keys generated once (RS256 + ES256 signing keys as private JWKs with kid, 2+ random cookie
  * keys) and kept in the `dev_keys` collection, so a restart does not log everyone out. Concurrent first starts of
  * two processes end with ONE key set: the fixed `_id` lets only the first insert win; the others read it.

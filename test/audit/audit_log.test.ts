@@ -18,6 +18,7 @@ describe('audit log', () => {
 
   before(async () => {
     conn = await connectFreshDb('audit');
+    await ensureAuditIndexes(conn, { retentionDays: DEFAULT_AUDIT_RETENTION_DAYS }); // what start-up does
   });
   after(async () => conn.close());
 
@@ -171,6 +172,18 @@ describe('audit log retention', () => {
     await ensureAuditIndexes(conn, { retentionDays: null });
     expect(await ttlSeconds()).to.equal(undefined);
     expect(await listEvents(conn, 'acc-r')).to.have.length(1);
+  });
+
+  it('a process that never set the retention (no options) leaves the TTL index as the operators set it', async () => {
+    await ensureAuditIndexes(conn, { retentionDays: null });
+    // Another Connection object on the same database: what a second process (a tool, a worker) looks like.
+    const other = conn.useDb(conn.name, { useCache: false });
+    await recordEvent(other, event('acc-k', minutes(1)));
+    expect(await ttlSeconds(), 'forever stays forever').to.equal(undefined);
+    await ensureAuditIndexes(conn, { retentionDays: 7 });
+    await recordEvent(other, event('acc-k', minutes(2)));
+    expect(await ttlSeconds()).to.equal(7 * 86_400);
+    expect(await listEvents(conn, 'acc-k')).to.have.length(2);
   });
 
   it('refuses a retention that is not 1-3650 whole days', async () => {

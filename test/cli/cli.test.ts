@@ -81,6 +81,8 @@ describe('operators CLI (runCli)', function () {
         'user set-password EMAIL [--password PASSWORD | --password-stdin]',
         'user disable EMAIL',
         'user enable EMAIL',
+        'user reset-factors EMAIL [--yes]',
+        'user unlock EMAIL',
         'company add --name NAME [--policy forced|opt_in]',
         'company list',
         'company policy NAME forced|opt_in',

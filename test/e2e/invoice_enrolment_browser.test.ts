@@ -23,7 +23,8 @@ describe('invoice customer enrols an authenticator during login (headless Chromi
     });
     shopSite.listen(0, '127.0.0.1');
     await once(shopSite, 'listening');
-    server = await startTestServer('e2e_invoice_enrol', { shopOrigin: `http://localhost:${(shopSite.address() as AddressInfo).port}` });
+    // With a mailer, email codes are offered beside the app: the customer chooses first (issue 5).
+    server = await startTestServer('e2e_invoice_enrol', { shopOrigin: `http://localhost:${(shopSite.address() as AddressInfo).port}`, mailer: 'config' });
     chromium = await launchChromium();
   });
   after(async function () {
@@ -33,7 +34,7 @@ describe('invoice customer enrols an authenticator during login (headless Chromi
     shopSite?.close();
   });
 
-  it('signs in, scans the QR from the page, enters the code, sees recovery codes once, lands at the shop with invoice and mfa acr', async function () {
+  it('signs in, chooses the app, scans the QR from the page, enters the code, sees recovery codes once, lands at the shop with invoice and mfa acr', async function () {
     const shop = await Shop.discover(server.issuer, server.clients.firstParty);
     const pending = await shop.startLogin({ scope: 'openid invoice' });
     const page = await chromium.context.newPage();
@@ -47,6 +48,12 @@ describe('invoice customer enrols an authenticator during login (headless Chromi
     await page.getByRole('button', { name: 'Sign in' }).click();
 
     await page.getByRole('heading', { name: 'Set up two-factor authentication' }).waitFor();
+    const appChoice = page.getByRole('radio', { name: 'Authenticator app (recommended)' });
+    expect(await appChoice.isChecked()).to.equal(true);
+    expect(await page.getByRole('radio', { name: /^Email code to n•••@example\.com$/ }).count()).to.equal(1);
+    await page.getByRole('button', { name: 'Continue' }).click();
+
+    await page.getByAltText('QR code to add this account to your authenticator app').waitFor();
     const qr = page.getByAltText('QR code to add this account to your authenticator app');
     expect(await qr.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).to.be.greaterThan(0);
     const uri = decodeQrDataUrl(await qr.getAttribute('src') as string) as string;

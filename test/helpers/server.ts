@@ -17,6 +17,7 @@ import { createCodeMailer, createMailer, type Mailer } from '../../src/mail/inde
 import { ensureAdapterIndexes } from '../../src/provider/adapter.ts';
 import { saveClient } from '../../src/provider/clients.ts';
 import { createProvider } from '../../src/provider/configuration.ts';
+import { createStepUp } from '../../src/plugin.ts';
 import { loadOrCreateDevKeys } from '../../src/provider/keys.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createCompany } from '../../src/accounts/companies.ts';
@@ -168,7 +169,8 @@ export async function startTestServer(label: string, options: TestServerOptions 
   };
 
   const views = createViews();
-  const provider = createProvider({ config, conn, keys, views, logger, factors });
+  const stepUp = createStepUp({ conn, issuerName: config.issuerName, factors, views, logger, ...(mailer ? { mailer } : {}) });
+  const provider = createProvider({ config, conn, keys, views, logger, stepUp });
   const extraRouters = [];
   if (options.demoShop) {
     const demo = await saveClient(conn, {
@@ -180,7 +182,7 @@ export async function startTestServer(label: string, options: TestServerOptions 
     });
     extraRouters.push(demoShopRouter({ issuer, clientId: demo.clientId, clientSecret: demo.clientSecret as string, views, logger }));
   }
-  const app = createApp({ config, conn, provider, logger, views, extraRouters, metrics, factors, ...(mailer ? { mailer } : {}) });
+  const app = createApp({ config, conn, provider, logger, views, extraRouters, metrics, stepUp, ...(mailer ? { mailer } : {}) });
   const handle = app.callback();
   server.on('request', (req, res) => {
     void handle(req, res);

@@ -68,7 +68,10 @@ describe('second-factor pages: failures, CSRF and security notifications', funct
 
   it('enrolment during login mails "method added" and writes the audit event', async function () {
     const browser = new Browser([SHOP]);
-    const page = await password(browser, server.mfaAccounts.gina);
+    // with email codes available, the forced company member chooses a method first: the app
+    const choice = await password(browser, server.mfaAccounts.gina);
+    const app = server.factors.all.find((factor) => factor.role === 'primary' && factor.enrol && !factor.challenge);
+    const page = await browser.submit(findForm(choice, '/enrol/method'), { method: app?.id });
     const codesPage = await browser.submit(findForm(page, '/enrol'), { code: await nextCode(clock, manualKeyOf(page)) });
     expect(codesPage.html).to.include('successfully set up');
     expect(mailsTo(server.mfaAccounts.gina.email).some((mail) => /added/i.test(mail.subject))).to.equal(true);

@@ -1,4 +1,7 @@
-/** `user add`, `user list`, `user grant-invoice`, `user revoke-invoice`, `user set-password`, `user disable`, `user enable`. */
+/**
+ * `user add`, `user list`, `user grant-invoice`, `user revoke-invoice`, `user set-password`, `user disable`,
+ * `user enable`, and the support actions `user reset-factors` and `user unlock` (seed 004, DESIGN.md §7).
+ */
 import {
   createAccount,
   findAccountByEmail,
@@ -10,15 +13,26 @@ import {
   type Privilege,
 } from '../../accounts/accounts.ts';
 import { findCompanyByName, listCompanies, type Company } from '../../accounts/companies.ts';
+import { resetLoginThrottle } from '../../interactions/login_throttle.ts';
+import { activeFactors, recordUnlock, resetFactors, unlockSecondFactor } from '../../security/support_actions.ts';
+import { confirm } from '../confirm.ts';
 import { formatJson, formatTable } from '../format.ts';
 import { CliFailure, UsageError, type CliIo, type CommandContext, type CommandSpec } from '../io.ts';
 import { optionalString, parseCommandArgs, requireString, type Parsed } from '../parse.ts';
 import { promptNewPassword, readPasswordFromStdin } from '../password_input.ts';
+import { cliActionContext, loadThrottleKeys, openSupport, prepareAuditLog, stderrLogger } from '../support.ts';
 
 const ADD_USAGE =
   'user add --email EMAIL --name NAME [--password PASSWORD | --password-stdin] [--company NAME] [--admin] [--invoice]';
 const LIST_USAGE = 'user list [--company NAME] [--json]';
 const SET_PASSWORD_USAGE = 'user set-password EMAIL [--password PASSWORD | --password-stdin]';
+const RESET_FACTORS_USAGE = 'user reset-factors EMAIL [--yes]';
+const UNLOCK_USAGE = 'user unlock EMAIL';
+
+/** Printed when a support action could not email the customer because the CLI has no SMTP server. */
+export const NOT_EMAILED_NO_SMTP =
+  "The customer was not emailed: no SMTP_URL is set (the dev server's mail outbox lives in the server process, out of "
+  + "the CLI's reach). The reset is in the audit log.";
 
 const PASSWORD_OPTIONS = { password: { type: 'string' }, 'password-stdin': { type: 'boolean' } } as const;
 
@@ -199,3 +213,97 @@ function statusCommand(status: 'active' | 'disabled'): CommandSpec {
 
 export const userDisable = statusCommand('disabled');
 export const userEnable = statusCommand('active');
+
+export const userResetFactors: CommandSpec = {
+  name: 'user reset-factors',
+  usage: RESET_FACTORS_USAGE,
+  summary: 'remove every second factor of an account (app, email codes, recovery codes) and lift its lockout; '
+    + 'emails the customer when SMTP_URL is set; asks for confirmation on a terminal unless --yes',
+  parse(args, io) {
+    const { values, positionals, help } = parseCommandArgs('user reset-factors', RESET_FACTORS_USAGE, args, { yes: { type: 'boolean', short: 'y' } }, ['email']);
+    if (help) return { help: RESET_FACTORS_USAGE };
+    const email = positionals[0] as string;
+    const confirmed = values.yes === true;
+    if (!confirmed && !io.stdin.isTTY) {
+      throw new UsageError('user reset-factors: stdin is not a terminal, so there is nobody to ask: add --yes to confirm', RESET_FACTORS_USAGE);
+    }
+    return {
+      async run(ctx: CommandContext) {
+        ctx.config(); // a broken configuration fails before anything is looked up
+        const account = await accountByEmail(ctx, email);
+        const support = await openSupport(ctx);
+        try {
+          const active = await activeFactors(support.deps.factors, account.id);
+          const labels = (factors: readonly { id: string; label: string }[]): string =>
+            factors.map((factor) => `${factor.label} (${factor.id})`).join(', ');
+          if (!confirmed && active.length > 0) {
+            const question = `Remove ${labels(active)} from ${account.email}? They will have to set up a second factor again. [y/N] `;
+            if (!await confirm(ctx.io, question)) throw new CliFailure('Aborted: nothing was changed.');
+          }
+          const result = await resetFactors(support.deps, account, 'support', cliActionContext(ctx.io.env));
+          const removed = result.removed.map((id) => support.deps.factors.get(id) ?? { id, label: id });
+          if (removed.length === 0) {
+            ctx.print(`${account.email} had no second factor: nothing was removed.`);
+          } else {
+            ctx.print(`Reset the second factors of ${account.email}: removed ${labels(removed)}.`);
+          }
+          if (result.unlocked) ctx.print('The second-factor lockout was lifted.');
+          if (removed.length === 0) {
+            ctx.print(result.unlocked ? 'The customer was not emailed (no factor was removed).' : 'Nothing changed; the customer was not emailed.');
+          } else {
+            ctx.print('They set up a new second factor at their next sign-in that needs one.');
+            if (support.mail === 'none') ctx.print(NOT_EMAILED_NO_SMTP);
+            else if (result.mailed) ctx.print(`Emailed ${account.email} about the reset.`);
+            else ctx.print('The customer was NOT emailed: sending the notification failed (see the warning above). The reset is in the audit log.');
+          }
+          const changed = removed.length > 0 || result.unlocked;
+          if (changed && !result.recorded) {
+            throw new CliFailure('The change was made, but its audit record could not be written (see the warning above).');
+          }
+        } finally {
+          await support.close();
+        }
+      },
+    };
+  },
+};
+
+export const userUnlock: CommandSpec = {
+  name: 'user unlock',
+  usage: UNLOCK_USAGE,
+  summary: "lift an account's second-factor lockout and its password-login throttle (factors and password stay)",
+  parse(args) {
+    const { positionals, help } = parseCommandArgs('user unlock', UNLOCK_USAGE, args, {}, ['email']);
+    if (help) return { help: UNLOCK_USAGE };
+    const email = positionals[0] as string;
+    return {
+      async run(ctx: CommandContext) {
+        const config = ctx.config();
+        const account = await accountByEmail(ctx, email);
+        await prepareAuditLog(ctx);
+        const deps = { conn: ctx.conn, logger: stderrLogger(ctx.io) };
+        const context = cliActionContext(ctx.io.env);
+        const recorded: boolean[] = [];
+
+        const second = await unlockSecondFactor(deps, account, context);
+        if (second.unlocked) recorded.push(second.recorded);
+        ctx.print(`Second factor of ${account.email}: ${second.unlocked ? 'the lockout was lifted' : 'was not locked'}.`);
+
+        const keys = await loadThrottleKeys(ctx.conn, config);
+        if (!keys) {
+          ctx.print(
+            'Password sign-in: nothing to unlock: no COOKIE_KEYS are set and no dev server has stored its keys in this '
+              + 'database yet, so no password attempt has been counted with them.',
+          );
+        } else {
+          const unlocked = await resetLoginThrottle(ctx.conn, { keys: keys.keys }, account.email);
+          if (unlocked) recorded.push(await recordUnlock(deps, account, context, 'password'));
+          ctx.print(`Password sign-in of ${account.email}: ${unlocked ? 'the lockout was lifted' : 'was not locked'}.`);
+        }
+        if (recorded.includes(false)) {
+          throw new CliFailure('The lockout was lifted, but its audit record could not be written (see the warning above).');
+        }
+      },
+    };
+  },
+};

@@ -1,0 +1,197 @@
+/**
+ * Console sessions, in MongoDB (`account_sessions`, TTL index on `expiresAt`): nothing that must hold across
+ * instances lives in process memory. The browser holds a random token in a signed cookie; the document's `_id` is
+ * the token's SHA-256, so reading the collection never yields a usable cookie.
+ *
+ * A session is anonymous (only a pending sign-in) until the callback; then it records who signed in, the ID token's
+ * `acr`/`amr`/`auth_time`, and when a second factor was last proven (the re-authentication rule in `freshness.ts`).
+ * The token rotates at every callback (no session fixation).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Schema, type Connection, type Model } from 'mongoose';
+
+/** An authorization request in flight: what its callback must match. */
+export interface PendingLogin {
+  readonly state: string;
+  readonly nonce: string;
+  readonly codeVerifier: string;
+  /** `sign_in`: open the console; `reauth`: re-authentication before a change (`max_age=0`). */
+  readonly purpose: 'sign_in' | 'reauth';
+  /** The console page to land on after the callback. */
+  readonly returnTo: string;
+  readonly createdAt: Date;
+}
+
+/** A change the customer submitted before re-authenticating: the page shows it again to be submitted. */
+export interface PendingAction {
+  readonly returnTo: string;
+  readonly fields: Readonly<Record<string, string>>;
+  readonly savedAt: Date;
+}
+
+/** What the ID token of the last sign-in said. */
+export interface SignedIn {
+  readonly accountId: string;
+  readonly acr: string;
+  readonly amr: readonly string[];
+  readonly authTime: Date;
+  /** When a second factor was last proven (the ID token's auth_time when its acr/amr say multi-factor). */
+  readonly secondFactorAt: Date | null;
+  /** Kept for `id_token_hint` at sign-out. */
+  readonly idToken: string;
+}
+
+export interface ConsoleSession {
+  readonly id: string;
+  readonly signedIn: SignedIn | null;
+  readonly login: PendingLogin | null;
+  readonly pendingAction: PendingAction | null;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+}
+
+/** An anonymous session (a sign-in in progress) lives this long. */
+export const ANONYMOUS_SESSION_MS = 15 * 60_000;
+/** A signed-in session ends after this much inactivity … */
+export const IDLE_SESSION_MS = 30 * 60_000;
+/** … and at the latest this long after the sign-in. */
+export const MAX_SESSION_MS = 12 * 3_600_000;
+
+interface SessionDoc {
+  _id: string;
+  signedIn: SignedIn | null;
+  login: PendingLogin | null;
+  pendingAction: { returnTo: string; fields?: Record<string, string>; savedAt: Date } | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+const loginSchema = new Schema<PendingLogin>({
+  state: { type: String, required: true },
+  nonce: { type: String, required: true },
+  codeVerifier: { type: String, required: true },
+  purpose: { type: String, enum: ['sign_in', 'reauth'], required: true },
+  returnTo: { type: String, required: true },
+  createdAt: { type: Date, required: true },
+}, { _id: false, strict: 'throw' });
+
+const signedInSchema = new Schema<SignedIn>({
+  accountId: { type: String, required: true },
+  acr: { type: String, required: true },
+  amr: { type: [String], default: [] },
+  authTime: { type: Date, required: true },
+  secondFactorAt: { type: Date, default: null },
+  idToken: { type: String, required: true },
+}, { _id: false, strict: 'throw' });
+
+const pendingActionSchema = new Schema({
+  returnTo: { type: String, required: true },
+  fields: { type: Schema.Types.Mixed },
+  savedAt: { type: Date, required: true },
+}, { _id: false, strict: 'throw' });
+
+const sessionSchema = new Schema<SessionDoc>({
+  _id: { type: String, required: true },
+  signedIn: { type: signedInSchema, default: null },
+  login: { type: loginSchema, default: null },
+  pendingAction: { type: pendingActionSchema, default: null },
+  createdAt: { type: Date, required: true },
+  expiresAt: { type: Date, required: true },
+}, { versionKey: false, strict: 'throw', autoIndex: false, autoCreate: false, collection: 'account_sessions' });
+sessionSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, name: 'expires_at_ttl' });
+
+function sessionModel(conn: Connection): Model<SessionDoc> {
+  return (conn.models.AccountSession as Model<SessionDoc> | undefined)
+    ?? conn.model<SessionDoc>('AccountSession', sessionSchema, 'account_sessions');
+}
+
+const indexed = new WeakMap<Connection, Promise<void>>();
+
+/** Creates the collection's indexes (TTL on `expiresAt`); idempotent, once per connection. */
+export async function ensureAccountSessionIndexes(conn: Connection): Promise<void> {
+  let pending = indexed.get(conn);
+  if (!pending) {
+    pending = sessionModel(conn).createIndexes().then(() => undefined);
+    indexed.set(conn, pending);
+    pending.catch(() => indexed.delete(conn));
+  }
+  return pending;
+}
+
+function idOf(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+function toSession(doc: SessionDoc): ConsoleSession {
+  return {
+    id: doc._id,
+    signedIn: doc.signedIn ? { ...doc.signedIn, amr: [...(doc.signedIn.amr ?? [])], secondFactorAt: doc.signedIn.secondFactorAt ?? null } : null,
+    login: doc.login ?? null,
+    pendingAction: doc.pendingAction ? { returnTo: doc.pendingAction.returnTo, fields: { ...doc.pendingAction.fields }, savedAt: doc.pendingAction.savedAt } : null,
+    createdAt: doc.createdAt,
+    expiresAt: doc.expiresAt,
+  };
+}
+
+/** A new session; returns the cookie token (shown to nobody else) and the session. */
+export async function createSession(
+  conn: Connection,
+  init: { signedIn?: SignedIn; login?: PendingLogin; pendingAction?: PendingAction | null },
+): Promise<{ token: string; session: ConsoleSession }> {
+  await ensureAccountSessionIndexes(conn);
+  const token = randomBytes(32).toString('base64url');
+  const now = Date.now();
+  const doc: SessionDoc = {
+    _id: idOf(token),
+    signedIn: init.signedIn ?? null,
+    login: init.login ?? null,
+    pendingAction: init.pendingAction ?? null,
+    createdAt: new Date(now),
+    expiresAt: new Date(now + (init.signedIn ? IDLE_SESSION_MS : ANONYMOUS_SESSION_MS)),
+  };
+  await sessionModel(conn).create(doc);
+  return { token, session: toSession(doc) };
+}
+
+/** The live session of a cookie token (`null` when unknown or expired: TTL deletion is not immediate). */
+export async function findSession(conn: Connection, token: string | undefined): Promise<ConsoleSession | null> {
+  if (typeof token !== 'string' || token.length < 16 || token.length > 128) return null;
+  const doc = await sessionModel(conn).findById(idOf(token)).lean<SessionDoc>();
+  if (!doc || doc.expiresAt.getTime() <= Date.now()) return null;
+  return toSession(doc);
+}
+
+/** Extends a signed-in session's idle lifetime (never past {@link MAX_SESSION_MS} after its creation). */
+export async function touchSession(conn: Connection, session: ConsoleSession): Promise<void> {
+  const now = Date.now();
+  const expiresAt = new Date(Math.min(now + IDLE_SESSION_MS, session.createdAt.getTime() + MAX_SESSION_MS));
+  if (expiresAt.getTime() - session.expiresAt.getTime() < 60_000) return;
+  await sessionModel(conn).updateOne({ _id: session.id }, { $set: { expiresAt } });
+}
+
+/** Starts an authorization request for this session (a newer one replaces an older one still in flight). */
+export async function setLogin(conn: Connection, sessionId: string, login: PendingLogin): Promise<void> {
+  await sessionModel(conn).updateOne({ _id: sessionId }, { $set: { login } });
+}
+
+/**
+ * Consumes the pending sign-in whose `state` matches, atomically: a replayed or forged callback finds nothing
+ * (`null`), and of two parallel callbacks exactly one wins.
+ */
+export async function takeLogin(conn: Connection, sessionId: string, state: string): Promise<PendingLogin | null> {
+  if (typeof state !== 'string' || state.length === 0 || state.length > 256) return null;
+  const before = await sessionModel(conn).findOneAndUpdate(
+    { _id: sessionId, 'login.state': state },
+    { $set: { login: null } },
+    { returnDocument: 'before' },
+  ).lean<SessionDoc>();
+  return before?.login ?? null;
+}
+
+export async function setPendingAction(conn: Connection, sessionId: string, action: PendingAction | null): Promise<void> {
+  await sessionModel(conn).updateOne({ _id: sessionId }, { $set: { pendingAction: action } });
+}
+
+export async function deleteSession(conn: Connection, sessionId: string): Promise<void> {
+  await sessionModel(conn).deleteOne({ _id: sessionId });
+}

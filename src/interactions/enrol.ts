@@ -1,0 +1,378 @@
+/**
+ * Enrolment inside the login (seed 000; issue 5 "Enrolment"): when the policy demands a second factor the account does
+ * not have (forced company, invoice privilege + invoice scope), the customer sets one up in the same interaction, sees
+ * the recovery codes once and returns to the shop with the new factor's level.
+ *
+ * - Several primary factors the customer can set up prove the requested level (level 2: app or email) → a choice
+ *   first; a single one (level 3: the app only — an email code proves level 2, NIST SP 800-63B §5.1.3.1) → straight
+ *   to it.
+ * - A factor whose pending secret is shown on the page (the app): QR + manual key, confirmed with a code.
+ * - A factor that sends its code (email): the password is re-confirmed first when this interaction did not prove it
+ *   (a signed-in session; seed 002 "Enter your password", OWASP ASVS 7.5.1), throttled like the login; then
+ *   `enrol.begin` mails a code to the account's address and `enrol.confirm` activates it. Until `confirm` succeeds
+ *   nothing about the account changes: a wrong code, a refused resend or a failed mail leave it without the factor.
+ *
+ * Both kinds end in one code path ({@link submitEnrol}): `factor_added` notification, recovery codes, then the login.
+ * The interaction remembers the choice and its progress server-side (`PendingStepUp.enrolment`); every form carries
+ * the CSRF token.
+ */
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { verifyLogin } from '../accounts/accounts.ts';
+import type { ConfirmSuccess, EnrolBeginOptions, Factor, FactorFailure } from '../factors/contract.ts';
+import { maskEmail } from '../shared/mask_email.ts';
+import {
+  clientNameOf, formBody, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails,
+} from './context.ts';
+import { minutesUntil, throttleLogin } from './login_throttle.ts';
+import {
+  STATUS, codeForm, failureMessage, finishLogin, finishUnmet, loadAccountOrFail, notify, notifyLockout, pendingStepUpOf,
+  postContext, redirectToStep, renderChallenge, savePending, type MfaMessageId, type PendingStepUp,
+} from './mfa.ts';
+
+/** Stable message ids of the enrolment pages (besides the factor failures of `MFA_MESSAGES`). */
+export const ENROL_MESSAGES = {
+  choose_method: 'Choose how you want to get your sign-in codes.',
+  password_missing: 'Enter your password.',
+  /** The same for every wrong password; nothing else is said. */
+  password_invalid: 'The password is not correct.',
+  password_locked: 'Too many attempts. Try again in {minutes}.',
+  password_blocked: 'Too many attempts. Contact customer support.',
+} as const;
+export type EnrolMessageId = keyof typeof ENROL_MESSAGES;
+
+interface PageMessage {
+  readonly id: MfaMessageId | EnrolMessageId;
+  readonly text: string;
+}
+
+type BoundConfirm = (accountId: string, input: unknown, binding?: string) => Promise<ConfirmSuccess | FactorFailure>;
+/** `binding` ties a pending app secret to this interaction (the TOTP factor reads it; others ignore it). */
+type BeginOptions = EnrolBeginOptions & { readonly binding?: string; readonly initial?: boolean };
+
+const methodForm = z.object({ method: z.string().max(64) });
+const passwordForm = z.object({ password: z.string().max(1024).optional() });
+
+/** The primary factors the customer can set up here that prove `level`, in registry order. */
+function enrolOptions(deps: InteractionDeps, level: number): Factor[] {
+  return deps.factors?.enrollableFactors(level, 'primary').filter((factor) => factor.enrol?.confirm !== undefined) ?? [];
+}
+
+/** The factor being set up: the customer's choice, else the only option; `undefined` → the choice page. */
+function chosenFactor(options: readonly Factor[], pending: PendingStepUp): Factor | undefined {
+  const chosen = options.find((factor) => factor.id === pending.enrolment?.factorId);
+  return chosen ?? (options.length === 1 ? options[0] : undefined);
+}
+
+/** A factor that delivers its code (it has a challenge to send): its enrolment re-confirms the password and mails. */
+function sendsCode(factor: Factor): boolean {
+  return factor.challenge !== undefined;
+}
+
+/** Whether the password must be re-confirmed before a code is mailed (not proven in this interaction). */
+function needsPassword(pending: PendingStepUp): boolean {
+  return !pending.passwordHere && pending.enrolment?.passwordConfirmed !== true;
+}
+
+function withEnrolment(pending: PendingStepUp, factor: Factor, progress: { codeSent?: boolean; passwordConfirmed?: boolean }): PendingStepUp {
+  const passwordConfirmed = progress.passwordConfirmed ?? pending.enrolment?.passwordConfirmed;
+  return {
+    ...pending,
+    enrolment: {
+      factorId: factor.id,
+      ...(passwordConfirmed ? { passwordConfirmed: true } : {}),
+      ...(progress.codeSent ? { codeSent: true } : {}),
+    },
+  };
+}
+
+async function commonLocals(deps: InteractionDeps, interaction: InteractionDetails) {
+  return {
+    title: 'Set up two-factor authentication',
+    clientName: await clientNameOf(deps.provider, interaction),
+    csrf: deps.csrf.tokenFor(interaction.uid),
+  };
+}
+
+/** The choice page: "Authenticator app (recommended)" / "Email code to m•••@example.com". */
+async function renderChoice(
+  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, options: readonly Factor[],
+  form: { message?: PageMessage; status?: number },
+): Promise<void> {
+  const account = await loadAccountOrFail(deps, pending.accountId);
+  // The strongest method is recommended (the app: it also meets level-3 requests) when the options differ in level.
+  const best = Math.max(...options.map((factor) => factor.level));
+  const recommended = options.some((factor) => factor.level < best) ? options.find((factor) => factor.level === best) : undefined;
+  const selected = options.find((factor) => factor.id === pending.enrolment?.factorId) ?? recommended ?? options[0];
+  renderInteractionPage(ctx, deps, interaction, 'mfa_enrol_choice', {
+    ...await commonLocals(deps, interaction),
+    methods: options.map((factor) => ({
+      id: factor.id,
+      label: sendsCode(factor) ? `${factor.label} to ${maskEmail(account.email)}` : factor.label,
+      recommended: factor === recommended,
+      selected: factor === selected,
+    })),
+    error: form.message?.text,
+    errorId: form.message?.id,
+  }, form.status ?? 200);
+}
+
+/** The app's page: QR + manual key of the pending secret (bound to this interaction), confirm with a code. */
+async function renderAppEnrol(
+  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number, factor: Factor,
+  options: { renew?: boolean; message?: PageMessage; status?: number },
+): Promise<void> {
+  if (!factor.enrol) return finishUnmet(ctx, deps);
+  const account = await loadAccountOrFail(deps, pending.accountId);
+  const begun = await factor.enrol.begin(
+    { id: account.id, email: account.email, name: account.name },
+    { ...(options.renew ? { renew: true } : {}), binding: interaction.uid } as BeginOptions,
+  );
+  if (!begun.ok) {
+    // Enrolled meanwhile (another tab): the challenge takes over.
+    if (begun.code === 'already_enrolled') return renderChallenge(ctx, deps, interaction, pending, level, {});
+    return renderChallenge(ctx, deps, interaction, pending, level, { message: failureMessage(begun), status: 400 });
+  }
+  const view = begun.view as { qrDataUrl?: string; manualKey?: string };
+  renderInteractionPage(ctx, deps, interaction, 'mfa_enrol', {
+    ...await commonLocals(deps, interaction),
+    factorLabel: factor.label,
+    qrDataUrl: view.qrDataUrl,
+    manualKey: view.manualKey,
+    canChoose: enrolOptions(deps, level).length > 1,
+    error: options.message?.text,
+    errorId: options.message?.id,
+  }, options.status ?? 200);
+}
+
+/**
+ * The email steps: the password re-confirmation when needed, else the code form once a code went out, else the
+ * "send code" form (after a failed mail: try again, or choose another method).
+ */
+async function renderEmailStep(
+  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number, factor: Factor,
+  form: { message?: PageMessage; status?: number; sentTo?: string; resendAvailableAt?: Date },
+): Promise<void> {
+  const account = await loadAccountOrFail(deps, pending.accountId);
+  const locals = {
+    ...await commonLocals(deps, interaction),
+    factorLabel: factor.label,
+    maskedEmail: maskEmail(account.email),
+    canChoose: enrolOptions(deps, level).length > 1,
+    error: form.message?.text,
+    errorId: form.message?.id,
+  };
+  if (needsPassword(pending)) {
+    renderInteractionPage(ctx, deps, interaction, 'mfa_enrol_password', locals, form.status ?? 200);
+    return;
+  }
+  const resendInSeconds = form.resendAvailableAt ? Math.max(0, Math.ceil((form.resendAvailableAt.getTime() - Date.now()) / 1000)) : 0;
+  renderInteractionPage(ctx, deps, interaction, 'mfa_enrol_email', {
+    ...locals,
+    step: pending.enrolment?.codeSent ? 'code' : 'send',
+    sentTo: form.sentTo,
+    resendInSeconds,
+  }, form.status ?? 200);
+}
+
+/** GET part of an enrolment: the choice, the chosen factor's current step, or unmet when nothing can be set up. */
+export async function showEnrolment(
+  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number, options: { choose?: boolean },
+): Promise<void> {
+  const factors = enrolOptions(deps, level);
+  if (factors.length === 0) return finishUnmet(ctx, deps);
+  const factor = options.choose && factors.length > 1 ? undefined : chosenFactor(factors, pending);
+  if (!factor) return renderChoice(ctx, deps, interaction, pending, factors, {});
+  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, interaction, pending, level, factor, {});
+  return renderEmailStep(ctx, deps, interaction, pending, level, factor, {});
+}
+
+/**
+ * `enrol.begin` of a factor that mails its code: sends one (or, with `renew`, a new one within the cooldown and the
+ * hourly budget). A failure changes nothing; the page says why and offers to retry or to choose another method.
+ */
+async function sendEnrolmentCode(
+  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number, factor: Factor, renew: boolean,
+): Promise<void> {
+  if (!factor.enrol) return finishUnmet(ctx, deps);
+  const account = await loadAccountOrFail(deps, pending.accountId);
+  const begun = await factor.enrol.begin(
+    { id: account.id, email: account.email, name: account.name },
+    { ...(renew ? { renew: true } : {}), binding: interaction.uid } as BeginOptions,
+  );
+  if (!begun.ok) {
+    if (begun.code === 'already_enrolled') {
+      // Enrolled meanwhile (another tab): the challenge takes over.
+      redirectToStep(ctx, interaction.uid);
+      return;
+    }
+    deps.logger.info({ event: 'mfa.enrol_send_refused', accountId: account.id, factor: factor.id, code: begun.code }, 'enrolment code not sent');
+    const message = failureMessage(begun);
+    await renderEmailStep(ctx, deps, interaction, pending, level, factor, { message, status: STATUS[message.id] ?? 400 });
+    return;
+  }
+  const next = withEnrolment(pending, factor, { codeSent: true });
+  await savePending(ctx, deps, next);
+  const view = begun.view as { sentTo?: string; resendAvailableAt?: Date };
+  await renderEmailStep(ctx, deps, interaction, next, level, factor, {
+    ...(view.sentTo ? { sentTo: view.sentTo } : {}),
+    ...(view.resendAvailableAt instanceof Date ? { resendAvailableAt: view.resendAvailableAt } : {}),
+  });
+}
+
+/** The enrolment of a POST: the step, the options and the chosen factor; undefined after a redirect. */
+async function enrolStep(ctx: Context, deps: InteractionDeps) {
+  const step = await postContext(ctx, deps);
+  if (!step) return undefined;
+  if (!step.enrol) {
+    redirectToStep(ctx, step.interaction.uid);
+    return undefined;
+  }
+  const options = enrolOptions(deps, step.level);
+  return { ...step, options, factor: chosenFactor(options, step.pending) };
+}
+
+/** POST /interaction/:uid/enrol/method — the choice: the app's QR, or (after the password when needed) the email code. */
+export async function submitEnrolMethod(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const step = await enrolStep(ctx, deps);
+  if (!step) return;
+  const { interaction, pending, level, options } = step;
+  const parsed = methodForm.safeParse(formBody(ctx));
+  const factor = parsed.success ? options.find((candidate) => candidate.id === parsed.data.method) : undefined;
+  if (!factor) {
+    if (options.length === 0) return finishUnmet(ctx, deps);
+    await renderChoice(ctx, deps, interaction, pending, options, { message: { id: 'choose_method', text: ENROL_MESSAGES.choose_method }, status: 400 });
+    return;
+  }
+  const next = withEnrolment(pending, factor, {});
+  await savePending(ctx, deps, next);
+  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, interaction, next, level, factor, {});
+  if (needsPassword(next)) return renderEmailStep(ctx, deps, interaction, next, level, factor, {});
+  // `begin` without renew resumes a code that still works (back and forth between the methods mails nothing new).
+  return sendEnrolmentCode(ctx, deps, interaction, next, level, factor, false);
+}
+
+/** POST /interaction/:uid/enrol/password — re-confirms the password of a signed-in customer, then mails the code. */
+export async function submitEnrolPassword(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const step = await enrolStep(ctx, deps);
+  if (!step) return;
+  const { interaction, pending, level, factor } = step;
+  if (!factor || !sendsCode(factor) || !needsPassword(pending)) {
+    redirectToStep(ctx, interaction.uid);
+    return;
+  }
+  const parsed = passwordForm.safeParse(formBody(ctx));
+  const password = parsed.success ? parsed.data.password ?? '' : '';
+  if (!password) {
+    await renderEmailStep(ctx, deps, interaction, pending, level, factor, {
+      message: { id: 'password_missing', text: ENROL_MESSAGES.password_missing }, status: 400,
+    });
+    return;
+  }
+  const account = await loadAccountOrFail(deps, pending.accountId);
+  // The login's limiter, keyed by the account's email: guessing here counts exactly like guessing at the login.
+  const result = await throttleLogin(deps, account.email, async () => {
+    const verified = await verifyLogin(deps.conn, account.email, password);
+    return verified?.id === account.id ? verified : null;
+  });
+  if (!result.ok) {
+    const lock = result.lock;
+    if (lock) {
+      deps.logger.warn({ event: 'mfa.enrol_password_locked', accountId: account.id, permanent: lock.permanent }, 'password re-confirmation locked');
+      const minutes = minutesUntil(lock);
+      const message: PageMessage = minutes === undefined
+        ? { id: 'password_blocked', text: ENROL_MESSAGES.password_blocked }
+        : { id: 'password_locked', text: ENROL_MESSAGES.password_locked.replace('{minutes}', minutes === 1 ? '1 minute' : `${minutes} minutes`) };
+      if (lock.until) ctx.set('Retry-After', String(Math.max(1, Math.ceil((lock.until.getTime() - Date.now()) / 1000))));
+      await renderEmailStep(ctx, deps, interaction, pending, level, factor, { message, status: 429 });
+      return;
+    }
+    deps.logger.info({ event: 'mfa.enrol_password_failed', accountId: account.id }, 'password re-confirmation failed');
+    await renderEmailStep(ctx, deps, interaction, pending, level, factor, {
+      message: { id: 'password_invalid', text: ENROL_MESSAGES.password_invalid }, status: 401,
+    });
+    return;
+  }
+  const next = withEnrolment(pending, factor, { passwordConfirmed: true });
+  await savePending(ctx, deps, next);
+  await sendEnrolmentCode(ctx, deps, interaction, next, level, factor, false);
+}
+
+/** POST /interaction/:uid/enrol/send — sends the code (again after a failure), or a new one ("send a new code"). */
+export async function submitEnrolSend(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const step = await enrolStep(ctx, deps);
+  if (!step) return;
+  const { interaction, pending, level, factor } = step;
+  if (!factor || !sendsCode(factor) || needsPassword(pending)) {
+    redirectToStep(ctx, interaction.uid);
+    return;
+  }
+  await sendEnrolmentCode(ctx, deps, interaction, pending, level, factor, pending.enrolment?.codeSent === true);
+}
+
+/** POST /interaction/:uid/enrol — confirms the new factor with a code (app or email); then the recovery codes page. */
+export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const step = await enrolStep(ctx, deps);
+  if (!step) return;
+  const { interaction, pending, level, factor } = step;
+  if (!factor?.enrol?.confirm || (sendsCode(factor) && (needsPassword(pending) || pending.enrolment?.codeSent !== true))) {
+    redirectToStep(ctx, interaction.uid);
+    return;
+  }
+  const parsed = codeForm.safeParse(formBody(ctx));
+  const code = parsed.success ? parsed.data.code ?? '' : '';
+  const confirm = factor.enrol.confirm.bind(factor.enrol) as BoundConfirm;
+  const confirmed = await confirm(pending.accountId, code, interaction.uid);
+  if (!confirmed.ok) {
+    const message = failureMessage(confirmed);
+    await notifyLockout(ctx, deps, interaction, pending.accountId, confirmed);
+    const form = { message, status: STATUS[message.id] ?? 400 };
+    if (sendsCode(factor)) await renderEmailStep(ctx, deps, interaction, pending, level, factor, form);
+    else await renderAppEnrol(ctx, deps, interaction, pending, level, factor, form);
+    return;
+  }
+  const account = await loadAccountOrFail(deps, pending.accountId);
+  deps.logger.info({ event: 'mfa.enrolled', accountId: account.id, factor: factor.id }, 'second factor enrolled during login');
+  await notify(ctx, deps, interaction, account.id, { kind: 'factor_added', details: { method: factor.label } });
+  const enrolled = { level: factor.level, amr: [...factor.amr] };
+  await savePending(ctx, deps, { ...pending, enrolled });
+
+  const backup = deps.factors?.enrollableFactors(level, 'backup')[0];
+  const codes = backup?.enrol
+    ? await backup.enrol.begin({ id: account.id, email: account.email, name: account.name }, { initial: true } as BeginOptions)
+    : undefined;
+  const list = codes?.ok ? (codes.view as { codes?: readonly string[] }).codes ?? [] : [];
+  renderInteractionPage(ctx, deps, interaction, 'mfa_recovery_codes', {
+    title: 'Two-factor authentication is set up',
+    clientName: await clientNameOf(deps.provider, interaction),
+    csrf: deps.csrf.tokenFor(interaction.uid),
+    factorLabel: factor.label,
+    sentTo: sendsCode(factor) ? maskEmail(account.email) : undefined,
+    codes: list,
+    codesText: list.join('\n'),
+  });
+}
+
+/** POST /interaction/:uid/enrol/renew — "new QR code": a fresh pending secret (factors shown on the page only). */
+export async function submitEnrolRenew(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const step = await enrolStep(ctx, deps);
+  if (!step) return;
+  const { interaction, pending, level, factor } = step;
+  if (!factor || sendsCode(factor)) {
+    redirectToStep(ctx, interaction.uid);
+    return;
+  }
+  await renderAppEnrol(ctx, deps, interaction, pending, level, factor, { renew: true });
+}
+
+/** POST /interaction/:uid/mfa/continue — after the recovery codes page: back to the shop. */
+export async function submitContinue(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const interaction = await loadInteraction(ctx, deps.provider);
+  deps.csrf.verify(interaction.uid, formBody(ctx).csrf);
+  const pending = await pendingStepUpOf(deps, interaction);
+  if (!pending?.enrolled) {
+    redirectToStep(ctx, interaction.uid);
+    return;
+  }
+  await finishLogin(ctx, deps, pending, pending.enrolled);
+}

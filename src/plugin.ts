@@ -1,0 +1,146 @@
+/**
+ * `createStepUp`: step-up MFA for an oidc-provider deployment, in two calls (DESIGN.md §1). oidc-provider takes its
+ * configuration once, in its constructor, so the plugin works in two phases:
+ *
+ *     const stepUp = createStepUp({ conn, issuerName: 'My Shop ID', secrets, mailer });
+ *     await stepUp.ensureIndexes();
+ *     const provider = new Provider(issuer, stepUp.configure({ adapter, jwks, cookies: { keys }, ... }));
+ *     app.use(stepUp.middleware(provider));   // the login, second-factor and consent pages
+ *     app.use(mount(provider));
+ *
+ * The ready server (`main.ts`) is built on the same calls. Accounts, factor enrolments, attempt counters and audit
+ * records live in the given mongoose connection.
+ */
+import type { Middleware } from 'koa';
+import compose from 'koa-compose';
+import type { Connection } from 'mongoose';
+import type Provider from 'oidc-provider';
+import type { Configuration } from 'oidc-provider';
+import { ensureAccountIndexes } from './accounts/accounts.ts';
+import { DEFAULT_AUDIT_RETENTION_DAYS, ensureAuditIndexes, type AuditLogOptions } from './audit/audit_log.ts';
+import type { MfaPeppers } from './config/mfa_secrets.ts';
+import type { FactorRegistry } from './factors/registry.ts';
+import { createDefaultFactors } from './factors/registry.ts';
+import { createSecretBox, type KeyRing } from './factors/shared/secret_box.ts';
+import type { AttemptPolicy } from './factors/shared/attempts.ts';
+import { errorBoundary } from './http/error_boundary.ts';
+import { securityHeaders } from './http/security_headers.ts';
+import { createViews, type Views } from './http/views.ts';
+import { createCsrfTokens, interactionRouter } from './interactions/index.ts';
+import { createCodeMailer } from './mail/code_mailer.ts';
+import type { NotifyDeps } from './mail/notify.ts';
+import type { Mailer } from './mail/transport.ts';
+import { applyStepUp, INTERACTION_PATH } from './provider/step_up_configuration.ts';
+import { createLogger, type Logger } from './shared/logger.ts';
+
+export interface StepUpOptions {
+  /** The mongoose connection holding accounts, factors, attempt counters and audit records. */
+  readonly conn: Connection;
+  /** The name customers know: the issuer label in authenticator apps and the sender name of mails. */
+  readonly issuerName: string;
+  /**
+   * The factors' secrets: `factorKeys` seals TOTP secrets (AES-256-GCM key ring, `FACTOR_KEYS`), `peppers` key the
+   * hashes of recovery and email codes (derived from `MFA_PEPPER` by `deriveMfaPeppers`, or `resolveMfaSecrets`).
+   * Needed unless {@link factors} is given.
+   */
+  readonly secrets?: { readonly factorKeys: KeyRing; readonly peppers: MfaPeppers };
+  /** A registry of your own (e.g. with another factor) instead of the built-in factors. */
+  readonly factors?: FactorRegistry;
+  /**
+   * Sends email codes and security notifications (`createMailer`). Without it there is no email-code factor and
+   * no notification mail (audit records are still written by the pages that have them).
+   */
+  readonly mailer?: Mailer;
+  /** Absolute URL of the customers' security settings, linked from notification mails. */
+  readonly accountUrl?: string;
+  /** The pug views; default the package's `views/`. */
+  readonly views?: Views;
+  readonly logger?: Logger;
+  /** Second-factor attempt limits (defaults: NIST SP 800-63B, at most 100 consecutive failures). */
+  readonly attemptPolicy?: Partial<AttemptPolicy>;
+}
+
+export interface StepUp {
+  /** The second factors in use. */
+  readonly factors: FactorRegistry;
+  readonly views: Views;
+  /** Audit + mail of security events; absent without a mailer. */
+  readonly notify: NotifyDeps | undefined;
+  /**
+   * Your oidc-provider configuration with the step-up parts laid over it: accounts (`findAccount`), acr values and
+   * the claims carrying them, the `invoice` scope, the level-comparing interaction policy and its pages' URL,
+   * first-party grants, RFC 9470 access-token claims, no refresh or client-credentials token for step-up scopes.
+   * Throws if yours already sets `findAccount`, `loadExistingGrant`, `interactions.policy` or `interactions.url`.
+   */
+  configure(base: Configuration): Configuration;
+  /**
+   * The interaction pages (password, second factor, enrolment, consent) below `/interaction`, with their error
+   * pages and security headers. Mount it before the provider; it needs the provider's `cookies.keys`.
+   */
+  middleware(provider: Provider): Middleware;
+  /**
+   * Creates the indexes of the plugin's collections (accounts, audit log) and sets the audit retention (default
+   * 400 days; `null` keeps records forever); idempotent. Call it at start-up.
+   */
+  ensureIndexes(options?: AuditLogOptions): Promise<void>;
+}
+
+export function createStepUp(options: StepUpOptions): StepUp {
+  const { conn, issuerName } = options;
+  const logger = options.logger ?? createLogger('silent');
+  const views = options.views ?? createViews();
+  const factors = options.factors ?? defaultFactors(options, logger);
+  const notify: NotifyDeps | undefined = options.mailer
+    ? { conn, mailer: options.mailer, issuerName, accountUrl: options.accountUrl, logger: logger.child({ component: 'notify' }) }
+    : undefined;
+
+  return Object.freeze({
+    factors,
+    views,
+    notify,
+    configure(base: Configuration): Configuration {
+      return applyStepUp(base, { conn, factors });
+    },
+    middleware(provider: Provider): Middleware {
+      if (!Array.isArray(provider.keys) || provider.keys.length === 0) {
+        throw new Error('the provider has no cookie keys: set cookies.keys in its configuration');
+      }
+      const router = interactionRouter({
+        provider,
+        conn,
+        views,
+        csrf: createCsrfTokens(provider.keys),
+        logger: logger.child({ component: 'interactions' }),
+        factors,
+        ...(notify ? { notify } : {}),
+      });
+      const pages = compose([errorBoundary({ views, logger }), securityHeaders(), router.routes() as Middleware, router.allowedMethods() as Middleware]);
+      return async function stepUpPages(ctx, next) {
+        if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) return pages(ctx, next);
+        return next();
+      };
+    },
+    async ensureIndexes(indexOptions: AuditLogOptions = {}): Promise<void> {
+      const retentionDays = indexOptions.retentionDays === undefined ? DEFAULT_AUDIT_RETENTION_DAYS : indexOptions.retentionDays;
+      await Promise.all([ensureAccountIndexes(conn), ensureAuditIndexes(conn, { retentionDays })]);
+    },
+  });
+}
+
+function defaultFactors(options: StepUpOptions, logger: Logger): FactorRegistry {
+  if (!options.secrets) throw new Error('createStepUp needs `secrets` (FACTOR_KEYS and the MFA peppers) or a `factors` registry');
+  const { secrets, mailer } = options;
+  return createDefaultFactors({
+    conn: options.conn,
+    secretBox: createSecretBox(secrets.factorKeys),
+    issuer: options.issuerName,
+    recoveryPepper: secrets.peppers.recoveryCodes,
+    ...(options.attemptPolicy ? { attemptPolicy: options.attemptPolicy } : {}),
+    ...(mailer
+      ? {
+        codeMailer: createCodeMailer({ mailer, issuerName: options.issuerName, logger: logger.child({ component: 'mail' }) }),
+        emailCodePepper: secrets.peppers.emailCodes,
+      }
+      : {}),
+  }).registry;
+}

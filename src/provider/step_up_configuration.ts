@@ -1,0 +1,189 @@
+/**
+ * The step-up parts of an oidc-provider configuration (DESIGN.md §4), laid over any base configuration: the acr
+ * values and the claims that carry them, the step-up scopes, the level-comparing interaction policy, the accounts,
+ * first-party grants that never hand out a step-up scope without the policy's consent, and the token rules
+ * (RFC 9470 claims in access tokens, no refresh token and no client-credentials token for a step-up scope).
+ *
+ * `applyStepUp` refuses a base that already decides what it would replace (accounts, interaction policy or URL,
+ * grant loading): two answers to one question would leave one of them silently unused.
+ */
+import type { Connection } from 'mongoose';
+import {
+  errors,
+  type ClientMetadata,
+  type Configuration,
+  type Grant,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
+import type { FactorRegistry } from '../factors/registry.ts';
+import { recordSecondFactor } from '../policy/second_factor_times.ts';
+import { grantableScopes, type StepUpDeps } from '../policy/step_up_inputs.ts';
+import { grantScopesWithStepUp, isStepUpScope, STEP_UP_SCOPES } from '../policy/step_up_scopes.ts';
+import { ACR_VALUES } from './acr.ts';
+import { FIRST_PARTY_PROPERTY } from './clients.ts';
+import { createFindAccount } from './find_account.ts';
+import { buildInteractionPolicy, stepUpRequestOf } from './step_up_policy.ts';
+
+/** Where interactions live; the `_interaction` cookie is scoped to this path, so every step's route sits below it. */
+export const INTERACTION_PATH = '/interaction';
+
+/** Scopes the step-up adds besides those the `claims` map defines (`email`, `profile`). */
+export const SCOPES: readonly string[] = ['openid', 'offline_access', ...STEP_UP_SCOPES];
+
+/**
+ * Claims per scope. `acr`, `amr` and `auth_time` sit under `openid` so every ID token carries them
+ * (oidc-provider's default map holds only `sub`, which silently drops them).
+ */
+export const CLAIMS = {
+  openid: ['sub', 'acr', 'amr', 'auth_time'],
+  email: ['email', 'email_verified'],
+  profile: ['name'],
+} as const;
+
+/** What a finished step-up adds to the interaction's login result, so the session's second-factor time is recorded. */
+export interface StepUpResult {
+  readonly level: number;
+  /** Epoch seconds. */
+  readonly at: number;
+}
+
+/** True for a client registered with `first_party: true` (it skips the consent page). */
+export function isFirstParty(client: { [key: string]: unknown } | undefined): boolean {
+  return client?.[FIRST_PARTY_PROPERTY] === true;
+}
+
+/**
+ * Refuses a client-credentials token carrying a step-up scope (`invalid_scope`). oidc-provider picks those scopes
+ * from the request, checked only against the client's `scope` (`validateClientScope`) and, with `resource`, the
+ * API's scopes; neither knows which scopes need a customer.
+ */
+export function refuseStepUpClientCredentials(scope: string | undefined): void {
+  // Step-up scopes stand for a customer who proved a second factor: no customer is behind this token.
+  const refused = (scope ?? '').split(' ').filter(isStepUpScope);
+  if (refused.length > 0) {
+    throw new errors.InvalidScope('a step-up scope is never issued through client credentials', refused.join(' '));
+  }
+}
+
+/**
+ * Consent is skipped for first-party clients: their grant is made (or topped up) here with everything they
+ * asked for, step-up scopes only when the step-up policy allows them for this request. Third-party clients get the
+ * consent page for anything not yet granted. A login result carrying a finished step-up records the session's
+ * second-factor time first (this runs after resume, before the interaction policy checks).
+ */
+function createLoadExistingGrant(deps: StepUpDeps): (ctx: KoaContextWithOIDC) => Promise<Grant | undefined> {
+  return async function loadExistingGrant(ctx) {
+    const { client, session, provider } = ctx.oidc;
+    if (!client || !session?.accountId) return undefined;
+    const login = ctx.oidc.result?.login as ({ accountId?: string; stepUp?: StepUpResult } | undefined);
+    if (login?.stepUp && login.accountId === session.accountId) {
+      await recordSecondFactor(deps.conn, session.uid, session.accountId, login.stepUp.level, new Date(login.stepUp.at * 1000));
+    }
+    const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+    let grant = grantId ? await provider.Grant.find(grantId) : undefined;
+    if (grant && (grant.accountId !== session.accountId || grant.clientId !== client.clientId)) grant = undefined;
+    if (!isFirstParty(client)) return grant;
+
+    grant ??= new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
+    const requested = new Set(ctx.oidc.requestParamScopes);
+    const allowed = [...requested].some(isStepUpScope)
+      ? new Set(await grantableScopes(deps, stepUpRequestOf(ctx, session.accountId)))
+      : new Set<string>();
+    grantScopesWithStepUp(grant, ctx.oidc.requestParamOIDCScopes, allowed);
+    const claims = [...ctx.oidc.requestParamClaims];
+    if (claims.length > 0) grant.addOIDCClaims(claims);
+    for (const [indicator, resourceServer] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+      const resourceScopes = [...resourceServer.scopes].filter((scope) => requested.has(scope));
+      if (resourceScopes.length > 0) grantScopesWithStepUp(grant, resourceScopes, allowed, indicator);
+    }
+    await grant.save();
+    return grant;
+  };
+}
+
+function union(...lists: readonly (Iterable<string> | undefined)[]): string[] {
+  return [...new Set(lists.flatMap((list) => [...(list ?? [])]))];
+}
+
+/** The claims map with `acr`/`amr`/`auth_time` under `openid` and our scopes' claims where the base has none. */
+function mergeClaims(base: Configuration['claims']): NonNullable<Configuration['claims']> {
+  const merged: Record<string, unknown> = Object.fromEntries(Object.entries(CLAIMS).map(([scope, names]) => [scope, [...names]]));
+  for (const [scope, value] of Object.entries(base ?? {})) merged[scope] = value;
+  const openid = (base as Record<string, unknown> | undefined)?.openid;
+  merged.openid = union(Array.isArray(openid) ? (openid as string[]) : ['sub'], CLAIMS.openid);
+  return merged as NonNullable<Configuration['claims']>;
+}
+
+/** oidc-provider's default `issueRefreshToken` (a base without one gets this behaviour). */
+const defaultIssueRefreshToken: NonNullable<Configuration['issueRefreshToken']> = (_ctx, client, code) =>
+  client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
+
+/** What the step-up layer needs. */
+export interface StepUpConfigurationDeps {
+  readonly conn: Connection;
+  readonly factors: FactorRegistry;
+}
+
+/**
+ * `base` with the step-up parts laid over it (a new object; `base` is not changed). Throws when `base` already sets
+ * `findAccount`, `loadExistingGrant`, `interactions.policy` or `interactions.url`.
+ */
+export function applyStepUp(base: Configuration, deps: StepUpConfigurationDeps): Configuration {
+  const taken = [
+    ...(base.findAccount ? ['findAccount (accounts live in the step-up store)'] : []),
+    ...(base.loadExistingGrant ? ['loadExistingGrant (first-party grants and step-up scopes)'] : []),
+    ...(base.interactions?.policy ? ['interactions.policy (the step-up check)'] : []),
+    ...(base.interactions?.url ? [`interactions.url (the pages live at ${INTERACTION_PATH}/:uid)`] : []),
+  ];
+  if (taken.length > 0) throw new Error(`the step-up plugin provides, so the configuration must not set: ${taken.join('; ')}`);
+
+  const stepUpDeps: StepUpDeps = { conn: deps.conn, factors: deps.factors };
+  const baseMetadata = base.extraClientMetadata;
+  const baseExtraTokenClaims = base.extraTokenClaims;
+  const baseIssueRefreshToken = base.issueRefreshToken ?? defaultIssueRefreshToken;
+
+  return {
+    ...base,
+    findAccount: createFindAccount(deps.conn),
+    acrValues: union(ACR_VALUES, base.acrValues),
+    claims: mergeClaims(base.claims),
+    scopes: union(base.scopes, SCOPES),
+    extraClientMetadata: {
+      ...baseMetadata,
+      properties: union(baseMetadata?.properties, [FIRST_PARTY_PROPERTY]),
+      validator(ctx, key, value, metadata: ClientMetadata) {
+        if (key === FIRST_PARTY_PROPERTY && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata(`${FIRST_PARTY_PROPERTY} must be a boolean`);
+        }
+        baseMetadata?.validator?.(ctx, key, value, metadata);
+      },
+    },
+    features: {
+      ...base.features,
+      devInteractions: { enabled: false },
+      // Essential `acr` requests (OIDC Core §5.5.1.1); judged by level in `step_up_policy.ts`.
+      claimsParameter: { ...base.features?.claimsParameter, enabled: true },
+    },
+    // RFC 9470: the shop's API reads acr/amr/auth_time from the access token (JWT) or introspection (opaque).
+    // Also the last hook before a client-credentials token is stored: it refuses step-up scopes there.
+    async extraTokenClaims(ctx, token) {
+      if (token.kind === 'ClientCredentials') refuseStepUpClientCredentials(token.scope);
+      const own = await baseExtraTokenClaims?.(ctx, token);
+      if (token.kind !== 'AccessToken') return own;
+      const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+      if (!source) return own;
+      return { ...own, acr: source.acr, amr: source.amr, auth_time: source.authTime };
+    },
+    // No refresh token for a code carrying a step-up scope: it would mint `invoice` access tokens long after the
+    // second factor stopped being fresh (15 minutes); the shop steps up again instead.
+    async issueRefreshToken(ctx, client, code) {
+      return !([...code.scopes].some(isStepUpScope)) && await baseIssueRefreshToken(ctx, client, code);
+    },
+    loadExistingGrant: createLoadExistingGrant(stepUpDeps),
+    interactions: {
+      ...base.interactions,
+      policy: buildInteractionPolicy(stepUpDeps),
+      url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
+    },
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * Support actions (seed 004 "lost authenticator → support resets it"; DESIGN.md §5 "Attempt limits", §7 "reset a
+ * user's factors, unlock"): what an operator or a company admin does to an account's second factors. Factor
+ * independent — the registry says which factors exist — and free of HTTP, so the operators' CLI and the company-admin
+ * pages share them; callers pass the acting person and, from a page, the request's address and browser.
+ *
+ * Both actions are idempotent: each step removes what exists and a repeat finds nothing left. Every change is
+ * recorded in the audit log (who, what, when, from where); a call that changed nothing records nothing, so the
+ * customer's "recent security events" never lists an event that did not happen.
+ *
+ * Neither action touches the account itself: `signInMfa` (the customer's own "ask for a second factor at sign-in")
+ * stays, so a customer of a forced company, an invoice customer or one who opted in sets up a new factor at the next
+ * sign-in that needs one (seed 003 "changing device").
+ */
+import type { Connection } from 'mongoose';
+import type { Account } from '../accounts/accounts.ts';
+import { recordEvent, type AuditActor, type AuditEventInput } from '../audit/audit_log.ts';
+import type { Factor } from '../factors/contract.ts';
+import { createMethodChoice } from '../factors/method_choice.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
+import { resetAttempts } from '../factors/shared/attempts.ts';
+import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
+import type { MailLogger } from '../mail/transport.ts';
+
+/** What the support actions need. */
+export interface SupportDeps {
+  readonly conn: Connection;
+  readonly factors: FactorRegistry;
+  /**
+   * Audit + mail of security events. Absent when no mail can be sent (the CLI without `SMTP_URL`): the audit record is
+   * still written, nothing is mailed.
+   */
+  readonly notify?: NotifyDeps | undefined;
+  /** Where audit-write failures are logged (a pino `Logger` fits); also the notifier's logger when it has none. */
+  readonly logger?: MailLogger | undefined;
+}
+
+/** Who acts, and from where (a page passes the request's IP and User-Agent; the CLI has neither). */
+export interface ActionContext {
+  readonly actor: AuditActor;
+  readonly ip?: string | undefined;
+  readonly userAgent?: string | undefined;
+}
+
+/** The account acted on (an {@link Account} fits). */
+export type SupportAccount = Pick<Account, 'id' | 'email'> & { readonly name?: string | undefined };
+
+/** What {@link resetFactors} did. */
+export interface ResetFactorsResult {
+  /** Ids of the factors that were active and are gone now, in registry order; empty when there were none. */
+  readonly removed: string[];
+  /** A second-factor lockout (temporary or permanent, any bucket) was lifted. */
+  readonly unlocked: boolean;
+  /** An audit record of the reset was written (false when nothing changed, or when the write failed: see the log). */
+  readonly recorded: boolean;
+  /** The customer was emailed about the reset (false without {@link SupportDeps.notify}, or when sending failed). */
+  readonly mailed: boolean;
+}
+
+/** What {@link unlockSecondFactor} did. */
+export interface UnlockResult {
+  /** A lockout was lifted (false: nothing was locked; any failure counts were cleared all the same). */
+  readonly unlocked: boolean;
+  /** An audit record was written (only when something was unlocked). */
+  readonly recorded: boolean;
+}
+
+/** Which lock an `account_unlocked` record is about (`details.scope`). */
+export type UnlockScope = 'second_factor' | 'password';
+
+/** The account's active factors, in registry order (primary factors first, then backups). */
+export async function activeFactors(factors: FactorRegistry, accountId: string): Promise<Factor[]> {
+  const flags = await Promise.all(factors.all.map((factor) => factor.isEnrolled(accountId)));
+  return factors.all.filter((_, index) => flags[index]);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message.slice(0, 300) : String(err).slice(0, 300);
+}
+
+/** Writes one audit record; a failure is logged and answered `false` (the change it reports has happened). */
+async function record(deps: Pick<SupportDeps, 'conn' | 'logger'>, input: AuditEventInput): Promise<boolean> {
+  try {
+    await recordEvent(deps.conn, input);
+    return true;
+  } catch (err) {
+    deps.logger?.error({ accountId: input.accountId, event: input.event, err: errorMessage(err) }, 'audit record of a support action could not be written');
+    return false;
+  }
+}
+
+/**
+ * Removes every second factor of the account (authenticator app, email code, recovery codes — whatever the registry
+ * lists, pending enrolments included), forgets the stored primary method, and clears the second-factor attempt
+ * counters and locks. Then, when something was removed, one `factors_reset` event: the audit record (actor from
+ * `context`, `details: { by, removed, unlocked }`) and, with {@link SupportDeps.notify}, the mail to the customer
+ * (OWASP ASVS 2.5.5). When only a lock was lifted (no factor left to remove) it records `account_unlocked` instead.
+ *
+ * Each step is idempotent, so a re-run after an interruption finishes the job. The event is written after the
+ * removal succeeded (it reports what happened, and the mail must not announce a reset that then failed): a database
+ * error of the removal propagates to the caller before anything is recorded or mailed. Mail and audit failures never
+ * throw (see {@link ResetFactorsResult}). A factor enrolled concurrently with the reset is removed too, but not
+ * listed in `removed`.
+ */
+export async function resetFactors(
+  deps: SupportDeps,
+  account: SupportAccount,
+  by: 'support' | 'admin',
+  context: ActionContext,
+): Promise<ResetFactorsResult> {
+  // What was active, read before removing: the answer (and the audit record) names what the customer lost.
+  const removed = (await activeFactors(deps.factors, account.id)).map((factor) => factor.id);
+  await deps.factors.removeAll(account.id);
+  await createMethodChoice({ conn: deps.conn, registry: deps.factors }).clear(account.id);
+  const unlocked = await resetAttempts(deps.conn, account.id);
+
+  if (removed.length === 0) {
+    const recorded = unlocked ? await recordUnlock(deps, account, context, 'second_factor') : false;
+    return { removed, unlocked, recorded, mailed: false };
+  }
+
+  const auditDetails = { removed, unlocked };
+  if (!deps.notify) {
+    const recorded = await record(deps, {
+      accountId: account.id,
+      actor: context.actor,
+      event: 'factors_reset',
+      ip: context.ip,
+      userAgent: context.userAgent,
+      details: { ...auditDetails, by },
+    });
+    return { removed, unlocked, recorded, mailed: false };
+  }
+  const notified = await notifySecurityEvent({ ...deps.notify, logger: deps.notify.logger ?? deps.logger }, {
+    account: { id: account.id, email: account.email, name: account.name },
+    kind: 'factors_reset',
+    details: { by },
+    actor: context.actor,
+    ip: context.ip,
+    userAgent: context.userAgent,
+    auditDetails,
+  });
+  return { removed, unlocked, recorded: notified.recorded, mailed: notified.mailed };
+}
+
+/**
+ * Lifts the account's second-factor lockout (temporary or permanent, every bucket: app and email codes, recovery
+ * codes) and clears the failure counts; factors and enrolments stay. Records `account_unlocked`
+ * (`details.scope: 'second_factor'`) **only when something was locked**: clearing a few failures of an unlocked
+ * account changes nothing the customer could notice. No mail (no notification kind exists for it; the customer asked
+ * support for it).
+ */
+export async function unlockSecondFactor(
+  deps: Pick<SupportDeps, 'conn' | 'logger'>,
+  account: SupportAccount,
+  context: ActionContext,
+): Promise<UnlockResult> {
+  const unlocked = await resetAttempts(deps.conn, account.id);
+  const recorded = unlocked ? await recordUnlock(deps, account, context, 'second_factor') : false;
+  return { unlocked, recorded };
+}
+
+/**
+ * The audit record of a lifted lock: `account_unlocked` with `details.scope`. Exported for locks these actions do
+ * not own (the password-login throttle is keyed by the email's hash, which only the server's keys can compute: the
+ * caller lifts it and records it here). Never throws; `false` when the write failed (logged).
+ */
+export async function recordUnlock(
+  deps: Pick<SupportDeps, 'conn' | 'logger'>,
+  account: SupportAccount,
+  context: ActionContext,
+  scope: UnlockScope,
+): Promise<boolean> {
+  return record(deps, {
+    accountId: account.id,
+    actor: context.actor,
+    event: 'account_unlocked',
+    ip: context.ip,
+    userAgent: context.userAgent,
+    details: { scope },
+  });
+}

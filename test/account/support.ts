@@ -1,0 +1,84 @@
+/**
+ * Driving the account console like a browser without JavaScript: sign-in and re-authentication through the
+ * provider's own pages (password, then the second factor when asked).
+ */
+import { expect } from 'chai';
+import { createAccount } from '../../src/accounts/accounts.ts';
+import type { TestServer } from '../helpers/server.ts';
+import { findForm, type Browser, type Page } from '../helpers/shop.ts';
+import { isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+
+export interface Customer {
+  id: string;
+  email: string;
+  password: string;
+  /** The authenticator app's base32 secret, once one is set up. */
+  totpSecret?: string;
+}
+
+/** A fresh customer without any factor. */
+export async function newCustomer(server: TestServer, name: string, extra: { privileges?: ['invoice']; companyId?: string } = {}): Promise<Customer> {
+  const email = `${name}@example.com`;
+  const password = `${name}-password-7`;
+  const created = await createAccount(server.conn, { email, password, name, ...extra });
+  return { id: created.id, email, password };
+}
+
+/** Whether `page` is the provider's password form. */
+export function isLoginForm(page: Page): boolean {
+  return page.status === 200 && /action="\/interaction\/[^"]+\/login"/.test(page.html);
+}
+
+/**
+ * Completes the provider's pages from `page` (the password form, then the challenge when shown) and returns the
+ * console page the browser lands on.
+ */
+export async function authenticate(
+  browser: Browser, page: Page, customer: Customer, clock: FrozenClock, options: { code?: string } = {},
+): Promise<Page> {
+  expect(isLoginForm(page), `expected the password form, got ${page.status} ${page.url}:\n${page.html.slice(0, 600)}`).to.equal(true);
+  let next = await browser.submit(findForm(page, '/login'), { email: customer.email, password: customer.password });
+  if (isChallenge(next)) {
+    const code = options.code ?? (customer.totpSecret ? await nextCode(clock, customer.totpSecret) : undefined);
+    if (!code) throw new Error('the provider asks for a second factor, and the test has none');
+    next = await submitCode(browser, next, code);
+  }
+  return next;
+}
+
+/** Opens `/account` in a browser without a console session and signs in; returns the overview. */
+export async function signInConsole(server: TestServer, browser: Browser, customer: Customer, clock: FrozenClock): Promise<Page> {
+  const loginPage = await browser.go(`${server.issuer}/account`);
+  const overview = await authenticate(browser, loginPage, customer, clock);
+  expect(overview.status, overview.html.slice(0, 800)).to.equal(200);
+  expect(overview.html).to.include('Security settings');
+  return overview;
+}
+
+/** Submits a console form; when the console asks for re-authentication, completes it and returns the landing page. */
+export async function submitWithReauth(
+  browser: Browser, page: Page, formId: string, customer: Customer, clock: FrozenClock, fields: Record<string, string> = {},
+): Promise<{ page: Page; reauthenticated: boolean }> {
+  const first = await browser.submit(findForm(page, formId), fields);
+  if (!isLoginForm(first)) return { page: first, reauthenticated: false };
+  return { page: await authenticate(browser, first, customer, clock), reauthenticated: true };
+}
+
+/** The newest 6-digit code mailed to `address` (dev outbox, newest first). */
+export function lastCodeMailedTo(server: TestServer, address: string): string {
+  const mail = [...(server.mailer?.outbox() ?? [])].find((entry) => entry.to.includes(address));
+  const code = /\b(\d{6})\b/.exec(mail?.text ?? '')?.[1];
+  if (!code) throw new Error(`no code mailed to ${address}`);
+  return code;
+}
+
+/** Mails to `address`, newest first. */
+export function mailsTo(server: TestServer, address: string): { subject: string; text?: string }[] {
+  return [...(server.mailer?.outbox() ?? [])].filter((mail) => mail.to.includes(address));
+}
+
+/** The recovery codes listed on a page. */
+export function recoveryCodesOn(page: Page): string[] {
+  const list = /<ol id="recovery-codes">([\s\S]*?)<\/ol>/.exec(page.html)?.[1] ?? '';
+  return [...list.matchAll(/<code>([^<]+)<\/code>/g)].map((match) => match[1] as string);
+}
