@@ -1,7 +1,7 @@
 /**
  * createApp: the outer Koa app. Middleware order is the design: the request log, HTTP metrics, the one error
  * boundary, security headers, health probes and `/metrics`, the dev outbox page (development only), the step-up
- * pages (`stepUp.middleware`, as a plugin user mounts them), extra routers, and oidc-provider (itself a Koa app)
+ * pages and the customers' security console (`stepUp.middleware`, as a plugin user mounts them), extra routers, and oidc-provider (itself a Koa app)
  * mounted last.
  */
 import type Router from '@koa/router';
@@ -9,7 +9,6 @@ import Koa from 'koa';
 import mount from 'koa-mount';
 import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
-import { accountConsole } from './account/router.ts';
 import type { Config } from './config/index.ts';
 import { devMailRouter, servesDevMail } from './http/dev_mail.ts';
 import { errorBoundary } from './http/error_boundary.ts';
@@ -64,15 +63,6 @@ export function createApp(deps: AppDeps): Koa {
   app.use(metricsRouter(metrics, { token: config.metricsToken }).routes());
   if (servesDevMail(deps.mailer, config.production)) app.use(devMailRouter({ mailer: deps.mailer, views }).routes());
   app.use(deps.stepUp.middleware(provider));
-  // The customer's security settings at /account: a first-party client of the provider (DESIGN.md §6).
-  app.use(accountConsole({
-    provider,
-    conn,
-    issuer: config.issuer,
-    factors: deps.stepUp.factors,
-    notify: deps.stepUp.notify,
-    logger: logger.child({ component: 'account' }),
-  }));
   for (const router of deps.extraRouters ?? []) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     // The ready server is built on the plugin API, as an existing deployment would use it.
     const views = createViews();
     const stepUp = createStepUp({
-      conn: store.conn, issuerName: config.issuerName, secrets, mailer, views, logger, accountUrl: `${config.issuer}/account`,
+      conn: store.conn, issuer: config.issuer, issuerName: config.issuerName, secrets, mailer, views, logger,
     });
     await Promise.all([ensureAdapterIndexes(store.conn), stepUp.ensureIndexes({ retentionDays: config.auditRetentionDays })]);
     const seed = config.devSeed

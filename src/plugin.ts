@@ -15,7 +15,9 @@ import type { Middleware } from 'koa';
 import compose from 'koa-compose';
 import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
-import type { Configuration } from 'oidc-provider';
+import type { ClientMetadata, Configuration } from 'oidc-provider';
+import { accountConsoleClient, ACCOUNT_PATH } from './account/client.ts';
+import { accountConsole } from './account/router.ts';
 import { ensureAccountIndexes } from './accounts/accounts.ts';
 import { DEFAULT_AUDIT_RETENTION_DAYS, ensureAuditIndexes, type AuditLogOptions } from './audit/audit_log.ts';
 import type { MfaPeppers } from './config/mfa_secrets.ts';
@@ -51,8 +53,11 @@ export interface StepUpOptions {
    * no notification mail (audit records are still written by the pages that have them).
    */
   readonly mailer?: Mailer;
-  /** Absolute URL of the customers' security settings, linked from notification mails. */
-  readonly accountUrl?: string;
+  /**
+   * The provider's issuer URL. With it the customers' security console is served at `/account` (`configure` adds
+   * its OIDC client, `account-console`) and notification mails link to it.
+   */
+  readonly issuer?: string;
   /** The pug views; default the package's `views/`. */
   readonly views?: Views;
   readonly logger?: Logger;
@@ -74,8 +79,9 @@ export interface StepUp {
    */
   configure(base: Configuration): Configuration;
   /**
-   * The interaction pages (password, second factor, enrolment, consent) below `/interaction`, with their error
-   * pages and security headers. Mount it before the provider; it needs the provider's `cookies.keys`.
+   * The interaction pages (password, second factor, enrolment, consent) below `/interaction` and, with `issuer`, the
+   * security console below `/account`, with their error pages and security headers. Mount it before the provider;
+   * it needs the provider's `cookies.keys`.
    */
   middleware(provider: Provider): Middleware;
   /**
@@ -87,11 +93,12 @@ export interface StepUp {
 
 export function createStepUp(options: StepUpOptions): StepUp {
   const { conn, issuerName } = options;
+  const issuer = options.issuer?.replace(/\/+$/, '');
   const logger = options.logger ?? createLogger('silent');
   const views = options.views ?? createViews();
   const factors = options.factors ?? defaultFactors(options, logger);
   const notify: NotifyDeps | undefined = options.mailer
-    ? { conn, mailer: options.mailer, issuerName, accountUrl: options.accountUrl, logger: logger.child({ component: 'notify' }) }
+    ? { conn, mailer: options.mailer, issuerName, accountUrl: issuer ? `${issuer}${ACCOUNT_PATH}` : undefined, logger: logger.child({ component: 'notify' }) }
     : undefined;
 
   return Object.freeze({
@@ -99,7 +106,13 @@ export function createStepUp(options: StepUpOptions): StepUp {
     views,
     notify,
     configure(base: Configuration): Configuration {
-      return applyStepUp(base, { conn, factors });
+      const configured = applyStepUp(base, { conn, factors });
+      if (!issuer) return configured;
+      const cookieKeys = base.cookies?.keys;
+      if (!Array.isArray(cookieKeys) || cookieKeys.length === 0) {
+        throw new Error('the security console needs cookies.keys as a list (its client secret is derived from the first key)');
+      }
+      return { ...configured, clients: [...(base.clients ?? []), accountConsoleClient(issuer, cookieKeys as readonly (string | Buffer)[]) as ClientMetadata] };
     },
     middleware(provider: Provider): Middleware {
       if (!Array.isArray(provider.keys) || provider.keys.length === 0) {
@@ -115,8 +128,14 @@ export function createStepUp(options: StepUpOptions): StepUp {
         ...(notify ? { notify } : {}),
       });
       const pages = compose([errorBoundary({ views, logger }), securityHeaders(), router.routes() as Middleware, router.allowedMethods() as Middleware]);
+      const console = issuer
+        ? compose([errorBoundary({ views, logger }), securityHeaders(), accountConsole({
+          provider, conn, issuer, factors, notify, logger: logger.child({ component: 'account' }),
+        })])
+        : undefined;
       return async function stepUpPages(ctx, next) {
         if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) return pages(ctx, next);
+        if (console && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) return console(ctx, next);
         return next();
       };
     },

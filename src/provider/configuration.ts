@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import Provider, {
   errors,
-  type ClientMetadata,
   type Configuration,
   type ErrorOut,
   type KoaContextWithOIDC,
@@ -18,7 +17,6 @@ import type { Views } from '../http/views.ts';
 import { allowFormActions } from '../http/security_headers.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { StepUp } from '../plugin.ts';
-import { accountConsoleClient } from '../account/client.ts';
 import { createMongoAdapter } from './adapter.ts';
 import type { ProviderKeys } from './keys.ts';
 
@@ -91,7 +89,6 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     cookies: { keys: [...keys.cookieKeys] },
     // The account console (`/account`) signs in through this provider like any shop: a first-party static client
     // whose secret is derived from the cookie keys, so every instance agrees on it.
-    clients: [accountConsoleClient(config.issuer, keys.cookieKeys) as ClientMetadata],
 
     responseTypes: ['code'],
     pkce: { required: () => true },

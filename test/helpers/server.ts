@@ -169,7 +169,7 @@ export async function startTestServer(label: string, options: TestServerOptions 
   };
 
   const views = createViews();
-  const stepUp = createStepUp({ conn, issuerName: config.issuerName, factors, views, logger, ...(mailer ? { mailer } : {}) });
+  const stepUp = createStepUp({ conn, issuer, issuerName: config.issuerName, factors, views, logger, ...(mailer ? { mailer } : {}) });
   const provider = createProvider({ config, conn, keys, views, logger, stepUp });
   const extraRouters = [];
   if (options.demoShop) {

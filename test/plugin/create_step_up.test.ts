@@ -48,6 +48,7 @@ describe('createStepUp: step-up MFA added to an existing oidc-provider deploymen
     // ── what the README's "plugin" section shows ──
     stepUp = createStepUp({
       conn,
+      issuer,                                          // serves the security console at /account
       issuerName: 'Their Shop ID',
       secrets: { factorKeys: { activeKeyId: 'k1', keys: { k1: generateKey() } }, peppers: deriveMfaPeppers(generateKey()) },
     });
@@ -99,12 +100,16 @@ describe('createStepUp: step-up MFA added to an existing oidc-provider deploymen
   });
 
   it('keeps the deployment\'s settings and adds the acr values, claims and the invoice scope', function () {
-    const merged = stepUp.configure({ claims: { openid: ['sub', 'sid'], profile: ['name', 'nickname'] }, scopes: ['openid', 'orders'], acrValues: ['legacy'] });
+    const merged = stepUp.configure({
+      cookies: { keys: ['a-cookie-key-of-at-least-32-characters!'] },
+      claims: { openid: ['sub', 'sid'], profile: ['name', 'nickname'] }, scopes: ['openid', 'orders'], acrValues: ['legacy'],
+    });
     expect(merged.claims?.openid).to.have.members(['sub', 'sid', 'acr', 'amr', 'auth_time']);
     expect(merged.claims?.profile).to.deep.equal(['name', 'nickname']);
     expect(merged.scopes).to.include.members(['openid', 'orders', 'invoice']);
     expect([...(merged.acrValues ?? [])]).to.include.members([ACR.pwd, ACR.mfa, ACR.mfaApp, 'legacy']);
     expect(merged.features?.devInteractions?.enabled).to.equal(false);
+    expect(merged.clients?.map((client) => client.client_id)).to.deep.equal(['account-console']);
   });
 
   it('signs a customer in with password + authenticator code on the plugin\'s pages, tokens say mfa', async function () {
@@ -144,6 +149,18 @@ describe('createStepUp: step-up MFA added to an existing oidc-provider deploymen
     const tokens = await shop.finishLogin(pending, done.url);
     expect((tokens.scope ?? '').split(' ')).to.not.include('invoice');
     expect(tokens.claims()?.acr).to.equal(ACR.pwd);
+  });
+
+  it('serves the customers\' security console, which signs in through the provider as its own client', async function () {
+    const browser = new Browser();
+    const first = await browser.request(`${issuer}/account`);
+    expect(first.status).to.be.within(302, 303);
+    const auth = new URL(first.headers.get('location') ?? '', issuer);
+    expect(auth.pathname).to.equal('/auth');
+    expect(auth.searchParams.get('client_id')).to.equal('account-console');
+    const login = await browser.go(auth.href);
+    expect(login.status).to.equal(200);
+    expect(login.html).to.include('type="password"');
   });
 
   it('answers a tampered interaction with the plugin\'s error page, not a 500', async function () {
