@@ -57,6 +57,7 @@ function startBanner(config: Config, seed: DevSeed | undefined, store: Store, ma
     `  ${config.issuerName === 'oidc-stepup' ? 'oidc-stepup' : `${config.issuerName} (oidc-stepup)`} is running`,
     `    issuer:      ${config.issuer}`,
     `    discovery:   ${config.issuer}/.well-known/openid-configuration`,
+    `    security:    ${config.issuer}/account (customers' security settings)`,
     `    database:    ${store.engine ? `embedded engine (${config.embeddedDbSnapshot ? `saved to ${config.embeddedDbSnapshot}` : 'in memory only'})` : 'MongoDB (MONGODB_URI)'}`,
     `    mail:        ${mailer.mode === 'outbox' ? `not sent: captured in this process, read it at ${config.issuer}${DEV_MAIL_PATH}` : 'SMTP (SMTP_URL)'}`,
     `    metrics:     ${config.issuer}${METRICS_PATH}${config.metricsToken ? ' (Bearer METRICS_TOKEN)' : ''}`,
