@@ -1,0 +1,46 @@
+/**
+ * Synchronizer tokens for server-rendered forms (OWASP CSRF cheat sheet, "signed double-submit" variant): a token is
+ * an HMAC of a value the POST's own cookie carries (an interaction uid, a console session id) under a secret derived
+ * from the cookie keys and the form family's `purpose`. A cross-site page can neither read a form nor compute the
+ * token, and a token of one family never verifies in another. Rotated cookie keys (all but the first) still verify.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { AppError } from '../shared/errors.ts';
+
+export interface FormTokens {
+  tokenFor(boundTo: string): string;
+  /** Throws AppError `csrf_token_invalid` (403) unless `token` is a string matching `boundTo`. */
+  verify(boundTo: string, token: unknown): void;
+}
+
+export interface FormTokenOptions {
+  /** The form family, mixed into the secret (`'oidc-stepup interaction csrf v1'`). */
+  readonly purpose: string;
+  /** What the refusal page says (what to do next). */
+  readonly refusal: string;
+}
+
+/** Longest token accepted (a base64url HMAC-SHA256 is 43 characters). */
+const MAX_TOKEN_LENGTH = 128;
+
+export function createFormTokens(cookieKeys: readonly (string | Buffer)[], options: FormTokenOptions): FormTokens {
+  const signingKey = cookieKeys[0];
+  if (!signingKey || signingKey.length === 0) throw new Error('form tokens need at least one cookie key');
+  const sign = (key: string | Buffer, boundTo: string): Buffer => {
+    const secret = createHmac('sha256', key).update(options.purpose).digest();
+    return createHmac('sha256', secret).update(boundTo).digest();
+  };
+  return Object.freeze({
+    tokenFor(boundTo: string): string {
+      return sign(signingKey, boundTo).toString('base64url');
+    },
+    verify(boundTo: string, token: unknown): void {
+      const given = typeof token === 'string' && token.length <= MAX_TOKEN_LENGTH ? Buffer.from(token, 'base64url') : Buffer.alloc(0);
+      const ok = cookieKeys.some((key) => {
+        const expected = sign(key, boundTo);
+        return given.length === expected.length && timingSafeEqual(given, expected);
+      });
+      if (!ok) throw new AppError('csrf_token_invalid', options.refusal, { status: 403 });
+    },
+  });
+}
