@@ -86,6 +86,13 @@ function startBanner(config: Config, seed: DevSeed | undefined, store: Store, ma
   return lines.join('\n');
 }
 
+/** The loopback address that reaches a server listening on `host` (a wildcard host listens on loopback too). */
+function loopbackHost(host: string): string {
+  if (host === '' || host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
 /** Development only: says loudly which MFA secrets were generated instead of configured. */
 function warnGeneratedSecrets(generated: readonly string[], logger: Logger): void {
   if (generated.length === 0) return;
@@ -170,6 +177,8 @@ async function main(): Promise<void> {
     const views = createViews();
     const stepUp = createStepUp({
       conn: store.conn, issuer: config.issuer, issuerName: config.issuerName, secrets, mailer, views, logger,
+      // The console calls the token endpoint of this very process, never through the public issuer URL.
+      tokenEndpoint: `http://${loopbackHost(config.host)}:${config.port}/token`,
     });
     await Promise.all([ensureAdapterIndexes(store.conn), stepUp.ensureIndexes({ retentionDays: config.auditRetentionDays })]);
     const seed = config.devSeed

@@ -58,6 +58,11 @@ export interface StepUpOptions {
    * its OIDC client, `account-console`) and notification mails link to it.
    */
   readonly issuer?: string;
+  /**
+   * Where the console redeems its authorization codes; default `<issuer>/token`. A server behind a load balancer
+   * passes its own loopback address, so it never has to reach itself through the public URL.
+   */
+  readonly tokenEndpoint?: string;
   /** The pug views; default the package's `views/`. */
   readonly views?: Views;
   readonly logger?: Logger;
@@ -130,7 +135,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       const pages = compose([errorBoundary({ views, logger }), securityHeaders(), router.routes() as Middleware, router.allowedMethods() as Middleware]);
       const console = issuer
         ? compose([errorBoundary({ views, logger }), securityHeaders(), accountConsole({
-          provider, conn, issuer, factors, notify, logger: logger.child({ component: 'account' }),
+          provider, conn, issuer, factors, notify, logger: logger.child({ component: 'account' }), tokenEndpoint: options.tokenEndpoint, views,
         })])
         : undefined;
       return async function stepUpPages(ctx, next) {

@@ -24,6 +24,7 @@ const WORDS: Record<AuditEventName, string> = {
   account_unlocked: 'Second factor unlocked',
   password_changed: 'Password changed',
   notification_failed: 'A security email could not be delivered',
+  company_policy_changed: 'Changed your company\'s two-factor policy',
 };
 
 export interface EventLine {

@@ -10,7 +10,8 @@
  *
  * Routes (all below `/account`): `GET /` overview · `GET /callback` · `POST /logout` ·
  * `GET|POST /methods/:factorId/add` · `POST /methods/:factorId/confirm` · `POST /methods/:factorId/renew` ·
- * `GET|POST /methods/:factorId/remove` · `POST /primary` · `POST /sign-in-mfa` · `GET|POST /recovery-codes`.
+ * `GET|POST /methods/:factorId/remove` · `POST /primary` · `POST /sign-in-mfa` · `GET|POST /recovery-codes`;
+ * the company admin pages below `/company` (`company.ts`).
  */
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
@@ -29,10 +30,12 @@ import { failureMessage } from '../interactions/mfa.ts';
 import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
 import type { NotificationFacts, NotificationKind } from '../mail/templates.ts';
 import { LEVEL } from '../policy/acr.ts';
-import { AppError } from '../shared/errors.ts';
+import type { AppError } from '../shared/errors.ts';
+import type { Views } from '../http/views.ts';
 import type { Logger } from '../shared/logger.ts';
 import { maskEmail } from '../shared/mask_email.ts';
 import { ACCOUNT_CONSOLE_CLIENT_ID, ACCOUNT_PATH, accountConsoleUris } from './client.ts';
+import { companyAdminRoutes } from './company.ts';
 import { createConsoleCsrf, type ConsoleCsrf } from './csrf.ts';
 import { describeEvents } from './events.ts';
 import { REAUTH_WINDOW_MS, isFresh, secondFactorTime } from './freshness.ts';
@@ -41,7 +44,7 @@ import {
   createSession, deleteSession, findSession, setLogin, setPendingAction, takeLogin, touchSession,
   type ConsoleSession, type PendingLogin, type SignedIn,
 } from './session.ts';
-import { createConsoleViews, type ConsoleViews } from './views.ts';
+import { consoleError, field, formBody, requireForm, type ConsoleKit, type Signed } from './kit.ts';
 
 export interface AccountConsoleDeps {
   readonly provider: Provider;
@@ -54,8 +57,8 @@ export interface AccountConsoleDeps {
   readonly logger: Logger;
   /** The token endpoint the console redeems codes at; default `<issuer>/token`. */
   readonly tokenEndpoint?: string | undefined;
-  /** The views directory (default the package's `views/`). */
-  readonly viewsDir?: string | undefined;
+  /** The app's pug views (the console renders `account/*`). */
+  readonly views: Views;
 }
 
 /** Largest accepted console form body; a bigger one is answered 413. */
@@ -78,16 +81,6 @@ export const ACCOUNT_NOTICES = {
 } as const;
 type NoticeId = keyof typeof ACCOUNT_NOTICES;
 
-interface Signed {
-  readonly session: ConsoleSession;
-  readonly signedIn: SignedIn;
-  readonly account: Account;
-}
-
-function consoleError(code: string, message: string, status: number): AppError {
-  return new AppError(code, message, { status, expose: true });
-}
-
 function unknownFactor(): AppError {
   return consoleError('unknown_factor', 'This sign-in method does not exist. Go back to your security settings and choose one from the list.', 400);
 }
@@ -96,33 +89,14 @@ function sessionExpired(): AppError {
   return consoleError('session_expired', 'Your security settings session has ended. Open the page again and sign in.', 401);
 }
 
-function formBody(ctx: Context): Record<string, unknown> {
-  const body = (ctx.request as { body?: unknown }).body;
-  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-}
-
-function field(ctx: Context, name: string, max = 64): string | undefined {
-  const value = formBody(ctx)[name];
-  return typeof value === 'string' && value.length <= max ? value : undefined;
-}
-
 function factorAccount(account: Account): FactorAccount {
   return { id: account.id, email: account.email, name: account.name };
 }
 
-function requireForm(): Middleware {
-  return async function requireFormBody(ctx, next) {
-    if (!ctx.is('application/x-www-form-urlencoded')) {
-      throw consoleError('unsupported_media_type', 'The data was not sent as a web form.', 415);
-    }
-    await next();
-  };
-}
-
 /** The console: a Koa middleware answering below `/account` (its own error pages, no caching), passing on the rest. */
 export function accountConsole(deps: AccountConsoleDeps): Middleware {
+  const { views } = deps;
   const router = accountConsoleRouter(deps);
-  const views = createConsoleViews(deps.viewsDir);
   const pages = compose<Context>([
     consoleErrors(views, deps.logger),
     router.routes() as unknown as Middleware,
@@ -135,7 +109,7 @@ export function accountConsole(deps: AccountConsoleDeps): Middleware {
 }
 
 /** Expected failures (4xx) as a console page with a way back; anything else goes on to the app's error boundary. */
-function consoleErrors(views: ConsoleViews, logger: Logger): Middleware {
+function consoleErrors(views: Views, logger: Logger): Middleware {
   return async function accountConsoleErrors(ctx, next) {
     ctx.set('Cache-Control', 'no-store');
     try {
@@ -148,7 +122,7 @@ function consoleErrors(views: ConsoleViews, logger: Logger): Middleware {
       ctx.remove('Location');
       ctx.set('Cache-Control', 'no-store');
       ctx.type = 'html';
-      ctx.body = views.render('error', {
+      ctx.body = views.render('account/error', {
         title: failure.heading,
         cspNonce: String(ctx.state.cspNonce ?? ''),
         heading: failure.heading,
@@ -162,7 +136,7 @@ function consoleErrors(views: ConsoleViews, logger: Logger): Middleware {
 export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
   const { conn, provider, factors, logger } = deps;
   const issuer = deps.issuer.replace(/\/+$/, '');
-  const views = createConsoleViews(deps.viewsDir);
+  const { views } = deps;
   const cookieKeys = provider.keys as readonly (string | Buffer)[];
   const csrf: ConsoleCsrf = createConsoleCsrf(cookieKeys);
   const methodChoice: MethodChoice = createMethodChoice({ conn, registry: factors });
@@ -192,7 +166,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     ctx.status = status;
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
-    ctx.body = views.render(view, { cspNonce: String(ctx.state.cspNonce ?? ''), ...locals });
+    ctx.body = views.render(`account/${view}`, { cspNonce: String(ctx.state.cspNonce ?? ''), ...locals });
   }
 
   function seeOther(ctx: Context, location: string): void {
@@ -354,6 +328,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
       title: 'Security settings',
       csrf: csrf.tokenFor(session.id),
       account: { name: account.name, email: account.email },
+      companyAdmin: account.companyRole === 'admin' && account.companyId !== null,
       notice: done ? ACCOUNT_NOTICES[done] : undefined,
       noticeId: done,
       pending: pending !== undefined,
@@ -699,6 +674,13 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
       codesText: list.join('\n'),
     });
   });
+
+  // ── company admin ────────────────────────────────────────────────────────────────────────────────────────────────
+
+  const kit: ConsoleKit = {
+    csrf, parseForm, requireSignIn, postContext, ensureFresh, pendingFor, clearPending, render, seeOther, auditContext,
+  };
+  companyAdminRoutes(router, kit, { conn, factors, notify: deps.notify, logger });
 
   return router;
 }

@@ -48,6 +48,7 @@ export const AUDIT_EVENTS = [
   'account_unlocked',
   'password_changed',
   'notification_failed',
+  'company_policy_changed',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 

@@ -11,8 +11,14 @@ export interface PageLocals {
   [key: string]: unknown;
 }
 
+/**
+ * A view name: lower-case letters and underscores, optionally in sub-folders (`account/overview`). Nothing else —
+ * no `..`, no leading or trailing slash, no dots or backslashes — so a name can never leave the views directory.
+ */
+export const VIEW_NAME = /^[a-z_]+(\/[a-z_]+)*$/;
+
 export interface Views {
-  /** Renders `views/<name>.pug` to HTML (pug escapes every interpolated value). */
+  /** Renders `views/<name>.pug` to HTML (pug escapes every interpolated value); `name` matches {@link VIEW_NAME}. */
   render(name: string, locals: PageLocals): string;
 }
 
@@ -21,7 +27,7 @@ export function createViews(dir: string = VIEWS_DIR): Views {
   const cache = new Map<string, pug.compileTemplate>();
   return {
     render(name, locals) {
-      if (!/^[a-z_]+$/.test(name)) throw new Error(`invalid view name ${JSON.stringify(name)}`);
+      if (!VIEW_NAME.test(name)) throw new Error(`invalid view name ${JSON.stringify(name)}`);
       let template = cache.get(name);
       if (!template) {
         template = pug.compileFile(`${dir}${name}.pug`, { basedir: dir });

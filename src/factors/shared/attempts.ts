@@ -353,3 +353,21 @@ export async function resetAttempts(conn: Connection, accountId: string): Promis
     if (removed.permanent || removed.lockedUntil.getTime() > now) locked = true;
   }
 }
+
+/**
+ * Read-only: the lock in force on the account's second factor, across every bucket ({@link resetAttempts} lifts
+ * exactly these), or `undefined` when none is. A permanent lock wins over a temporary one; of temporary locks, the
+ * one ending last. For reports (the company admin's "locked" column); never creates or changes a document.
+ */
+export async function readLockState(conn: Connection, accountId: string, now: number = Date.now()): Promise<LockState | undefined> {
+  checkAccountId(accountId);
+  const docs = await attemptModel(conn).find({ accountId }).lean<AttemptDoc[]>();
+  let lock: LockState | undefined;
+  for (const doc of docs) {
+    if (doc.permanent) return { permanent: true };
+    if (doc.lockedUntil.getTime() > now && (!lock?.until || doc.lockedUntil > lock.until)) {
+      lock = { until: doc.lockedUntil, permanent: false };
+    }
+  }
+  return lock;
+}

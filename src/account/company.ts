@@ -1,0 +1,301 @@
+/**
+ * Company admin pages (DESIGN.md §6 "Company admin: policy, users' 2FA report, reset a user's factors"; seed 003):
+ * below `/account/company`, for a console user whose account is an `admin` of its company. Everything is scoped to
+ * the admin's own company: the report lists `listAccounts({ companyId })` of that company only, and a member id from
+ * a URL is re-checked to belong to it (an unknown and a foreign id get the same 404, so ids of other companies cannot
+ * be probed). Changes — the 2FA policy, resetting or unlocking a user's second factor — need the console's fresh
+ * re-authentication (`ensureFresh`, the change is parked across the round trip) and are audited with the admin as
+ * actor.
+ *
+ * Routes: `GET /company` · `POST /company/policy` · `GET /company/report.csv` ·
+ * `GET|POST /company/members/:memberId/reset` · `POST /company/members/:memberId/unlock`.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Connection } from 'mongoose';
+import { findAccountById, listAccounts, signInMfaEnabled, type Account } from '../accounts/accounts.ts';
+import { findCompanyById, isMfaPolicy, setCompanyPolicy, type Company, type MfaPolicy } from '../accounts/companies.ts';
+import { recordEvent } from '../audit/audit_log.ts';
+import type { LockState } from '../factors/contract.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
+import { readLockState } from '../factors/shared/attempts.ts';
+import type { NotifyDeps } from '../mail/notify.ts';
+import { activeFactors, resetFactors, unlockSecondFactor, type ActionContext } from '../security/support_actions.ts';
+import type { Logger } from '../shared/logger.ts';
+import { ACCOUNT_PATH } from './client.ts';
+import { consoleError, field, requireForm, type ConsoleKit, type Signed } from './kit.ts';
+
+export const COMPANY_PATH = `${ACCOUNT_PATH}/company`;
+
+/** Account ids are UUIDs; anything else in a member URL is refused before a database look-up. */
+const MEMBER_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+/** Stable ids of the confirmations shown on the company page after a change (`?done=`). */
+export const COMPANY_NOTICES = {
+  policy_changed: 'The two-factor policy was saved.',
+  policy_unchanged: 'The two-factor policy already had this value; nothing was changed.',
+  factors_reset: 'The user\'s two-factor methods were removed. They set up a new device at their next sign-in that asks for one.',
+  nothing_to_reset: 'This user had no two-factor method; nothing was changed.',
+  unlocked: 'The user\'s second factor was unlocked.',
+  not_locked: 'This user\'s second factor was not locked; nothing was changed.',
+} as const;
+type CompanyNoticeId = keyof typeof COMPANY_NOTICES;
+
+/** How each policy is described to the admin (seed 003). */
+export const POLICY_TEXT: Record<MfaPolicy, { label: string; description: string }> = {
+  forced: { label: 'Forced', description: 'Everyone must set up two-factor authentication at their next sign-in.' },
+  opt_in: { label: 'Opt-in', description: 'Each user chooses whether to set up two-factor authentication.' },
+};
+
+export interface CompanyAdminDeps {
+  readonly conn: Connection;
+  readonly factors: FactorRegistry;
+  readonly notify?: NotifyDeps | undefined;
+  readonly logger: Logger;
+}
+
+/** One row of the users' 2FA report. */
+export interface MemberReport {
+  readonly id: string;
+  readonly name: string;
+  readonly email: string;
+  readonly role: 'Admin' | 'Member';
+  readonly self: boolean;
+  readonly active: boolean;
+  /** Labels of the primary methods set up ("Authenticator app", "Email code"). */
+  readonly methods: readonly string[];
+  /** Recovery codes left, when the user has them. */
+  readonly recoveryLeft: number | undefined;
+  readonly hasTwoFactor: boolean;
+  /** Whether any factor (backups included) exists: what a reset would remove. */
+  readonly resettable: boolean;
+  /** `user`: the user turned it on; `company`: the forced policy asks; `no`. */
+  readonly asks: 'user' | 'company' | 'no';
+  readonly lock: LockState | undefined;
+}
+
+function notAdmin(): Error {
+  return consoleError(
+    'not_company_admin',
+    'Only an admin of your company can open the company pages. Ask your company admin if something needs to change.',
+    403,
+  );
+}
+
+function unknownMember(): Error {
+  return consoleError('unknown_member', 'This user is not in your company. Go back to the company page and choose a user from the list.', 404);
+}
+
+function ownAccount(): Error {
+  return consoleError('own_account', 'To change your own two-factor methods, use your security settings.', 409);
+}
+
+function lockText(lock: LockState | undefined): string {
+  if (!lock) return 'No';
+  if (lock.permanent || !lock.until) return 'Locked until unlocked';
+  return `Locked until ${lock.until.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function asksText(asks: MemberReport['asks']): string {
+  if (asks === 'company') return 'Yes (company policy)';
+  return asks === 'user' ? 'Yes' : 'No';
+}
+
+/**
+ * One CSV cell (RFC 4180): quoted when it holds a comma, quote or line break, quotes doubled. A cell a spreadsheet
+ * would read as a formula (starting with `=`, `+`, `-`, `@`, or a tab / carriage return, OWASP "CSV injection") gets
+ * a leading `'` first, so it is shown as text.
+ */
+export function csvCell(value: string): string {
+  const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The report as CSV: a header line, one line per user, CRLF line ends. */
+export function reportCsv(rows: readonly MemberReport[]): string {
+  const header = ['Name', 'Email', 'Role', 'Two-factor authentication', 'Methods', 'Recovery codes left', 'Asks at every sign-in', 'Locked'];
+  const lines = rows.map((row) => [
+    row.name,
+    row.email,
+    row.role,
+    row.hasTwoFactor ? 'Yes' : 'No',
+    row.methods.join('; '),
+    row.recoveryLeft === undefined ? '' : String(row.recoveryLeft),
+    asksText(row.asks),
+    lockText(row.lock),
+  ]);
+  return [header, ...lines].map((cells) => cells.map(csvCell).join(',')).join('\r\n') + '\r\n';
+}
+
+/** Registers the company admin routes on the console's router (prefix `/account`). */
+export function companyAdminRoutes(router: Router, kit: ConsoleKit, deps: CompanyAdminDeps): void {
+  const { conn, factors, logger } = deps;
+  const resetPath = (memberId: string): string => `${COMPANY_PATH}/members/${memberId}/reset`;
+
+  /** The admin's own company; anyone else is refused (403). */
+  async function adminCompany(signed: Signed): Promise<Company> {
+    const { account } = signed;
+    if (account.companyRole !== 'admin' || !account.companyId) throw notAdmin();
+    const company = await findCompanyById(conn, account.companyId);
+    if (!company) throw notAdmin();
+    return company;
+  }
+
+  /** The member of the URL, only when it belongs to `company` (unknown and foreign ids alike: 404). */
+  async function memberOf(ctx: Context, company: Company): Promise<Account> {
+    const id = (ctx.params as { memberId?: string }).memberId ?? '';
+    const member = MEMBER_ID.test(id) ? await findAccountById(conn, id) : null;
+    if (!member || member.companyId !== company.id) throw unknownMember();
+    return member;
+  }
+
+  function actionContext(ctx: Context, admin: Account): ActionContext {
+    const { ip, userAgent } = kit.auditContext(ctx);
+    return { actor: { type: 'admin', id: admin.id }, ip, userAgent };
+  }
+
+  async function reportOf(company: Company, admin: Account): Promise<MemberReport[]> {
+    const members = await listAccounts(conn, { companyId: company.id });
+    const backup = factors.all.find((factor) => factor.role === 'backup') as
+      | (FactorRegistry['all'][number] & { remaining?: (accountId: string) => Promise<number> })
+      | undefined;
+    return Promise.all(members.map(async (member): Promise<MemberReport> => {
+      const [active, asksUser, lock] = await Promise.all([
+        activeFactors(factors, member.id),
+        signInMfaEnabled(conn, member.id),
+        readLockState(conn, member.id),
+      ]);
+      const primaries = active.filter((factor) => factor.role === 'primary');
+      const hasBackup = backup !== undefined && active.includes(backup);
+      const recoveryLeft = hasBackup && typeof backup.remaining === 'function' ? await backup.remaining(member.id) : undefined;
+      return {
+        id: member.id,
+        name: member.name,
+        email: member.email,
+        role: member.companyRole === 'admin' ? 'Admin' : 'Member',
+        self: member.id === admin.id,
+        active: member.status === 'active',
+        methods: primaries.map((factor) => factor.label),
+        recoveryLeft,
+        hasTwoFactor: primaries.length > 0,
+        resettable: active.length > 0,
+        asks: company.mfaPolicy === 'forced' ? 'company' : asksUser ? 'user' : 'no',
+        lock,
+      };
+    }));
+  }
+
+  // ── the company page: policy and the users' 2FA report ───────────────────────────────────────────────────────────
+
+  router.get('/company', async function showCompany(ctx) {
+    const signed = await kit.requireSignIn(ctx, COMPANY_PATH);
+    if (!signed) return;
+    const company = await adminCompany(signed);
+    const rows = await reportOf(company, signed.account);
+    const pending = kit.pendingFor(signed, COMPANY_PATH);
+    const done = typeof ctx.query.done === 'string' && ctx.query.done in COMPANY_NOTICES ? ctx.query.done as CompanyNoticeId : undefined;
+    const chosen = pending?.policy !== undefined && isMfaPolicy(pending.policy) ? pending.policy : company.mfaPolicy;
+    kit.render(ctx, 'company', {
+      title: `${company.name}: two-factor authentication`,
+      csrf: kit.csrf.tokenFor(signed.session.id),
+      company: { name: company.name, policy: company.mfaPolicy, policyText: POLICY_TEXT[company.mfaPolicy] },
+      policies: (Object.keys(POLICY_TEXT) as MfaPolicy[]).map((id) => ({ id, ...POLICY_TEXT[id], checked: id === chosen })),
+      notice: done ? COMPANY_NOTICES[done] : undefined,
+      noticeId: done,
+      pending: pending !== undefined,
+      rows: rows.map((row) => ({ ...row, asksText: asksText(row.asks), lockText: lockText(row.lock) })),
+      summary: { withTwoFactor: rows.filter((row) => row.hasTwoFactor).length, total: rows.length },
+    });
+  });
+
+  router.post('/company/policy', requireForm(), kit.parseForm, async function changePolicy(ctx) {
+    const signed = await kit.postContext(ctx);
+    const company = await adminCompany(signed);
+    const policy = field(ctx, 'policy');
+    if (!isMfaPolicy(policy)) throw consoleError('invalid_policy', 'Choose a two-factor policy: forced or opt-in.', 400);
+    if (!await kit.ensureFresh(ctx, signed, COMPANY_PATH, { policy })) return;
+    await kit.clearPending(signed);
+    if (company.mfaPolicy === policy) return kit.seeOther(ctx, `${COMPANY_PATH}?done=policy_unchanged`);
+    await setCompanyPolicy(conn, company.id, policy);
+    logger.info({ event: 'account.company_policy_changed', accountId: signed.account.id, companyId: company.id, policy }, 'company policy changed');
+    try {
+      await recordEvent(conn, {
+        accountId: signed.account.id,
+        actor: { type: 'admin', id: signed.account.id },
+        event: 'company_policy_changed',
+        details: { companyId: company.id, company: company.name, from: company.mfaPolicy, to: policy },
+        ...kit.auditContext(ctx),
+      });
+    } catch (err) {
+      logger.error({ err, accountId: signed.account.id, companyId: company.id }, 'audit record of a policy change could not be written');
+    }
+    kit.seeOther(ctx, `${COMPANY_PATH}?done=policy_changed`);
+  });
+
+  router.get('/company/report.csv', async function downloadReport(ctx) {
+    const signed = await kit.requireSignIn(ctx, `${COMPANY_PATH}/report.csv`);
+    if (!signed) return;
+    const company = await adminCompany(signed);
+    const rows = await reportOf(company, signed.account);
+    const day = new Date(Date.now()).toISOString().slice(0, 10);
+    ctx.status = 200;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Content-Disposition', `attachment; filename="two-factor-report-${day}.csv"`);
+    ctx.type = 'text/csv; charset=utf-8';
+    ctx.body = reportCsv(rows);
+  });
+
+  // ── per member: reset (seed 003 "changing device"), unlock ───────────────────────────────────────────────────────
+
+  router.get('/company/members/:memberId/reset', async function showReset(ctx) {
+    const id = (ctx.params as { memberId?: string }).memberId ?? '';
+    if (!MEMBER_ID.test(id)) throw unknownMember();
+    const signed = await kit.requireSignIn(ctx, resetPath(id));
+    if (!signed) return;
+    const company = await adminCompany(signed);
+    const member = await memberOf(ctx, company);
+    if (member.id === signed.account.id) throw ownAccount();
+    const active = await activeFactors(factors, member.id);
+    kit.render(ctx, 'company_reset', {
+      title: `Reset two-factor authentication of ${member.name}`,
+      csrf: kit.csrf.tokenFor(signed.session.id),
+      member: { name: member.name, email: member.email },
+      methods: active.map((factor) => factor.label),
+      forced: company.mfaPolicy === 'forced',
+      action: resetPath(member.id),
+      pending: kit.pendingFor(signed, resetPath(member.id)) !== undefined,
+    });
+  });
+
+  router.post('/company/members/:memberId/reset', requireForm(), kit.parseForm, async function resetMember(ctx) {
+    const signed = await kit.postContext(ctx);
+    const company = await adminCompany(signed);
+    const member = await memberOf(ctx, company);
+    if (member.id === signed.account.id) throw ownAccount();
+    if (!await kit.ensureFresh(ctx, signed, resetPath(member.id))) return;
+    await kit.clearPending(signed);
+    const result = await resetFactors(
+      { conn, factors, notify: deps.notify, logger },
+      { id: member.id, email: member.email, name: member.name },
+      'admin',
+      actionContext(ctx, signed.account),
+    );
+    logger.info(
+      { event: 'account.member_factors_reset', accountId: signed.account.id, memberId: member.id, removed: result.removed, unlocked: result.unlocked },
+      'company admin reset a user\'s factors',
+    );
+    kit.seeOther(ctx, `${COMPANY_PATH}?done=${result.removed.length > 0 || result.unlocked ? 'factors_reset' : 'nothing_to_reset'}`);
+  });
+
+  router.post('/company/members/:memberId/unlock', requireForm(), kit.parseForm, async function unlockMember(ctx) {
+    const signed = await kit.postContext(ctx);
+    const company = await adminCompany(signed);
+    const member = await memberOf(ctx, company);
+    if (member.id === signed.account.id) throw ownAccount();
+    if (!await kit.ensureFresh(ctx, signed, COMPANY_PATH, { unlock: member.id })) return;
+    await kit.clearPending(signed);
+    const result = await unlockSecondFactor({ conn, logger }, { id: member.id, email: member.email, name: member.name }, actionContext(ctx, signed.account));
+    logger.info({ event: 'account.member_unlocked', accountId: signed.account.id, memberId: member.id, unlocked: result.unlocked }, 'company admin unlock');
+    kit.seeOther(ctx, `${COMPANY_PATH}?done=${result.unlocked ? 'unlocked' : 'not_locked'}`);
+  });
+}

@@ -1,0 +1,49 @@
+import { expect } from 'chai';
+import { csvCell, reportCsv, type MemberReport } from '../../src/account/company.ts';
+import { createViews } from '../../src/http/views.ts';
+
+describe('account console: shared views with sub-folders', function () {
+  const views = createViews();
+
+  it('renders a console page by its sub-folder name', function () {
+    const html = views.render('account/error', { title: 'Oops', cspNonce: 'n', heading: 'Oops', message: 'Bad thing', code: 'bad_thing' });
+    expect(html).to.include('<h1>Oops</h1>');
+    expect(html).to.include('bad_thing');
+  });
+
+  it('refuses names that could leave the views folder or are not plain names', function () {
+    for (const name of ['../layout', 'account/../layout', '/account/error', 'account/', 'account//error', 'Account/error', 'account/error.pug', 'account\\error', '']) {
+      expect(() => views.render(name, { title: 't', cspNonce: 'n' }), name).to.throw(/invalid view name/);
+    }
+  });
+});
+
+describe('company report CSV: a spreadsheet reads every cell as text', function () {
+  it('quotes commas, quotes and line breaks, doubling the quotes (RFC 4180)', function () {
+    expect(csvCell('plain')).to.equal('plain');
+    expect(csvCell('Doe, Jo')).to.equal('"Doe, Jo"');
+    expect(csvCell('say "hi"')).to.equal('"say ""hi"""');
+    expect(csvCell('two\nlines')).to.equal('"two\nlines"');
+  });
+
+  it('a cell starting with =, +, -, @, tab or carriage return gets a leading apostrophe (formula injection)', function () {
+    expect(csvCell('=1+2')).to.equal("'=1+2");
+    expect(csvCell('+49 30 1234')).to.equal("'+49 30 1234");
+    expect(csvCell('-2')).to.equal("'-2");
+    expect(csvCell('@SUM(A1)')).to.equal("'@SUM(A1)");
+    expect(csvCell('\tx')).to.equal("'\tx");
+    expect(csvCell('=A1,"b"')).to.equal('"\'=A1,""b"""');
+    expect(csvCell('a=b')).to.equal('a=b');
+  });
+
+  it('writes a header and one CRLF-terminated line per user', function () {
+    const row: MemberReport = {
+      id: 'x', name: 'Ann', email: 'ann@example.com', role: 'Member', self: false, active: true, methods: ['Authenticator app', 'Email code'],
+      recoveryLeft: 7, hasTwoFactor: true, resettable: true, asks: 'user', lock: { permanent: true },
+    };
+    const lines = reportCsv([row]).split('\r\n');
+    expect(lines).to.have.length(3);
+    expect(lines[1]).to.equal('Ann,ann@example.com,Member,Yes,Authenticator app; Email code,7,Yes,Locked until unlocked');
+    expect(lines[2]).to.equal('');
+  });
+});
