@@ -6,10 +6,11 @@
  * - Several primary factors the customer can set up prove the requested level (level 2: app or email) → a choice
  *   first; a single one (level 3: the app only — an email code proves level 2, NIST SP 800-63B §5.1.3.1) → straight
  *   to it.
+ * - The password is re-confirmed first when this interaction did not prove it (a signed-in session; seed 002 "Enter
+ *   your password", OWASP ASVS 7.5.1), throttled like the login: a stolen session alone cannot bind its own factor.
  * - A factor whose pending secret is shown on the page (the app): QR + manual key, confirmed with a code.
- * - A factor that sends its code (email): the password is re-confirmed first when this interaction did not prove it
- *   (a signed-in session; seed 002 "Enter your password", OWASP ASVS 7.5.1), throttled like the login; then
- *   `enrol.begin` mails a code to the account's address and `enrol.confirm` activates it. Until `confirm` succeeds
+ * - A factor that sends its code (email): `enrol.begin` mails a code to the account's address and `enrol.confirm`
+ *   activates it. Until `confirm` succeeds
  *   nothing about the account changes: a wrong code, a refused resend or a failed mail leave it without the factor.
  *
  * Both kinds end in one code path ({@link submitEnrol}): `factor_added` notification, recovery codes, then the login.
@@ -162,16 +163,29 @@ async function renderEmailStep(
     error: form.message?.text,
     errorId: form.message?.id,
   };
-  if (needsPassword(pending)) {
-    renderInteractionPage(ctx, deps, interaction, 'mfa_enrol_password', locals, form.status ?? 200);
-    return;
-  }
+  if (needsPassword(pending)) return renderPasswordStep(ctx, deps, interaction, pending, level, factor, form);
   const resendInSeconds = form.resendAvailableAt ? Math.max(0, Math.ceil((form.resendAvailableAt.getTime() - Date.now()) / 1000)) : 0;
   renderInteractionPage(ctx, deps, interaction, 'mfa_enrol_email', {
     ...locals,
     step: pending.enrolment?.codeSent ? 'code' : 'send',
     sentTo: form.sentTo,
     resendInSeconds,
+  }, form.status ?? 200);
+}
+
+/** The password re-confirmation before a factor is set up from a signed-in session (any factor). */
+async function renderPasswordStep(
+  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number, factor: Factor,
+  form: { message?: PageMessage; status?: number },
+): Promise<void> {
+  const account = await loadAccountOrFail(deps, pending.accountId);
+  renderInteractionPage(ctx, deps, interaction, 'mfa_enrol_password', {
+    ...await commonLocals(deps, interaction),
+    factorLabel: factor.label,
+    maskedEmail: sendsCode(factor) ? maskEmail(account.email) : undefined,
+    canChoose: enrolOptions(deps, level).length > 1,
+    error: form.message?.text,
+    errorId: form.message?.id,
   }, form.status ?? 200);
 }
 
@@ -183,6 +197,7 @@ export async function showEnrolment(
   if (factors.length === 0) return finishUnmet(ctx, deps);
   const factor = options.choose && factors.length > 1 ? undefined : chosenFactor(factors, pending);
   if (!factor) return renderChoice(ctx, deps, interaction, pending, factors, {});
+  if (needsPassword(pending)) return renderPasswordStep(ctx, deps, interaction, pending, level, factor, {});
   if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, interaction, pending, level, factor, {});
   return renderEmailStep(ctx, deps, interaction, pending, level, factor, {});
 }
@@ -246,25 +261,28 @@ export async function submitEnrolMethod(ctx: Context, deps: InteractionDeps): Pr
   }
   const next = withEnrolment(pending, factor, {});
   await savePending(ctx, deps, next);
+  if (needsPassword(next)) return renderPasswordStep(ctx, deps, interaction, next, level, factor, {});
   if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, interaction, next, level, factor, {});
-  if (needsPassword(next)) return renderEmailStep(ctx, deps, interaction, next, level, factor, {});
   // `begin` without renew resumes a code that still works (back and forth between the methods mails nothing new).
   return sendEnrolmentCode(ctx, deps, interaction, next, level, factor, false);
 }
 
-/** POST /interaction/:uid/enrol/password — re-confirms the password of a signed-in customer, then mails the code. */
+/**
+ * POST /interaction/:uid/enrol/password — re-confirms the password of a signed-in customer before a factor is bound
+ * to the account (a stolen session alone cannot add its own authenticator); then the QR code or the mailed code.
+ */
 export async function submitEnrolPassword(ctx: Context, deps: InteractionDeps): Promise<void> {
   const step = await enrolStep(ctx, deps);
   if (!step) return;
   const { interaction, pending, level, factor } = step;
-  if (!factor || !sendsCode(factor) || !needsPassword(pending)) {
+  if (!factor || !needsPassword(pending)) {
     redirectToStep(ctx, interaction.uid);
     return;
   }
   const parsed = passwordForm.safeParse(formBody(ctx));
   const password = parsed.success ? parsed.data.password ?? '' : '';
   if (!password) {
-    await renderEmailStep(ctx, deps, interaction, pending, level, factor, {
+    await renderPasswordStep(ctx, deps, interaction, pending, level, factor, {
       message: { id: 'password_missing', text: ENROL_MESSAGES.password_missing }, status: 400,
     });
     return;
@@ -284,17 +302,18 @@ export async function submitEnrolPassword(ctx: Context, deps: InteractionDeps): 
         ? { id: 'password_blocked', text: ENROL_MESSAGES.password_blocked }
         : { id: 'password_locked', text: ENROL_MESSAGES.password_locked.replace('{minutes}', minutes === 1 ? '1 minute' : `${minutes} minutes`) };
       if (lock.until) ctx.set('Retry-After', String(Math.max(1, Math.ceil((lock.until.getTime() - Date.now()) / 1000))));
-      await renderEmailStep(ctx, deps, interaction, pending, level, factor, { message, status: 429 });
+      await renderPasswordStep(ctx, deps, interaction, pending, level, factor, { message, status: 429 });
       return;
     }
     deps.logger.info({ event: 'mfa.enrol_password_failed', accountId: account.id }, 'password re-confirmation failed');
-    await renderEmailStep(ctx, deps, interaction, pending, level, factor, {
+    await renderPasswordStep(ctx, deps, interaction, pending, level, factor, {
       message: { id: 'password_invalid', text: ENROL_MESSAGES.password_invalid }, status: 401,
     });
     return;
   }
   const next = withEnrolment(pending, factor, { passwordConfirmed: true });
   await savePending(ctx, deps, next);
+  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, interaction, next, level, factor, {});
   await sendEnrolmentCode(ctx, deps, interaction, next, level, factor, false);
 }
 
@@ -315,7 +334,7 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
   const step = await enrolStep(ctx, deps);
   if (!step) return;
   const { interaction, pending, level, factor } = step;
-  if (!factor?.enrol?.confirm || (sendsCode(factor) && (needsPassword(pending) || pending.enrolment?.codeSent !== true))) {
+  if (!factor?.enrol?.confirm || needsPassword(pending) || (sendsCode(factor) && pending.enrolment?.codeSent !== true)) {
     redirectToStep(ctx, interaction.uid);
     return;
   }
@@ -358,7 +377,7 @@ export async function submitEnrolRenew(ctx: Context, deps: InteractionDeps): Pro
   const step = await enrolStep(ctx, deps);
   if (!step) return;
   const { interaction, pending, level, factor } = step;
-  if (!factor || sendsCode(factor)) {
+  if (!factor || sendsCode(factor) || needsPassword(pending)) {
     redirectToStep(ctx, interaction.uid);
     return;
   }

@@ -226,6 +226,38 @@ describe('email-code enrolment inside the login', function () {
     expect(scopesOf(tokens)).to.include('invoice');
   });
 
+  it('a signed-in customer choosing the app also confirms the password before any QR code (no secret is shown before)', async function () {
+    const customer = await invoiceCustomer();
+    const browser = new Browser([SHOP]);
+    const first = await passwordStep(browser, customer, { scope: 'openid email' });
+    await shop.finishLogin(first.pending, first.page.url);
+
+    const pending = await shop.startLogin(INVOICE);
+    const choicePage = await browser.go(pending.url.href);
+    const passwordPage = await browser.submit(findForm(choicePage, '/enrol/method'), { method: app.id });
+    expect(passwordPage.html).to.include('Confirm your password').and.include('Before you set up the authenticator app');
+    expect(passwordPage.html, 'no secret before the password').to.not.include('data-key=');
+    // confirming the code or asking for a new QR code is refused before the password
+    const csrf = findForm(passwordPage, '/enrol/password').fields.csrf as string;
+    const action = findForm(passwordPage, '/enrol/password').action;
+    for (const path of ['', '/renew']) {
+      const skipped = await browser.submit({ id: undefined, action: action.replace(/\/password$/, path), method: 'post', fields: { csrf, code: '123456' } });
+      expect(skipped.html, path || 'confirm').to.include('Confirm your password').and.not.include('data-key=');
+    }
+    const wrong = await browser.submit(findForm(passwordPage, '/enrol/password'), { password: 'not-the-password' });
+    expect(wrong.status).to.equal(401);
+    expect(wrong.html).to.not.include('data-key=');
+
+    const qrPage = await browser.submit(findForm(wrong, '/enrol/password'), { password: customer.password });
+    const secret = manualKeyOf(qrPage);
+    const codesPage = await browser.submit(findForm(qrPage, '/enrol'), { code: await nextCode(clock, secret) });
+    const done = await browser.submit(findForm(codesPage, '/mfa/continue'));
+    expect(done.status).to.equal(0);
+    const tokens = await shop.finishLogin(pending, done.url);
+    expect(tokens.claims()?.amr).to.include('otp');
+    expect(scopesOf(tokens)).to.include('invoice');
+  });
+
   it('password re-confirmation is throttled like the login: five wrong passwords lock (429), the right one is refused meanwhile', async function () {
     const customer = await invoiceCustomer();
     const browser = new Browser([SHOP]);
