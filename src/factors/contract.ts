@@ -212,6 +212,12 @@ export interface Factor {
    * default the primary method to the first enrolled one; a factor without it counts as enrolled first.
    */
   enrolledAt?(accountId: string): Promise<Date | undefined>;
+  /**
+   * The address the customer proved to control by completing this factor's enrolment (email codes: the address the
+   * enrolment code went to), or `undefined`. Optional: the `email_verified` claim is true only when a factor proved
+   * the account's current address.
+   */
+  verifiedEmail?(accountId: string): Promise<string | undefined>;
 }
 
 /** Whether `value` is a valid factor id: lower_snake_case, 1-32 characters. */

@@ -29,6 +29,8 @@ export interface FactorRegistry {
   hasPrimaryFactor(accountId: string): Promise<boolean>;
   /** Removes every factor of the account (support reset, "changing device"); audit and notify in the caller. */
   removeAll(accountId: string): Promise<void>;
+  /** Whether an active factor proved that the customer controls `email` (see {@link Factor.verifiedEmail}). */
+  provesEmail(accountId: string, email: string): Promise<boolean>;
 }
 
 /** Builds a registry; throws listing every problem (duplicate or malformed ids, bad levels, empty amr). */
@@ -70,6 +72,10 @@ export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry
     },
     async removeAll(accountId: string): Promise<void> {
       await Promise.all(all.map((factor) => factor.remove(accountId)));
+    },
+    async provesEmail(accountId: string, email: string): Promise<boolean> {
+      const proven = await Promise.all(all.map(async (factor) => factor.verifiedEmail?.(accountId)));
+      return proven.some((address) => address !== undefined && address.toLowerCase() === email.toLowerCase());
     },
   });
 }

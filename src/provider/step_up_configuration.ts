@@ -144,7 +144,7 @@ export function applyStepUp(base: Configuration, deps: StepUpConfigurationDeps):
 
   return {
     ...base,
-    findAccount: createFindAccount(deps.conn),
+    findAccount: createFindAccount(deps.conn, deps.factors),
     acrValues: union(ACR_VALUES, base.acrValues),
     claims: mergeClaims(base.claims),
     scopes: union(base.scopes, SCOPES),

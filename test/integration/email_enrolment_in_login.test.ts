@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import * as oidc from 'openid-client';
 import { createAccount } from '../../src/accounts/accounts.ts';
 import { listEvents } from '../../src/audit/audit_log.ts';
 import type { Factor } from '../../src/factors/contract.ts';
@@ -119,6 +120,9 @@ describe('email-code enrolment inside the login', function () {
     const claims = tokens.claims();
     expect(claims).to.include({ acr: ACR.mfa, sub: customer.id });
     expect(claims?.amr).to.include.members(['pwd', 'mfa', ...email.amr]);
+    // Entering the code mailed to the address proved it: the address is verified from now on.
+    const userinfo = await oidc.fetchUserInfo(shop.config, tokens.access_token, customer.id);
+    expect(userinfo).to.include({ email: customer.email, email_verified: true });
   });
 
   it('a wrong code keeps nothing enrolled; the right one still works afterwards', async function () {

@@ -421,6 +421,10 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
       checkAccountId(accountId);
       return (await load(accountId))?.active?.confirmedAt ?? undefined;
     },
+    async verifiedEmail(accountId: string): Promise<string | undefined> {
+      checkAccountId(accountId);
+      return (await load(accountId))?.active?.email ?? undefined;
+    },
     async maskedAddress(accountId: string): Promise<string | undefined> {
       checkAccountId(accountId);
       const email = (await load(accountId))?.active?.email;
