@@ -242,7 +242,8 @@ export function companyAdminRoutes(router: Router, kit: ConsoleKit, deps: Compan
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Content-Disposition', `attachment; filename="two-factor-report-${day}.csv"`);
     ctx.type = 'text/csv; charset=utf-8';
-    ctx.body = reportCsv(rows);
+    // A UTF-8 byte order mark: spreadsheet programs otherwise read accented names in a legacy code page.
+    ctx.body = `\ufeff${reportCsv(rows)}`;
   });
 
   // ── per member: reset (seed 003 "changing device"), unlock ───────────────────────────────────────────────────────
