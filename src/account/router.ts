@@ -10,7 +10,8 @@
  *
  * Routes (all below `/account`): `GET /` overview · `GET /callback` · `POST /logout` ·
  * `GET|POST /methods/:factorId/add` · `POST /methods/:factorId/confirm` · `POST /methods/:factorId/renew` ·
- * `GET|POST /methods/:factorId/remove` · `POST /primary` · `POST /sign-in-mfa` · `GET|POST /recovery-codes`;
+ * `GET|POST /methods/:factorId/remove` · `POST /primary` · `POST /sign-in-mfa` · `GET|POST /recovery-codes` ·
+ * `GET|POST /password` (`password.ts`);
  * the company admin pages below `/company` (`company.ts`).
  */
 import { bodyParser } from '@koa/bodyparser';
@@ -40,6 +41,7 @@ import { createConsoleCsrf, type ConsoleCsrf } from './csrf.ts';
 import { describeEvents } from './events.ts';
 import { REAUTH_WINDOW_MS, isFresh, secondFactorTime } from './freshness.ts';
 import { authorizationUrl, newLogin, redeemCode } from './oidc.ts';
+import { passwordRoutes } from './password.ts';
 import {
   createSession, deleteSession, findSession, setLogin, setPendingAction, takeLogin, touchSession,
   type ConsoleSession, type PendingLogin, type SignedIn,
@@ -78,6 +80,7 @@ export const ACCOUNT_NOTICES = {
   sign_in_mfa_disabled: 'Sign-in no longer asks for a code (shops may still ask for one, e.g. to pay by invoice).',
   already_enrolled: 'This method is already set up.',
   reauth_cancelled: 'The confirmation was cancelled; nothing was changed.',
+  password_changed: 'Your password was changed. Your other devices were signed out and need the new password.',
 } as const;
 type NoticeId = keyof typeof ACCOUNT_NOTICES;
 
@@ -675,12 +678,13 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     });
   });
 
-  // ── company admin ────────────────────────────────────────────────────────────────────────────────────────────────
+  // ── company admin, password ──────────────────────────────────────────────────────────────────────────────────────
 
   const kit: ConsoleKit = {
     csrf, parseForm, requireSignIn, postContext, ensureFresh, pendingFor, clearPending, render, seeOther, auditContext,
   };
   companyAdminRoutes(router, kit, { conn, factors, notify: deps.notify, logger });
+  passwordRoutes(router, kit, { conn, provider, factors, notify: deps.notify, logger });
 
   return router;
 }

@@ -195,3 +195,12 @@ export async function setPendingAction(conn: Connection, sessionId: string, acti
 export async function deleteSession(conn: Connection, sessionId: string): Promise<void> {
   await sessionModel(conn).deleteOne({ _id: sessionId });
 }
+
+/**
+ * Ends every signed-in console session of `accountId` except `keepSessionId` (after a password change, a session
+ * opened with the old password must not stay signed in). Returns how many ended.
+ */
+export async function deleteOtherSessions(conn: Connection, accountId: string, keepSessionId: string): Promise<number> {
+  const result = await sessionModel(conn).deleteMany({ 'signedIn.accountId': accountId, _id: { $ne: keepSessionId } });
+  return result.deletedCount;
+}

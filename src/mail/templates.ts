@@ -1,6 +1,7 @@
 /**
  * Mail templates (issue 5): the email code and the security notifications of OWASP ASVS 2.5.5 (a factor added,
- * removed or reset, a recovery code used, recovery codes regenerated, the account locked).
+ * removed or reset, a recovery code used, recovery codes regenerated, the account locked) and 2.2.3 (the password
+ * changed).
  *
  * Every message has an HTML and a plain-text part rendered by pug from `views/mail/`, carries the issuer's name,
  * and loads nothing: no images, no tracking pixels, no rewritten links — the only link is the optional
@@ -80,6 +81,10 @@ export const MAIL_MESSAGES = {
   recovery_codes_regenerated_subject: 'New recovery codes were created for your {issuer} account',
   recovery_codes_regenerated_summary: 'A new set of recovery codes was created for your {issuer} account. Your earlier recovery codes no longer work.',
   recovery_codes_regenerated_advice: "If this wasn't you, change your password, create new recovery codes and contact {issuer} support.",
+
+  password_changed_subject: 'The password of your {issuer} account was changed',
+  password_changed_summary: 'The password of your {issuer} account was changed. Your other devices were signed out and need the new password.',
+  password_changed_advice: "If this wasn't you, someone else may have access to your account: contact {issuer} support at once to have your password reset, then check the methods in your security settings.",
 
   account_locked_subject: 'Your {issuer} sign-in was locked after failed attempts',
   account_locked_summary: 'Too many wrong codes were entered while signing in to your {issuer} account, so confirming sign-ins is locked for now.',
@@ -239,6 +244,7 @@ export const NOTIFICATION_KINDS = [
   'recovery_code_used',
   'recovery_codes_regenerated',
   'account_locked',
+  'password_changed',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -254,6 +260,8 @@ export interface NotificationFacts {
   recovery_codes_regenerated: Readonly<Record<never, never>>;
   /** `until`: end of a temporary lock; absent = locked until support or a recovery code lifts it. */
   account_locked: { readonly until?: Date | undefined; readonly failures?: number | undefined };
+  /** No facts: the mail never carries the password, old or new. */
+  password_changed: Readonly<Record<never, never>>;
 }
 
 /** Everything a notification of kind `K` is rendered from. */
@@ -327,6 +335,12 @@ export const NOTIFICATIONS: { readonly [K in NotificationKind]: NotificationSpec
         : { label: t('fact_locked_until'), value: t('locked_until_support') },
     ],
     advice: 'account_locked_advice',
+  },
+  password_changed: {
+    subject: 'password_changed_subject',
+    summary: (_d, issuer) => [t('password_changed_summary', { issuer })],
+    facts: () => [],
+    advice: 'password_changed_advice',
   },
 };
 

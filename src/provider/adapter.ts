@@ -220,6 +220,19 @@ export async function revokeGrantEverywhere(conn: Connection, grantId: string): 
 }
 
 /**
+ * Ends the provider sessions (SSO) of an account, except the one whose id is `keepSessionId` (the browser that asked):
+ * after a password change, a browser signed in with the old password must sign in again. oidc-provider keeps the
+ * signed-in account in the session payload's `accountId`; a deleted session is simply not found, so the browser gets
+ * a fresh, anonymous one. Tokens already issued (grants) are not touched. Returns how many ended.
+ */
+export async function endAccountSessions(conn: Connection, accountId: string, keepSessionId?: string): Promise<number> {
+  const filter: mongo.Filter<AdapterDocument> = { 'payload.accountId': accountId };
+  if (keepSessionId) filter._id = { $ne: keepSessionId };
+  const result = await nativeCollection(conn, 'Session').deleteMany(filter);
+  return result.deletedCount;
+}
+
+/**
  * A class oidc-provider instantiates per model name: `new Provider(issuer, { adapter: createMongoAdapter(conn) })`.
  * Pass the provider's `clockTolerance` as `clockToleranceSeconds` when it is configured.
  */

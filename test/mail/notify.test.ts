@@ -19,6 +19,7 @@ const CASES: { [K in NotificationKind]: { details: NotifyInput<K>['details']; sh
   recovery_code_used: { details: { remaining: 4 }, shows: 'Recovery codes left: 4' },
   recovery_codes_regenerated: { details: {}, shows: 'earlier recovery codes no longer work' },
   account_locked: { details: { until: new Date('2026-11-25T19:35:00Z'), failures: 5 }, shows: 'Locked until: 25 November 2026 at 19:35 UTC' },
+  password_changed: { details: {}, shows: 'Your other devices were signed out' },
 };
 
 function input<K extends NotificationKind>(kind: K, accountId: string): NotifyInput<K> {

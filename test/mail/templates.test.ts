@@ -18,6 +18,7 @@ const SAMPLE: { [K in NotificationKind]: NotificationData<K> } = {
   recovery_code_used: { issuerName: ISSUER, at: AT, remaining: 7 },
   recovery_codes_regenerated: { issuerName: ISSUER, at: AT },
   account_locked: { issuerName: ISSUER, at: AT, until: new Date('2026-11-25T19:35:00Z'), failures: 5 },
+  password_changed: { issuerName: ISSUER, at: AT },
 };
 
 function render(kind: NotificationKind, extra: Record<string, unknown> = {}): RenderedMail {

@@ -1,0 +1,156 @@
+/**
+ * "Change password" in the security console (`/account/password`).
+ *
+ * The console's fresh re-authentication (`ensureFresh`: the password again, plus the second factor when the account
+ * holds one) already proves the current password, so the form asks only for the new one, twice. Only the *intent* is
+ * parked across the re-authentication round trip — never the new password (it would sit in the session document):
+ * the customer types it again after confirming who they are.
+ *
+ * Rules (NIST SP 800-63B §5.1.1.2): length only, {@link PASSWORD_MIN_LENGTH}–{@link PASSWORD_MAX_LENGTH} code points,
+ * no composition rules, and not the account's email address. After the change (one write, `setPassword`), the
+ * account's other console sessions and other provider (SSO) sessions end, the password-login throttle of the email is
+ * reset, and the change is audited and mailed (`password_changed`, OWASP ASVS 2.2.3) — without the password.
+ *
+ * Routes: `GET /password` · `POST /password`.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Connection } from 'mongoose';
+import type Provider from 'oidc-provider';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, setPassword, type Account } from '../accounts/accounts.ts';
+import { recordEvent } from '../audit/audit_log.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
+import { resetLoginThrottle } from '../interactions/login_throttle.ts';
+import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
+import { LEVEL } from '../policy/acr.ts';
+import { endAccountSessions } from '../provider/adapter.ts';
+import type { Logger } from '../shared/logger.ts';
+import { ACCOUNT_PATH } from './client.ts';
+import { isFresh } from './freshness.ts';
+import { formBody, requireForm, type ConsoleKit, type Signed } from './kit.ts';
+import { deleteOtherSessions } from './session.ts';
+
+export const PASSWORD_PATH = `${ACCOUNT_PATH}/password`;
+
+/** Stable ids of the form's refusals, and what the customer reads. */
+export const PASSWORD_MESSAGES = {
+  password_required: 'Enter your new password in both fields.',
+  password_too_short: `Your new password is too short: use at least ${PASSWORD_MIN_LENGTH} characters.`,
+  password_too_long: `Your new password is too long: use at most ${PASSWORD_MAX_LENGTH} characters.`,
+  password_is_email: 'Your new password must not be your email address. Choose something else.',
+  password_mismatch: 'The two passwords do not match. Type the same new password in both fields.',
+} as const;
+export type PasswordMessageId = keyof typeof PASSWORD_MESSAGES;
+
+export interface PasswordChangeDeps {
+  readonly conn: Connection;
+  readonly provider: Provider;
+  readonly factors: FactorRegistry;
+  readonly notify?: NotifyDeps | undefined;
+  readonly logger: Logger;
+}
+
+function text(ctx: Context, name: string): string {
+  const value = formBody(ctx)[name];
+  return typeof value === 'string' ? value : '';
+}
+
+/** The first problem of a new password (length in code points, like `setPassword`), or `undefined`. */
+export function newPasswordProblem(password: string, repeated: string, email: string): PasswordMessageId | undefined {
+  if (password.length === 0 || repeated.length === 0) return 'password_required';
+  const length = [...password].length;
+  if (length < PASSWORD_MIN_LENGTH) return 'password_too_short';
+  if (length > PASSWORD_MAX_LENGTH) return 'password_too_long';
+  if (password !== repeated) return 'password_mismatch';
+  if (password.trim().normalize('NFC').toLowerCase() === email.trim().normalize('NFC').toLowerCase()) return 'password_is_email';
+  return undefined;
+}
+
+export function passwordRoutes(router: Router, kit: ConsoleKit, deps: PasswordChangeDeps): void {
+  const { conn, provider, factors, logger } = deps;
+
+  async function renderForm(ctx: Context, signed: Signed, options: { error?: PasswordMessageId; status?: number } = {}): Promise<void> {
+    const second = (await factors.usableFactors(signed.account.id, LEVEL.mfa)).length > 0;
+    kit.render(ctx, 'password', {
+      title: 'Change password',
+      csrf: kit.csrf.tokenFor(signed.session.id),
+      action: PASSWORD_PATH,
+      minLength: PASSWORD_MIN_LENGTH,
+      maxLength: PASSWORD_MAX_LENGTH,
+      fresh: isFresh(signed.signedIn, second, Date.now()),
+      secondFactor: second,
+      pending: !options.error && kit.pendingFor(signed, PASSWORD_PATH) !== undefined,
+      error: options.error ? PASSWORD_MESSAGES[options.error] : undefined,
+      errorId: options.error,
+    }, options.status ?? 200);
+  }
+
+  /** What must not outlive the old password; best effort after the (already written) change, each step logged. */
+  async function endOtherSignIns(ctx: Context, signed: Signed): Promise<Record<string, unknown>> {
+    const { account } = signed;
+    const ended: Record<string, unknown> = {};
+    try {
+      ended.consoleSessionsEnded = await deleteOtherSessions(conn, account.id, signed.session.id);
+    } catch (err) {
+      ended.consoleSessionsEnded = 'failed';
+      logger.error({ err, accountId: account.id }, 'other console sessions could not be ended after a password change');
+    }
+    try {
+      // This browser's provider session stays: it is the one that just re-authenticated.
+      const current = ctx.cookies.get(provider.cookieName('session'), { signed: true });
+      ended.providerSessionsEnded = await endAccountSessions(conn, account.id, current);
+    } catch (err) {
+      ended.providerSessionsEnded = 'failed';
+      logger.error({ err, accountId: account.id }, 'provider sessions could not be ended after a password change');
+    }
+    try {
+      await resetLoginThrottle(conn, provider, account.email);
+    } catch (err) {
+      logger.error({ err, accountId: account.id }, 'the login throttle could not be reset after a password change');
+    }
+    return ended;
+  }
+
+  async function notifyChange(ctx: Context, account: Account, auditDetails: Record<string, unknown>): Promise<void> {
+    const context = kit.auditContext(ctx);
+    if (deps.notify) {
+      await notifySecurityEvent(deps.notify, {
+        account: { id: account.id, email: account.email, name: account.name },
+        kind: 'password_changed',
+        auditDetails,
+        ...context,
+      });
+      return;
+    }
+    try {
+      await recordEvent(conn, { accountId: account.id, actor: { type: 'user', id: account.id }, event: 'password_changed', details: auditDetails, ...context });
+    } catch (err) {
+      logger.error({ err, accountId: account.id }, 'audit record of a password change could not be written');
+    }
+  }
+
+  router.get('/password', async function showPasswordForm(ctx) {
+    const signed = await kit.requireSignIn(ctx, PASSWORD_PATH);
+    if (!signed) return;
+    await renderForm(ctx, signed);
+  });
+
+  router.post('/password', requireForm(), kit.parseForm, async function changePassword(ctx) {
+    const signed = await kit.postContext(ctx);
+    // Parks the intent only (no fields): the new password is typed again after the re-authentication.
+    if (!await kit.ensureFresh(ctx, signed, PASSWORD_PATH)) return;
+    const { account } = signed;
+    const password = text(ctx, 'password');
+    const problem = newPasswordProblem(password, text(ctx, 'confirm'), account.email);
+    if (problem) {
+      logger.info({ event: 'account.password_refused', accountId: account.id, code: problem }, 'new password refused');
+      return renderForm(ctx, signed, { error: problem, status: 400 });
+    }
+    await setPassword(conn, account.id, password);
+    const ended = await endOtherSignIns(ctx, signed);
+    await kit.clearPending(signed);
+    logger.info({ event: 'account.password_changed', accountId: account.id, ...ended }, 'password changed in the console');
+    await notifyChange(ctx, account, ended);
+    kit.seeOther(ctx, `${ACCOUNT_PATH}?done=password_changed`);
+  });
+}
