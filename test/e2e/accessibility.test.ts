@@ -182,7 +182,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
-  it('the security console overview and the company admin page', async function () {
+  it('the security console overview, the company admin page and the password form', async function () {
     const page = await freshPage();
     await page.goto(`${server.issuer}/account`);
     await signIn(page, admin.email, admin.password);
@@ -193,6 +193,11 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await page.getByRole('heading', { level: 1, name: 'Accessible Corp' }).waitFor();
     expect(await page.getByRole('button', { name: 'Unlock Leo Locked' }).count(), 'the report shows the locked member').to.equal(1);
     problems.push(...await audit(page, 'company admin'));
+
+    // Signed in a moment ago: the password form itself shows (no re-authentication detour yet).
+    await page.goto(`${server.issuer}/account/password`);
+    await page.getByLabel('New password', { exact: true }).waitFor();
+    problems.push(...await audit(page, 'change password'));
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 });
