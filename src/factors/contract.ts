@@ -27,6 +27,8 @@ export interface LockState {
    * redeems a recovery code.
    */
   readonly permanent: boolean;
+  /** The consecutive failures counted so far, where the limiter reports them (the lockout mail shows the count). */
+  readonly failures?: number;
 }
 
 /**

@@ -191,7 +191,7 @@ export async function notify<K extends NotificationKind>(
 export async function notifyLockout(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, accountId: string, failure: FactorFailure): Promise<void> {
   if (failure.code === 'locked' || !failure.lock) return;
   deps.logger.warn({ event: 'mfa.locked', accountId, permanent: failure.lock.permanent }, 'second factor locked');
-  await notify(ctx, deps, interaction, accountId, { kind: 'account_locked', details: { until: failure.lock.until } });
+  await notify(ctx, deps, interaction, accountId, { kind: 'account_locked', details: { until: failure.lock.until, failures: failure.lock.failures } });
 }
 
 export interface ChallengeForm {

@@ -52,7 +52,7 @@ describe('enrolment hijack', () => {
       expect(await totp.enrol.confirm(account.id, await wrongCode(secret))).to.deep.equal({ ok: false, code: 'invalid_code' });
     }
     expect(await totp.enrol.confirm(account.id, await wrongCode(secret))).to.deep.equal({
-      ok: false, code: 'invalid_code', lock: { until: new Date(Date.now() + 60_000), permanent: false },
+      ok: false, code: 'invalid_code', lock: { until: new Date(Date.now() + 60_000), permanent: false, failures: 5 },
     });
     expect(await totp.enrol.confirm(account.id, await appCode(secret))).to.include({ ok: false, code: 'locked' });
     expect(await totp.isEnrolled(account.id)).to.equal(false);
@@ -82,7 +82,7 @@ describe('enrolment hijack', () => {
     clock.tick(30_000);
     for (let i = 0; i < 4; i += 1) expect(await totp.verify(account.id, await wrongCode(oldSecret))).to.include({ code: 'invalid_code' });
     const newSecret = await pendingSecret(await totp.enrol.begin(account, { replace: true }));
-    expect(await totp.enrol.confirm(account.id, await wrongCode(newSecret))).to.deep.include({ code: 'invalid_code', lock: { until: new Date(Date.now() + 60_000), permanent: false } });
+    expect(await totp.enrol.confirm(account.id, await wrongCode(newSecret))).to.deep.include({ code: 'invalid_code', lock: { until: new Date(Date.now() + 60_000), permanent: false, failures: 5 } });
     expect(await totp.verify(account.id, await appCode(oldSecret))).to.include({ code: 'locked' });
   });
 

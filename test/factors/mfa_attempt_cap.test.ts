@@ -89,7 +89,7 @@ describe('mfa attempt cap', () => {
     const { accountId, secret } = await enrolled();
     for (let i = 0; i < 4; i += 1) expect(await wrongGuess(accountId, secret)).to.deep.equal({ ok: false, code: 'invalid_code' });
     expect(await wrongGuess(accountId, secret)).to.deep.equal({
-      ok: false, code: 'invalid_code', lock: { until: new Date(Date.now() + MINUTE), permanent: false },
+      ok: false, code: 'invalid_code', lock: { until: new Date(Date.now() + MINUTE), permanent: false, failures: 5 },
     });
   });
 

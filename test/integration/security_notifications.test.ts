@@ -244,6 +244,7 @@ describe('security notifications: each event mails the account holder through SM
     const text = textOf(mail);
     expect(text).to.include(`Too many wrong codes were entered while signing in to your ${ISSUER_NAME} account, so confirming sign-ins is locked for now.`);
     expect(text).to.include(`Locked until: ${formatMailTime(new Date(lockedAt + 60_000))}`);
+    expect(text).to.include('Failed attempts: 5');
     expect(text).to.include("If these attempts weren't yours");
     const secrets = [secret, ...wrong];
     expectNoSecrets(mail, secrets);

@@ -273,7 +273,8 @@ export function createAttemptLimiter(
   /** `fail`: the failure was counted by `reserve`; this only reports the lock in force now. */
   async function lockAfterFailure(ticket: AttemptTicket): Promise<LockState | undefined> {
     const current = await model.findById(keyOf(ticket.accountId)).lean<AttemptDoc>();
-    return current ? lockOf(current, Date.now()) : undefined;
+    const lock = current ? lockOf(current, Date.now()) : undefined;
+    return lock && current ? { ...lock, failures: current.failures } : lock;
   }
 
   async function release(ticket: AttemptTicket): Promise<void> {
