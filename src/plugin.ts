@@ -133,14 +133,14 @@ export function createStepUp(options: StepUpOptions): StepUp {
         ...(notify ? { notify } : {}),
       });
       const pages = compose([errorBoundary({ views, logger }), securityHeaders(), router.routes() as Middleware, router.allowedMethods() as Middleware]);
-      const console = issuer
+      const accountPages = issuer
         ? compose([errorBoundary({ views, logger }), securityHeaders(), accountConsole({
           provider, conn, issuer, factors, notify, logger: logger.child({ component: 'account' }), tokenEndpoint: options.tokenEndpoint, views,
         })])
         : undefined;
       return async function stepUpPages(ctx, next) {
         if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) return pages(ctx, next);
-        if (console && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) return console(ctx, next);
+        if (accountPages && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) return accountPages(ctx, next);
         return next();
       };
     },
