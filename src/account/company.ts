@@ -5,7 +5,7 @@
  * a URL is re-checked to belong to it (an unknown and a foreign id get the same 404, so ids of other companies cannot
  * be probed). Changes — the 2FA policy, resetting or unlocking a user's second factor — need the console's fresh
  * re-authentication (`ensureFresh`, the change is parked across the round trip) and are audited with the admin as
- * actor.
+ * actor. Switching the policy to forced also emails every other active member (`company_policy_forced`).
  *
  * Routes: `GET /company` · `POST /company/policy` · `GET /company/report.csv` ·
  * `GET|POST /company/members/:memberId/reset` · `POST /company/members/:memberId/unlock`.
@@ -19,7 +19,7 @@ import { recordEvent } from '../audit/audit_log.ts';
 import type { LockState } from '../factors/contract.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { readLockState } from '../factors/shared/attempts.ts';
-import type { NotifyDeps } from '../mail/notify.ts';
+import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
 import { activeFactors, resetFactors, unlockSecondFactor, type ActionContext } from '../security/support_actions.ts';
 import type { Logger } from '../shared/logger.ts';
 import { ACCOUNT_PATH } from './client.ts';
@@ -46,6 +46,9 @@ export const POLICY_TEXT: Record<MfaPolicy, { label: string; description: string
   forced: { label: 'Forced', description: 'Everyone must set up two-factor authentication at their next sign-in.' },
   opt_in: { label: 'Opt-in', description: 'Each user chooses whether to set up two-factor authentication.' },
 };
+
+/** How many policy notices are sent at once: a large company must not open a burst of SMTP connections. */
+const POLICY_NOTICE_CONCURRENCY = 4;
 
 export interface CompanyAdminDeps {
   readonly conn: Connection;
@@ -154,6 +157,38 @@ export function companyAdminRoutes(router: Router, kit: ConsoleKit, deps: Compan
     return { actor: { type: 'admin', id: admin.id }, ip, userAgent };
   }
 
+  /**
+   * Tells every other active member that the company now requires two-factor authentication (seed 003 "forced":
+   * they are asked to set it up at their next sign-in), each through `notifySecurityEvent` so their own security
+   * events list it. Best effort: the policy is already saved, a failed mail is recorded there, nothing here throws.
+   * The admin's IP and device are left out: they are the admin's, not a fact about the member's account.
+   */
+  async function noticeForcedPolicy(notify: NotifyDeps, company: Company, admin: Account): Promise<void> {
+    try {
+      const members = (await listAccounts(conn, { companyId: company.id }))
+        .filter((member) => member.id !== admin.id && member.status === 'active');
+      let next = 0;
+      let mailed = 0;
+      const worker = async (): Promise<void> => {
+        for (let member = members[next++]; member; member = members[next++]) {
+          const enrolled = await factors.hasPrimaryFactor(member.id).catch(() => false);
+          const result = await notifySecurityEvent({ ...notify, logger: notify.logger ?? logger }, {
+            account: { id: member.id, email: member.email, name: member.name },
+            kind: 'company_policy_forced',
+            details: { company: company.name, enrolled },
+            actor: { type: 'admin', id: admin.id },
+            auditDetails: { companyId: company.id },
+          });
+          if (result.mailed) mailed += 1;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(POLICY_NOTICE_CONCURRENCY, members.length) }, worker));
+      logger.info({ event: 'account.company_policy_noticed', companyId: company.id, members: members.length, mailed }, 'members told of the forced policy');
+    } catch (err) {
+      logger.error({ err, accountId: admin.id, companyId: company.id }, 'members could not be told of the forced policy');
+    }
+  }
+
   async function reportOf(company: Company, admin: Account): Promise<MemberReport[]> {
     const members = await listAccounts(conn, { companyId: company.id });
     const backup = factors.all.find((factor) => factor.role === 'backup') as
@@ -229,6 +264,7 @@ export function companyAdminRoutes(router: Router, kit: ConsoleKit, deps: Compan
     } catch (err) {
       logger.error({ err, accountId: signed.account.id, companyId: company.id }, 'audit record of a policy change could not be written');
     }
+    if (policy === 'forced' && deps.notify) await noticeForcedPolicy(deps.notify, company, signed.account);
     kit.seeOther(ctx, `${COMPANY_PATH}?done=policy_changed`);
   });
 

@@ -25,6 +25,7 @@ const WORDS: Record<AuditEventName, string> = {
   password_changed: 'Password changed',
   notification_failed: 'A security email could not be delivered',
   company_policy_changed: 'Changed your company\'s two-factor policy',
+  company_policy_forced: 'Your company now requires two-factor authentication',
 };
 
 export interface EventLine {
@@ -40,6 +41,8 @@ function detailText(event: AuditEvent): string | undefined {
   if (typeof method === 'string' && method.length > 0) return method;
   const remaining = event.details?.remaining;
   if (event.event === 'recovery_code_used' && typeof remaining === 'number') return `${remaining} left`;
+  const company = event.details?.company;
+  if (event.event === 'company_policy_forced' && typeof company === 'string' && company.length > 0) return company;
   return undefined;
 }
 

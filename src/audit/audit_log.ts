@@ -49,6 +49,7 @@ export const AUDIT_EVENTS = [
   'password_changed',
   'notification_failed',
   'company_policy_changed',
+  'company_policy_forced',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 

@@ -36,8 +36,8 @@ export type NotifyInput<K extends NotificationKind> = {
   /** The shop the event happened for, if any (audit only). */
   readonly clientId?: string | undefined;
   /**
-   * Who did it. Default: the account holder; for `factors_reset` the `details.by` role; for `account_locked` the
-   * system.
+   * Who did it. Default: the account holder; for `factors_reset` the `details.by` role; for `company_policy_forced`
+   * an admin (pass `{ type: 'admin', id }` to name them); for `account_locked` the system.
    */
   readonly actor?: AuditActor | undefined;
   /** More audit facts that the mail does not show (`{ factorId }`); sanitised like all details. */
@@ -55,6 +55,7 @@ export interface NotifyResult {
 
 function defaultActor(kind: NotificationKind, accountId: string, details: unknown): AuditActor {
   if (kind === 'account_locked') return { type: 'system' };
+  if (kind === 'company_policy_forced') return { type: 'admin' };
   if (kind === 'factors_reset') return { type: (details as NotificationFacts['factors_reset']).by === 'admin' ? 'admin' : 'support' };
   return { type: 'user', id: accountId };
 }

@@ -1,7 +1,8 @@
 /**
  * Mail templates (issue 5): the email code and the security notifications of OWASP ASVS 2.5.5 (a factor added,
  * removed or reset, a recovery code used, recovery codes regenerated, the account locked) and 2.2.3 (the password
- * changed).
+ * changed), and the notice to a company's members that its admin made two-factor authentication mandatory (seed 003
+ * "forced").
  *
  * Every message has an HTML and a plain-text part rendered by pug from `views/mail/`, carries the issuer's name,
  * and loads nothing: no images, no tracking pixels, no rewritten links — the only link is the optional
@@ -51,6 +52,8 @@ export const MAIL_MESSAGES = {
   fact_device: 'Device',
   fact_method: 'Method',
   fact_reset_by: 'Reset by',
+  fact_company: 'Company',
+  fact_changed_by: 'Changed by',
   fact_remaining: 'Recovery codes left',
   fact_failures: 'Failed attempts',
   fact_locked_until: 'Locked until',
@@ -90,6 +93,11 @@ export const MAIL_MESSAGES = {
   account_locked_summary: 'Too many wrong codes were entered while signing in to your {issuer} account, so confirming sign-ins is locked for now.',
   account_locked_summary_permanent: 'Too many wrong codes were entered while signing in to your {issuer} account, so confirming sign-ins is locked until support unlocks it or you use a recovery code.',
   account_locked_advice: "If these attempts weren't yours, someone knows your password: change it now, and contact {issuer} support if this happens again.",
+
+  company_policy_forced_subject: 'Your company now requires two-factor authentication for {issuer}',
+  company_policy_forced_summary: '{company} now requires two-factor authentication: at your next sign-in you will be asked to set up an authenticator app or email codes.',
+  company_policy_forced_summary_enrolled: '{company} now requires two-factor authentication: you will be asked for a code at every sign-in.',
+  company_policy_forced_advice: 'If you have questions about this policy, ask your company administrator. {issuer} will never ask you for a code by phone, chat or email.',
 } as const;
 
 /** A stable message id (lower_snake_case). */
@@ -245,6 +253,7 @@ export const NOTIFICATION_KINDS = [
   'recovery_codes_regenerated',
   'account_locked',
   'password_changed',
+  'company_policy_forced',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -262,6 +271,11 @@ export interface NotificationFacts {
   account_locked: { readonly until?: Date | undefined; readonly failures?: number | undefined };
   /** No facts: the mail never carries the password, old or new. */
   password_changed: Readonly<Record<never, never>>;
+  /**
+   * A company admin made two-factor authentication mandatory for the company. `company`: its name; `enrolled`:
+   * the member already has a second factor (asked for a code at every sign-in) rather than setting one up.
+   */
+  company_policy_forced: { readonly company: string; readonly enrolled: boolean };
 }
 
 /** Everything a notification of kind `K` is rendered from. */
@@ -280,6 +294,12 @@ interface NotificationSpec<K extends NotificationKind> {
 function methodLabel(method: string): string {
   const clean = method.replace(/\s+/g, ' ').trim().slice(0, 60);
   if (!clean) throw new TypeError('a factor notification needs the method label');
+  return clean;
+}
+
+function companyName(company: string): string {
+  const clean = company.replace(/\s+/g, ' ').trim().slice(0, 100);
+  if (!clean) throw new TypeError('a company notification needs the company name');
   return clean;
 }
 
@@ -341,6 +361,12 @@ export const NOTIFICATIONS: { readonly [K in NotificationKind]: NotificationSpec
     summary: (_d, issuer) => [t('password_changed_summary', { issuer })],
     facts: () => [],
     advice: 'password_changed_advice',
+  },
+  company_policy_forced: {
+    subject: 'company_policy_forced_subject',
+    summary: (d) => [t(d.enrolled ? 'company_policy_forced_summary_enrolled' : 'company_policy_forced_summary', { company: companyName(d.company) })],
+    facts: (d) => [{ label: t('fact_company'), value: companyName(d.company) }, { label: t('fact_changed_by'), value: t('reset_by_admin') }],
+    advice: 'company_policy_forced_advice',
   },
 };
 

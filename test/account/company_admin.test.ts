@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createAccount, findAccountById } from '../../src/accounts/accounts.ts';
+import { createAccount, findAccountById, setAccountStatus } from '../../src/accounts/accounts.ts';
 import { createCompany, findCompanyById } from '../../src/accounts/companies.ts';
 import { listEvents } from '../../src/audit/audit_log.ts';
 import { createAttemptLimiter } from '../../src/factors/shared/attempts.ts';
@@ -265,5 +265,41 @@ describe('account console: company admin', function () {
     expect(page.html).to.not.include('fred@example.com');
     const fredReset = await browser.go(`${server.issuer}/account/company/members/${fred.id}/reset`);
     expect(fredReset.status).to.equal(404);
+  });
+
+  it('switching to forced emails every other active member (set up, or a code at every sign-in) with their own audit record; opt-in emails nobody', async function () {
+    const companyName = (await findCompanyById(server.conn, companyId))?.name as string;
+    const gone = await member('Dora Disabled', 'dora@example.com', companyId);
+    await setAccountStatus(server.conn, gone.id, 'disabled');
+    const gina = server.mfaAccounts.gina;
+    const { browser, page } = await signInAdmin();
+    const seen = new Set((server.mailer?.outbox() ?? []).map((mail) => mail.messageId));
+    const newMails = (): { to: string; subject: string; text: string }[] => (server.mailer?.outbox() ?? [])
+      .filter((mail) => !seen.has(mail.messageId))
+      .map((mail) => ({ to: mail.to, subject: mail.subject, text: mail.text }));
+
+    const optIn = await browser.submit(findForm(page, 'policy-form'), { policy: 'opt_in' });
+    expect(optIn.url).to.equal(`${server.issuer}/account/company?done=policy_changed`);
+    expect(newMails(), 'opt-in mails nobody').to.deep.equal([]);
+
+    const forced = await browser.submit(findForm(optIn, 'policy-form'), { policy: 'forced' });
+    expect(forced.url).to.equal(`${server.issuer}/account/company?done=policy_changed`);
+    expect((await findCompanyById(server.conn, companyId))?.mfaPolicy).to.equal('forced');
+    const mails = newMails();
+    expect(mails.map((mail) => mail.to)).to.have.members([fred.email, gina.email, lena.email, 'mallory@example.com']);
+    for (const mail of mails) expect(mail.subject).to.match(/^Your company now requires two-factor authentication for \S/);
+    const to = (address: string): string => mails.find((mail) => mail.to === address)?.text ?? '';
+    expect(to(lena.email)).to.include(`${companyName} now requires two-factor authentication: you will be asked for a code at every sign-in.`);
+    expect(to(gina.email)).to.include(`${companyName} now requires two-factor authentication: at your next sign-in you will be asked to set up an authenticator app or email codes.`);
+    expect(to(admin.email) + to(gone.email) + to('olga.other@example.com')).to.equal('');
+
+    const lenaRecord = (await listEvents(server.conn, lena.id)).find((event) => event.event === 'company_policy_forced');
+    expect(lenaRecord?.actor).to.deep.equal({ type: 'admin', id: admin.id });
+    expect(lenaRecord?.details).to.include({ companyId, company: companyName, enrolled: true });
+    const ginaRecord = (await listEvents(server.conn, gina.id)).find((event) => event.event === 'company_policy_forced');
+    expect(ginaRecord?.details).to.include({ enrolled: false });
+    for (const id of [admin.id, gone.id]) {
+      expect((await listEvents(server.conn, id)).map((event) => event.event), id).to.not.include('company_policy_forced');
+    }
   });
 });

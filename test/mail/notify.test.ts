@@ -20,6 +20,7 @@ const CASES: { [K in NotificationKind]: { details: NotifyInput<K>['details']; sh
   recovery_codes_regenerated: { details: {}, shows: 'earlier recovery codes no longer work' },
   account_locked: { details: { until: new Date('2026-11-25T19:35:00Z'), failures: 5 }, shows: 'Locked until: 25 November 2026 at 19:35 UTC' },
   password_changed: { details: {}, shows: 'Your other devices were signed out' },
+  company_policy_forced: { details: { company: 'Acme GmbH', enrolled: true }, shows: 'Acme GmbH now requires two-factor authentication' },
 };
 
 function input<K extends NotificationKind>(kind: K, accountId: string): NotifyInput<K> {
@@ -72,15 +73,17 @@ describe('security notifications: audit record and mail', () => {
     });
   }
 
-  it('records who did it: the user by default, support or an admin for a reset, the system for a lockout', async () => {
+  it('records who did it: the user by default, support or an admin for a reset or a forced policy, the system for a lockout', async () => {
     await notifySecurityEvent(deps, input('factor_added', 'acc-actor-user'));
     await notifySecurityEvent(deps, { ...input('factors_reset', 'acc-actor-admin'), details: { by: 'admin' }, actor: { type: 'admin', id: 'acc-boss' } });
     await notifySecurityEvent(deps, { ...input('factors_reset', 'acc-actor-support'), details: { by: 'support' } });
     await notifySecurityEvent(deps, input('account_locked', 'acc-actor-system'));
+    await notifySecurityEvent(deps, input('company_policy_forced', 'acc-actor-policy'));
     expect((await listEvents(conn, 'acc-actor-user'))[0]?.actor).to.deep.equal({ type: 'user', id: 'acc-actor-user' });
     expect((await listEvents(conn, 'acc-actor-admin'))[0]?.actor).to.deep.equal({ type: 'admin', id: 'acc-boss' });
     expect((await listEvents(conn, 'acc-actor-support'))[0]?.actor).to.deep.equal({ type: 'support' });
     expect((await listEvents(conn, 'acc-actor-system'))[0]?.actor).to.deep.equal({ type: 'system' });
+    expect((await listEvents(conn, 'acc-actor-policy'))[0]?.actor).to.deep.equal({ type: 'admin' });
     const admin = smtp.received.find((m) => m.envelopeTo.includes('acc-actor-admin@example.com'));
     expect(String(admin?.parsed.text)).to.include('removed by your company administrator');
   });

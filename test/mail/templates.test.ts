@@ -19,6 +19,7 @@ const SAMPLE: { [K in NotificationKind]: NotificationData<K> } = {
   recovery_codes_regenerated: { issuerName: ISSUER, at: AT },
   account_locked: { issuerName: ISSUER, at: AT, until: new Date('2026-11-25T19:35:00Z'), failures: 5 },
   password_changed: { issuerName: ISSUER, at: AT },
+  company_policy_forced: { issuerName: ISSUER, at: AT, company: 'Acme GmbH', enrolled: false },
 };
 
 function render(kind: NotificationKind, extra: Record<string, unknown> = {}): RenderedMail {
@@ -82,7 +83,7 @@ describe('mail templates: security notifications', () => {
         expect(part).to.include('25 November 2026 at 19:20 UTC');
         expect(part).to.include('203.0.113.9');
         expect(part).to.include('Firefox on Windows');
-        expect(part).to.match(/If this wasn(?:'|&#39;)t you|If these attempts weren(?:'|&#39;)t yours|If you did not ask/);
+        expect(part).to.match(/If this wasn(?:'|&#39;)t you|If these attempts weren(?:'|&#39;)t yours|If you did not ask|If you have questions about this policy/);
       }
       expect(mail.html).to.include('<time datetime="2026-11-25T19:20:00.000Z">');
       expect(mail.html).to.not.match(/<img|https?:/i);
@@ -131,6 +132,18 @@ describe('mail templates: security notifications', () => {
     expect(temporary.html).to.include('<time datetime="2026-11-25T19:35:00.000Z">');
     const permanent = render('account_locked', { until: undefined, failures: 100 });
     expect(permanent.text).to.include('Failed attempts: 100').and.include('Locked until: support unlocks it, or you sign in with a recovery code');
+  });
+
+  it('company_policy_forced names the company and asks to set up a method, or for a code at every sign-in when one exists', () => {
+    const setUp = render('company_policy_forced');
+    expect(setUp.subject).to.equal('Your company now requires two-factor authentication for Keys Express');
+    expect(setUp.text).to.include('Acme GmbH now requires two-factor authentication: at your next sign-in you will be asked to set up an authenticator app or email codes.')
+      .and.include('Company: Acme GmbH').and.include('Changed by: your company administrator');
+    const enrolled = render('company_policy_forced', { enrolled: true, company: '  Keys <b>&</b>\n Co ' });
+    expect(enrolled.text).to.include('Keys <b>&</b> Co now requires two-factor authentication: you will be asked for a code at every sign-in.')
+      .and.not.include('set up an authenticator app');
+    expect(enrolled.html).to.include('Keys &lt;b&gt;&amp;&lt;/b&gt; Co').and.not.include('<b>');
+    expect(() => render('company_policy_forced', { company: ' ' })).to.throw(TypeError);
   });
 
   it('links the security settings only when an account URL is given, and only that URL', () => {
