@@ -18,13 +18,14 @@ import type Provider from 'oidc-provider';
 import type { ClientMetadata, Configuration } from 'oidc-provider';
 import { accountConsoleClient, ACCOUNT_PATH } from './account/client.ts';
 import { accountConsole } from './account/router.ts';
+import { ensureAccountSessionIndexes } from './account/session.ts';
 import { ensureAccountIndexes } from './accounts/accounts.ts';
 import { DEFAULT_AUDIT_RETENTION_DAYS, ensureAuditIndexes, type AuditLogOptions } from './audit/audit_log.ts';
 import type { MfaPeppers } from './config/mfa_secrets.ts';
 import type { FactorRegistry } from './factors/registry.ts';
 import { createDefaultFactors } from './factors/registry.ts';
 import { createSecretBox, type KeyRing } from './factors/shared/secret_box.ts';
-import type { AttemptPolicy } from './factors/shared/attempts.ts';
+import { ensureAttemptIndexes, type AttemptPolicy } from './factors/shared/attempts.ts';
 import { errorBoundary } from './http/error_boundary.ts';
 import { securityHeaders } from './http/security_headers.ts';
 import { createViews, type Views } from './http/views.ts';
@@ -90,8 +91,12 @@ export interface StepUp {
    */
   middleware(provider: Provider): Middleware;
   /**
-   * Creates the indexes of the plugin's collections (accounts, audit log) and sets the audit retention (default
-   * 400 days; `null` keeps records forever); idempotent. Call it at start-up.
+   * Creates the indexes of the plugin's collections and sets the audit retention (default 400 days; `null` keeps
+   * records forever); idempotent. Call it at start-up. Every collection holding temporary state gets its TTL index
+   * here, so nothing anyone can make the server write outlives its use: the attempt counters (`factor_attempts`)
+   * and the console sessions (`account_sessions`). Accounts, companies and factor enrolments stay until removed; the
+   * audit log is kept for its retention. The oidc-provider adapter's collections belong to the adapter you pass to
+   * `configure`: with `createMongoAdapter`, call `ensureAdapterIndexes` too.
    */
   ensureIndexes(options?: AuditLogOptions): Promise<void>;
 }
@@ -146,7 +151,12 @@ export function createStepUp(options: StepUpOptions): StepUp {
     },
     async ensureIndexes(indexOptions: AuditLogOptions = {}): Promise<void> {
       const retentionDays = indexOptions.retentionDays === undefined ? DEFAULT_AUDIT_RETENTION_DAYS : indexOptions.retentionDays;
-      await Promise.all([ensureAccountIndexes(conn), ensureAuditIndexes(conn, { retentionDays })]);
+      await Promise.all([
+        ensureAccountIndexes(conn),
+        ensureAuditIndexes(conn, { retentionDays }),
+        ensureAttemptIndexes(conn),
+        ensureAccountSessionIndexes(conn),
+      ]);
     },
   });
 }

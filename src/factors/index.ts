@@ -5,8 +5,8 @@
 export * from './contract.ts';
 export { createDefaultFactors, createFactorRegistry, type DefaultFactorOptions, type FactorRegistry } from './registry.ts';
 export {
-  DEFAULT_ATTEMPT_POLICY, SECOND_FACTOR_BUCKET, createAttemptLimiter, lockoutMs, resetAttempts, type AttemptLimiter,
-  type AttemptPolicy, type AttemptStatus, type AttemptTicket,
+  ATTEMPT_RETENTION_MS, DEFAULT_ATTEMPT_POLICY, SECOND_FACTOR_BUCKET, createAttemptLimiter, ensureAttemptIndexes, lockoutMs,
+  resetAttempts, type AttemptLimiter, type AttemptPolicy, type AttemptStatus, type AttemptTicket,
 } from './shared/attempts.ts';
 export {
   createSecretBox, formatKeyRing, generateKey, parseKeyRing, type KeyRing, type SealedSecret, type SecretBox,

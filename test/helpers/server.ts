@@ -170,6 +170,7 @@ export async function startTestServer(label: string, options: TestServerOptions 
 
   const views = createViews();
   const stepUp = createStepUp({ conn, issuer, issuerName: config.issuerName, factors, views, logger, ...(mailer ? { mailer } : {}) });
+  await stepUp.ensureIndexes(); // as main.ts: every TTL index in place before the first request
   const provider = createProvider({ config, conn, keys, views, logger, stepUp });
   const extraRouters = [];
   if (options.demoShop) {

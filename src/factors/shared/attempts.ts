@@ -22,7 +22,25 @@
  * front and a success undoes that. A parallel burst therefore gets at most `budgetLeft` reservations; everything
  * else is refused without checking its code. The reservation that takes the last unit of budget closes the window
  * at once (sets `lockedUntil`, refills the budget, or sets `permanent`); a success undoes that too. Only classic
- * update operators (`$inc`, `$set`) and filter conditions are used.
+ * update operators (`$inc`, `$set`, `$unset`) and filter conditions are used.
+ *
+ * Expiry (TTL index on `expiresAt`, {@link ensureAttemptIndexes}). Anyone can create a counter — the password
+ * throttle keys it by the typed email, registered or not — so counters must not pile up forever; yet a permanent
+ * lock must outlive any silence (NIST SP 800-63B §5.2.2: after the cap only support or a recovery code unlocks), and
+ * an unknown email must answer exactly like a registered one (no account enumeration: OWASP Authentication Cheat
+ * Sheet, "Authentication and Error Messages"). The limiter never knows whether a key belongs to an account, so the
+ * rule depends on the counter alone and is the same for every key:
+ * - every write that counts a failure (the reservation) sets `expiresAt` to that failure + the longest lockout
+ *   (`maxLockoutMs`) + {@link ATTEMPT_RETENTION_MS} (30 days), in the same update: a counter nobody touches for a
+ *   month after its last lockout could have ended is forgotten, so a wrong password for a made-up email leaves
+ *   nothing that lasts;
+ * - the reservation that takes the cap's last failure removes `expiresAt` in that same update, and the permanent lock
+ *   keeps none: it stays until {@link AttemptLimiter.reset} / {@link resetAttempts}, whoever the key belongs to;
+ * - a success sets the fresh counter's `expiresAt` from now.
+ * Consequences, accepted: an email nobody registered that someone drove to the permanent lock (100 failed password
+ * checks, about 14 h of lockouts) stays stored like a registered one — storage grows at most by one row per 100
+ * failures, never per request; and an attacker who stops short of the cap and then waits 30 days finds the
+ * consecutive count cleared, i.e. at most `maxConsecutiveFailures - 1` guesses per account in about a month.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
@@ -65,6 +83,15 @@ export const SECOND_FACTOR_ATTEMPT_POLICY: AttemptPolicy = Object.freeze({
   ...DEFAULT_ATTEMPT_POLICY,
   maxConsecutiveFailures: SECOND_FACTOR_FAILURE_CAP - RECOVERY_CODE_FAILURE_SHARE,
 });
+
+/**
+ * How long a counter outlives the longest lockout its last failure could start: 30 days (see the module comment).
+ * A permanent lock has no expiry.
+ */
+export const ATTEMPT_RETENTION_MS = 30 * 24 * 3_600_000;
+
+/** The name of the TTL index of `factor_attempts`. */
+export const ATTEMPT_TTL_INDEX = 'expires_at_ttl';
 
 /** A reserved attempt; settle it with {@link AttemptLimiter.succeed} or {@link AttemptLimiter.fail}. */
 export interface AttemptTicket {
@@ -127,6 +154,8 @@ interface AttemptDoc {
   lockedUntil: Date;
   permanent: boolean;
   lastAttemptAt: Date;
+  /** When the TTL index deletes the counter; absent on a permanent lock (it never expires). */
+  expiresAt?: Date;
 }
 
 const attemptSchema = new Schema<AttemptDoc>(
@@ -140,10 +169,12 @@ const attemptSchema = new Schema<AttemptDoc>(
     lockedUntil: { type: Date, required: true },
     permanent: { type: Boolean, required: true },
     lastAttemptAt: { type: Date, required: true },
+    expiresAt: { type: Date },
   },
   { versionKey: false, strict: 'throw' },
 );
 attemptSchema.index({ accountId: 1 });
+attemptSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, name: ATTEMPT_TTL_INDEX });
 
 function attemptModel(conn: Connection): Model<AttemptDoc> {
   return (conn.models.FactorAttempt as Model<AttemptDoc> | undefined)
@@ -151,6 +182,34 @@ function attemptModel(conn: Connection): Model<AttemptDoc> {
 }
 
 const NOT_LOCKED = new Date(0);
+
+const indexed = new WeakMap<Connection, Promise<void>>();
+
+/**
+ * Creates the indexes of `factor_attempts` (account id; TTL on `expiresAt`) and gives counters written before
+ * counters expired a 30-day expiry from now (permanent locks and windows waiting to be closed keep none);
+ * idempotent, once per connection. Call it at start-up (the plugin's `ensureIndexes` does).
+ */
+export async function ensureAttemptIndexes(conn: Connection): Promise<void> {
+  let pending = indexed.get(conn);
+  if (!pending) {
+    pending = buildAttemptIndexes(conn);
+    indexed.set(conn, pending);
+    // a failure (the database is down) must not be cached: the next call tries again
+    pending.catch(() => indexed.delete(conn));
+  }
+  return pending;
+}
+
+async function buildAttemptIndexes(conn: Connection): Promise<void> {
+  const model = attemptModel(conn);
+  await model.createIndexes();
+  const expiresAt = new Date(Date.now() + ATTEMPT_RETENTION_MS);
+  await model.updateMany(
+    { expiresAt: { $exists: false }, permanent: false, budgetLeft: { $gt: 0 }, lockedUntil: { $lt: expiresAt } },
+    { $set: { expiresAt } },
+  );
+}
 
 function checkPolicy(policy: AttemptPolicy): void {
   const problems: string[] = [];
@@ -183,6 +242,8 @@ export function createAttemptLimiter(
   if (!/^[a-z][a-z0-9_]*$/.test(bucket)) throw new Error(`attempt bucket "${bucket}" must be lower_snake_case`);
   const model = attemptModel(conn);
   const keyOf = (accountId: string): string => `${bucket}:${accountId}`;
+  /** The expiry a counter gets with a failure (or a success) at `at`: after the longest lockout it could start, 30 days. */
+  const expiryAfter = (at: Date): Date => new Date(at.getTime() + policy.maxLockoutMs + ATTEMPT_RETENTION_MS);
 
   function fresh(accountId: string): AttemptDoc {
     return {
@@ -195,6 +256,7 @@ export function createAttemptLimiter(
       lockedUntil: NOT_LOCKED,
       permanent: false,
       lastAttemptAt: NOT_LOCKED,
+      expiresAt: expiryAfter(new Date(Date.now())),
     };
   }
 
@@ -220,7 +282,8 @@ export function createAttemptLimiter(
     const filter = { _id: doc._id, budgetLeft: 0, failures: doc.failures, lockouts: doc.lockouts, permanent: false };
     const left = policy.maxConsecutiveFailures - doc.failures;
     if (left <= 0) {
-      await model.updateOne(filter, { $set: { permanent: true } });
+      // The reservation of the last failure already removed the expiry; a window left unclosed by a crash may not have.
+      await model.updateOne(filter, { $set: { permanent: true }, $unset: { expiresAt: 1 } });
       return;
     }
     await model.updateOne(filter, {
@@ -235,13 +298,20 @@ export function createAttemptLimiter(
   async function reserve(accountId: string): Promise<{ ok: true; ticket: AttemptTicket } | LockedFailure> {
     checkAccountId(accountId);
     const _id = keyOf(accountId);
+    // The failure that reaches the cap drops the expiry in the same update that counts it, so a permanent lock can
+    // never be deleted by the TTL index, even if the process stops before closing the window. Which kind of
+    // reservation to try is learnt from the read that follows a miss: the common one costs no extra round trip.
+    const lastFailure = policy.maxConsecutiveFailures - 1;
+    let atCap = false;
     // A few rounds: the document may be missing (first attempt) or a crashed reservation may have left a spent
     // window unclosed; each round either reserves, reports a lock, or repairs one of those.
     for (let round = 0; round < 4; round += 1) {
       const now = new Date(Date.now());
       const reserved = await model.findOneAndUpdate(
-        { _id, budgetLeft: { $gt: 0 }, lockedUntil: { $lte: now }, permanent: false },
-        { $inc: { budgetLeft: -1, failures: 1 }, $set: { lastAttemptAt: now } },
+        { _id, budgetLeft: { $gt: 0 }, lockedUntil: { $lte: now }, permanent: false, failures: atCap ? { $gte: lastFailure } : { $lt: lastFailure } },
+        atCap
+          ? { $inc: { budgetLeft: -1, failures: 1 }, $set: { lastAttemptAt: now }, $unset: { expiresAt: 1 } }
+          : { $inc: { budgetLeft: -1, failures: 1 }, $set: { lastAttemptAt: now, expiresAt: expiryAfter(now) } },
         { returnDocument: 'after' },
       ).lean<AttemptDoc>();
       if (reserved) {
@@ -256,6 +326,7 @@ export function createAttemptLimiter(
       const lock = lockOf(current, now.getTime());
       if (lock) return { ok: false, code: 'locked', ...lock };
       if (current.budgetLeft <= 0) await closeWindow(current, current.lastAttemptAt);
+      atCap = current.failures >= lastFailure;
     }
     // Only reachable under a storm of concurrent writes on one account: refuse rather than guess.
     const current = await model.findById(_id).lean<AttemptDoc>();
@@ -264,9 +335,10 @@ export function createAttemptLimiter(
   }
 
   async function succeed(ticket: AttemptTicket): Promise<void> {
+    const { budgetLeft, expiresAt } = fresh(ticket.accountId);
     await model.updateOne(
       { _id: keyOf(ticket.accountId) },
-      { $set: { failures: 0, budgetLeft: fresh(ticket.accountId).budgetLeft, lockouts: 0, lockedUntil: NOT_LOCKED, permanent: false } },
+      { $set: { failures: 0, budgetLeft, lockouts: 0, lockedUntil: NOT_LOCKED, permanent: false, expiresAt } },
     );
   }
 
