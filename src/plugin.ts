@@ -17,6 +17,7 @@ import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
 import type { ClientMetadata, Configuration } from 'oidc-provider';
 import { accountConsoleClient, ACCOUNT_PATH } from './account/client.ts';
+import { ensurePolicyNoticeIndexes } from './account/company.ts';
 import { accountConsole } from './account/router.ts';
 import { ensureAccountSessionIndexes } from './account/session.ts';
 import { ensureAccountIndexes } from './accounts/accounts.ts';
@@ -156,6 +157,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
         ensureAuditIndexes(conn, { retentionDays }),
         ensureAttemptIndexes(conn),
         ensureAccountSessionIndexes(conn),
+        ensurePolicyNoticeIndexes(conn),
       ]);
     },
   });

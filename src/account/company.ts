@@ -5,14 +5,16 @@
  * a URL is re-checked to belong to it (an unknown and a foreign id get the same 404, so ids of other companies cannot
  * be probed). Changes — the 2FA policy, resetting or unlocking a user's second factor — need the console's fresh
  * re-authentication (`ensureFresh`, the change is parked across the round trip) and are audited with the admin as
- * actor. Switching the policy to forced also emails every other active member (`company_policy_forced`).
+ * actor. Switching the policy to forced also emails every other active member (`company_policy_forced`) — at most
+ * once a day per company, member and policy state, however often the admin toggles (`policy_notices`); a notice not
+ * sent is audited on the member's account (`company_policy_notice_skipped`).
  *
  * Routes: `GET /company` · `POST /company/policy` · `GET /company/report.csv` ·
  * `GET|POST /company/members/:memberId/reset` · `POST /company/members/:memberId/unlock`.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Connection } from 'mongoose';
+import { Schema, type Connection, type Model } from 'mongoose';
 import { findAccountById, listAccounts, signInMfaEnabled, type Account } from '../accounts/accounts.ts';
 import { findCompanyById, isMfaPolicy, setCompanyPolicy, type Company, type MfaPolicy } from '../accounts/companies.ts';
 import { recordEvent } from '../audit/audit_log.ts';
@@ -21,6 +23,7 @@ import type { FactorRegistry } from '../factors/registry.ts';
 import { readLockState } from '../factors/shared/attempts.ts';
 import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
 import { activeFactors, resetFactors, unlockSecondFactor, type ActionContext } from '../security/support_actions.ts';
+import { isDuplicateKeyError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { ACCOUNT_PATH } from './client.ts';
 import { consoleError, field, requireForm, type ConsoleKit, type Signed } from './kit.ts';
@@ -49,6 +52,81 @@ export const POLICY_TEXT: Record<MfaPolicy, { label: string; description: string
 
 /** How many policy notices are sent at once: a large company must not open a burst of SMTP connections. */
 const POLICY_NOTICE_CONCURRENCY = 4;
+
+/** How long a member told of a policy state is not told of that state again: a day (an admin toggling mails no one twice). */
+export const POLICY_NOTICE_INTERVAL_MS = 24 * 60 * 60_000;
+
+/** One notice a member got: `_id` is `${companyId}:${accountId}:${state}`, so there is one per company, member and state. */
+interface PolicyNoticeDoc {
+  _id: string;
+  companyId: string;
+  accountId: string;
+  state: MfaPolicy;
+  noticedAt: Date;
+  /** Until when no other notice of `state` goes to the member; the TTL index then deletes the document. */
+  expiresAt: Date;
+}
+
+const policyNoticeSchema = new Schema<PolicyNoticeDoc>(
+  {
+    _id: { type: String, required: true },
+    companyId: { type: String, required: true },
+    accountId: { type: String, required: true },
+    state: { type: String, required: true },
+    noticedAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw', autoIndex: false, autoCreate: false, collection: 'policy_notices' },
+);
+policyNoticeSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, name: 'expires_at_ttl' });
+
+function policyNoticeModel(conn: Connection): Model<PolicyNoticeDoc> {
+  return (conn.models.PolicyNotice as Model<PolicyNoticeDoc> | undefined)
+    ?? conn.model<PolicyNoticeDoc>('PolicyNotice', policyNoticeSchema, 'policy_notices');
+}
+
+const noticeIndexes = new WeakMap<Connection, Promise<void>>();
+
+/** Creates the indexes of `policy_notices` (TTL on `expiresAt`); idempotent, once per connection. Call it at start-up. */
+export async function ensurePolicyNoticeIndexes(conn: Connection): Promise<void> {
+  let pending = noticeIndexes.get(conn);
+  if (!pending) {
+    pending = policyNoticeModel(conn).createIndexes().then(() => undefined);
+    noticeIndexes.set(conn, pending);
+    // a failure (the database is down) must not be cached: the next call tries again
+    pending.catch(() => noticeIndexes.delete(conn));
+  }
+  return pending;
+}
+
+/**
+ * Claims the notice of `state` to one member: `true` at most once per {@link POLICY_NOTICE_INTERVAL_MS} for a company,
+ * member and state. One conditional upsert, so two switches in flight cannot both claim it: a notice still running
+ * does not match the filter, the upsert then inserts its `_id` again and collides (E11000). An expired notice the
+ * TTL index has not deleted yet matches and is renewed.
+ */
+async function claimPolicyNotice(
+  conn: Connection, notice: { companyId: string; accountId: string; state: MfaPolicy }, now: Date,
+): Promise<{ claimed: true; release(): Promise<void> } | { claimed: false }> {
+  await ensurePolicyNoticeIndexes(conn);
+  const model = policyNoticeModel(conn);
+  const _id = `${notice.companyId}:${notice.accountId}:${notice.state}`;
+  try {
+    await model.updateOne(
+      { _id, expiresAt: { $lte: now } },
+      {
+        $set: { noticedAt: now, expiresAt: new Date(now.getTime() + POLICY_NOTICE_INTERVAL_MS) },
+        $setOnInsert: { companyId: notice.companyId, accountId: notice.accountId, state: notice.state },
+      },
+      { upsert: true },
+    );
+  } catch (err) {
+    if (isDuplicateKeyError(err)) return { claimed: false };
+    throw err;
+  }
+  // a notice that could not be delivered gives its place back: the next switch may try again
+  return { claimed: true, release: async () => { await model.deleteOne({ _id, noticedAt: now }); } };
+}
 
 export interface CompanyAdminDeps {
   readonly conn: Connection;
@@ -105,13 +183,20 @@ function asksText(asks: MemberReport['asks']): string {
 }
 
 /**
- * One CSV cell (RFC 4180): quoted when it holds a comma, quote or line break, quotes doubled. A cell a spreadsheet
- * would read as a formula (starting with `=`, `+`, `-`, `@`, or a tab / carriage return, OWASP "CSV injection") gets
- * a leading `'` first, so it is shown as text.
+ * Where a spreadsheet may start reading a formula (OWASP "CSV Injection"): at the start of the cell or after any
+ * delimiter a spreadsheet may split on (`,`; `;` in German Excel; tab; `|`; a line break), after optional
+ * whitespace, a `=`, `+`, `-` or `@` — or a tab or carriage return.
+ */
+const FORMULA_START = /(?:^|[,;\t|\r\n])(?:[ \t]*[=+\-@]|[\t\r])/;
+
+/**
+ * One CSV cell (RFC 4180 §2): always quoted, inner quotes doubled, so no spreadsheet splits it whatever delimiter it
+ * uses. A cell that could start a formula anywhere ({@link FORMULA_START}) gets a leading `'` (OWASP "CSV
+ * Injection"), so it is shown as text.
  */
 export function csvCell(value: string): string {
-  const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  const text = FORMULA_START.test(value) ? `'${value}` : value;
+  return `"${text.replace(/"/g, '""')}"`;
 }
 
 /** The report as CSV: a header line, one line per user, CRLF line ends. */
@@ -157,11 +242,27 @@ export function companyAdminRoutes(router: Router, kit: ConsoleKit, deps: Compan
     return { actor: { type: 'admin', id: admin.id }, ip, userAgent };
   }
 
+  /** Audits a notice not sent to `member` (on the member's account, the admin as actor); never throws. */
+  async function recordSkippedNotice(company: Company, admin: Account, member: Account, state: MfaPolicy, reason: string): Promise<void> {
+    try {
+      await recordEvent(conn, {
+        accountId: member.id,
+        actor: { type: 'admin', id: admin.id },
+        event: 'company_policy_notice_skipped',
+        details: { companyId: company.id, company: company.name, state, reason },
+      });
+    } catch (err) {
+      logger.error({ err, accountId: member.id, companyId: company.id }, 'audit record of a skipped policy notice could not be written');
+    }
+  }
+
   /**
    * Tells every other active member that the company now requires two-factor authentication (seed 003 "forced":
    * they are asked to set it up at their next sign-in), each through `notifySecurityEvent` so their own security
-   * events list it. Best effort: the policy is already saved, a failed mail is recorded there, nothing here throws.
-   * The admin's IP and device are left out: they are the admin's, not a fact about the member's account.
+   * events list it — but a member already told of the forced policy within a day is not mailed again
+   * ({@link claimPolicyNotice}), the notice is audited as skipped instead. Best effort: the policy is already saved,
+   * a failed mail is recorded there, nothing here throws. The admin's IP and device are left out: they are the
+   * admin's, not a fact about the member's account.
    */
   async function noticeForcedPolicy(notify: NotifyDeps, company: Company, admin: Account): Promise<void> {
     try {
@@ -169,8 +270,21 @@ export function companyAdminRoutes(router: Router, kit: ConsoleKit, deps: Compan
         .filter((member) => member.id !== admin.id && member.status === 'active');
       let next = 0;
       let mailed = 0;
+      let skipped = 0;
       const worker = async (): Promise<void> => {
         for (let member = members[next++]; member; member = members[next++]) {
+          const claim = await claimPolicyNotice(conn, { companyId: company.id, accountId: member.id, state: 'forced' }, new Date(Date.now()))
+            .catch((err: unknown) => {
+              // without the claim a mail could be a repeat: none is sent
+              logger.error({ err, accountId: member.id, companyId: company.id }, 'policy notice could not be claimed');
+              return undefined;
+            });
+          if (!claim) continue;
+          if (!claim.claimed) {
+            skipped += 1;
+            await recordSkippedNotice(company, admin, member, 'forced', 'already_notified');
+            continue;
+          }
           const enrolled = await factors.hasPrimaryFactor(member.id).catch(() => false);
           const result = await notifySecurityEvent({ ...notify, logger: notify.logger ?? logger }, {
             account: { id: member.id, email: member.email, name: member.name },
@@ -179,11 +293,19 @@ export function companyAdminRoutes(router: Router, kit: ConsoleKit, deps: Compan
             actor: { type: 'admin', id: admin.id },
             auditDetails: { companyId: company.id },
           });
-          if (result.mailed) mailed += 1;
+          if (result.mailed) {
+            mailed += 1;
+          } else {
+            await claim.release()
+              .catch((err: unknown) => logger.error({ err, accountId: member.id, companyId: company.id }, 'policy notice could not be released'));
+          }
         }
       };
       await Promise.all(Array.from({ length: Math.min(POLICY_NOTICE_CONCURRENCY, members.length) }, worker));
-      logger.info({ event: 'account.company_policy_noticed', companyId: company.id, members: members.length, mailed }, 'members told of the forced policy');
+      logger.info(
+        { event: 'account.company_policy_noticed', companyId: company.id, members: members.length, mailed, skipped },
+        'members told of the forced policy',
+      );
     } catch (err) {
       logger.error({ err, accountId: admin.id, companyId: company.id }, 'members could not be told of the forced policy');
     }

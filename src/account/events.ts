@@ -26,6 +26,7 @@ const WORDS: Record<AuditEventName, string> = {
   notification_failed: 'A security email could not be delivered',
   company_policy_changed: 'Changed your company\'s two-factor policy',
   company_policy_forced: 'Your company now requires two-factor authentication',
+  company_policy_notice_skipped: 'A repeated email about your company\'s two-factor policy was not sent',
 };
 
 export interface EventLine {

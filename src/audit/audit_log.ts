@@ -50,6 +50,7 @@ export const AUDIT_EVENTS = [
   'notification_failed',
   'company_policy_changed',
   'company_policy_forced',
+  'company_policy_notice_skipped',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 

@@ -272,6 +272,8 @@ describe('account console: company admin', function () {
     const gone = await member('Dora Disabled', 'dora@example.com', companyId);
     await setAccountStatus(server.conn, gone.id, 'disabled');
     const gina = server.mfaAccounts.gina;
+    // a day after the earlier switches to forced: a member hears of a policy state at most once a day
+    clock.tick(24 * 60 * 60_000);
     const { browser, page } = await signInAdmin();
     const seen = new Set((server.mailer?.outbox() ?? []).map((mail) => mail.messageId));
     const newMails = (): { to: string; subject: string; text: string }[] => (server.mailer?.outbox() ?? [])

@@ -19,21 +19,35 @@ describe('account console: shared views with sub-folders', function () {
 });
 
 describe('company report CSV: a spreadsheet reads every cell as text', function () {
-  it('quotes commas, quotes and line breaks, doubling the quotes (RFC 4180)', function () {
-    expect(csvCell('plain')).to.equal('plain');
+  it('quotes every cell, doubling the quotes (RFC 4180), so no delimiter inside a cell splits it', function () {
+    expect(csvCell('plain')).to.equal('"plain"');
+    expect(csvCell('')).to.equal('""');
     expect(csvCell('Doe, Jo')).to.equal('"Doe, Jo"');
+    expect(csvCell('Doe; Jo')).to.equal('"Doe; Jo"');
     expect(csvCell('say "hi"')).to.equal('"say ""hi"""');
     expect(csvCell('two\nlines')).to.equal('"two\nlines"');
   });
 
   it('a cell starting with =, +, -, @, tab or carriage return gets a leading apostrophe (formula injection)', function () {
-    expect(csvCell('=1+2')).to.equal("'=1+2");
-    expect(csvCell('+49 30 1234')).to.equal("'+49 30 1234");
-    expect(csvCell('-2')).to.equal("'-2");
-    expect(csvCell('@SUM(A1)')).to.equal("'@SUM(A1)");
-    expect(csvCell('\tx')).to.equal("'\tx");
+    expect(csvCell('=1+2')).to.equal('"\'=1+2"');
+    expect(csvCell('+49 30 1234')).to.equal('"\'+49 30 1234"');
+    expect(csvCell('-2')).to.equal('"\'-2"');
+    expect(csvCell('@SUM(A1)')).to.equal('"\'@SUM(A1)"');
+    expect(csvCell('\tx')).to.equal('"\'\tx"');
+    expect(csvCell(' =1')).to.equal('"\' =1"');
     expect(csvCell('=A1,"b"')).to.equal('"\'=A1,""b"""');
-    expect(csvCell('a=b')).to.equal('a=b');
+    expect(csvCell('a=b')).to.equal('"a=b"');
+  });
+
+  it('a cell with a formula after a comma, semicolon, tab, pipe or line break gets a leading apostrophe too', function () {
+    expect(csvCell('x;=1+1')).to.equal('"\'x;=1+1"');
+    expect(csvCell('Bob,@SUM(1)')).to.equal('"\'Bob,@SUM(1)"');
+    expect(csvCell('tab\t=1')).to.equal('"\'tab\t=1"');
+    expect(csvCell('Pip|+cmd')).to.equal('"\'Pip|+cmd"');
+    expect(csvCell('Sam; -2')).to.equal('"\'Sam; -2"');
+    expect(csvCell('two\r\n@x')).to.equal('"\'two\r\n@x"');
+    expect(csvCell('Smith; John')).to.equal('"Smith; John"');
+    expect(csvCell('a-b, c+d')).to.equal('"a-b, c+d"');
   });
 
   it('writes a header and one CRLF-terminated line per user', function () {
@@ -43,7 +57,7 @@ describe('company report CSV: a spreadsheet reads every cell as text', function 
     };
     const lines = reportCsv([row]).split('\r\n');
     expect(lines).to.have.length(3);
-    expect(lines[1]).to.equal('Ann,ann@example.com,Member,Yes,Authenticator app; Email code,7,Yes,Locked until unlocked');
+    expect(lines[1]).to.equal('"Ann","ann@example.com","Member","Yes","Authenticator app; Email code","7","Yes","Locked until unlocked"');
     expect(lines[2]).to.equal('');
   });
 });
