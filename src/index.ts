@@ -30,8 +30,13 @@ export {
   decideStepUp, grantableStepUpScopes, requestedAcrLevel, secondFactorFresh, STEP_UP_SCOPE_RULES,
   type StepUpDecision, type StepUpInput, type StepUpOptions as StepUpDecisionOptions, type StepUpReason, type StepUpScopeRule,
 } from './policy/step_up.ts';
-export { evaluateStepUp, loadStepUpInput, type StepUpDeps, type StepUpRequest } from './policy/step_up_inputs.ts';
-export { buildInteractionPolicy, MFA_REQUIRED_REASON } from './provider/step_up_policy.ts';
+export { essentialAcrOf, maxAgeSince, requestFromParams, type StepUpParams } from './policy/step_up_params.ts';
+export {
+  evaluateStepUp, type AuthenticationDeps, type StepUpEvaluation, type AccountFacts,
+} from './authentication/request_state.ts';
+export { deriveProven, isCurrent, type AuthenticationState, type Proven } from './authentication/state.ts';
+export { endSignIns, type EndedSignIns, type KeptSession } from './authentication/credentials.ts';
+export { buildInteractionPolicy, MFA_REQUIRED_REASON, SESSION_OUTDATED_REASON } from './provider/step_up_policy.ts';
 export { createDefaultFactors, createFactorRegistry, type FactorRegistry } from './factors/registry.ts';
 export type { Factor, FactorAccount, VerifyResult } from './factors/contract.ts';
 export { createSecretBox, generateKey, parseKeyRing, type KeyRing } from './factors/shared/secret_box.ts';

@@ -34,7 +34,8 @@ import { createCsrfTokens, interactionRouter } from './interactions/index.ts';
 import { createCodeMailer } from './mail/code_mailer.ts';
 import type { NotifyDeps } from './mail/notify.ts';
 import type { Mailer } from './mail/transport.ts';
-import { applyStepUp, INTERACTION_PATH } from './provider/step_up_configuration.ts';
+import { ensureProofIndexes } from './authentication/proofs.ts';
+import { applyStepUp, INTERACTION_PATH, proofsKeepMsOf } from './provider/step_up_configuration.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 
 export interface StepUpOptions {
@@ -112,12 +113,19 @@ export function createStepUp(options: StepUpOptions): StepUp {
     ? { conn, mailer: options.mailer, issuerName, accountUrl: issuer ? `${issuer}${ACCOUNT_PATH}` : undefined, logger: logger.child({ component: 'notify' }) }
     : undefined;
 
+  // What `configure` learns of the deployment that the pages need: the session cookie's options and how long the
+  // sessions' proofs must be kept.
+  let sessionCookie: Record<string, unknown> | undefined;
+  let proofsKeepMs: number | undefined;
+
   return Object.freeze({
     factors,
     views,
     notify,
     configure(base: Configuration): Configuration {
-      const configured = applyStepUp(base, { conn, factors });
+      sessionCookie = base.cookies?.long as Record<string, unknown> | undefined;
+      proofsKeepMs = proofsKeepMsOf(base);
+      const configured = applyStepUp(base, { conn, factors, proofsKeepMs });
       if (!issuer) return configured;
       const cookieKeys = base.cookies?.keys;
       if (!Array.isArray(cookieKeys) || cookieKeys.length === 0) {
@@ -137,6 +145,8 @@ export function createStepUp(options: StepUpOptions): StepUp {
         logger: logger.child({ component: 'interactions' }),
         factors,
         ...(notify ? { notify } : {}),
+        sessionCookie,
+        proofsKeepMs,
       });
       const pages = compose([errorBoundary({ views, logger }), securityHeaders(), router.routes() as Middleware, router.allowedMethods() as Middleware]);
       const accountPages = issuer
@@ -158,6 +168,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
         ensureAttemptIndexes(conn),
         ensureAccountSessionIndexes(conn),
         ensurePolicyNoticeIndexes(conn),
+        ensureProofIndexes(conn),
       ]);
     },
   });

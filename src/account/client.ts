@@ -33,7 +33,8 @@ export function accountConsoleUris(issuer: string): { redirectUri: string; postL
 
 /**
  * The static client metadata (oidc-provider `clients: [...]`). `first_party: true` skips the consent page, as for
- * the provider's own pages.
+ * the provider's own pages. Its authorization requests are pushed (RFC 9126) and only pushed ones are accepted: the
+ * browser carries a `request_uri` and cannot edit what the console asked for (`max_age=0`, the level).
  */
 export function accountConsoleClient(issuer: string, cookieKeys: readonly (string | Buffer)[]): Record<string, unknown> & { client_id: string } {
   const { redirectUri, postLogoutRedirectUri } = accountConsoleUris(issuer);
@@ -48,5 +49,6 @@ export function accountConsoleClient(issuer: string, cookieKeys: readonly (strin
     token_endpoint_auth_method: 'client_secret_basic',
     scope: ACCOUNT_CONSOLE_SCOPE,
     first_party: true,
+    require_pushed_authorization_requests: true,
   };
 }

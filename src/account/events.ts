@@ -22,6 +22,8 @@ const WORDS: Record<AuditEventName, string> = {
   recovery_codes_regenerated: 'New recovery codes were generated',
   account_locked: 'Second factor locked after too many wrong codes',
   account_unlocked: 'Second factor unlocked',
+  account_disabled: 'Your account was disabled',
+  account_enabled: 'Your account was enabled again',
   password_changed: 'Password changed',
   notification_failed: 'A security email could not be delivered',
   company_policy_changed: 'Changed your company\'s two-factor policy',

@@ -29,6 +29,10 @@ export interface ConsoleKit {
    * goes to re-authenticate (then `false`: the response is the redirect).
    */
   ensureFresh(ctx: Context, signed: Signed, returnTo: string, fields?: Record<string, string>): Promise<boolean>;
+  /** Whether `signed` re-authenticated recently enough, at the level its changes need (no redirect). */
+  isFreshNow(signed: Signed): Promise<boolean>;
+  /** The level a change of the account needs: its strongest usable second factor, or 1 (the password) without one. */
+  changeLevel(accountId: string): Promise<number>;
   /** The parked change for `path`, when recent. */
   pendingFor(signed: Signed, path: string): Record<string, string> | undefined;
   clearPending(signed: Signed): Promise<void>;

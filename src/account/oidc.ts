@@ -1,14 +1,15 @@
 /**
  * The console as a relying party of this very provider: the authorization request (code + PKCE S256, state, nonce;
- * `max_age=0` and, when a second factor exists, `acr_values=…:mfa` for a re-authentication), and the code exchange
- * at the token endpoint over HTTP — the same path as any shop, so every check of oidc-provider applies (client
- * authentication, PKCE, redirect URI, single-use code). The ID token is verified in process with the provider's own
+ * `max_age=0` and the level of the account's strongest factor for a re-authentication), pushed to the provider's PAR
+ * endpoint (RFC 9126) so the browser only carries a `request_uri` it cannot edit, and the code exchange at the token
+ * endpoint over HTTP — the same path as any shop, so every check of oidc-provider applies (client authentication,
+ * PKCE, redirect URI, single-use code). The ID token is verified in process with the provider's own
  * key store (`IdToken.validate`: signature, `iss`, `aud`), then `exp`, `nonce`, `sub`, `auth_time` here
  * (OIDC Core §3.1.3.7).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
-import { ACR } from '../policy/acr.ts';
+import { acrForLevel, LEVEL } from '../policy/acr.ts';
 import { AppError } from '../shared/errors.ts';
 import { ACCOUNT_CONSOLE_CLIENT_ID, ACCOUNT_CONSOLE_SCOPE, accountConsoleClientSecret, accountConsoleUris } from './client.ts';
 import type { PendingLogin } from './session.ts';
@@ -17,7 +18,7 @@ import type { PendingLogin } from './session.ts';
 export interface ConsoleOidc {
   readonly issuer: string;
   readonly provider: Provider;
-  /** Default `<issuer>/token`. */
+  /** Default `<issuer>/token`; the pushed authorization requests go to `request` beside it. */
   readonly tokenEndpoint?: string | undefined;
 }
 
@@ -37,16 +38,16 @@ function random(): string {
   return randomBytes(32).toString('base64url');
 }
 
-/** A fresh pending sign-in (state, nonce, PKCE verifier). */
-export function newLogin(purpose: PendingLogin['purpose'], returnTo: string): PendingLogin {
-  return { state: random(), nonce: random(), codeVerifier: random(), purpose, returnTo, createdAt: new Date(Date.now()) };
+/** A fresh pending sign-in (state, nonce, PKCE verifier); a re-authentication asks for `level`. */
+export function newLogin(purpose: PendingLogin['purpose'], returnTo: string, level?: number): PendingLogin {
+  return {
+    state: random(), nonce: random(), codeVerifier: random(), purpose, returnTo, createdAt: new Date(Date.now()),
+    ...(purpose === 'reauth' ? { level: level ?? LEVEL.pwd } : {}),
+  };
 }
 
-/** The `/auth` URL (path and query, same origin) of `login`. */
-export function authorizationUrl(
-  login: PendingLogin,
-  options: { issuer: string; loginHint?: string | undefined; requireSecondFactor?: boolean },
-): string {
+/** The parameters of `login`'s authorization request. */
+export function authorizationParams(login: PendingLogin, options: { issuer: string; loginHint?: string | undefined }): URLSearchParams {
   const { redirectUri } = accountConsoleUris(options.issuer);
   const params = new URLSearchParams({
     client_id: ACCOUNT_CONSOLE_CLIENT_ID,
@@ -59,13 +60,44 @@ export function authorizationUrl(
     code_challenge_method: 'S256',
   });
   if (login.purpose === 'reauth') {
-    // OIDC Core §3.1.2.1: max_age=0 makes the provider ask for the password again; the acr asks for the second
-    // factor in the same interaction (the step-up policy compares levels).
+    // OIDC Core §3.1.2.1: max_age=0 makes the provider ask again for every method the level needs (the password, and
+    // the second factor for level 2 or 3) in this very interaction.
     params.set('max_age', '0');
-    if (options.requireSecondFactor) params.set('acr_values', ACR.mfa);
+    if ((login.level ?? LEVEL.pwd) >= LEVEL.mfa) params.set('acr_values', acrForLevel(login.level as number));
   }
   if (options.loginHint) params.set('login_hint', options.loginHint);
-  return `/auth?${params.toString()}`;
+  return params;
+}
+
+function clientAuthorization(oidc: ConsoleOidc): string {
+  const secret = accountConsoleClientSecret(oidc.provider.keys as readonly (string | Buffer)[]);
+  return `Basic ${Buffer.from(`${formEncode(ACCOUNT_CONSOLE_CLIENT_ID)}:${formEncode(secret)}`).toString('base64')}`;
+}
+
+function tokenEndpointOf(oidc: ConsoleOidc): string {
+  return oidc.tokenEndpoint ?? `${oidc.issuer.replace(/\/+$/, '')}/token`;
+}
+
+/**
+ * Pushes `login`'s authorization request (RFC 9126) and returns the `/auth` URL (path and query, same origin) the
+ * browser follows: `client_id` and `request_uri` only. Throws AppError `sign_in_failed` (400) when the provider refuses.
+ */
+export async function pushAuthorizationRequest(oidc: ConsoleOidc, login: PendingLogin, options: { loginHint?: string | undefined } = {}): Promise<string> {
+  let body: { request_uri?: unknown; error?: unknown };
+  try {
+    const response = await fetch(new URL('request', tokenEndpointOf(oidc)), {
+      method: 'POST',
+      headers: { authorization: clientAuthorization(oidc), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: authorizationParams(login, { issuer: oidc.issuer, loginHint: options.loginHint }),
+      signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
+    });
+    body = await response.json() as typeof body;
+    if (!response.ok) throw new Error(`PAR endpoint answered ${response.status}: ${String(body.error)}`);
+  } catch (err) {
+    throw exchangeFailed(err);
+  }
+  if (typeof body.request_uri !== 'string') throw exchangeFailed(new Error('no request_uri in the PAR response'));
+  return `/auth?${new URLSearchParams({ client_id: ACCOUNT_CONSOLE_CLIENT_ID, request_uri: body.request_uri }).toString()}`;
 }
 
 function exchangeFailed(cause?: unknown): AppError {
@@ -84,13 +116,11 @@ function formEncode(value: string): string {
 /** Redeems `code` at the token endpoint and returns the verified ID token. Throws AppError `sign_in_failed` (400). */
 export async function redeemCode(oidc: ConsoleOidc, code: string, login: PendingLogin): Promise<ConsoleIdToken> {
   const issuer = oidc.issuer.replace(/\/+$/, '');
-  const secret = accountConsoleClientSecret(oidc.provider.keys as readonly (string | Buffer)[]);
-  const basic = Buffer.from(`${formEncode(ACCOUNT_CONSOLE_CLIENT_ID)}:${formEncode(secret)}`).toString('base64');
   let body: { id_token?: unknown };
   try {
-    const response = await fetch(oidc.tokenEndpoint ?? `${issuer}/token`, {
+    const response = await fetch(tokenEndpointOf(oidc), {
       method: 'POST',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers: { authorization: clientAuthorization(oidc), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: new URLSearchParams({
         grant_type: 'authorization_code',
         code,

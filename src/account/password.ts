@@ -7,9 +7,11 @@
  * the customer types it again after confirming who they are.
  *
  * Rules (NIST SP 800-63B §5.1.1.2): length only, {@link PASSWORD_MIN_LENGTH}–{@link PASSWORD_MAX_LENGTH} code points,
- * no composition rules, and not the account's email address. After the change (one write, `setPassword`), the
- * account's other console sessions and other provider (SSO) sessions end, the password-login throttle of the email is
- * reset, and the change is audited and mailed (`password_changed`, OWASP ASVS 2.2.3) — without the password.
+ * no composition rules, and not the account's email address. After the change (one write, `setPassword`) every sign-in
+ * made with the old password ends (`endSignIns`: the credentials epoch is raised, the other provider sessions end and
+ * every grant with its refresh and access tokens is revoked) — this browser stays signed in — as do the account's
+ * other console sessions; the password-login throttle of the email is reset, and the change is audited and mailed
+ * (`password_changed`, OWASP ASVS 2.2.3) — without the password.
  *
  * Routes: `GET /password` · `POST /password`.
  */
@@ -23,12 +25,11 @@ import type { FactorRegistry } from '../factors/registry.ts';
 import { resetLoginThrottle } from '../interactions/login_throttle.ts';
 import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
 import { LEVEL } from '../policy/acr.ts';
-import { endAccountSessions } from '../provider/adapter.ts';
+import { endSignIns } from '../authentication/credentials.ts';
 import type { Logger } from '../shared/logger.ts';
 import { ACCOUNT_PATH } from './client.ts';
-import { isFresh } from './freshness.ts';
 import { formBody, requireForm, type ConsoleKit, type Signed } from './kit.ts';
-import { deleteOtherSessions } from './session.ts';
+import { deleteOtherSessions, setSessionEpoch } from './session.ts';
 
 export const PASSWORD_PATH = `${ACCOUNT_PATH}/password`;
 
@@ -67,17 +68,17 @@ export function newPasswordProblem(password: string, repeated: string, email: st
 }
 
 export function passwordRoutes(router: Router, kit: ConsoleKit, deps: PasswordChangeDeps): void {
-  const { conn, provider, factors, logger } = deps;
+  const { conn, provider, logger } = deps;
 
   async function renderForm(ctx: Context, signed: Signed, options: { error?: PasswordMessageId; status?: number } = {}): Promise<void> {
-    const second = (await factors.usableFactors(signed.account.id, LEVEL.mfa)).length > 0;
+    const second = await kit.changeLevel(signed.account.id) >= LEVEL.mfa;
     kit.render(ctx, 'password', {
       title: 'Change password',
       csrf: kit.csrf.tokenFor(signed.session.id),
       action: PASSWORD_PATH,
       minLength: PASSWORD_MIN_LENGTH,
       maxLength: PASSWORD_MAX_LENGTH,
-      fresh: isFresh(signed.signedIn, second, Date.now()),
+      fresh: await kit.isFreshNow(signed),
       secondFactor: second,
       pending: !options.error && kit.pendingFor(signed, PASSWORD_PATH) !== undefined,
       error: options.error ? PASSWORD_MESSAGES[options.error] : undefined,
@@ -97,11 +98,16 @@ export function passwordRoutes(router: Router, kit: ConsoleKit, deps: PasswordCh
     }
     try {
       // This browser's provider session stays: it is the one that just re-authenticated.
-      const current = ctx.cookies.get(provider.cookieName('session'), { signed: true });
-      ended.providerSessionsEnded = await endAccountSessions(conn, account.id, current);
+      const currentId = ctx.cookies.get(provider.cookieName('session'), { signed: true });
+      const current = currentId ? await provider.Session.find(currentId) : undefined;
+      const keep = current?.accountId === account.id ? { sessionId: current.jti, sessionUid: current.uid } : undefined;
+      const { epoch, providerSessionsEnded, grantsRevoked } = await endSignIns(conn, account.id, keep);
+      // This console session stays signed in under the new epoch.
+      await setSessionEpoch(conn, signed.session.id, epoch);
+      Object.assign(ended, { providerSessionsEnded, grantsRevoked });
     } catch (err) {
       ended.providerSessionsEnded = 'failed';
-      logger.error({ err, accountId: account.id }, 'provider sessions could not be ended after a password change');
+      logger.error({ err, accountId: account.id }, 'sign-ins could not be ended after a password change');
     }
     try {
       await resetLoginThrottle(conn, provider, account.email);

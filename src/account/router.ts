@@ -27,10 +27,10 @@ import type { Factor, FactorAccount, FactorFailure } from '../factors/contract.t
 import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { toPublicError } from '../http/error_boundary.ts';
-import { failureMessage } from '../interactions/mfa.ts';
+import { failureMessage } from '../interactions/factor_messages.ts';
 import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
 import type { NotificationFacts, NotificationKind } from '../mail/templates.ts';
-import { LEVEL } from '../policy/acr.ts';
+import { LEVEL, levelOf } from '../policy/acr.ts';
 import type { AppError } from '../shared/errors.ts';
 import type { Views } from '../http/views.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -39,8 +39,8 @@ import { ACCOUNT_CONSOLE_CLIENT_ID, ACCOUNT_PATH, accountConsoleUris } from './c
 import { companyAdminRoutes } from './company.ts';
 import { createConsoleCsrf, type ConsoleCsrf } from './csrf.ts';
 import { describeEvents } from './events.ts';
-import { REAUTH_WINDOW_MS, isFresh, secondFactorTime } from './freshness.ts';
-import { authorizationUrl, newLogin, redeemCode } from './oidc.ts';
+import { REAUTH_WINDOW_MS, isFresh } from './freshness.ts';
+import { newLogin, pushAuthorizationRequest, redeemCode } from './oidc.ts';
 import { passwordRoutes } from './password.ts';
 import {
   createSession, deleteSession, findSession, setLogin, setPendingAction, takeLogin, touchSession,
@@ -160,7 +160,8 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     const session = await currentSession(ctx);
     if (!session?.signedIn) return undefined;
     const account = await findAccountById(conn, session.signedIn.accountId);
-    if (!account || account.status !== 'active') return undefined;
+    // Signed in before a password change, a factor reset or a disable: signed out.
+    if (!account || account.status !== 'active' || session.signedIn.epoch !== account.credentialsEpoch) return undefined;
     await touchSession(conn, session);
     return { session, signedIn: session.signedIn, account };
   }
@@ -178,19 +179,23 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     ctx.status = 303;
   }
 
-  /** Sends the browser to `/auth` for a sign-in or a re-authentication, remembering it in the console session. */
+  /**
+   * Pushes the authorization request of a sign-in or a re-authentication (at `level`) to the provider, remembers it in
+   * the console session and sends the browser to `/auth` with the request's reference.
+   */
   async function startLogin(
     ctx: Context, session: ConsoleSession | null, purpose: PendingLogin['purpose'], returnTo: string,
-    options: { loginHint?: string; requireSecondFactor?: boolean } = {},
+    options: { loginHint?: string; level?: number } = {},
   ): Promise<void> {
-    const login = newLogin(purpose, returnTo);
+    const login = newLogin(purpose, returnTo, options.level);
+    const location = await pushAuthorizationRequest({ issuer, provider, tokenEndpoint: deps.tokenEndpoint }, login, { loginHint: options.loginHint });
     if (session) {
       await setLogin(conn, session.id, login);
     } else {
       const created = await createSession(conn, { login });
       writeCookie(ctx, created.token);
     }
-    seeOther(ctx, authorizationUrl(login, { issuer, ...options }));
+    seeOther(ctx, location);
   }
 
   /** The signed-in console session of a GET page, or a redirect to the sign-in (then `undefined`). */
@@ -210,20 +215,30 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     return signed;
   }
 
-  async function hasSecondFactor(accountId: string): Promise<boolean> {
-    return (await factors.usableFactors(accountId, LEVEL.mfa)).length > 0;
+  /**
+   * The level a change needs: the account's strongest usable second factor (an account with an authenticator app
+   * proves the app, not an email code), or the password alone without one.
+   */
+  async function changeLevel(accountId: string): Promise<number> {
+    const usable = await factors.usableFactors(accountId, LEVEL.mfa);
+    return Math.max(LEVEL.pwd, ...usable.filter((factor) => factor.role === 'primary').map((factor) => factor.level));
+  }
+
+  /** Whether `signed` re-authenticated recently enough, at the level its changes need. */
+  async function isFreshNow(signed: Signed): Promise<boolean> {
+    return isFresh(signed.signedIn, await changeLevel(signed.account.id), Date.now());
   }
 
   /**
    * Whether the change may happen now. If not, the change is parked (`returnTo` shows it again with `fields`) and the
-   * browser goes to re-authenticate: the password again, and the second factor when the account holds one.
+   * browser goes to re-authenticate: the password again, and the strongest second factor when the account holds one.
    */
   async function ensureFresh(ctx: Context, signed: Signed, returnTo: string, fields: Record<string, string> = {}): Promise<boolean> {
-    const second = await hasSecondFactor(signed.account.id);
-    if (isFresh(signed.signedIn, second, Date.now())) return true;
+    const level = await changeLevel(signed.account.id);
+    if (isFresh(signed.signedIn, level, Date.now())) return true;
     await setPendingAction(conn, signed.session.id, { returnTo, fields, savedAt: new Date(Date.now()) });
-    logger.info({ event: 'account.reauth_required', accountId: signed.account.id, secondFactor: second }, 're-authentication required');
-    await startLogin(ctx, signed.session, 'reauth', returnTo, { loginHint: signed.account.email, requireSecondFactor: second });
+    logger.info({ event: 'account.reauth_required', accountId: signed.account.id, level }, 're-authentication required');
+    await startLogin(ctx, signed.session, 'reauth', returnTo, { loginHint: signed.account.email, level });
     return false;
   }
 
@@ -379,13 +394,20 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     const token = await redeemCode({ issuer, provider, tokenEndpoint: deps.tokenEndpoint }, code, login);
     const account = await findAccountById(conn, token.sub);
     if (!account || account.status !== 'active') throw consoleError('account_unavailable', 'This account cannot use the security settings.', 403);
-    const previous = session.signedIn?.accountId === token.sub ? session.signedIn : null;
+    const previous = session.signedIn?.accountId === token.sub && session.signedIn.epoch === account.credentialsEpoch ? session.signedIn : null;
+    // A re-authentication counts when it completed after it was requested (auth_time is in whole seconds) at the level
+    // asked for; the provider asked for every method of that level again (max_age=0, pushed: not editable).
+    const reauthenticated = login.purpose === 'reauth'
+      && token.authTime.getTime() >= Math.floor(login.createdAt.getTime() / 1000) * 1000
+      && (levelOf(token.acr) ?? LEVEL.none) >= (login.level ?? LEVEL.pwd);
     const signedIn: SignedIn = {
       accountId: token.sub,
       acr: token.acr,
       amr: token.amr,
       authTime: token.authTime,
-      secondFactorAt: secondFactorTime(token.acr, token.amr, token.authTime) ?? previous?.secondFactorAt ?? null,
+      reauthAt: reauthenticated ? token.authTime : previous?.reauthAt ?? null,
+      reauthLevel: reauthenticated ? levelOf(token.acr) ?? LEVEL.none : previous?.reauthLevel ?? LEVEL.none,
+      epoch: account.credentialsEpoch,
       idToken: token.raw,
     };
     // A new session id at every sign-in (no fixation); a parked change survives only for the same account.
@@ -422,7 +444,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
       factor: { id: factor.id, label: factor.label, sends: factor.challenge !== undefined },
       action: addPath(factor),
       maskedEmail: factor.challenge ? maskEmail(signed.account.email) : undefined,
-      fresh: isFresh(signed.signedIn, await hasSecondFactor(signed.account.id), Date.now()),
+      fresh: await isFreshNow(signed),
       pending: pendingFor(signed, addPath(factor)) !== undefined,
       error: message?.text,
       errorId: message?.id,
@@ -681,7 +703,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
   // ── company admin, password ──────────────────────────────────────────────────────────────────────────────────────
 
   const kit: ConsoleKit = {
-    csrf, parseForm, requireSignIn, postContext, ensureFresh, pendingFor, clearPending, render, seeOther, auditContext,
+    csrf, parseForm, requireSignIn, postContext, ensureFresh, isFreshNow, changeLevel, pendingFor, clearPending, render, seeOther, auditContext,
   };
   companyAdminRoutes(router, kit, { conn, factors, notify: deps.notify, logger });
   passwordRoutes(router, kit, { conn, provider, factors, notify: deps.notify, logger });

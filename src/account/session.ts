@@ -4,7 +4,7 @@
  * the token's SHA-256, so reading the collection never yields a usable cookie.
  *
  * A session is anonymous (only a pending sign-in) until the callback; then it records who signed in, the ID token's
- * `acr`/`amr`/`auth_time`, and when a second factor was last proven (the re-authentication rule in `freshness.ts`).
+ * `acr`/`amr`/`auth_time`, the account's credentials epoch, and the last re-authentication (`freshness.ts`).
  * The token rotates at every callback (no session fixation).
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,6 +17,8 @@ export interface PendingLogin {
   readonly codeVerifier: string;
   /** `sign_in`: open the console; `reauth`: re-authentication before a change (`max_age=0`). */
   readonly purpose: 'sign_in' | 'reauth';
+  /** The level a re-authentication asks for (the account's strongest factor; 1: the password alone). */
+  readonly level?: number;
   /** The console page to land on after the callback. */
   readonly returnTo: string;
   readonly createdAt: Date;
@@ -35,8 +37,11 @@ export interface SignedIn {
   readonly acr: string;
   readonly amr: readonly string[];
   readonly authTime: Date;
-  /** When a second factor was last proven (the ID token's auth_time when its acr/amr say multi-factor). */
-  readonly secondFactorAt: Date | null;
+  /** When the last re-authentication completed (after it was requested), and at which level. */
+  readonly reauthAt: Date | null;
+  readonly reauthLevel: number;
+  /** The account's credentials epoch at the sign-in: a session of an older epoch is signed out. */
+  readonly epoch: number;
   /** Kept for `id_token_hint` at sign-out. */
   readonly idToken: string;
 }
@@ -72,6 +77,7 @@ const loginSchema = new Schema<PendingLogin>({
   codeVerifier: { type: String, required: true },
   purpose: { type: String, enum: ['sign_in', 'reauth'], required: true },
   returnTo: { type: String, required: true },
+  level: { type: Number },
   createdAt: { type: Date, required: true },
 }, { _id: false, strict: 'throw' });
 
@@ -80,7 +86,9 @@ const signedInSchema = new Schema<SignedIn>({
   acr: { type: String, required: true },
   amr: { type: [String], default: [] },
   authTime: { type: Date, required: true },
-  secondFactorAt: { type: Date, default: null },
+  reauthAt: { type: Date, default: null },
+  reauthLevel: { type: Number, default: 0 },
+  epoch: { type: Number, default: 0 },
   idToken: { type: String, required: true },
 }, { _id: false, strict: 'throw' });
 
@@ -125,7 +133,15 @@ function idOf(token: string): string {
 function toSession(doc: SessionDoc): ConsoleSession {
   return {
     id: doc._id,
-    signedIn: doc.signedIn ? { ...doc.signedIn, amr: [...(doc.signedIn.amr ?? [])], secondFactorAt: doc.signedIn.secondFactorAt ?? null } : null,
+    signedIn: doc.signedIn
+      ? {
+        ...doc.signedIn,
+        amr: [...(doc.signedIn.amr ?? [])],
+        reauthAt: doc.signedIn.reauthAt ?? null,
+        reauthLevel: doc.signedIn.reauthLevel ?? 0,
+        epoch: doc.signedIn.epoch ?? 0,
+      }
+      : null,
     login: doc.login ?? null,
     pendingAction: doc.pendingAction ? { returnTo: doc.pendingAction.returnTo, fields: { ...doc.pendingAction.fields }, savedAt: doc.pendingAction.savedAt } : null,
     createdAt: doc.createdAt,
@@ -186,6 +202,11 @@ export async function takeLogin(conn: Connection, sessionId: string, state: stri
     { returnDocument: 'before' },
   ).lean<SessionDoc>();
   return before?.login ?? null;
+}
+
+/** Moves a signed-in session to a new credentials epoch (the browser that changed the password stays signed in). */
+export async function setSessionEpoch(conn: Connection, sessionId: string, epoch: number): Promise<void> {
+  await sessionModel(conn).updateOne({ _id: sessionId }, { $set: { 'signedIn.epoch': epoch } });
 }
 
 export async function setPendingAction(conn: Connection, sessionId: string, action: PendingAction | null): Promise<void> {

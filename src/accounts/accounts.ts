@@ -24,6 +24,10 @@ export interface Account {
   companyRole: CompanyRole | null;
   privileges: Privilege[];
   status: AccountStatus;
+  /** "Ask for a code at every sign-in". */
+  signInMfa: boolean;
+  /** See {@link raiseCredentialsEpoch}. */
+  credentialsEpoch: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -81,6 +85,8 @@ function toAccount(doc: AccountDoc): Account {
     companyRole: doc.companyRole ?? null,
     privileges: [...(doc.privileges ?? [])],
     status: doc.status,
+    signInMfa: doc.signInMfa === true,
+    credentialsEpoch: doc.credentialsEpoch ?? 0,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
   };
@@ -207,14 +213,18 @@ export async function setPrivilege(conn: Connection, accountId: string, privileg
   return toAccount(doc);
 }
 
-/** Replaces the password. `InvalidAccountError` (400) for a bad length, AppError `account_not_found` (404). */
+/**
+ * Replaces the password and raises the credentials epoch (every session and token proven before is dead).
+ * `InvalidAccountError` (400) for a bad length, AppError `account_not_found` (404).
+ */
 export async function setPassword(conn: Connection, accountId: string, password: string): Promise<void> {
   const problem = passwordProblem(password);
   if (problem) throw new InvalidAccountError([problem]);
   const Account = await accounts(conn);
   if (!(await Account.exists({ _id: accountId }).exec())) throw notFound();
   const passwordHash = await hashPassword(password);
-  const result = await Account.updateOne({ _id: accountId }, { $set: { passwordHash } }).exec();
+  // One write: the new password and a new credentials epoch, so no sign-in made with the old one outlives it.
+  const result = await Account.updateOne({ _id: accountId }, { $set: { passwordHash }, $inc: { credentialsEpoch: 1 } }).exec();
   if (result.matchedCount === 0) throw notFound();
 }
 
@@ -245,4 +255,17 @@ export async function signInMfaEnabled(conn: Connection, accountId: string): Pro
   if (typeof accountId !== 'string') return false;
   const doc = await (await accounts(conn)).findById(accountId, { signInMfa: 1 }).lean<Pick<AccountDoc, 'signInMfa'>>().exec();
   return doc?.signInMfa === true;
+}
+
+/**
+ * Raises the account's credentials epoch and returns the new value: every session and token proven under an earlier
+ * epoch is dead from now on (see `src/authentication/`). AppError `account_not_found` (404).
+ */
+export async function raiseCredentialsEpoch(conn: Connection, accountId: string): Promise<number> {
+  const doc = await (await accounts(conn))
+    .findOneAndUpdate({ _id: accountId }, { $inc: { credentialsEpoch: 1 } }, { returnDocument: 'after', projection: { credentialsEpoch: 1 } })
+    .lean<Pick<AccountDoc, 'credentialsEpoch'>>()
+    .exec();
+  if (!doc) throw notFound();
+  return doc.credentialsEpoch ?? 0;
 }

@@ -23,6 +23,11 @@ export interface AccountDoc {
   status: (typeof ACCOUNT_STATUSES)[number];
   /** "Ask for a code at every sign-in" (seeds 001/002/004); absent = off. */
   signInMfa?: boolean;
+  /**
+   * Raised by every change that must end the sign-ins made before it (password change, factor reset, disable);
+   * absent = 0. Sessions and tokens proven under another epoch are dead.
+   */
+  credentialsEpoch?: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -50,6 +55,7 @@ const accountSchema = new Schema<AccountDoc>(
     privileges: { type: [{ type: String, enum: PRIVILEGES }], default: [] },
     status: { type: String, enum: ACCOUNT_STATUSES, default: 'active', required: true },
     signInMfa: { type: Boolean },
+    credentialsEpoch: { type: Number },
   },
   { ...MODEL_OPTIONS, collection: 'accounts' },
 );

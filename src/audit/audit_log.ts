@@ -46,6 +46,8 @@ export const AUDIT_EVENTS = [
   'recovery_codes_regenerated',
   'account_locked',
   'account_unlocked',
+  'account_disabled',
+  'account_enabled',
   'password_changed',
   'notification_failed',
   'company_policy_changed',

@@ -1,5 +1,7 @@
 import { grantScopesWithStepUp, isStepUpScope } from '../policy/step_up_scopes.ts';
-import { grantableScopes, requestFromParams } from '../policy/step_up_inputs.ts';
+import { evaluateStepUp } from '../authentication/request_state.ts';
+import { requestFromParams } from '../policy/step_up_params.ts';
+import { proofWindowOf } from './step_up_state.ts';
 import type { Context } from 'koa';
 import { findAccountById } from '../accounts/accounts.ts';
 import {
@@ -50,16 +52,17 @@ export function describePermissions(details: Record<string, unknown>, allowedSte
 }
 
 /** The step-up scopes the policy allows for this interaction's session and request. */
-async function allowedStepUpScopes(deps: InteractionDeps, interaction: InteractionDetails): Promise<Set<string>> {
+async function allowedStepUpScopes(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails): Promise<Set<string>> {
   const { params, session } = interaction;
   if (!session?.accountId) return new Set();
   const client = await deps.provider.Client.find(String(params.client_id ?? ''));
-  return new Set(await grantableScopes({ conn: deps.conn, factors: deps.factors }, {
+  const evaluation = await evaluateStepUp(deps, ctx.req, {
     accountId: session.accountId,
     sessionUid: session.uid,
-    sessionAcr: session.acr,
-    ...requestFromParams(params, (client?.defaultAcrValues ?? []) as readonly string[]),
-  }));
+    params: requestFromParams(params, (client?.defaultAcrValues ?? []) as readonly string[]),
+    window: proofWindowOf(interaction),
+  });
+  return new Set(evaluation.grantable);
 }
 
 /** GET part: the consent page for a third-party shop (first-party shops never see it). */
@@ -71,7 +74,7 @@ export async function showConsent(ctx: Context, deps: InteractionDeps, interacti
     title: `Allow ${clientName}?`,
     clientName,
     accountEmail: account?.email,
-    permissions: describePermissions(interaction.prompt.details, await allowedStepUpScopes(deps, interaction)),
+    permissions: describePermissions(interaction.prompt.details, await allowedStepUpScopes(ctx, deps, interaction)),
     csrf: deps.csrf.tokenFor(interaction.uid),
   });
 }
@@ -91,7 +94,7 @@ export async function submitConsent(ctx: Context, deps: InteractionDeps): Promis
   const existing = interaction.grantId ? await Grant.find(interaction.grantId) : undefined;
   const grant = existing ?? new Grant({ accountId: session.accountId, clientId: String(params.client_id) });
   // Step-up scopes only when the policy allows them now (privilege, level, fresh second factor of this session).
-  const allowed = await allowedStepUpScopes(deps, interaction);
+  const allowed = await allowedStepUpScopes(ctx, deps, interaction);
   const missingScope = stringList(prompt.details.missingOIDCScope);
   grantScopesWithStepUp(grant, missingScope, allowed);
   const missingClaims = stringList(prompt.details.missingOIDCClaims);

@@ -26,6 +26,13 @@ export interface InteractionDeps {
   methodChoice?: MethodChoice;
   /** Audit + email of security events (factor added, recovery code used, lockout); absent without a mailer. */
   notify?: NotifyDeps;
+  /** How long a session's proofs are kept (see `AuthenticationDeps.proofsKeepMs`). */
+  proofsKeepMs?: number | undefined;
+  /**
+   * The options of oidc-provider's session cookie (its `cookies.long`), for the session a fresh browser's sign-in is
+   * recorded in; default oidc-provider's (`httpOnly`, `sameSite: lax`).
+   */
+  sessionCookie?: Record<string, unknown> | undefined;
 }
 
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;

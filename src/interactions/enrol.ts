@@ -13,23 +13,24 @@
  *   activates it. Until `confirm` succeeds
  *   nothing about the account changes: a wrong code, a refused resend or a failed mail leave it without the factor.
  *
- * Both kinds end in one code path ({@link submitEnrol}): `factor_added` notification, recovery codes, then the login.
+ * Both kinds end in one code path ({@link submitEnrol}): the new factor is recorded as proven in the session (its code
+ * was just entered), `factor_added` notification, recovery codes, then the login. An account that already holds a
+ * factor reaches these pages only after proving its strongest one (the step-up decision asks for that first).
  * The interaction remembers the choice and its progress server-side (`PendingStepUp.enrolment`); every form carries
  * the CSRF token.
  */
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { verifyLogin } from '../accounts/accounts.ts';
+import { proveFactor, provePassword } from '../authentication/request_state.ts';
 import type { ConfirmSuccess, EnrolBeginOptions, Factor, FactorFailure } from '../factors/contract.ts';
 import { maskEmail } from '../shared/mask_email.ts';
-import {
-  clientNameOf, formBody, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails,
-} from './context.ts';
+import { clientNameOf, formBody, loadInteraction, renderInteractionPage, type InteractionDeps } from './context.ts';
+import { codeForm, postStep, renderChallenge, type Step } from './challenge.ts';
+import { STATUS, failureMessage, type MfaMessageId } from './factor_messages.ts';
+import { finishLogin, finishUnmet, notify, notifyLockout, restartSignIn } from './finish.ts';
 import { minutesUntil, throttleLogin } from './login_throttle.ts';
-import {
-  STATUS, codeForm, failureMessage, finishLogin, finishUnmet, loadAccountOrFail, notify, notifyLockout, pendingStepUpOf,
-  postContext, redirectToStep, renderChallenge, savePending, type MfaMessageId, type PendingStepUp,
-} from './mfa.ts';
+import { pendingStepUpOf, redirectToStep, savePending, type PendingStepUp } from './step_up_state.ts';
 
 /** Stable message ids of the enrolment pages (besides the factor failures of `MFA_MESSAGES`). */
 export const ENROL_MESSAGES = {
@@ -65,51 +66,39 @@ function chosenFactor(options: readonly Factor[], pending: PendingStepUp): Facto
   return chosen ?? (options.length === 1 ? options[0] : undefined);
 }
 
-/** A factor that delivers its code (it has a challenge to send): its enrolment re-confirms the password and mails. */
+/** A factor that delivers its code (it has a challenge to send): its enrolment mails a code to the account's address. */
 function sendsCode(factor: Factor): boolean {
   return factor.challenge !== undefined;
 }
 
-/** Whether the password must be re-confirmed before a code is mailed (not proven in this interaction). */
-function needsPassword(pending: PendingStepUp): boolean {
-  return !pending.passwordHere && pending.enrolment?.passwordConfirmed !== true;
+/** Whether the password must be confirmed again before a factor is set up: it was not proven in this interaction. */
+function needsPassword(step: Pick<Step, 'interaction' | 'evaluation'>): boolean {
+  return step.evaluation.state?.password.interaction !== step.interaction.uid;
 }
 
-function withEnrolment(pending: PendingStepUp, factor: Factor, progress: { codeSent?: boolean; passwordConfirmed?: boolean }): PendingStepUp {
-  const passwordConfirmed = progress.passwordConfirmed ?? pending.enrolment?.passwordConfirmed;
-  return {
-    ...pending,
-    enrolment: {
-      factorId: factor.id,
-      ...(passwordConfirmed ? { passwordConfirmed: true } : {}),
-      ...(progress.codeSent ? { codeSent: true } : {}),
-    },
-  };
+function withEnrolment(pending: PendingStepUp, factor: Factor, progress: { codeSent?: boolean }): PendingStepUp {
+  return { ...pending, enrolment: { factorId: factor.id, ...(progress.codeSent ? { codeSent: true } : {}) } };
 }
 
-async function commonLocals(deps: InteractionDeps, interaction: InteractionDetails) {
+async function commonLocals(deps: InteractionDeps, step: Step) {
   return {
     title: 'Set up two-factor authentication',
-    clientName: await clientNameOf(deps.provider, interaction),
-    csrf: deps.csrf.tokenFor(interaction.uid),
+    clientName: await clientNameOf(deps.provider, step.interaction),
+    csrf: deps.csrf.tokenFor(step.interaction.uid),
   };
 }
 
 /** The choice page: "Authenticator app (recommended)" / "Email code to m•••@example.com". */
-async function renderChoice(
-  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, options: readonly Factor[],
-  form: { message?: PageMessage; status?: number },
-): Promise<void> {
-  const account = await loadAccountOrFail(deps, pending.accountId);
+async function renderChoice(ctx: Context, deps: InteractionDeps, step: Step, options: readonly Factor[], form: { message?: PageMessage; status?: number }): Promise<void> {
   // The strongest method is recommended (the app: it also meets level-3 requests) when the options differ in level.
   const best = Math.max(...options.map((factor) => factor.level));
   const recommended = options.some((factor) => factor.level < best) ? options.find((factor) => factor.level === best) : undefined;
-  const selected = options.find((factor) => factor.id === pending.enrolment?.factorId) ?? recommended ?? options[0];
-  renderInteractionPage(ctx, deps, interaction, 'mfa_enrol_choice', {
-    ...await commonLocals(deps, interaction),
+  const selected = options.find((factor) => factor.id === step.pending.enrolment?.factorId) ?? recommended ?? options[0];
+  renderInteractionPage(ctx, deps, step.interaction, 'mfa_enrol_choice', {
+    ...await commonLocals(deps, step),
     methods: options.map((factor) => ({
       id: factor.id,
-      label: sendsCode(factor) ? `${factor.label} to ${maskEmail(account.email)}` : factor.label,
+      label: sendsCode(factor) ? `${factor.label} to ${maskEmail(step.account.email)}` : factor.label,
       recommended: factor === recommended,
       selected: factor === selected,
     })),
@@ -120,27 +109,26 @@ async function renderChoice(
 
 /** The app's page: QR + manual key of the pending secret (bound to this interaction), confirm with a code. */
 async function renderAppEnrol(
-  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number, factor: Factor,
-  options: { renew?: boolean; message?: PageMessage; status?: number },
+  ctx: Context, deps: InteractionDeps, step: Step, factor: Factor, options: { renew?: boolean; message?: PageMessage; status?: number },
 ): Promise<void> {
   if (!factor.enrol) return finishUnmet(ctx, deps);
-  const account = await loadAccountOrFail(deps, pending.accountId);
+  const { account, interaction } = step;
   const begun = await factor.enrol.begin(
     { id: account.id, email: account.email, name: account.name },
     { ...(options.renew ? { renew: true } : {}), binding: interaction.uid } as BeginOptions,
   );
   if (!begun.ok) {
     // Enrolled meanwhile (another tab): the challenge takes over.
-    if (begun.code === 'already_enrolled') return renderChallenge(ctx, deps, interaction, pending, level, {});
-    return renderChallenge(ctx, deps, interaction, pending, level, { message: failureMessage(begun), status: 400 });
+    if (begun.code === 'already_enrolled') return renderChallenge(ctx, deps, step, {});
+    return renderChallenge(ctx, deps, step, { message: failureMessage(begun), status: 400 });
   }
   const view = begun.view as { qrDataUrl?: string; manualKey?: string };
   renderInteractionPage(ctx, deps, interaction, 'mfa_enrol', {
-    ...await commonLocals(deps, interaction),
+    ...await commonLocals(deps, step),
     factorLabel: factor.label,
     qrDataUrl: view.qrDataUrl,
     manualKey: view.manualKey,
-    canChoose: enrolOptions(deps, level).length > 1,
+    canChoose: enrolOptions(deps, step.level).length > 1,
     error: options.message?.text,
     errorId: options.message?.id,
   }, options.status ?? 200);
@@ -151,66 +139,54 @@ async function renderAppEnrol(
  * "send code" form (after a failed mail: try again, or choose another method).
  */
 async function renderEmailStep(
-  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number, factor: Factor,
+  ctx: Context, deps: InteractionDeps, step: Step, factor: Factor,
   form: { message?: PageMessage; status?: number; sentTo?: string; resendAvailableAt?: Date },
 ): Promise<void> {
-  const account = await loadAccountOrFail(deps, pending.accountId);
-  const locals = {
-    ...await commonLocals(deps, interaction),
+  if (needsPassword(step)) return renderPasswordStep(ctx, deps, step, factor, form);
+  const resendInSeconds = form.resendAvailableAt ? Math.max(0, Math.ceil((form.resendAvailableAt.getTime() - Date.now()) / 1000)) : 0;
+  renderInteractionPage(ctx, deps, step.interaction, 'mfa_enrol_email', {
+    ...await commonLocals(deps, step),
     factorLabel: factor.label,
-    maskedEmail: maskEmail(account.email),
-    canChoose: enrolOptions(deps, level).length > 1,
+    maskedEmail: maskEmail(step.account.email),
+    canChoose: enrolOptions(deps, step.level).length > 1,
     error: form.message?.text,
     errorId: form.message?.id,
-  };
-  if (needsPassword(pending)) return renderPasswordStep(ctx, deps, interaction, pending, level, factor, form);
-  const resendInSeconds = form.resendAvailableAt ? Math.max(0, Math.ceil((form.resendAvailableAt.getTime() - Date.now()) / 1000)) : 0;
-  renderInteractionPage(ctx, deps, interaction, 'mfa_enrol_email', {
-    ...locals,
-    step: pending.enrolment?.codeSent ? 'code' : 'send',
+    step: step.pending.enrolment?.codeSent ? 'code' : 'send',
     sentTo: form.sentTo,
     resendInSeconds,
   }, form.status ?? 200);
 }
 
 /** The password re-confirmation before a factor is set up from a signed-in session (any factor). */
-async function renderPasswordStep(
-  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number, factor: Factor,
-  form: { message?: PageMessage; status?: number },
-): Promise<void> {
-  const account = await loadAccountOrFail(deps, pending.accountId);
-  renderInteractionPage(ctx, deps, interaction, 'mfa_enrol_password', {
-    ...await commonLocals(deps, interaction),
+async function renderPasswordStep(ctx: Context, deps: InteractionDeps, step: Step, factor: Factor, form: { message?: PageMessage; status?: number }): Promise<void> {
+  renderInteractionPage(ctx, deps, step.interaction, 'mfa_enrol_password', {
+    ...await commonLocals(deps, step),
     factorLabel: factor.label,
-    maskedEmail: sendsCode(factor) ? maskEmail(account.email) : undefined,
-    canChoose: enrolOptions(deps, level).length > 1,
+    maskedEmail: sendsCode(factor) ? maskEmail(step.account.email) : undefined,
+    canChoose: enrolOptions(deps, step.level).length > 1,
     error: form.message?.text,
     errorId: form.message?.id,
   }, form.status ?? 200);
 }
 
 /** GET part of an enrolment: the choice, the chosen factor's current step, or unmet when nothing can be set up. */
-export async function showEnrolment(
-  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number, options: { choose?: boolean },
-): Promise<void> {
-  const factors = enrolOptions(deps, level);
+export async function showEnrolment(ctx: Context, deps: InteractionDeps, step: Step, options: { choose?: boolean }): Promise<void> {
+  const factors = enrolOptions(deps, step.level);
   if (factors.length === 0) return finishUnmet(ctx, deps);
-  const factor = options.choose && factors.length > 1 ? undefined : chosenFactor(factors, pending);
-  if (!factor) return renderChoice(ctx, deps, interaction, pending, factors, {});
-  if (needsPassword(pending)) return renderPasswordStep(ctx, deps, interaction, pending, level, factor, {});
-  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, interaction, pending, level, factor, {});
-  return renderEmailStep(ctx, deps, interaction, pending, level, factor, {});
+  const factor = options.choose && factors.length > 1 ? undefined : chosenFactor(factors, step.pending);
+  if (!factor) return renderChoice(ctx, deps, step, factors, {});
+  if (needsPassword(step)) return renderPasswordStep(ctx, deps, step, factor, {});
+  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, step, factor, {});
+  return renderEmailStep(ctx, deps, step, factor, {});
 }
 
 /**
  * `enrol.begin` of a factor that mails its code: sends one (or, with `renew`, a new one within the cooldown and the
  * hourly budget). A failure changes nothing; the page says why and offers to retry or to choose another method.
  */
-async function sendEnrolmentCode(
-  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, level: number, factor: Factor, renew: boolean,
-): Promise<void> {
+async function sendEnrolmentCode(ctx: Context, deps: InteractionDeps, step: Step, factor: Factor, renew: boolean): Promise<void> {
   if (!factor.enrol) return finishUnmet(ctx, deps);
-  const account = await loadAccountOrFail(deps, pending.accountId);
+  const { account, interaction } = step;
   const begun = await factor.enrol.begin(
     { id: account.id, email: account.email, name: account.name },
     { ...(renew ? { renew: true } : {}), binding: interaction.uid } as BeginOptions,
@@ -223,21 +199,21 @@ async function sendEnrolmentCode(
     }
     deps.logger.info({ event: 'mfa.enrol_send_refused', accountId: account.id, factor: factor.id, code: begun.code }, 'enrolment code not sent');
     const message = failureMessage(begun);
-    await renderEmailStep(ctx, deps, interaction, pending, level, factor, { message, status: STATUS[message.id] ?? 400 });
+    await renderEmailStep(ctx, deps, step, factor, { message, status: STATUS[message.id] ?? 400 });
     return;
   }
-  const next = withEnrolment(pending, factor, { codeSent: true });
-  await savePending(ctx, deps, next);
+  const pending = withEnrolment(step.pending, factor, { codeSent: true });
+  await savePending(ctx, deps, pending);
   const view = begun.view as { sentTo?: string; resendAvailableAt?: Date };
-  await renderEmailStep(ctx, deps, interaction, next, level, factor, {
+  await renderEmailStep(ctx, deps, { ...step, pending }, factor, {
     ...(view.sentTo ? { sentTo: view.sentTo } : {}),
     ...(view.resendAvailableAt instanceof Date ? { resendAvailableAt: view.resendAvailableAt } : {}),
   });
 }
 
 /** The enrolment of a POST: the step, the options and the chosen factor; undefined after a redirect. */
-async function enrolStep(ctx: Context, deps: InteractionDeps) {
-  const step = await postContext(ctx, deps);
+async function enrolStep(ctx: Context, deps: InteractionDeps): Promise<(Step & { options: Factor[]; factor: Factor | undefined }) | undefined> {
+  const step = await postStep(ctx, deps);
   if (!step) return undefined;
   if (!step.enrol) {
     redirectToStep(ctx, step.interaction.uid);
@@ -251,43 +227,40 @@ async function enrolStep(ctx: Context, deps: InteractionDeps) {
 export async function submitEnrolMethod(ctx: Context, deps: InteractionDeps): Promise<void> {
   const step = await enrolStep(ctx, deps);
   if (!step) return;
-  const { interaction, pending, level, options } = step;
   const parsed = methodForm.safeParse(formBody(ctx));
-  const factor = parsed.success ? options.find((candidate) => candidate.id === parsed.data.method) : undefined;
+  const factor = parsed.success ? step.options.find((candidate) => candidate.id === parsed.data.method) : undefined;
   if (!factor) {
-    if (options.length === 0) return finishUnmet(ctx, deps);
-    await renderChoice(ctx, deps, interaction, pending, options, { message: { id: 'choose_method', text: ENROL_MESSAGES.choose_method }, status: 400 });
+    if (step.options.length === 0) return finishUnmet(ctx, deps);
+    await renderChoice(ctx, deps, step, step.options, { message: { id: 'choose_method', text: ENROL_MESSAGES.choose_method }, status: 400 });
     return;
   }
-  const next = withEnrolment(pending, factor, {});
-  await savePending(ctx, deps, next);
-  if (needsPassword(next)) return renderPasswordStep(ctx, deps, interaction, next, level, factor, {});
-  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, interaction, next, level, factor, {});
+  const next = { ...step, pending: withEnrolment(step.pending, factor, {}) };
+  await savePending(ctx, deps, next.pending);
+  if (needsPassword(next)) return renderPasswordStep(ctx, deps, next, factor, {});
+  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, next, factor, {});
   // `begin` without renew resumes a code that still works (back and forth between the methods mails nothing new).
-  return sendEnrolmentCode(ctx, deps, interaction, next, level, factor, false);
+  return sendEnrolmentCode(ctx, deps, next, factor, false);
 }
 
 /**
  * POST /interaction/:uid/enrol/password — re-confirms the password of a signed-in customer before a factor is bound
- * to the account (a stolen session alone cannot add its own authenticator); then the QR code or the mailed code.
+ * to the account (a stolen session alone cannot add its own authenticator); the proof is recorded in the session like
+ * any password proof; then the QR code or the mailed code.
  */
 export async function submitEnrolPassword(ctx: Context, deps: InteractionDeps): Promise<void> {
   const step = await enrolStep(ctx, deps);
   if (!step) return;
-  const { interaction, pending, level, factor } = step;
-  if (!factor || !needsPassword(pending)) {
+  const { interaction, pending, account, factor } = step;
+  if (!factor || !needsPassword(step)) {
     redirectToStep(ctx, interaction.uid);
     return;
   }
   const parsed = passwordForm.safeParse(formBody(ctx));
   const password = parsed.success ? parsed.data.password ?? '' : '';
   if (!password) {
-    await renderPasswordStep(ctx, deps, interaction, pending, level, factor, {
-      message: { id: 'password_missing', text: ENROL_MESSAGES.password_missing }, status: 400,
-    });
+    await renderPasswordStep(ctx, deps, step, factor, { message: { id: 'password_missing', text: ENROL_MESSAGES.password_missing }, status: 400 });
     return;
   }
-  const account = await loadAccountOrFail(deps, pending.accountId);
   // The login's limiter, keyed by the account's email: guessing here counts exactly like guessing at the login.
   const result = await throttleLogin(deps, account.email, async () => {
     const verified = await verifyLogin(deps.conn, account.email, password);
@@ -302,61 +275,63 @@ export async function submitEnrolPassword(ctx: Context, deps: InteractionDeps): 
         ? { id: 'password_blocked', text: ENROL_MESSAGES.password_blocked }
         : { id: 'password_locked', text: ENROL_MESSAGES.password_locked.replace('{minutes}', minutes === 1 ? '1 minute' : `${minutes} minutes`) };
       if (lock.until) ctx.set('Retry-After', String(Math.max(1, Math.ceil((lock.until.getTime() - Date.now()) / 1000))));
-      await renderPasswordStep(ctx, deps, interaction, pending, level, factor, { message, status: 429 });
+      await renderPasswordStep(ctx, deps, step, factor, { message, status: 429 });
       return;
     }
     deps.logger.info({ event: 'mfa.enrol_password_failed', accountId: account.id }, 'password re-confirmation failed');
-    await renderPasswordStep(ctx, deps, interaction, pending, level, factor, {
-      message: { id: 'password_invalid', text: ENROL_MESSAGES.password_invalid }, status: 401,
-    });
+    await renderPasswordStep(ctx, deps, step, factor, { message: { id: 'password_invalid', text: ENROL_MESSAGES.password_invalid }, status: 401 });
     return;
   }
-  const next = withEnrolment(pending, factor, { passwordConfirmed: true });
-  await savePending(ctx, deps, next);
-  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, interaction, next, level, factor, {});
-  await sendEnrolmentCode(ctx, deps, interaction, next, level, factor, false);
+  const state = await provePassword(deps, ctx.req, pending.sessionUid, account, { at: new Date(), interaction: interaction.uid }, 'reconfirm');
+  const next = { ...step, evaluation: { ...step.evaluation, state } };
+  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, next, factor, {});
+  await sendEnrolmentCode(ctx, deps, next, factor, false);
 }
 
 /** POST /interaction/:uid/enrol/send — sends the code (again after a failure), or a new one ("send a new code"). */
 export async function submitEnrolSend(ctx: Context, deps: InteractionDeps): Promise<void> {
   const step = await enrolStep(ctx, deps);
   if (!step) return;
-  const { interaction, pending, level, factor } = step;
-  if (!factor || !sendsCode(factor) || needsPassword(pending)) {
+  const { interaction, pending, factor } = step;
+  if (!factor || !sendsCode(factor) || needsPassword(step)) {
     redirectToStep(ctx, interaction.uid);
     return;
   }
-  await sendEnrolmentCode(ctx, deps, interaction, pending, level, factor, pending.enrolment?.codeSent === true);
+  await sendEnrolmentCode(ctx, deps, step, factor, pending.enrolment?.codeSent === true);
 }
 
-/** POST /interaction/:uid/enrol — confirms the new factor with a code (app or email); then the recovery codes page. */
+/**
+ * POST /interaction/:uid/enrol — confirms the new factor with a code (app or email), records it as proven in the
+ * session (its code was just entered); then the recovery codes page.
+ */
 export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<void> {
   const step = await enrolStep(ctx, deps);
   if (!step) return;
-  const { interaction, pending, level, factor } = step;
-  if (!factor?.enrol?.confirm || needsPassword(pending) || (sendsCode(factor) && pending.enrolment?.codeSent !== true)) {
+  const { interaction, pending, account, factor } = step;
+  if (!factor?.enrol?.confirm || needsPassword(step) || (sendsCode(factor) && pending.enrolment?.codeSent !== true)) {
     redirectToStep(ctx, interaction.uid);
     return;
   }
   const parsed = codeForm.safeParse(formBody(ctx));
   const code = parsed.success ? parsed.data.code ?? '' : '';
   const confirm = factor.enrol.confirm.bind(factor.enrol) as BoundConfirm;
-  const confirmed = await confirm(pending.accountId, code, interaction.uid);
+  const confirmed = await confirm(account.id, code, interaction.uid);
   if (!confirmed.ok) {
     const message = failureMessage(confirmed);
-    await notifyLockout(ctx, deps, interaction, pending.accountId, confirmed);
+    await notifyLockout(ctx, deps, interaction, account, confirmed);
     const form = { message, status: STATUS[message.id] ?? 400 };
-    if (sendsCode(factor)) await renderEmailStep(ctx, deps, interaction, pending, level, factor, form);
-    else await renderAppEnrol(ctx, deps, interaction, pending, level, factor, form);
+    if (sendsCode(factor)) await renderEmailStep(ctx, deps, step, factor, form);
+    else await renderAppEnrol(ctx, deps, step, factor, form);
     return;
   }
-  const account = await loadAccountOrFail(deps, pending.accountId);
   deps.logger.info({ event: 'mfa.enrolled', accountId: account.id, factor: factor.id }, 'second factor enrolled during login');
-  await notify(ctx, deps, interaction, account.id, { kind: 'factor_added', details: { method: factor.label } });
-  const enrolled = { level: factor.level, amr: [...factor.amr] };
-  await savePending(ctx, deps, { ...pending, enrolled });
+  await notify(ctx, deps, interaction, account, { kind: 'factor_added', details: { method: factor.label } });
+  if (!await proveFactor(deps, ctx.req, pending.sessionUid, account, factor.id, { at: new Date(), interaction: interaction.uid })) {
+    return restartSignIn(ctx, deps, interaction);
+  }
+  await savePending(ctx, deps, { ...pending, enrolled: { factorId: factor.id } });
 
-  const backup = deps.factors?.enrollableFactors(level, 'backup')[0];
+  const backup = deps.factors?.enrollableFactors(step.level, 'backup')[0];
   const codes = backup?.enrol
     ? await backup.enrol.begin({ id: account.id, email: account.email, name: account.name }, { initial: true } as BeginOptions)
     : undefined;
@@ -376,22 +351,22 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
 export async function submitEnrolRenew(ctx: Context, deps: InteractionDeps): Promise<void> {
   const step = await enrolStep(ctx, deps);
   if (!step) return;
-  const { interaction, pending, level, factor } = step;
-  if (!factor || sendsCode(factor) || needsPassword(pending)) {
+  const { interaction, factor } = step;
+  if (!factor || sendsCode(factor) || needsPassword(step)) {
     redirectToStep(ctx, interaction.uid);
     return;
   }
-  await renderAppEnrol(ctx, deps, interaction, pending, level, factor, { renew: true });
+  await renderAppEnrol(ctx, deps, step, factor, { renew: true });
 }
 
 /** POST /interaction/:uid/mfa/continue — after the recovery codes page: back to the shop. */
 export async function submitContinue(ctx: Context, deps: InteractionDeps): Promise<void> {
   const interaction = await loadInteraction(ctx, deps.provider);
   deps.csrf.verify(interaction.uid, formBody(ctx).csrf);
-  const pending = await pendingStepUpOf(deps, interaction);
+  const pending = pendingStepUpOf(interaction);
   if (!pending?.enrolled) {
     redirectToStep(ctx, interaction.uid);
     return;
   }
-  await finishLogin(ctx, deps, pending, pending.enrolled);
+  await finishLogin(ctx, deps, interaction, pending);
 }

@@ -8,8 +8,9 @@ import { showConsent, submitConsent } from './consent.ts';
 import { loadInteraction, type InteractionDeps } from './context.ts';
 import { showLogin, submitLogin } from './login.ts';
 import { submitContinue, submitEnrol, submitEnrolMethod, submitEnrolPassword, submitEnrolRenew, submitEnrolSend } from './enrol.ts';
-import { methodChoiceOf, pendingStepUpOf, submitChallenge, submitSend } from './mfa.ts';
+import { methodChoiceOf, submitChallenge, submitSend } from './challenge.ts';
 import { showStepUp } from './step_up.ts';
+import { pendingStepUpOf } from './step_up_state.ts';
 
 export type { InteractionDeps } from './context.ts';
 export { createCsrfTokens, type CsrfTokens } from './csrf.ts';
@@ -54,7 +55,7 @@ export function interactionRouter(interactionDeps: InteractionDeps): Router {
     const interaction = await loadInteraction(ctx, deps.provider);
     switch (interaction.prompt.name) {
       case 'login': {
-        const pending = await pendingStepUpOf(deps, interaction);
+        const pending = pendingStepUpOf(interaction);
         return pending ? showStepUp(ctx, deps, interaction, pending) : showLogin(ctx, deps, interaction);
       }
       case 'consent':

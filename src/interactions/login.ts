@@ -1,7 +1,6 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { verifyLogin } from '../accounts/accounts.ts';
-import { passwordLoginAuthentication } from '../provider/acr.ts';
 import {
   clientNameOf,
   formBody,
@@ -12,8 +11,9 @@ import {
 } from './context.ts';
 import { minutesUntil, throttleLogin } from './login_throttle.ts';
 import type { LockState } from '../factors/contract.ts';
-import { pendingStepUpOf, savePending } from './mfa.ts';
+import { provePassword } from '../authentication/request_state.ts';
 import { showStepUp } from './step_up.ts';
+import { browserSessionUid, pendingStepUpOf, savePending } from './step_up_state.ts';
 
 /** Stable message ids of the login page and what the user reads. */
 export const LOGIN_MESSAGES = {
@@ -99,7 +99,7 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps): Promise<
     ctx.status = 303;
     return;
   }
-  if (await pendingStepUpOf(deps, interaction)) {
+  if (pendingStepUpOf(interaction)) {
     // A step-up (or a password already proven here) continues with the second factor, never with another password:
     // a step-up never switches account.
     ctx.redirect(`/interaction/${interaction.uid}`);
@@ -136,9 +136,11 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps): Promise<
   const account = result.value;
 
   deps.logger.info({ event: 'login.succeeded', accountId: account.id, interaction: interaction.uid }, 'password login');
-  // The step-up policy decides now that the account is known: a second factor (or its enrolment) in this same
-  // interaction, an unmet requirement, or the password alone.
-  const pending = { accountId: account.id, remember, amr: passwordLoginAuthentication().amr, passwordHere: true };
+  // The proof goes to the browser's session right away; the step-up policy decides now that the account is known: a
+  // second factor (or its enrolment) in this same interaction, an unmet requirement, or the password alone.
+  const sessionUid = await browserSessionUid(ctx, deps, interaction);
+  await provePassword(deps, ctx.req, sessionUid, account, { at: new Date(), interaction: interaction.uid }, 'sign_in');
+  const pending = { accountId: account.id, sessionUid, remember };
   await savePending(ctx, deps, pending);
   await showStepUp(ctx, deps, await loadInteraction(ctx, deps.provider), pending);
 }

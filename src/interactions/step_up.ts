@@ -1,29 +1,25 @@
 /**
  * GET of a login interaction with a step-up in progress: the challenge, the enrolment inside the login, or the end of
- * the flow when nothing (more) is needed. The POST steps live in `mfa.ts` (challenge) and `enrol.ts` (enrolment).
+ * the flow when nothing (more) is needed. The POST steps live in `challenge.ts` and `enrol.ts`.
  */
 import type { Context } from 'koa';
-import { finishInteraction, type InteractionDeps, type InteractionDetails } from './context.ts';
+import type { InteractionDeps, InteractionDetails } from './context.ts';
+import { renderChallenge } from './challenge.ts';
 import { showEnrolment } from './enrol.ts';
-import { decide, finishLogin, finishUnmet, renderChallenge, type PendingStepUp } from './mfa.ts';
+import { finishLogin, finishUnmet, restartSignIn } from './finish.ts';
+import { evaluatePending, type PendingStepUp } from './step_up_state.ts';
 
 /** The challenge or the enrolment page, or the end of the flow when nothing (more) is needed. */
 export async function showStepUp(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp): Promise<void> {
-  if (pending.enrolled) {
-    await finishLogin(ctx, deps, pending, pending.enrolled);
-    return;
-  }
-  const decision = await decide(deps, interaction, pending);
+  if (pending.enrolled) return finishLogin(ctx, deps, interaction, pending);
+  const evaluation = await evaluatePending(ctx, deps, interaction, pending);
+  const { account } = evaluation.facts;
+  if (!account || !evaluation.current) return restartSignIn(ctx, deps, interaction);
+  const { decision } = evaluation;
   if ('unmet' in decision) return finishUnmet(ctx, deps);
-  if (!decision.required) {
-    // Nothing (more) to prove. A password proven here logs in at the password level; a signed-in session keeps
-    // its own level (never downgraded by a page that turned out unnecessary).
-    if (pending.passwordHere || !interaction.session?.acr) return finishLogin(ctx, deps, pending, undefined);
-    return finishInteraction(ctx, deps.provider, {
-      login: { accountId: pending.accountId, acr: interaction.session.acr, amr: [...pending.amr], remember: pending.remember },
-    }, { mergeWithLastSubmission: false });
-  }
-  if (decision.enrol) return showEnrolment(ctx, deps, interaction, pending, decision.level, { choose: ctx.query.enrol === 'choose' });
+  if (!decision.required) return finishLogin(ctx, deps, interaction, pending);
+  const step = { interaction, pending, account, evaluation, level: decision.level, enrol: decision.enrol };
+  if (decision.enrol) return showEnrolment(ctx, deps, step, { choose: ctx.query.enrol === 'choose' });
   const method = typeof ctx.query.method === 'string' ? ctx.query.method : undefined;
-  return renderChallenge(ctx, deps, interaction, pending, decision.level, method ? { method } : {});
+  return renderChallenge(ctx, deps, step, method ? { method } : {});
 }

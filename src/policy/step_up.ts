@@ -7,8 +7,11 @@
  * 2. a requested step-up scope needs it (`invoice`: level 2, second factor no older than 15 minutes), for accounts
  *    holding the scope's privilege only — others are not prompted and do not get the scope;
  * 3. the company policy is `forced`, or the customer asked for a code at every sign-in.
- * Required without a usable factor: enrolment when policy demands it (forced company, privileged step-up scope),
- * otherwise `unmet` (`unmet_authentication_requirements`).
+ * Required at a level the account's factors cannot prove: enrolment when policy demands it (forced company,
+ * privileged step-up scope, the customer's own "ask at every sign-in"), or when the account already holds a weaker
+ * factor (it may add a stronger one); otherwise `unmet` (`unmet_authentication_requirements`). An account that holds
+ * a usable factor always proves its strongest one in this session first, then enrols: knowing the password is never
+ * enough to bind a new factor (OWASP ASVS 2.5.5 / 7.5.1).
  */
 import { LEVEL, defaultAcrPolicy, type AcrPolicy } from './acr.ts';
 
@@ -51,6 +54,12 @@ export interface StepUpInput {
   readonly now: Date;
 }
 
+/**
+ * How recent the proof of the account's strongest factor must be before a new factor is enrolled during a sign-in:
+ * 5 minutes, the console's re-authentication window.
+ */
+export const ENROLMENT_PROOF_MAX_AGE_SECONDS = 5 * 60;
+
 export type StepUpDecision =
   | { readonly required: false }
   | { readonly required: true; readonly level: number; readonly maxAgeSeconds?: number; readonly reason: StepUpReason; readonly enrol: boolean }
@@ -91,18 +100,25 @@ export function grantableStepUpScopes(input: StepUpInput, options: StepUpOptions
 export function decideStepUp(input: StepUpInput, options: StepUpOptions = {}): StepUpDecision {
   const rules = options.scopeRules ?? STEP_UP_SCOPE_RULES;
   const canMeet = (level: number): boolean => input.enrolledLevels.some((enrolled) => enrolled >= level);
+  const strongest = Math.max(LEVEL.none, ...input.enrolledLevels);
   const need = (level: number, reason: StepUpReason, mayEnrol: boolean, maxAgeSeconds?: number): StepUpDecision => {
-    if (canMeet(level)) return { required: true, level, reason, enrol: false, ...(maxAgeSeconds === undefined ? {} : { maxAgeSeconds }) };
-    if (mayEnrol) return { required: true, level, reason, enrol: true, ...(maxAgeSeconds === undefined ? {} : { maxAgeSeconds }) };
-    return { unmet: true, level, reason };
+    const age = maxAgeSeconds === undefined ? {} : { maxAgeSeconds };
+    if (canMeet(level)) return { required: true, level, reason, enrol: false, ...age };
+    if (!mayEnrol) return { unmet: true, level, reason };
+    // Held factors are proven before a stronger one is added.
+    if (strongest >= LEVEL.mfa && !secondFactorFresh(input, strongest, ENROLMENT_PROOF_MAX_AGE_SECONDS)) {
+      return { required: true, level: strongest, reason, enrol: false, maxAgeSeconds: ENROLMENT_PROOF_MAX_AGE_SECONDS };
+    }
+    return { required: true, level, reason, enrol: true, ...age };
   };
 
-  // acr_values alone never make a customer enrol; an account whose policy demands enrolment anyway (forced company,
-  // privileged step-up scope in this request) enrols a factor strong enough for the requested level (level 3: app).
-  const policyDemandsEnrolment = input.companyPolicy === 'forced'
+  // acr_values alone never make a customer without any factor enrol; an account whose policy demands enrolment anyway
+  // (forced company, privileged step-up scope in this request, "ask at every sign-in") enrols a factor strong enough
+  // for the requested level (level 3: the app), and so may an account that holds a weaker factor.
+  const policyDemandsEnrolment = input.companyPolicy === 'forced' || input.askEverySignIn === true
     || input.scopes.some((scope) => rules[scope] !== undefined && input.privileges.includes((rules[scope] as StepUpScopeRule).privilege));
   const acrLevel = requestedAcrLevel(input, options.acr);
-  if (acrLevel > input.sessionLevel && acrLevel >= LEVEL.mfa) return need(acrLevel, 'acr_values', policyDemandsEnrolment);
+  if (acrLevel > input.sessionLevel && acrLevel >= LEVEL.mfa) return need(acrLevel, 'acr_values', policyDemandsEnrolment || strongest >= LEVEL.mfa);
 
   for (const scope of input.scopes) {
     const rule = rules[scope];
@@ -113,7 +129,9 @@ export function decideStepUp(input: StepUpInput, options: StepUpOptions = {}): S
 
   if (input.sessionLevel < LEVEL.mfa) {
     if (input.companyPolicy === 'forced') return need(LEVEL.mfa, 'company_policy', true);
-    if (input.askEverySignIn) return need(LEVEL.mfa, 'every_sign_in', false);
+    // A customer who asked for a code at every sign-in and has no factor left (reset by support or an admin) sets up
+    // a new one: never a dead end.
+    if (input.askEverySignIn) return need(LEVEL.mfa, 'every_sign_in', true);
   }
   return { required: false };
 }

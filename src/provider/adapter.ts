@@ -220,6 +220,17 @@ export async function revokeGrantEverywhere(conn: Connection, grantId: string): 
 }
 
 /**
+ * Revokes every grant of an account — each grant's codes and tokens in every grant-bound model, and the grant itself
+ * (refresh and access tokens whose grant is gone are refused: oidc-provider looks the grant up). Returns how many
+ * grants there were.
+ */
+export async function revokeAccountGrants(conn: Connection, accountId: string): Promise<number> {
+  const grants = await nativeCollection(conn, 'Grant').find({ 'payload.accountId': accountId }, { projection: { _id: 1 } }).toArray();
+  await Promise.all(grants.map((grant) => revokeGrantEverywhere(conn, grant._id)));
+  return grants.length;
+}
+
+/**
  * Ends the provider sessions (SSO) of an account, except the one whose id is `keepSessionId` (the browser that asked):
  * after a password change, a browser signed in with the old password must sign in again. oidc-provider keeps the
  * signed-in account in the session payload's `accountId`; a deleted session is simply not found, so the browser gets
@@ -250,6 +261,8 @@ export function adapterIndexesFor(modelName: string): mongo.IndexDescription[] {
   if (GRANTABLE_MODELS.has(modelName)) indexes.push({ key: { grantId: 1 }, name: 'grantId' });
   // Not unique: a stale request may re-save a session's old id with the same uid (see MongoAdapter.upsert).
   if (modelName === 'Session') indexes.push({ key: { uid: 1, updatedAt: -1 }, name: 'uid_updatedAt' });
+  // A change of credentials revokes every grant of the account (`revokeAccountGrants`).
+  if (modelName === 'Grant') indexes.push({ key: { 'payload.accountId': 1 }, name: 'accountId' });
   if (modelName === 'DeviceCode') indexes.push({ key: { userCode: 1 }, name: 'userCode_unique', unique: true });
   return indexes;
 }

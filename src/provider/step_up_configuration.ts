@@ -16,13 +16,12 @@ import {
   type KoaContextWithOIDC,
 } from 'oidc-provider';
 import type { FactorRegistry } from '../factors/registry.ts';
-import { recordSecondFactor } from '../policy/second_factor_times.ts';
-import { grantableScopes, type StepUpDeps } from '../policy/step_up_inputs.ts';
+import type { AuthenticationDeps } from '../authentication/request_state.ts';
 import { grantScopesWithStepUp, isStepUpScope, STEP_UP_SCOPES } from '../policy/step_up_scopes.ts';
 import { ACR_VALUES } from './acr.ts';
 import { FIRST_PARTY_PROPERTY } from './clients.ts';
 import { createFindAccount } from './find_account.ts';
-import { buildInteractionPolicy, stepUpRequestOf } from './step_up_policy.ts';
+import { buildInteractionPolicy, evaluateAuthorization } from './step_up_policy.ts';
 
 /** Where interactions live; the `_interaction` cookie is scoped to this path, so every step's route sits below it. */
 export const INTERACTION_PATH = '/interaction';
@@ -39,13 +38,6 @@ export const CLAIMS = {
   email: ['email', 'email_verified'],
   profile: ['name'],
 } as const;
-
-/** What a finished step-up adds to the interaction's login result, so the session's second-factor time is recorded. */
-export interface StepUpResult {
-  readonly level: number;
-  /** Epoch seconds. */
-  readonly at: number;
-}
 
 /** True for a client registered with `first_party: true` (it skips the consent page). */
 export function isFirstParty(client: { [key: string]: unknown } | undefined): boolean {
@@ -68,17 +60,12 @@ export function refuseStepUpClientCredentials(scope: string | undefined): void {
 /**
  * Consent is skipped for first-party clients: their grant is made (or topped up) here with everything they
  * asked for, step-up scopes only when the step-up policy allows them for this request. Third-party clients get the
- * consent page for anything not yet granted. A login result carrying a finished step-up records the session's
- * second-factor time first (this runs after resume, before the interaction policy checks).
+ * consent page for anything not yet granted.
  */
-function createLoadExistingGrant(deps: StepUpDeps): (ctx: KoaContextWithOIDC) => Promise<Grant | undefined> {
+function createLoadExistingGrant(deps: AuthenticationDeps): (ctx: KoaContextWithOIDC) => Promise<Grant | undefined> {
   return async function loadExistingGrant(ctx) {
     const { client, session, provider } = ctx.oidc;
     if (!client || !session?.accountId) return undefined;
-    const login = ctx.oidc.result?.login as ({ accountId?: string; stepUp?: StepUpResult } | undefined);
-    if (login?.stepUp && login.accountId === session.accountId) {
-      await recordSecondFactor(deps.conn, session.uid, session.accountId, login.stepUp.level, new Date(login.stepUp.at * 1000));
-    }
     const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
     let grant = grantId ? await provider.Grant.find(grantId) : undefined;
     if (grant && (grant.accountId !== session.accountId || grant.clientId !== client.clientId)) grant = undefined;
@@ -87,7 +74,7 @@ function createLoadExistingGrant(deps: StepUpDeps): (ctx: KoaContextWithOIDC) =>
     grant ??= new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
     const requested = new Set(ctx.oidc.requestParamScopes);
     const allowed = [...requested].some(isStepUpScope)
-      ? new Set(await grantableScopes(deps, stepUpRequestOf(ctx, session.accountId)))
+      ? new Set((await evaluateAuthorization(deps, ctx, session.accountId)).grantable)
       : new Set<string>();
     grantScopesWithStepUp(grant, ctx.oidc.requestParamOIDCScopes, allowed);
     const claims = [...ctx.oidc.requestParamClaims];
@@ -118,10 +105,22 @@ function mergeClaims(base: Configuration['claims']): NonNullable<Configuration['
 const defaultIssueRefreshToken: NonNullable<Configuration['issueRefreshToken']> = (_ctx, client, code) =>
   client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
 
+/**
+ * How long a session's proofs must be kept: the longest of the session, grant and refresh-token lifetimes the base
+ * configures as numbers (oidc-provider's defaults: 14 days), with a day of margin.
+ */
+export function proofsKeepMsOf(base: Configuration): number {
+  const fortnight = 14 * 24 * 3600;
+  const seconds = [base.ttl?.Session, base.ttl?.Grant, base.ttl?.RefreshToken].map((ttl) => (typeof ttl === 'number' ? ttl : fortnight));
+  return (Math.max(...seconds) + 24 * 3600) * 1000;
+}
+
 /** What the step-up layer needs. */
 export interface StepUpConfigurationDeps {
   readonly conn: Connection;
   readonly factors: FactorRegistry;
+  /** How long a session's proofs are kept (see `AuthenticationDeps.proofsKeepMs`). */
+  readonly proofsKeepMs?: number | undefined;
 }
 
 /**
@@ -137,14 +136,14 @@ export function applyStepUp(base: Configuration, deps: StepUpConfigurationDeps):
   ];
   if (taken.length > 0) throw new Error(`the step-up plugin provides, so the configuration must not set: ${taken.join('; ')}`);
 
-  const stepUpDeps: StepUpDeps = { conn: deps.conn, factors: deps.factors };
+  const stepUpDeps: AuthenticationDeps = { conn: deps.conn, factors: deps.factors, proofsKeepMs: deps.proofsKeepMs ?? proofsKeepMsOf(base) };
   const baseMetadata = base.extraClientMetadata;
   const baseExtraTokenClaims = base.extraTokenClaims;
   const baseIssueRefreshToken = base.issueRefreshToken ?? defaultIssueRefreshToken;
 
   return {
     ...base,
-    findAccount: createFindAccount(deps.conn, deps.factors),
+    findAccount: createFindAccount(stepUpDeps),
     acrValues: union(ACR_VALUES, base.acrValues),
     claims: mergeClaims(base.claims),
     scopes: union(base.scopes, SCOPES),

@@ -1,41 +1,72 @@
 /**
- * The step-up check in oidc-provider's interaction policy (DESIGN.md §4). oidc-provider alone treats `acr_values` as a
- * voluntary claim (a silent downgrade) and re-prompts an essential `acr` by exact string match; we compare levels:
- * the built-in `essential_acr`/`essential_acrs` checks are removed and `mfa_required` added to the `login` prompt.
+ * The step-up checks in oidc-provider's interaction policy. oidc-provider alone treats `acr_values` as a voluntary
+ * claim (a silent downgrade), re-prompts an essential `acr` by exact string match and judges `max_age` by the one login
+ * time of the session; we judge the session by its authentication state (`src/authentication/`):
+ * - `session_outdated`: the session's proofs are gone, belong to another account or an older credentials epoch (a
+ *   password change, a reset, a disable happened since), or the password is older than the request's `max_age` —
+ *   the customer signs in again with the password;
+ * - `mfa_required`: the step-up decision (levels compared, not strings) asks for a second factor or an enrolment.
+ * The built-in `essential_acr`/`essential_acrs` checks are removed.
  *
  * `new Check(reason, description, error, check)`: the error is passed explicitly (`login_required`) because checks
  * added after the Prompt is built get no default, and `prompt=none` must answer `login_required` (never a silent
- * downgrade). The check only reads (checks run concurrently).
+ * downgrade). The checks only read (they run concurrently), through the per-request loader.
  */
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { evaluateStepUp, type AuthenticationDeps, type StepUpEvaluation } from '../authentication/request_state.ts';
+import type { ProofWindow } from '../authentication/state.ts';
 import { LEVEL } from '../policy/acr.ts';
 import { requestedAcrLevel } from '../policy/step_up.ts';
-import { evaluateStepUp, requestFromParams, type StepUpDeps, type StepUpRequest } from '../policy/step_up_inputs.ts';
+import { maxAgeSince, requestFromParams } from '../policy/step_up_params.ts';
 
-/** The check's reason (wire-visible in `prompt.reasons`). */
+/** The step-up check's reason (wire-visible in `prompt.reasons`). */
 export const MFA_REQUIRED_REASON = 'mfa_required';
+/** The reason of the check that asks a session whose authentication no longer holds to sign in again. */
+export const SESSION_OUTDATED_REASON = 'session_outdated';
 
-/** The step-up request of an authorization request in progress. */
-export function stepUpRequestOf(ctx: KoaContextWithOIDC, accountId: string): StepUpRequest {
-  const { oidc } = ctx;
-  const params = (oidc.params ?? {}) as Record<string, unknown>;
-  const defaults = (oidc.client?.defaultAcrValues ?? []) as readonly string[];
-  return {
-    accountId,
-    sessionUid: oidc.session?.uid,
-    sessionAcr: oidc.session?.acr,
-    ...requestFromParams(params, defaults),
-  };
+/**
+ * Which proofs count for the request: with `max_age`, those newer than the request minus `max_age` — when resuming an
+ * interaction, the request is the interaction's (its `iat` is in whole seconds: the end of that second is taken) and
+ * the proofs made in that very interaction count whatever their time.
+ */
+function proofWindow(ctx: KoaContextWithOIDC): ProofWindow {
+  const params = (ctx.oidc.params ?? {}) as Record<string, unknown>;
+  const interaction = ctx.oidc.entities.Interaction as { iat?: number; uid?: string } | undefined;
+  if (typeof interaction?.iat !== 'number') return { since: maxAgeSince(params, new Date()) };
+  return { since: maxAgeSince(params, new Date(interaction.iat * 1000 + 999)), interaction: interaction.uid };
 }
 
-/** oidc-provider's base policy with the level-comparing step-up check on the `login` prompt. */
-export function buildInteractionPolicy(deps: StepUpDeps): interactionPolicy.DefaultPolicy {
+/** The step-up evaluation of the authorization request in progress for the session's account (once per request). */
+export function evaluateAuthorization(deps: AuthenticationDeps, ctx: KoaContextWithOIDC, accountId: string): Promise<StepUpEvaluation> {
+  const { oidc } = ctx;
+  const params = (oidc.params ?? {}) as Record<string, unknown>;
+  return evaluateStepUp(deps, ctx.req, {
+    accountId,
+    sessionUid: oidc.session?.uid,
+    params: requestFromParams(params, (oidc.client?.defaultAcrValues ?? []) as readonly string[]),
+    window: proofWindow(ctx),
+  });
+}
+
+/** oidc-provider's base policy with the authentication-state and step-up checks on the `login` prompt. */
+export function buildInteractionPolicy(deps: AuthenticationDeps): interactionPolicy.DefaultPolicy {
   const { Check, base } = interactionPolicy;
   const policy = base();
   const login = policy.get('login');
   if (!login) throw new Error('oidc-provider base policy has no login prompt');
   login.checks.remove('essential_acr');
   login.checks.remove('essential_acrs');
+  login.checks.add(new Check(
+    SESSION_OUTDATED_REASON,
+    'the session must authenticate again',
+    'login_required',
+    async (ctx: KoaContextWithOIDC) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId) return Check.NO_NEED_TO_PROMPT; // `no_session` asks for the sign-in
+      const { current, proven } = await evaluateAuthorization(deps, ctx, accountId);
+      return current && proven.level >= LEVEL.pwd ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    },
+  ));
   login.checks.add(new Check(
     MFA_REQUIRED_REASON,
     'a stronger authentication (second factor) is required',
@@ -44,10 +75,10 @@ export function buildInteractionPolicy(deps: StepUpDeps): interactionPolicy.Defa
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId) {
         // No session yet: the password step decides with the account known; say now whatever the request alone needs.
-        const request = stepUpRequestOf(ctx, '');
+        const request = requestFromParams((ctx.oidc.params ?? {}) as Record<string, unknown>, (ctx.oidc.client?.defaultAcrValues ?? []) as readonly string[]);
         return requestedAcrLevel(request) >= LEVEL.mfa ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
       }
-      const decision = await evaluateStepUp(deps, stepUpRequestOf(ctx, accountId));
+      const { decision } = await evaluateAuthorization(deps, ctx, accountId);
       return 'unmet' in decision || decision.required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     },
   ));

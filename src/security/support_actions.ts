@@ -8,12 +8,13 @@
  * recorded in the audit log (who, what, when, from where); a call that changed nothing records nothing, so the
  * customer's "recent security events" never lists an event that did not happen.
  *
- * Neither action touches the account itself: `signInMfa` (the customer's own "ask for a second factor at sign-in")
- * stays, so a customer of a forced company, an invoice customer or one who opted in sets up a new factor at the next
- * sign-in that needs one (seed 003 "changing device").
+ * A reset keeps `signInMfa` (the customer's own "ask for a second factor at sign-in"), so a customer of a forced
+ * company, an invoice customer or one who opted in sets up a new factor at the next sign-in that needs one ("changing
+ * device"). A reset and a disable end every sign-in made before them (`endSignIns`: sessions, grants, tokens).
  */
 import type { Connection } from 'mongoose';
-import type { Account } from '../accounts/accounts.ts';
+import { findAccountById, setAccountStatus, type Account, type AccountStatus } from '../accounts/accounts.ts';
+import { endSignIns } from '../authentication/credentials.ts';
 import { recordEvent, type AuditActor, type AuditEventInput } from '../audit/audit_log.ts';
 import type { Factor } from '../factors/contract.ts';
 import { createMethodChoice } from '../factors/method_choice.ts';
@@ -111,6 +112,8 @@ export async function resetFactors(
   // What was active, read before removing: the answer (and the audit record) names what the customer lost.
   const removed = (await activeFactors(deps.factors, account.id)).map((factor) => factor.id);
   await deps.factors.removeAll(account.id);
+  // Whoever held the old factor (a lost phone) is signed out everywhere: the reset is worth nothing otherwise.
+  if (removed.length > 0) await endSignIns(deps.conn, account.id);
   await createMethodChoice({ conn: deps.conn, registry: deps.factors }).clear(account.id);
   const unlocked = await resetAttempts(deps.conn, account.id);
 
@@ -179,4 +182,27 @@ export async function recordUnlock(
     userAgent: context.userAgent,
     details: { scope },
   });
+}
+
+/**
+ * Disables (`disabled`) or enables (`active`) an account. Disabling ends every sign-in made before (sessions, grants,
+ * refresh and access tokens); enabling does not bring them back. Records `account_disabled` / `account_enabled` when
+ * the status changed.
+ */
+export async function changeAccountStatus(
+  deps: Pick<SupportDeps, 'conn' | 'logger'>,
+  account: SupportAccount,
+  status: AccountStatus,
+  context: ActionContext,
+): Promise<{ changed: boolean }> {
+  const before = await findAccountById(deps.conn, account.id);
+  await setAccountStatus(deps.conn, account.id, status);
+  if (status === 'disabled') await endSignIns(deps.conn, account.id);
+  const changed = before?.status !== status;
+  if (changed) {
+    await record(deps, {
+      accountId: account.id, actor: context.actor, event: status === 'disabled' ? 'account_disabled' : 'account_enabled', ip: context.ip, userAgent: context.userAgent,
+    });
+  }
+  return { changed };
 }

@@ -1,15 +1,15 @@
 import { expect } from 'chai';
 import { listEvents } from '../../src/audit/audit_log.ts';
 import { createMethodChoice } from '../../src/factors/method_choice.ts';
-import { LEVEL } from '../../src/policy/acr.ts';
+import { ACR, LEVEL } from '../../src/policy/acr.ts';
 import { signInMfaEnabled } from '../../src/accounts/accounts.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
-import { Browser, findForm } from '../helpers/shop.ts';
+import { Browser, Shop, findForm } from '../helpers/shop.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { freezeNow, manualKeyOf, nextCode, type FrozenClock } from '../helpers/step_up.ts';
 import {
-  authenticate, lastCodeMailedTo, mailsTo, newCustomer, recoveryCodesOn, signInConsole, submitWithReauth, type Customer,
+  authenticate, lastCodeMailedTo, mailsTo, newCustomer, pushedParams, recoveryCodesOn, signInConsole, submitWithReauth, type Customer,
 } from './support.ts';
 
 /** The security settings console at /account (DESIGN.md §6, seeds 001/002/004), over HTTP like a browser. */
@@ -32,11 +32,15 @@ describe('account console: security settings', function () {
     expect(first.status).to.equal(303);
     const auth = new URL(first.headers.get('location') ?? '', server.issuer);
     expect(auth.pathname).to.equal('/auth');
+    // The request is pushed (RFC 9126): the browser carries only the client and a reference to it.
+    expect([...auth.searchParams.keys()].sort()).to.deep.equal(['client_id', 'request_uri']);
     expect(auth.searchParams.get('client_id')).to.equal('account-console');
-    expect(auth.searchParams.get('code_challenge_method')).to.equal('S256');
-    expect(auth.searchParams.get('redirect_uri')).to.equal(`${server.issuer}/account/callback`);
-    expect(auth.searchParams.get('state')).to.have.length.greaterThan(20);
-    expect(auth.searchParams.get('nonce')).to.have.length.greaterThan(20);
+    const pushed = await pushedParams(server, auth.href);
+    expect(pushed.get('code_challenge_method')).to.equal('S256');
+    expect(pushed.get('redirect_uri')).to.equal(`${server.issuer}/account/callback`);
+    expect(pushed.get('state')).to.have.length.greaterThan(20);
+    expect(pushed.get('nonce')).to.have.length.greaterThan(20);
+    expect(pushed.get('max_age'), 'opening the console is a sign-in, not a re-authentication').to.equal(null);
 
     const alice = { ...server.accounts.alice };
     const overview = await authenticate(browser, await browser.go(auth.href), alice, clock);
@@ -119,11 +123,19 @@ describe('account console: security settings', function () {
     expect((await choice.primaryFactor(customer.id, LEVEL.mfa))?.id).to.equal('email_code');
     expect((await listEvents(server.conn, customer.id)).map((event) => event.event)).to.include('primary_factor_changed');
 
-    // the next step-up challenge (here: the console's own re-authentication) opens on the chosen method
+    // a shop's next step-up challenge opens on the chosen method …
+    const shop = await Shop.discover(server.issuer, server.clients.firstParty);
+    const stepUp = await shop.startLogin({ acr_values: ACR.mfa });
+    const shopBrowser = new Browser([server.clients.firstParty.redirectUri]);
+    const login = await shopBrowser.go(stepUp.url.href);
+    const challenge = await shopBrowser.submit(findForm(login, '/login'), { email: customer.email, password: customer.password });
+    expect(challenge.html).to.include('name="method" value="email_code"');
+    // … while the console's own re-authentication asks for the strongest method, the app
     clock.tick(6 * 60_000);
     const reauth = await browser.submit(findForm(saved, 'sign-in-mfa-form'));
-    const challenge = await browser.submit(findForm(reauth, '/login'), { email: customer.email, password: customer.password });
-    expect(challenge.html).to.include('name="method" value="email_code"');
+    const consoleChallenge = await browser.submit(findForm(reauth, '/login'), { email: customer.email, password: customer.password });
+    expect(consoleChallenge.html).to.include('name="method" value="totp"');
+    expect(consoleChallenge.html).to.not.include('value="email_code"');
   });
 
   it('removes a method after "Are you sure?": the mail and the audit record say so', async function () {
@@ -152,8 +164,11 @@ describe('account console: security settings', function () {
   it('new recovery codes invalidate the old ones', async function () {
     const customer = await newCustomer(server, 'rita');
     const browser = new Browser();
-    let page = await signInConsole(server, browser, customer, clock);
-    page = await browser.submit(findForm(page, '/account/methods/totp/add'));
+    const overview = await signInConsole(server, browser, customer, clock);
+    // opening the console is not a re-authentication: adding the first method asks for the password again
+    const { page: start, reauthenticated: asked } = await submitWithReauth(browser, overview, '/account/methods/totp/add', customer, clock);
+    expect(asked).to.equal(true);
+    let page = await browser.submit(findForm(start, '/account/methods/totp/add'));
     customer.totpSecret = manualKeyOf(page);
     const first = recoveryCodesOn(await browser.submit(findForm(page, 'confirm-form'), { code: await nextCode(clock, customer.totpSecret) }));
     expect(first).to.have.length(10);

@@ -8,7 +8,7 @@ import { enrolTotp } from '../factors/support.ts';
 import { Browser, findForm, type Page } from '../helpers/shop.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { freezeNow, type FrozenClock } from '../helpers/step_up.ts';
-import { isLoginForm, mailsTo, signInConsole, submitWithReauth, type Customer } from './support.ts';
+import { changeWithReauth, isLoginForm, mailsTo, signInConsole, submitWithReauth, type Customer } from './support.ts';
 
 /** Parses RFC 4180 CSV (quoted cells, doubled quotes, CRLF). */
 function parseCsv(text: string): string[][] {
@@ -130,8 +130,14 @@ describe('account console: company admin', function () {
     expect(page.html).to.not.include('olga.other@example.com');
     expect(page.html).to.not.include('alice@example.com');
 
-    // unlocking lena (the sign-in is recent: no re-authentication) lifts the lock and is audited with the admin
-    const unlocked = await browser.submit(findForm(page, `unlock-${lena.id}`));
+    // unlocking lena needs a fresh sign-in of the admin; its app codes take a minute of the frozen clock, so lena's
+    // first lockout is over by then and she is locked again before the admin unlocks her
+    const { page: back, reauthenticated } = await submitWithReauth(browser, page, `unlock-${lena.id}`, admin, clock);
+    expect(reauthenticated).to.equal(true);
+    expect(back.url).to.equal(`${server.issuer}/account/company`);
+    for (let i = 0; i < 5; i += 1) await limiter.reserve(lena.id);
+    const relocked = await browser.go(`${server.issuer}/account/company`);
+    const unlocked = await browser.submit(findForm(relocked, `unlock-${lena.id}`));
     expect(unlocked.url).to.equal(`${server.issuer}/account/company?done=unlocked`);
     expect(rowOf(unlocked, lena.id)).to.include('data-locked="false"');
     const record = (await listEvents(server.conn, lena.id)).find((event) => event.event === 'account_unlocked');
@@ -280,7 +286,7 @@ describe('account console: company admin', function () {
       .filter((mail) => !seen.has(mail.messageId))
       .map((mail) => ({ to: mail.to, subject: mail.subject, text: mail.text }));
 
-    const optIn = await browser.submit(findForm(page, 'policy-form'), { policy: 'opt_in' });
+    const optIn = await changeWithReauth(browser, page, 'policy-form', admin, clock, { policy: 'opt_in' });
     expect(optIn.url).to.equal(`${server.issuer}/account/company?done=policy_changed`);
     expect(newMails(), 'opt-in mails nobody').to.deep.equal([]);
 

@@ -29,6 +29,15 @@ describe('account console: change password', function () {
     return page;
   }
 
+  /** Signs in to the console and confirms who they are (opening the console is not a re-authentication): the form. */
+  async function reauthenticatedPasswordForm(browser: Browser, customer: Customer): Promise<Page> {
+    await signInConsole(server, browser, customer, clock);
+    const { page, reauthenticated } = await submitWithReauth(browser, await passwordForm(browser), 'password-form', customer, clock);
+    expect(reauthenticated).to.equal(true);
+    expect(page.html.match(/autocomplete="new-password"/g)).to.have.length(2);
+    return page;
+  }
+
   /** Tries the provider's password login in a fresh browser: the console overview on success, the login page otherwise. */
   async function tryLogin(email: string, password: string): Promise<Page> {
     const browser = new Browser();
@@ -83,8 +92,7 @@ describe('account console: change password', function () {
     const customer = await newCustomer(server, 'mila');
     const newPassword = 'mila-brand-new-secret';
     const browser = new Browser();
-    await signInConsole(server, browser, customer, clock);
-    const form = await passwordForm(browser);
+    const form = await reauthenticatedPasswordForm(browser, customer);
     const done = await browser.submit(findForm(form, 'password-form'), { password: newPassword, confirm: newPassword });
     expect(done.url).to.equal(`${server.issuer}/account?done=password_changed`);
     expect(done.html).to.include('Password changed');
@@ -105,8 +113,7 @@ describe('account console: change password', function () {
   it('a mismatch, a too short or too long password, or the email address is refused (400) with a message; nothing changes', async function () {
     const customer = await newCustomer(server, 'nora');
     const browser = new Browser();
-    await signInConsole(server, browser, customer, clock);
-    const form = findForm(await passwordForm(browser), 'password-form');
+    const form = findForm(await reauthenticatedPasswordForm(browser, customer), 'password-form');
     const cases: { fields: Record<string, string>; message: string }[] = [
       { fields: { password: 'correct horse battery', confirm: 'correct horse batterY' }, message: PASSWORD_MESSAGES.password_mismatch },
       { fields: { password: 'short7', confirm: 'short7' }, message: PASSWORD_MESSAGES.password_too_short },
@@ -127,8 +134,7 @@ describe('account console: change password', function () {
   it('bad input never gives a 500: repeated fields and a missing form are refused', async function () {
     const customer = await newCustomer(server, 'olga');
     const browser = new Browser();
-    await signInConsole(server, browser, customer, clock);
-    const form = findForm(await passwordForm(browser), 'password-form');
+    const form = findForm(await reauthenticatedPasswordForm(browser, customer), 'password-form');
     const body = new URLSearchParams({ csrf: form.fields.csrf ?? '' });
     body.append('password', 'first-long-password');
     body.append('password', 'second-long-password');
@@ -176,8 +182,7 @@ describe('account console: change password', function () {
   it('refuses a post without the page\'s CSRF token (403); nothing changes', async function () {
     const customer = await newCustomer(server, 'cora');
     const browser = new Browser();
-    await signInConsole(server, browser, customer, clock);
-    const form = findForm(await passwordForm(browser), 'password-form');
+    const form = findForm(await reauthenticatedPasswordForm(browser, customer), 'password-form');
     const forged = await browser.submit(form, { csrf: 'forged', password: 'cora-new-password-1', confirm: 'cora-new-password-1' });
     expect(forged.status).to.equal(403);
     const missing = await browser.submit(form, { csrf: undefined, password: 'cora-new-password-1', confirm: 'cora-new-password-1' });

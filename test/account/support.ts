@@ -82,3 +82,30 @@ export function recoveryCodesOn(page: Page): string[] {
   const list = /<ol id="recovery-codes">([\s\S]*?)<\/ol>/.exec(page.html)?.[1] ?? '';
   return [...list.matchAll(/<code>([^<]+)<\/code>/g)].map((match) => match[1] as string);
 }
+
+/**
+ * The authorization parameters the console pushed (RFC 9126) for the `/auth?client_id=…&request_uri=…` URL `location`,
+ * read from the provider's store: the browser never sees them.
+ */
+export async function pushedParams(server: TestServer, location: string): Promise<URLSearchParams> {
+  const requestUri = new URL(location, server.issuer).searchParams.get('request_uri') ?? '';
+  const id = requestUri.replace(/^urn:ietf:params:oauth:request_uri:/, '');
+  const doc = await server.conn.db!.collection('oidc_pushed_authorization_requests').findOne({ _id: id as never });
+  const request = (doc?.payload as { request?: string } | undefined)?.request;
+  if (!request) throw new Error(`no pushed request for ${location}`);
+  const claims = JSON.parse(Buffer.from(request.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  return new URLSearchParams(Object.entries(claims)
+    .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
+    .map(([key, value]) => [key, String(value)]));
+}
+
+/**
+ * Submits a console change the way a customer does: when the console asks to sign in again first, completes it and
+ * submits the form again on the page it lands on (the change it kept). Returns the page after the change.
+ */
+export async function changeWithReauth(
+  browser: Browser, page: Page, formId: string, customer: Customer, clock: FrozenClock, fields: Record<string, string> = {},
+): Promise<Page> {
+  const { page: next, reauthenticated } = await submitWithReauth(browser, page, formId, customer, clock, fields);
+  return reauthenticated ? browser.submit(findForm(next, formId), fields) : next;
+}

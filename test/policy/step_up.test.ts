@@ -63,9 +63,9 @@ describe('step-up decision', function () {
     expect(decideStepUp(input({ companyPolicy: 'opt_in' }))).to.deep.equal({ required: false });
   });
 
-  it('"ask at every sign-in" requires level 2 but never forces enrolment', function () {
-    expect(decideStepUp(input({ askEverySignIn: true }))).to.deep.include({ required: true, reason: 'every_sign_in' });
-    expect(decideStepUp(input({ askEverySignIn: true, enrolledLevels: [] }))).to.deep.include({ unmet: true });
+  it('"ask at every sign-in" requires level 2; with no factor left (a reset) the customer sets up a new one, never a dead end', function () {
+    expect(decideStepUp(input({ askEverySignIn: true }))).to.deep.include({ required: true, reason: 'every_sign_in', enrol: false });
+    expect(decideStepUp(input({ askEverySignIn: true, enrolledLevels: [] }))).to.deep.include({ required: true, level: 2, enrol: true });
   });
 
   it('first match wins: acr values before the step-up scope', function () {
@@ -73,7 +73,15 @@ describe('step-up decision', function () {
     expect(decision).to.deep.include({ required: true, level: 3, reason: 'acr_values' });
   });
 
-  it('an email-level factor cannot meet a level-3 request', function () {
-    expect(decideStepUp(input({ acrValues: [ACR.mfaApp], enrolledLevels: [2] }))).to.deep.include({ unmet: true });
+  it('an email-level factor cannot meet a level-3 request: the email code is proven first, then an app may be added', function () {
+    expect(decideStepUp(input({ acrValues: [ACR.mfaApp], enrolledLevels: [2] }))).to.deep.include({ required: true, level: 2, enrol: false });
+    const proven = input({ acrValues: [ACR.mfaApp], enrolledLevels: [2], sessionLevel: 2, secondFactorAt: { 2: NOW } });
+    expect(decideStepUp(proven)).to.deep.include({ required: true, level: 3, enrol: true });
+    const stale = input({ acrValues: [ACR.mfaApp], enrolledLevels: [2], sessionLevel: 2, secondFactorAt: { 2: new Date(NOW.getTime() - 6 * 60_000) } });
+    expect(decideStepUp(stale), 'a proof older than 5 minutes is asked again before an enrolment').to.deep.include({ required: true, level: 2, enrol: false });
+  });
+
+  it('without any factor, acr values alone never make a customer enrol', function () {
+    expect(decideStepUp(input({ acrValues: [ACR.mfa], enrolledLevels: [] }))).to.deep.include({ unmet: true });
   });
 });

@@ -6,7 +6,6 @@ import {
   createAccount,
   findAccountByEmail,
   listAccounts,
-  setAccountStatus,
   setPassword,
   setPrivilege,
   type Account,
@@ -14,7 +13,8 @@ import {
 } from '../../accounts/accounts.ts';
 import { findCompanyByName, listCompanies, type Company } from '../../accounts/companies.ts';
 import { resetLoginThrottle } from '../../interactions/login_throttle.ts';
-import { activeFactors, recordUnlock, resetFactors, unlockSecondFactor } from '../../security/support_actions.ts';
+import { endSignIns } from '../../authentication/credentials.ts';
+import { activeFactors, changeAccountStatus, recordUnlock, resetFactors, unlockSecondFactor } from '../../security/support_actions.ts';
 import { confirm } from '../confirm.ts';
 import { formatJson, formatTable } from '../format.ts';
 import { CliFailure, UsageError, type CliIo, type CommandContext, type CommandSpec } from '../io.ts';
@@ -183,7 +183,9 @@ export const userSetPassword: CommandSpec = {
       async run(ctx: CommandContext) {
         const account = await accountByEmail(ctx, email);
         await setPassword(ctx.conn, account.id, await readPassword(ctx, source));
-        ctx.print(`Set a new password for ${account.email}.`);
+        // Whoever signed in with the old password is signed out: sessions, grants and their tokens end.
+        await endSignIns(ctx.conn, account.id);
+        ctx.print(`Set a new password for ${account.email}; its sessions and tokens were ended.`);
       },
     };
   },
@@ -203,7 +205,8 @@ function statusCommand(status: 'active' | 'disabled'): CommandSpec {
       return {
         async run(ctx: CommandContext) {
           const account = await accountByEmail(ctx, email);
-          await setAccountStatus(ctx.conn, account.id, status);
+          await prepareAuditLog(ctx);
+          await changeAccountStatus({ conn: ctx.conn, logger: stderrLogger(ctx.io) }, account, status, cliActionContext(ctx.io.env));
           ctx.print(`${account.email} is ${status === 'disabled' ? 'disabled: it cannot sign in' : 'active: it can sign in'}.`);
         },
       };

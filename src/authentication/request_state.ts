@@ -1,0 +1,189 @@
+/**
+ * The one way to read the authentication state and what the step-up decision needs, loaded **once per request**:
+ * the interaction policy, the interaction pages, `loadExistingGrant`, `findAccount` and the token checks of one HTTP
+ * request share what this module loaded for it (kept per request object, so oidc-provider's context and the
+ * interaction routes' context see the same). Recording a proof goes through here too, so a request that proves
+ * something and then decides sees its own proof without reading again.
+ *
+ * Per account: the account (privileges, "ask at every sign-in", credentials epoch), its company's policy and its
+ * usable factors. Per session: the proofs (`proofs.ts`). The decision itself stays pure (`src/policy/step_up.ts`).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Connection } from 'mongoose';
+import { findAccountById, type Account } from '../accounts/accounts.ts';
+import { findCompanyById } from '../accounts/companies.ts';
+import type { Factor } from '../factors/contract.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
+import { LEVEL } from '../policy/acr.ts';
+import { decideStepUp, grantableStepUpScopes, type StepUpDecision, type StepUpInput } from '../policy/step_up.ts';
+import type { StepUpParams } from '../policy/step_up_params.ts';
+import { findProofs, recordFactorProof, recordPasswordProof } from './proofs.ts';
+import { deriveProven, isCurrent, type AuthenticationState, type Proof, type ProofWindow, type Proven } from './state.ts';
+
+/** What the loader needs. */
+export interface AuthenticationDeps {
+  readonly conn: Connection;
+  readonly factors?: FactorRegistry | undefined;
+  /**
+   * How long a session's proofs are kept after their last write, in milliseconds: at least as long as a session and
+   * every grant issued from it live (refresh tokens are checked against them). Default 30 days.
+   */
+  readonly proofsKeepMs?: number | undefined;
+}
+
+/** Default of {@link AuthenticationDeps.proofsKeepMs}: 30 days. */
+export const DEFAULT_PROOFS_KEEP_MS = 30 * 24 * 3_600_000;
+
+/** An account as the step-up sees it. */
+export interface AccountFacts {
+  /** `null` when the account is unknown or disabled: it proves nothing and may not sign in. */
+  readonly account: Account | null;
+  readonly companyPolicy: 'forced' | 'opt_in' | null;
+  /** Active factors proving at least level 2, in registry order (primary factors first). */
+  readonly usable: readonly Factor[];
+}
+
+interface Memo {
+  readonly accounts: Map<string, Promise<AccountFacts>>;
+  readonly states: Map<string, Promise<AuthenticationState | undefined>>;
+}
+
+const memos = new WeakMap<object, Memo>();
+
+function memoOf(request: object): Memo {
+  let memo = memos.get(request);
+  if (!memo) {
+    memo = { accounts: new Map(), states: new Map() };
+    memos.set(request, memo);
+  }
+  return memo;
+}
+
+/** The request object a context stands for (Koa and oidc-provider contexts of one request share `req`). */
+export type RequestKey = IncomingMessage | object;
+
+async function loadAccountFacts(deps: AuthenticationDeps, accountId: string): Promise<AccountFacts> {
+  const found = await findAccountById(deps.conn, accountId);
+  const account = found && found.status === 'active' ? found : null;
+  if (!account) return { account: null, companyPolicy: null, usable: [] };
+  const [company, usable] = await Promise.all([
+    account.companyId ? findCompanyById(deps.conn, account.companyId) : null,
+    deps.factors ? deps.factors.usableFactors(account.id, LEVEL.mfa) : [],
+  ]);
+  return { account, companyPolicy: company?.mfaPolicy ?? null, usable };
+}
+
+/** The account's facts for this request (loaded once). */
+export function accountFacts(deps: AuthenticationDeps, request: RequestKey, accountId: string): Promise<AccountFacts> {
+  const memo = memoOf(request);
+  let pending = memo.accounts.get(accountId);
+  if (!pending) {
+    pending = loadAccountFacts(deps, accountId);
+    memo.accounts.set(accountId, pending);
+    pending.catch(() => memo.accounts.delete(accountId));
+  }
+  return pending;
+}
+
+/** Forgets what this request loaded for `accountId` (after the request itself changed its factors). */
+export function forgetAccountFacts(request: RequestKey, accountId: string): void {
+  memoOf(request).accounts.delete(accountId);
+}
+
+/** The proofs of a session for this request (loaded once); `undefined` without a session or proofs. */
+export function sessionProofs(deps: AuthenticationDeps, request: RequestKey, sessionUid: string | undefined): Promise<AuthenticationState | undefined> {
+  if (!sessionUid) return Promise.resolve(undefined);
+  const memo = memoOf(request);
+  let pending = memo.states.get(sessionUid);
+  if (!pending) {
+    pending = findProofs(deps.conn, sessionUid);
+    memo.states.set(sessionUid, pending);
+    pending.catch(() => memo.states.delete(sessionUid));
+  }
+  return pending;
+}
+
+function factorLookup(deps: AuthenticationDeps): (id: string) => Factor | undefined {
+  return (id) => deps.factors?.get(id);
+}
+
+/** What the session proves for `accountId` in this request (only the proofs in `window` count). */
+export async function provenFor(
+  deps: AuthenticationDeps, request: RequestKey, accountId: string, sessionUid: string | undefined, window: ProofWindow = {},
+): Promise<{ facts: AccountFacts; state: AuthenticationState | undefined; proven: Proven; current: boolean }> {
+  const [facts, state] = await Promise.all([accountFacts(deps, request, accountId), sessionProofs(deps, request, sessionUid)]);
+  return { facts, state, proven: deriveProven(state, facts.account, factorLookup(deps), window), current: isCurrent(state, facts.account) };
+}
+
+/** The pure decision's input for a request, from what this request loaded. */
+export function stepUpInput(facts: AccountFacts, proven: Proven, params: StepUpParams, now: Date): StepUpInput {
+  return {
+    sessionLevel: proven.level,
+    secondFactorAt: proven.secondFactorAt,
+    acrValues: params.acrValues,
+    essentialAcr: params.essentialAcr,
+    defaultAcrValues: params.defaultAcrValues,
+    scopes: params.scopes,
+    privileges: facts.account?.privileges ?? [],
+    companyPolicy: facts.companyPolicy,
+    askEverySignIn: facts.account?.signInMfa ?? false,
+    enrolledLevels: facts.usable.map((factor) => factor.level),
+    now,
+  };
+}
+
+/** One step-up evaluation: what the session proves for the account, the decision, the step-up scopes it may get. */
+export interface StepUpEvaluation {
+  readonly facts: AccountFacts;
+  readonly state: AuthenticationState | undefined;
+  /** The proofs are of this account under its current epoch (else the session must sign in again). */
+  readonly current: boolean;
+  /** What the session proves for this request (proofs older than its `max_age` left out). */
+  readonly proven: Proven;
+  readonly decision: StepUpDecision;
+  /** The step-up scopes among the requested ones the account may receive now. */
+  readonly grantable: readonly string[];
+}
+
+/** Evaluates the step-up of a request from what this request loaded (the decision itself is pure). */
+export async function evaluateStepUp(
+  deps: AuthenticationDeps,
+  request: RequestKey,
+  subject: { accountId: string; sessionUid: string | undefined; params: StepUpParams; window?: ProofWindow; now?: Date },
+): Promise<StepUpEvaluation> {
+  const { facts, state, proven, current } = await provenFor(deps, request, subject.accountId, subject.sessionUid, subject.window);
+  const input = stepUpInput(facts, proven, subject.params, subject.now ?? new Date());
+  return { facts, state, current, proven, decision: decideStepUp(input), grantable: grantableStepUpScopes(input) };
+}
+
+/**
+ * Records a password proof of `account` in the session, for this request and in the store: a sign-in starts a new
+ * authentication (earlier factor proofs are gone), a re-confirmation keeps them.
+ */
+export async function provePassword(
+  deps: AuthenticationDeps, request: RequestKey, sessionUid: string, account: Pick<Account, 'id' | 'credentialsEpoch'>,
+  proof: Proof, kind: 'sign_in' | 'reconfirm',
+): Promise<AuthenticationState> {
+  const current = await sessionProofs(deps, request, sessionUid).catch(() => undefined);
+  const state = await recordPasswordProof(deps.conn, {
+    sessionUid, accountId: account.id, epoch: account.credentialsEpoch, proof, keepMs: deps.proofsKeepMs ?? DEFAULT_PROOFS_KEEP_MS, keepFactors: kind === 'reconfirm',
+  }, current);
+  memoOf(request).states.set(sessionUid, Promise.resolve(state));
+  return state;
+}
+
+/**
+ * Records that `factorId` was proven in the session, on top of the password proof of the same account and epoch;
+ * `undefined` when that proof is gone (the caller starts the sign-in again).
+ */
+export async function proveFactor(
+  deps: AuthenticationDeps, request: RequestKey, sessionUid: string, account: Pick<Account, 'id' | 'credentialsEpoch'>, factorId: string, proof: Proof,
+): Promise<AuthenticationState | undefined> {
+  const current = await sessionProofs(deps, request, sessionUid);
+  if (!current || current.accountId !== account.id || current.epoch !== account.credentialsEpoch) return undefined;
+  const state = await recordFactorProof(deps.conn, {
+    sessionUid, accountId: account.id, epoch: account.credentialsEpoch, factorId, proof, keepMs: deps.proofsKeepMs ?? DEFAULT_PROOFS_KEEP_MS,
+  }, current);
+  memoOf(request).states.set(sessionUid, Promise.resolve(state));
+  return state;
+}

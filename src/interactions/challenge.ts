@@ -1,0 +1,180 @@
+/**
+ * The second-factor challenge of the `login` prompt: the page (the customer's primary method, the others under "use
+ * another method", recovery codes as the backup), sending a code for methods that deliver one, and checking the code.
+ * A code that checks out is recorded as a proof in the session's authentication state right here, where it was
+ * proven; what comes next (another step, an enrolment, the login) is the decision's.
+ */
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { Account } from '../accounts/accounts.ts';
+import { proveFactor, type StepUpEvaluation } from '../authentication/request_state.ts';
+import type { Factor, VerifyResult } from '../factors/contract.ts';
+import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
+import { maskEmail } from '../shared/mask_email.ts';
+import { clientNameOf, formBody, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
+import { MFA_MESSAGES, STATUS, failureMessage, type MfaMessageId } from './factor_messages.ts';
+import { finishLogin, finishUnmet, notify, notifyLockout, restartSignIn } from './finish.ts';
+import { evaluatePending, pendingStepUpOf, redirectToStep, type PendingStepUp } from './step_up_state.ts';
+
+/** One step of a step-up in progress: the interaction, whose it is, the account and what the decision asks. */
+export interface Step {
+  readonly interaction: InteractionDetails;
+  readonly pending: PendingStepUp;
+  readonly account: Account;
+  readonly evaluation: StepUpEvaluation;
+  /** The level to prove (or to enrol a factor for). */
+  readonly level: number;
+  readonly enrol: boolean;
+}
+
+/**
+ * The step of a POST: the interaction (CSRF checked), its pending step-up and the decision. Otherwise it answers
+ * itself and returns `undefined`: a redirect to the current step (a double submit, a stale page, nothing more to
+ * prove) or the sign-in page (the account or its proofs are gone).
+ */
+export async function postStep(ctx: Context, deps: InteractionDeps): Promise<Step | undefined> {
+  const interaction = await loadInteraction(ctx, deps.provider);
+  deps.csrf.verify(interaction.uid, formBody(ctx).csrf);
+  const pending = pendingStepUpOf(interaction);
+  if (!pending || pending.enrolled) {
+    redirectToStep(ctx, interaction.uid);
+    return undefined;
+  }
+  const evaluation = await evaluatePending(ctx, deps, interaction, pending);
+  const { account } = evaluation.facts;
+  if (!account || !evaluation.current) {
+    await restartSignIn(ctx, deps, interaction);
+    return undefined;
+  }
+  const { decision } = evaluation;
+  if (!('required' in decision) || !decision.required) {
+    redirectToStep(ctx, interaction.uid);
+    return undefined;
+  }
+  return { interaction, pending, account, evaluation, level: decision.level, enrol: decision.enrol };
+}
+
+const methodChoices = new WeakMap<FactorRegistry, MethodChoice>();
+
+/** The deps' method choice, else one created once per registry (over `deps.conn`) and reused by every request. */
+export function methodChoiceOf(deps: Pick<InteractionDeps, 'conn' | 'factors' | 'methodChoice'>): MethodChoice | undefined {
+  if (deps.methodChoice) return deps.methodChoice;
+  if (!deps.factors) return undefined;
+  let choice = methodChoices.get(deps.factors);
+  if (!choice) {
+    choice = createMethodChoice({ conn: deps.conn, registry: deps.factors });
+    methodChoices.set(deps.factors, choice);
+  }
+  return choice;
+}
+
+/**
+ * The methods the page may offer at `level`: it opens on `chosen` when usable, else on the customer's primary method
+ * (the stored choice, or the first enrolled); the others are the usable alternatives — a level-3 request never lists
+ * a level-2 method (email codes); recovery codes are always there as a backup.
+ */
+async function methodsFor(deps: InteractionDeps, accountId: string, level: number, chosen?: string): Promise<{ current?: Factor; others: Factor[] }> {
+  const choice = methodChoiceOf(deps);
+  if (!choice) return { others: [] };
+  const { primary, alternatives } = await choice.methodOptions(accountId, level);
+  const usable = primary ? [primary, ...alternatives] : [...alternatives];
+  const current = usable.find((factor) => factor.id === chosen) ?? primary;
+  return { ...(current ? { current } : {}), others: usable.filter((factor) => factor !== current) };
+}
+
+export interface ChallengeForm {
+  message?: { id: MfaMessageId; text: string };
+  method?: string;
+  sentTo?: string;
+  status?: number;
+}
+
+export async function renderChallenge(ctx: Context, deps: InteractionDeps, step: Omit<Step, 'evaluation' | 'enrol'>, form: ChallengeForm): Promise<void> {
+  const { interaction, account, level } = step;
+  const { current, others } = await methodsFor(deps, account.id, level, form.method);
+  if (!current) {
+    await finishUnmet(ctx, deps);
+    return;
+  }
+  renderInteractionPage(ctx, deps, interaction, 'mfa_challenge', {
+    title: 'Two-factor authentication',
+    clientName: await clientNameOf(deps.provider, interaction),
+    csrf: deps.csrf.tokenFor(interaction.uid),
+    method: { id: current.id, label: current.label, role: current.role, sends: current.challenge !== undefined },
+    otherMethods: others.filter((factor) => factor.role === 'primary').map((factor) => ({ id: factor.id, label: factor.label })),
+    backupMethods: others.filter((factor) => factor.role === 'backup').map((factor) => ({ id: factor.id, label: factor.label })),
+    maskedEmail: current.challenge ? maskEmail(account.email) : undefined,
+    sentTo: form.sentTo,
+    error: form.message?.text,
+    errorId: form.message?.id,
+  }, form.status ?? 200);
+}
+
+export const codeForm = z.object({
+  code: z.string().max(64).optional(),
+  method: z.string().max(64).optional(),
+});
+
+/** POST /interaction/:uid/mfa — the code of the chosen method. */
+export async function submitChallenge(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const step = await postStep(ctx, deps);
+  if (!step) return;
+  const { interaction, pending, account, level } = step;
+  if (step.enrol) {
+    redirectToStep(ctx, interaction.uid);
+    return;
+  }
+  const parsed = codeForm.safeParse(formBody(ctx));
+  if (!parsed.success) {
+    await renderChallenge(ctx, deps, step, { message: { id: 'invalid_form', text: MFA_MESSAGES.invalid_form }, status: 400 });
+    return;
+  }
+  const { current } = await methodsFor(deps, account.id, level, parsed.data.method);
+  if (!current || (parsed.data.method !== undefined && current.id !== parsed.data.method)) {
+    await renderChallenge(ctx, deps, step, { message: { id: 'not_enrolled', text: MFA_MESSAGES.not_enrolled }, status: 400 });
+    return;
+  }
+  const result: VerifyResult = await current.verify(account.id, parsed.data.code ?? '');
+  if (!result.ok) {
+    const message = failureMessage(result);
+    deps.logger.info({ event: 'mfa.failed', accountId: account.id, factor: current.id, code: result.code }, 'second factor failed');
+    await notifyLockout(ctx, deps, interaction, account, result);
+    await renderChallenge(ctx, deps, step, { message, method: current.id, status: STATUS[message.id] ?? 400 });
+    return;
+  }
+  deps.logger.info({ event: 'mfa.succeeded', accountId: account.id, factor: current.id }, 'second factor verified');
+  const proven = await proveFactor(deps, ctx.req, pending.sessionUid, account, current.id, { at: new Date(), interaction: interaction.uid });
+  if (current.role === 'backup') {
+    await notify(ctx, deps, interaction, account, { kind: 'recovery_code_used', details: { remaining: result.remaining ?? 0 } });
+  }
+  if (!proven) return restartSignIn(ctx, deps, interaction);
+  // More may be needed now (an enrolment after the held factor was proven): the page of the next step.
+  const next = (await evaluatePending(ctx, deps, interaction, pending)).decision;
+  if ('required' in next && next.required) return redirectToStep(ctx, interaction.uid);
+  await finishLogin(ctx, deps, interaction, pending);
+}
+
+/** POST /interaction/:uid/mfa/send — sends a code for a method that delivers one (email). */
+export async function submitSend(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const step = await postStep(ctx, deps);
+  if (!step) return;
+  const { account, level } = step;
+  if (step.enrol) {
+    redirectToStep(ctx, step.interaction.uid);
+    return;
+  }
+  const parsed = codeForm.safeParse(formBody(ctx));
+  const { current } = await methodsFor(deps, account.id, level, parsed.success ? parsed.data.method : undefined);
+  if (!current?.challenge) {
+    await renderChallenge(ctx, deps, step, { message: { id: 'not_enrolled', text: MFA_MESSAGES.not_enrolled }, status: 400 });
+    return;
+  }
+  const sent = await current.challenge.send({ id: account.id, email: account.email, name: account.name });
+  if (!sent.ok) {
+    const message = failureMessage(sent);
+    await renderChallenge(ctx, deps, step, { message, method: current.id, status: STATUS[message.id] ?? 400 });
+    return;
+  }
+  await renderChallenge(ctx, deps, step, { method: current.id, ...(sent.sentTo ? { sentTo: sent.sentTo } : {}) });
+}

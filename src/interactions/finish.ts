@@ -1,0 +1,93 @@
+/**
+ * The ends of a login interaction with a step-up: the login (what the session proves, derived from its authentication
+ * state), `unmet_authentication_requirements`, a sign-in that cannot go on (the account was disabled meanwhile, or its
+ * proofs are gone), and the security notifications the steps send.
+ *
+ * The login result carries `acr`/`amr` derived from the session's proofs and, as `ts` (`auth_time`), the time of the
+ * latest proof made in this interaction. When nothing was proven in it (the step-up turned out unnecessary, e.g.
+ * another tab did it meanwhile) there is no login result at all: the session and its `auth_time` stay as they were.
+ */
+import type { Context } from 'koa';
+import type { Account } from '../accounts/accounts.ts';
+import { sessionProofs, accountFacts } from '../authentication/request_state.ts';
+import { deriveProven, isCurrent, proofsOf } from '../authentication/state.ts';
+import type { FactorFailure } from '../factors/contract.ts';
+import { notifySecurityEvent, type NotifyInput } from '../mail/notify.ts';
+import type { NotificationKind } from '../mail/templates.ts';
+import { finishInteraction, renderInteractionPage, clientNameOf, type InteractionDeps, type InteractionDetails } from './context.ts';
+import { savePending, type PendingStepUp } from './step_up_state.ts';
+
+export async function finishUnmet(ctx: Context, deps: InteractionDeps): Promise<void> {
+  await finishInteraction(ctx, deps.provider, {
+    error: 'unmet_authentication_requirements',
+    error_description: 'the required authentication level cannot be met for this account',
+  }, { mergeWithLastSubmission: false });
+}
+
+/** The sign-in page's message when a step-up cannot go on. */
+export const SIGN_IN_AGAIN_MESSAGE = 'This sign-in cannot continue. Sign in again; if it keeps failing, contact customer support.';
+
+/**
+ * The account of the step-up was disabled or removed meanwhile, or the session's proofs were ended (a password change
+ * elsewhere): the pending step-up is dropped and the sign-in page says to sign in again. Nothing is written for the
+ * account.
+ */
+export async function restartSignIn(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails): Promise<void> {
+  await savePending(ctx, deps, undefined);
+  const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : '';
+  renderInteractionPage(ctx, deps, interaction, 'login', {
+    title: 'Sign in',
+    clientName: await clientNameOf(deps.provider, interaction),
+    csrf: deps.csrf.tokenFor(interaction.uid),
+    email: loginHint,
+    remember: false,
+    error: SIGN_IN_AGAIN_MESSAGE,
+  }, 409);
+}
+
+/** Whether the browser's provider session is transient ("don't remember me"): a step-up keeps it so. */
+async function sessionTransient(deps: InteractionDeps, sessionUid: string): Promise<boolean> {
+  const session = await deps.provider.Session.findByUid(sessionUid);
+  return session?.transient === true;
+}
+
+/** Finishes the login with what the session proves now; see the module comment. */
+export async function finishLogin(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp): Promise<void> {
+  const [facts, state] = await Promise.all([accountFacts(deps, ctx.req, pending.accountId), sessionProofs(deps, ctx.req, pending.sessionUid)]);
+  if (!facts.account || !isCurrent(state, facts.account)) return restartSignIn(ctx, deps, interaction);
+  const [latest] = proofsOf(state, interaction.uid);
+  if (!latest) {
+    await finishInteraction(ctx, deps.provider, {}, { mergeWithLastSubmission: false });
+    return;
+  }
+  const proven = deriveProven(state, facts.account, (id) => deps.factors?.get(id));
+  // oidc-provider defaults `remember` to true: a "don't remember me" session must stay transient.
+  const remember = pending.remember ?? !(await sessionTransient(deps, pending.sessionUid));
+  await finishInteraction(ctx, deps.provider, {
+    login: { accountId: pending.accountId, acr: proven.acr, amr: proven.amr, ts: Math.floor(latest.getTime() / 1000), remember },
+  }, { mergeWithLastSubmission: false });
+}
+
+/** Audit + email of a security event (ASVS 2.5.5); best effort, never blocks the sign-in. */
+export async function notify<K extends NotificationKind>(
+  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, account: Pick<Account, 'id' | 'email' | 'name'>,
+  input: Omit<NotifyInput<K>, 'account' | 'ip' | 'userAgent' | 'clientId'>,
+): Promise<void> {
+  if (!deps.notify) return;
+  await notifySecurityEvent(deps.notify, {
+    ...input,
+    account: { id: account.id, email: account.email, name: account.name },
+    ip: ctx.ip,
+    userAgent: ctx.get('user-agent') || undefined,
+    clientId: String(interaction.params.client_id ?? '') || undefined,
+  } as NotifyInput<K>);
+}
+
+/** Notifies a lockout that this very failure started. */
+export async function notifyLockout(
+  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, account: Pick<Account, 'id' | 'email' | 'name'>, failure: FactorFailure,
+): Promise<void> {
+  if (failure.code === 'locked' || !failure.lock) return;
+  deps.logger.warn({ event: 'mfa.locked', accountId: account.id, permanent: failure.lock.permanent }, 'second factor locked');
+  await notify(ctx, deps, interaction, account, { kind: 'account_locked', details: { until: failure.lock.until, failures: failure.lock.failures } });
+}

@@ -1,0 +1,107 @@
+/**
+ * The step-up state of a login interaction: whose step-up it is, in which browser session its proofs are recorded, and
+ * what the decision says now. Every step (the GET dispatcher, the challenge, the enrolment) starts here.
+ *
+ * Whose step-up it is:
+ * - a fresh browser: the password step verified the account, recorded the password proof in the browser's provider
+ *   session (created for it: proofs always have their session) and stored a {@link PendingStepUp} in the
+ *   interaction's result (no login yet), so password + code make **one** interaction;
+ * - a signed-in customer: the session's account, when the only reason to prompt is the step-up; the page shows the
+ *   code step only, and the password form is refused (a step-up never switches account).
+ *
+ * The pending step-up holds no proof: who proved what, when, is the authentication state's (`src/authentication/`).
+ */
+import type { Context } from 'koa';
+import { evaluateStepUp, type StepUpEvaluation } from '../authentication/request_state.ts';
+import type { ProofWindow } from '../authentication/state.ts';
+import { maxAgeSince, requestFromParams } from '../policy/step_up_params.ts';
+import { MFA_REQUIRED_REASON } from '../provider/step_up_policy.ts';
+import type { InteractionDeps, InteractionDetails } from './context.ts';
+
+/** What the interaction remembers between its pages (server-side, in the interaction's result). */
+export interface PendingStepUp {
+  readonly accountId: string;
+  /** The browser's provider session whose authentication state holds this sign-in's proofs. */
+  readonly sessionUid: string;
+  /** "Keep me signed in" of the password form; absent for a signed-in session (its own setting is kept). */
+  readonly remember?: boolean;
+  /** Set once enrolment confirmed a new factor in this interaction: the recovery codes page comes next. */
+  readonly enrolled?: { readonly factorId: string };
+  /** The enrolment in progress in this interaction (see `enrol.ts`). */
+  readonly enrolment?: EnrolmentState;
+}
+
+/** What the enrolment inside the login remembers between its pages. */
+export interface EnrolmentState {
+  /** The factor the customer chose to set up. */
+  readonly factorId: string;
+  /** A code was sent for this enrolment: the code form is shown. */
+  readonly codeSent?: boolean;
+}
+
+/** Reasons that ask for the password again; with any of them the password form comes first. */
+const PASSWORD_REASONS = new Set(['no_session', 'login_prompt', 'max_age', 'id_token_hint', 'claims_id_token_sub_value', 'session_outdated']);
+
+/**
+ * Which proofs count for the interaction's request: with `max_age`, those newer than the request (its `iat` is in
+ * whole seconds: the end of that second is taken) minus `max_age`, and those made in the interaction itself.
+ */
+export function proofWindowOf(interaction: InteractionDetails): ProofWindow {
+  const requestedAt = new Date((interaction.iat ?? Math.floor(Date.now() / 1000)) * 1000 + 999);
+  return { since: maxAgeSince(interaction.params, requestedAt), interaction: interaction.uid };
+}
+
+/** The step-up in progress for this interaction, or undefined when the password form comes first. */
+export function pendingStepUpOf(interaction: InteractionDetails): PendingStepUp | undefined {
+  if (interaction.prompt.name !== 'login') return undefined;
+  const stored = (interaction.result as { stepUpPending?: PendingStepUp } | undefined)?.stepUpPending;
+  if (stored && typeof stored.accountId === 'string' && typeof stored.sessionUid === 'string') return stored;
+  const session = interaction.session;
+  const reasons = interaction.prompt.reasons;
+  if (!session?.accountId || !session.uid || !reasons.includes(MFA_REQUIRED_REASON) || reasons.some((reason) => PASSWORD_REASONS.has(reason))) {
+    return undefined;
+  }
+  return { accountId: session.accountId, sessionUid: session.uid };
+}
+
+/** The decision for the pending step-up, from the authentication state (loaded once for this request). */
+export async function evaluatePending(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp): Promise<StepUpEvaluation> {
+  const client = await deps.provider.Client.find(String(interaction.params.client_id ?? ''));
+  return evaluateStepUp(deps, ctx.req, {
+    accountId: pending.accountId,
+    sessionUid: pending.sessionUid,
+    params: requestFromParams(interaction.params, (client?.defaultAcrValues ?? []) as readonly string[]),
+    window: proofWindowOf(interaction),
+  });
+}
+
+/** Stores the pending step-up in the interaction (not a login: resuming with it asks for the login again). */
+export async function savePending(ctx: Context, deps: InteractionDeps, pending: PendingStepUp | undefined): Promise<void> {
+  await deps.provider.interactionResult(ctx.req, ctx.res, pending ? { stepUpPending: pending } : {}, { mergeWithLastSubmission: false });
+}
+
+export function redirectToStep(ctx: Context, uid: string): void {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.redirect(`/interaction/${uid}`);
+  ctx.status = 303;
+}
+
+/**
+ * The uid of this browser's provider session, creating an anonymous one when the browser has none: the password proof
+ * of a fresh browser is recorded in the session the login will resume (oidc-provider finds it by its cookie, logs the
+ * account in and rotates its id; the uid stays).
+ */
+export async function browserSessionUid(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails): Promise<string> {
+  if (interaction.session?.uid) return interaction.session.uid;
+  const { provider } = deps;
+  const providerCtx = provider.createContext(ctx.req, ctx.res);
+  const session = await provider.Session.get(providerCtx as never);
+  if (!session.accountId && (session as { new?: boolean }).new) {
+    await session.save(ANONYMOUS_SESSION_TTL_SECONDS);
+    providerCtx.cookies.set(provider.cookieName('session'), session.jti, { httpOnly: true, sameSite: 'lax', ...deps.sessionCookie, ...(ctx.secure ? { secure: true } : {}) });
+  }
+  return session.uid;
+}
+
+/** How long an anonymous session lives before its login (the login re-saves it with the session lifetime). */
+const ANONYMOUS_SESSION_TTL_SECONDS = 3600;
