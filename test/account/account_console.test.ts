@@ -168,7 +168,7 @@ describe('account console: security settings', function () {
     // opening the console is not a re-authentication: adding the first method asks for the password again
     const { page: start, reauthenticated: asked } = await submitWithReauth(browser, overview, '/account/methods/totp/add', customer, clock);
     expect(asked).to.equal(true);
-    let page = await browser.submit(findForm(start, '/account/methods/totp/add'));
+    const page = await browser.submit(findForm(start, '/account/methods/totp/add'));
     customer.totpSecret = manualKeyOf(page);
     const first = recoveryCodesOn(await browser.submit(findForm(page, 'confirm-form'), { code: await nextCode(clock, customer.totpSecret) }));
     expect(first).to.have.length(10);

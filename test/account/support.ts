@@ -96,7 +96,7 @@ export async function pushedParams(server: TestServer, location: string): Promis
   const claims = JSON.parse(Buffer.from(request.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
   return new URLSearchParams(Object.entries(claims)
     .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
-    .map(([key, value]) => [key, String(value)]));
+    .map(([key, value]): [string, string] => [key, String(value)]));
 }
 
 /**

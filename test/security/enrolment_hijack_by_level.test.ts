@@ -6,7 +6,7 @@
  * factor is enrolled; only then may a stronger one be added.
  */
 import { expect } from 'chai';
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { createAccount } from '../../src/accounts/accounts.ts';
 import { createCompany } from '../../src/accounts/companies.ts';
 import type { Factor } from '../../src/factors/contract.ts';
