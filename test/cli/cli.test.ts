@@ -311,7 +311,7 @@ describe('operators CLI (runCli)', function () {
     });
     it('set-password replaces the password (from an argument, or piped)', async function () {
       await ok(['user', 'add', '--email', 'pw@example.com', '--name', 'Pw', '--password', 'first password']);
-      expect(await ok(['user', 'set-password', 'PW@example.com', '--password', 'second password'])).to.equal('Set a new password for pw@example.com.\n');
+      expect(await ok(['user', 'set-password', 'PW@example.com', '--password', 'second password'])).to.equal('Set a new password for pw@example.com; its sessions and tokens were ended.\n');
       expect(await verifyLogin(conn, 'pw@example.com', 'first password')).to.equal(null);
       expect(await verifyLogin(conn, 'pw@example.com', 'second password')).to.not.equal(null);
       const stdin = Object.assign(Readable.from(['third password\n']), { isTTY: false });

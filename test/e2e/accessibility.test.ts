@@ -194,8 +194,13 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     expect(await page.getByRole('button', { name: 'Unlock Leo Locked' }).count(), 'the report shows the locked member').to.equal(1);
     problems.push(...await audit(page, 'company admin'));
 
-    // Signed in a moment ago: the password form itself shows (no re-authentication detour yet).
+    // Opening the console is not a re-authentication: the form first asks to confirm who it is …
     await page.goto(`${server.issuer}/account/password`);
+    await page.getByRole('button', { name: "Confirm it's you and continue" }).waitFor();
+    problems.push(...await audit(page, 'change password: confirm first'));
+    // … then the password again, and the form itself shows.
+    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: "Confirm it's you and continue" }).click()]);
+    await signIn(page, admin.email, admin.password);
     await page.getByLabel('New password', { exact: true }).waitFor();
     problems.push(...await audit(page, 'change password'));
     expect(problems, problems.join('\n')).to.deep.equal([]);
