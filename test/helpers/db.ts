@@ -38,11 +38,19 @@ export function freshDbName(label: string): string {
   return `t_${clean}_${randomBytes(6).toString('hex')}`;
 }
 
+export interface FreshDbOptions {
+  /**
+   * Turn on the driver's command monitoring: `conn.getClient()` then emits `commandStarted` / `commandSucceeded` /
+   * `commandFailed` for every command (see `mongo_commands.ts`). Default: off.
+   */
+  monitorCommands?: boolean;
+}
+
 /** Connects a new mongoose connection to a fresh database; the caller closes it. */
-export async function connectFreshDb(label: string): Promise<mongoose.Connection> {
+export async function connectFreshDb(label: string, options: FreshDbOptions = {}): Promise<mongoose.Connection> {
   const { base, query } = splitUri(mongoBaseUri());
   const uri = `${base}/${freshDbName(label)}${query}`;
-  return mongoose.createConnection(uri, { serverSelectionTimeoutMS: 5000 }).asPromise();
+  return mongoose.createConnection(uri, { serverSelectionTimeoutMS: 5000, ...(options.monitorCommands ? { monitorCommands: true } : {}) }).asPromise();
 }
 
 /** Skips the current test (visibly, with a reason) when running against a real MongoDB. */

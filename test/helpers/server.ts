@@ -86,11 +86,13 @@ export interface TestServerOptions {
    * outbox), or pass one. Either way it is wrapped to count failures in `metrics`. Default: no mailer.
    */
   mailer?: 'config' | Mailer;
+  /** Turn on the driver's command monitoring on `conn` (count commands with `recordCommands`). Default: off. */
+  monitorCommands?: boolean;
 }
 
 export async function startTestServer(label: string, options: TestServerOptions = {}): Promise<TestServer> {
   const shopOrigin = options.shopOrigin ?? SHOP_ORIGIN;
-  const conn = await connectFreshDb(label);
+  const conn = await connectFreshDb(label, { monitorCommands: options.monitorCommands ?? false });
   const server: Server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -1,0 +1,129 @@
+/**
+ * How many MongoDB commands one whole sign-in costs, counted with the driver's command monitoring (never timed):
+ * from the shop's authorization request in a fresh browser to the shop's token response. Each flow runs once to warm
+ * up (index builds, model compilation, the first client load) and is then measured again with a fresh browser and a
+ * fresh account, so the numbers are the steady state. The driver's own commands (handshakes, monitoring) are not
+ * counted (`DRIVER_COMMANDS`). A failure prints the breakdown per collection, per step and in order.
+ */
+import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import * as oidc from 'openid-client';
+import { createAccount } from '../../src/accounts/accounts.ts';
+import type { TotpFactor } from '../../src/factors/index.ts';
+import { ACR } from '../../src/policy/acr.ts';
+import { enrolTotp } from '../factors/support.ts';
+import { describeCommands, recordCommands, type CommandRecorder } from '../helpers/mongo_commands.ts';
+import { startTestServer, type TestAccount, type TestServer } from '../helpers/server.ts';
+import { Browser, Shop, findForm, type Page } from '../helpers/shop.ts';
+import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+
+const MFA_SIGN_IN_BUDGET = 30;
+const PASSWORD_SIGN_IN_BUDGET = 20;
+
+/** The steps of a sign-in, by request (an interaction page is named once its response shows which page it is). */
+const STEP_NAMES: Record<string, string> = {
+  'GET /auth': 'authorization request',
+  'GET /auth/:uid': 'resume',
+  'GET /interaction/:uid': 'interaction page',
+  'POST /interaction/:uid/login': 'password POST',
+  'POST /interaction/:uid/mfa': 'code POST',
+  'POST /interaction/:uid/confirm': 'consent POST',
+};
+
+/** A browser that labels the recorder's steps with the request it is making (numbered, in flow order). */
+class CountingBrowser extends Browser {
+  private readonly recorder: CommandRecorder;
+  private requests = 0;
+
+  constructor(stopAt: string[], recorder: CommandRecorder) {
+    super(stopAt);
+    this.recorder = recorder;
+  }
+
+  override async request(url: string, init: Parameters<Browser['request']>[1] = {}): Promise<Page> {
+    this.requests += 1;
+    const label = (name: string): string => `${this.requests} ${name}`;
+    const method = init.method ?? 'GET';
+    const path = new URL(url).pathname.replace(/^\/(interaction|auth)\/[^/]+/, '/$1/:uid');
+    const isInteractionPage = method === 'GET' && path === '/interaction/:uid';
+    this.recorder.step(label(STEP_NAMES[`${method} ${path}`] ?? `${method} ${path}`));
+    const page = await super.request(url, init);
+    if (isInteractionPage) this.recorder.renameStep(label(isChallenge(page) ? 'challenge page' : page.html.includes('/confirm"') ? 'consent page' : 'login page'));
+    return page;
+  }
+}
+
+describe('MongoDB commands of one sign-in (steady state, counted with the driver\'s command monitoring)', function () {
+  let server: TestServer;
+  let shop: Shop;
+  let clock: FrozenClock;
+  let recorder: CommandRecorder;
+  let totp: TotpFactor;
+
+  async function freshAccount(withApp: boolean): Promise<{ account: TestAccount; secret?: string }> {
+    const id = randomBytes(5).toString('hex');
+    const account = { email: `perf_${id}@example.com`, password: `perf-password-${id}`, name: `Perf ${id}` };
+    const created = await createAccount(server.conn, account);
+    const testAccount = { id: created.id, ...account };
+    return withApp ? { account: testAccount, secret: await enrolTotp(totp, testAccount) } : { account: testAccount };
+  }
+
+  /**
+   * One sign-in from a fresh browser, counted from the authorization request to the token response: password, then
+   * (with `secret`) the authenticator-app code asked for by `acr_values=…mfa`. Returns the breakdown.
+   */
+  async function signInCounted(account: TestAccount, secret?: string): Promise<{ count: number; breakdown: string }> {
+    const pending = await shop.startLogin(secret ? { acr_values: ACR.mfa } : {});
+    const code = secret ? await nextCode(clock, secret) : undefined;
+    const browser = new CountingBrowser([server.clients.firstParty.redirectUri], recorder);
+
+    recorder.start('0 before the first request');
+    const loginPage = await browser.go(pending.url.href);
+    let page = await browser.submit(findForm(loginPage, '/login'), { email: account.email, password: account.password });
+    if (code) {
+      expect(isChallenge(page), `expected the code page, got ${page.status}:\n${page.html.slice(0, 800)}`).to.equal(true);
+      page = await submitCode(browser, page, code);
+    }
+    expect(page.status, `expected the redirect to the shop, got ${page.status}:\n${page.html.slice(0, 800)}`).to.equal(0);
+    const tokens = await shop.finishLogin(pending, page.url);
+    const commands = recorder.stop();
+
+    expect(tokens.claims()?.acr).to.equal(secret ? ACR.mfaApp : ACR.pwd);
+    return { count: commands.length, breakdown: describeCommands(commands, recorder.excluded) };
+  }
+
+  before(async function () {
+    server = await startTestServer('mongo_commands', { monitorCommands: true });
+    totp = server.factors.all.find((factor) => factor.enrol && !factor.challenge && factor.role === 'primary') as TotpFactor;
+    shop = await Shop.discover(server.issuer, server.clients.firstParty);
+    recorder = recordCommands(server.conn);
+    // The shop's own requests (token, and JWKS if it fetched them) are steps of the flow too.
+    shop.config[oidc.customFetch] = (url, options) => {
+      const { pathname } = new URL(url);
+      recorder.step(pathname === '/token' ? 'token' : `shop ${options.method} ${pathname}`);
+      return fetch(url, options);
+    };
+    clock = freezeNow();
+    // Warm-up: index builds, model compilation and the first load of the client are not what a sign-in costs.
+    const warmMfa = await freshAccount(true);
+    await signInCounted(warmMfa.account, warmMfa.secret);
+    await signInCounted((await freshAccount(false)).account);
+  });
+  after(async function () {
+    clock?.uninstall();
+    recorder?.detach();
+    await server?.stop();
+  });
+
+  it(`a fresh browser's MFA sign-in (password, authenticator-app code, token request) sends at most ${MFA_SIGN_IN_BUDGET} commands`, async function () {
+    const { account, secret } = await freshAccount(true);
+    const { count, breakdown } = await signInCounted(account, secret);
+    expect(count, `MFA sign-in: ${breakdown}\n`).to.be.at.most(MFA_SIGN_IN_BUDGET);
+  });
+
+  it(`a fresh browser's password-only sign-in (password, token request) sends at most ${PASSWORD_SIGN_IN_BUDGET} commands`, async function () {
+    const { account } = await freshAccount(false);
+    const { count, breakdown } = await signInCounted(account);
+    expect(count, `password sign-in: ${breakdown}\n`).to.be.at.most(PASSWORD_SIGN_IN_BUDGET);
+  });
+});
