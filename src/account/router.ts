@@ -26,6 +26,7 @@ import { listEvents, recordEvent, type AuditEventName } from '../audit/audit_log
 import type { Factor, FactorAccount, FactorFailure } from '../factors/contract.ts';
 import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
+import { createFactorSetGuard } from '../factors/shared/factor_set_guard.ts';
 import { toPublicError } from '../http/error_boundary.ts';
 import { failureMessage } from '../interactions/factor_messages.ts';
 import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
@@ -544,6 +545,9 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
   // ── remove a method ──────────────────────────────────────────────────────────────────────────────────────────────
 
   const removePath = (factor: Factor): string => `${ACCOUNT_PATH}/methods/${factor.id}/remove`;
+  // "Is this the last method?" and the removal with its clean-up run as one step per account, across server
+  // instances (a lease in MongoDB; what it covers and what it leaves out: `factor_set_guard.ts`).
+  const factorSetGuard = createFactorSetGuard(conn);
 
   interface Removal {
     readonly last: boolean;
@@ -570,6 +574,10 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     );
   }
 
+  function removalInProgress(): AppError {
+    return consoleError('factor_change_in_progress', 'Another change to your sign-in methods is in progress. Try again.', 409);
+  }
+
   router.get('/methods/:factorId/remove', async function showRemove(ctx) {
     factorParam(ctx);
     const signed = await requireSignIn(ctx, ctx.path);
@@ -591,27 +599,40 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
   router.post('/methods/:factorId/remove', requireForm(), parseForm, async function removeMethod(ctx) {
     const signed = await postContext(ctx);
     const { account } = signed;
-    const { factor, removal } = await removableFactor(ctx, account);
-    if (removal.forced) throw refusedRemoval();
+    // A removal the page would refuse anyway is refused before asking for a re-authentication.
+    const { factor, removal: seen } = await removableFactor(ctx, account);
+    if (seen.forced) throw refusedRemoval();
     if (!await ensureFresh(ctx, signed, removePath(factor))) return;
-    await factor.remove(account.id);
-    const alsoRemoved: string[] = [];
-    if (removal.last) {
-      // Without a primary method there is no two-factor authentication: the backup codes and the sign-in switch go too.
-      for (const backup of factors.all.filter((candidate) => candidate.role === 'backup')) {
-        await backup.remove(account.id);
-        alsoRemoved.push(backup.id);
+    const held = await factorSetGuard.withLease(account.id, async () => {
+      // Decided again under the lease: a removal that was in flight beside this one has finished, and its method is
+      // gone (the last method of a forced member is refused here; the same method twice is "not set up").
+      const { removal } = await removableFactor(ctx, account);
+      if (removal.forced) throw refusedRemoval();
+      await factor.remove(account.id);
+      // The clean-up follows what is left now, not what was read before (a method confirmed meanwhile keeps the codes).
+      const last = (await enrolledPrimaries(account.id)).length === 0;
+      const alsoRemoved: string[] = [];
+      if (last) {
+        // Without a primary method there is no two-factor authentication: the backup codes and the sign-in switch go too.
+        for (const backup of factors.all.filter((candidate) => candidate.role === 'backup')) {
+          await backup.remove(account.id);
+          alsoRemoved.push(backup.id);
+        }
+        await methodChoice.clear(account.id);
+        if (await signInMfaEnabled(conn, account.id)) {
+          await setSignInMfa(conn, account.id, false);
+          await audit(ctx, account, 'sign_in_mfa_disabled', { reason: 'last_factor_removed' });
+        }
       }
-      await methodChoice.clear(account.id);
-      if (await signInMfaEnabled(conn, account.id)) {
-        await setSignInMfa(conn, account.id, false);
-        await audit(ctx, account, 'sign_in_mfa_disabled', { reason: 'last_factor_removed' });
-      }
-    }
+      return { last, alsoRemoved };
+    });
+    if (!held.ok) throw removalInProgress();
+    const { last, alsoRemoved } = held.value;
     await clearPending(signed);
-    logger.info({ event: 'account.factor_removed', accountId: account.id, factor: factor.id, last: removal.last }, 'factor removed in the console');
+    logger.info({ event: 'account.factor_removed', accountId: account.id, factor: factor.id, last }, 'factor removed in the console');
     await notify(ctx, account, 'factor_removed', { method: factor.label }, { factorId: factor.id, alsoRemoved });
-    seeOther(ctx, `${ACCOUNT_PATH}?done=${removal.invoice ? 'factor_removed_invoice' : 'factor_removed'}`);
+    const invoice = last && account.privileges.includes('invoice');
+    seeOther(ctx, `${ACCOUNT_PATH}?done=${invoice ? 'factor_removed_invoice' : 'factor_removed'}`);
   });
 
   // ── primary method, sign-in switch ───────────────────────────────────────────────────────────────────────────────

@@ -123,14 +123,13 @@ export async function recordPasswordProof(
 export async function recordFactorProof(
   conn: Connection,
   proof: { sessionUid: string; accountId: string; epoch: number; factorId: string; proof: Proof; keepMs: number },
-  current: AuthenticationState,
 ): Promise<AuthenticationState | undefined> {
-  const result = await model(conn).updateOne(
+  const doc = await model(conn).findOneAndUpdate(
     { _id: proof.sessionUid, accountId: proof.accountId, epoch: proof.epoch },
     { $set: { [`factors.${proof.factorId}`]: toRecord(proof.proof), expiresAt: new Date(proof.proof.at.getTime() + proof.keepMs) } },
-  );
-  if (result.matchedCount !== 1) return undefined;
-  return { ...current, factors: { ...current.factors, [proof.factorId]: proof.proof } };
+    { returnDocument: 'after' },
+  ).lean<ProofDoc>();
+  return doc ? toState(doc) : undefined;
 }
 
 /**

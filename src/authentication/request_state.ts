@@ -39,12 +39,12 @@ export interface AccountFacts {
   /** `null` when the account is unknown or disabled: it proves nothing and may not sign in. */
   readonly account: Account | null;
   readonly companyPolicy: 'forced' | 'opt_in' | null;
-  /** Active factors proving at least level 2, in registry order (primary factors first). */
-  readonly usable: readonly Factor[];
 }
 
 interface Memo {
   readonly accounts: Map<string, Promise<AccountFacts>>;
+  /** Active factors proving at least level 2 (loaded only when a decision needs them). */
+  readonly usable: Map<string, Promise<readonly Factor[]>>;
   readonly states: Map<string, Promise<AuthenticationState | undefined>>;
 }
 
@@ -53,7 +53,7 @@ const memos = new WeakMap<object, Memo>();
 function memoOf(request: object): Memo {
   let memo = memos.get(request);
   if (!memo) {
-    memo = { accounts: new Map(), states: new Map() };
+    memo = { accounts: new Map(), usable: new Map(), states: new Map() };
     memos.set(request, memo);
   }
   return memo;
@@ -62,32 +62,39 @@ function memoOf(request: object): Memo {
 /** The request object a context stands for (Koa and oidc-provider contexts of one request share `req`). */
 export type RequestKey = IncomingMessage | object;
 
-async function loadAccountFacts(deps: AuthenticationDeps, accountId: string): Promise<AccountFacts> {
-  const found = await findAccountById(deps.conn, accountId);
+async function loadAccountFacts(deps: AuthenticationDeps, accountId: string, known?: Account): Promise<AccountFacts> {
+  const found = known ?? await findAccountById(deps.conn, accountId);
   const account = found && found.status === 'active' ? found : null;
-  if (!account) return { account: null, companyPolicy: null, usable: [] };
-  const [company, usable] = await Promise.all([
-    account.companyId ? findCompanyById(deps.conn, account.companyId) : null,
-    deps.factors ? deps.factors.usableFactors(account.id, LEVEL.mfa) : [],
-  ]);
-  return { account, companyPolicy: company?.mfaPolicy ?? null, usable };
+  if (!account) return { account: null, companyPolicy: null };
+  const company = account.companyId ? await findCompanyById(deps.conn, account.companyId) : null;
+  return { account, companyPolicy: company?.mfaPolicy ?? null };
 }
 
-/** The account's facts for this request (loaded once). */
-export function accountFacts(deps: AuthenticationDeps, request: RequestKey, accountId: string): Promise<AccountFacts> {
-  const memo = memoOf(request);
-  let pending = memo.accounts.get(accountId);
+function remember<T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let pending = map.get(key);
   if (!pending) {
-    pending = loadAccountFacts(deps, accountId);
-    memo.accounts.set(accountId, pending);
-    pending.catch(() => memo.accounts.delete(accountId));
+    pending = load();
+    map.set(key, pending);
+    pending.catch(() => map.delete(key));
   }
   return pending;
 }
 
-/** Forgets what this request loaded for `accountId` (after the request itself changed its factors). */
-export function forgetAccountFacts(request: RequestKey, accountId: string): void {
-  memoOf(request).accounts.delete(accountId);
+/** The account's facts for this request (loaded once). */
+export function accountFacts(deps: AuthenticationDeps, request: RequestKey, accountId: string): Promise<AccountFacts> {
+  return remember(memoOf(request).accounts, accountId, () => loadAccountFacts(deps, accountId));
+}
+
+/** Hands this request an account it has just read (the password check): it is not read again. */
+export function knownAccount(deps: AuthenticationDeps, request: RequestKey, account: Account): void {
+  const memo = memoOf(request);
+  memo.accounts.delete(account.id);
+  remember(memo.accounts, account.id, () => loadAccountFacts(deps, account.id, account)).catch(() => undefined);
+}
+
+/** The account's active factors proving at least level 2 for this request (loaded once, when first asked). */
+export function usableFactors(deps: AuthenticationDeps, request: RequestKey, accountId: string): Promise<readonly Factor[]> {
+  return remember(memoOf(request).usable, accountId, async () => (deps.factors ? deps.factors.usableFactors(accountId, LEVEL.mfa) : []));
 }
 
 /** The proofs of a session for this request (loaded once); `undefined` without a session or proofs. */
@@ -116,7 +123,7 @@ export async function provenFor(
 }
 
 /** The pure decision's input for a request, from what this request loaded. */
-export function stepUpInput(facts: AccountFacts, proven: Proven, params: StepUpParams, now: Date): StepUpInput {
+export function stepUpInput(facts: AccountFacts, usable: readonly Factor[], proven: Proven, params: StepUpParams, now: Date): StepUpInput {
   return {
     sessionLevel: proven.level,
     secondFactorAt: proven.secondFactorAt,
@@ -127,7 +134,7 @@ export function stepUpInput(facts: AccountFacts, proven: Proven, params: StepUpP
     privileges: facts.account?.privileges ?? [],
     companyPolicy: facts.companyPolicy,
     askEverySignIn: facts.account?.signInMfa ?? false,
-    enrolledLevels: facts.usable.map((factor) => factor.level),
+    enrolledLevels: usable.map((factor) => factor.level),
     now,
   };
 }
@@ -145,15 +152,24 @@ export interface StepUpEvaluation {
   readonly grantable: readonly string[];
 }
 
-/** Evaluates the step-up of a request from what this request loaded (the decision itself is pure). */
+/**
+ * Evaluates the step-up of a request from what this request loaded (the decision itself is pure). The account's
+ * factors are read only when the decision asks for a second factor: whether one is asked never depends on them.
+ */
 export async function evaluateStepUp(
   deps: AuthenticationDeps,
   request: RequestKey,
   subject: { accountId: string; sessionUid: string | undefined; params: StepUpParams; window?: ProofWindow; now?: Date },
 ): Promise<StepUpEvaluation> {
   const { facts, state, proven, current } = await provenFor(deps, request, subject.accountId, subject.sessionUid, subject.window);
-  const input = stepUpInput(facts, proven, subject.params, subject.now ?? new Date());
-  return { facts, state, current, proven, decision: decideStepUp(input), grantable: grantableStepUpScopes(input) };
+  const now = subject.now ?? new Date();
+  let input = stepUpInput(facts, [], proven, subject.params, now);
+  let decision = decideStepUp(input);
+  if (!('required' in decision && !decision.required) && facts.account) {
+    input = stepUpInput(facts, await usableFactors(deps, request, facts.account.id), proven, subject.params, now);
+    decision = decideStepUp(input);
+  }
+  return { facts, state, current, proven, decision, grantable: grantableStepUpScopes(input) };
 }
 
 /**
@@ -164,7 +180,8 @@ export async function provePassword(
   deps: AuthenticationDeps, request: RequestKey, sessionUid: string, account: Pick<Account, 'id' | 'credentialsEpoch'>,
   proof: Proof, kind: 'sign_in' | 'reconfirm',
 ): Promise<AuthenticationState> {
-  const current = await sessionProofs(deps, request, sessionUid).catch(() => undefined);
+  // A sign-in replaces whatever the session held: nothing to read first.
+  const current = kind === 'reconfirm' ? await sessionProofs(deps, request, sessionUid).catch(() => undefined) : undefined;
   const state = await recordPasswordProof(deps.conn, {
     sessionUid, accountId: account.id, epoch: account.credentialsEpoch, proof, keepMs: deps.proofsKeepMs ?? DEFAULT_PROOFS_KEEP_MS, keepFactors: kind === 'reconfirm',
   }, current);
@@ -179,11 +196,9 @@ export async function provePassword(
 export async function proveFactor(
   deps: AuthenticationDeps, request: RequestKey, sessionUid: string, account: Pick<Account, 'id' | 'credentialsEpoch'>, factorId: string, proof: Proof,
 ): Promise<AuthenticationState | undefined> {
-  const current = await sessionProofs(deps, request, sessionUid);
-  if (!current || current.accountId !== account.id || current.epoch !== account.credentialsEpoch) return undefined;
   const state = await recordFactorProof(deps.conn, {
     sessionUid, accountId: account.id, epoch: account.credentialsEpoch, factorId, proof, keepMs: deps.proofsKeepMs ?? DEFAULT_PROOFS_KEEP_MS,
-  }, current);
+  });
   memoOf(request).states.set(sessionUid, Promise.resolve(state));
   return state;
 }

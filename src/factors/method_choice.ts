@@ -52,8 +52,12 @@ export interface MethodChoice {
   primaryFactor(accountId: string, minLevel: number): Promise<Factor | undefined>;
   /** The enrolled factors other than {@link primaryFactor} that satisfy `minLevel`. */
   alternativeFactors(accountId: string, minLevel: number): Promise<Factor[]>;
-  /** Both at once (one round of enrolment look-ups). */
-  methodOptions(accountId: string, minLevel: number): Promise<MethodOptions>;
+  /**
+   * Both at once (one round of enrolment look-ups). `usable`, when the caller already knows the account's active
+   * factors, saves those look-ups: the stored choice and the enrolment dates are read only when several primary
+   * methods compete.
+   */
+  methodOptions(accountId: string, minLevel: number, usable?: readonly Factor[]): Promise<MethodOptions>;
   /** Forgets the stored choice (support reset); idempotent. */
   clear(accountId: string): Promise<void>;
 }
@@ -81,8 +85,25 @@ export function createMethodChoice(options: { conn: Connection; registry: Factor
       .map((state) => state.factor);
   }
 
-  async function methodOptions(accountId: string, minLevel: number): Promise<MethodOptions> {
+  /** {@link MethodChoice.methodOptions} when the active factors are known. */
+  async function optionsAmong(accountId: string, minLevel: number, active: readonly Factor[]): Promise<MethodOptions> {
+    const usable = registry.all.filter((factor) => factor.level >= minLevel && active.includes(factor));
+    const primaries = usable.filter((factor) => factor.role === 'primary');
+    if (primaries.length <= 1) return { primary: usable[0], alternatives: usable.slice(1) };
+    const stored = await model.findById(accountId).lean<PreferenceDoc>();
+    let primary = primaries.find((factor) => factor.id === stored?.primaryFactorId);
+    if (!primary) {
+      const dates = await Promise.all(primaries.map(async (factor) => (await factor.enrolledAt?.(accountId))?.getTime() ?? Number.NEGATIVE_INFINITY));
+      primary = primaries
+        .map((factor, index) => ({ factor, at: dates[index] as number, index }))
+        .sort((a, b) => a.at - b.at || a.index - b.index)[0]?.factor;
+    }
+    return { primary, alternatives: usable.filter((factor) => factor !== primary) };
+  }
+
+  async function methodOptions(accountId: string, minLevel: number, known?: readonly Factor[]): Promise<MethodOptions> {
     checkAccountId(accountId);
+    if (known) return optionsAmong(accountId, minLevel, known);
     const [usable, primaries, stored] = await Promise.all([
       registry.usableFactors(accountId, minLevel),
       enrolledPrimaries(accountId),

@@ -5,7 +5,7 @@ import { finishInteraction, formBody, loadInteraction, type InteractionDeps } fr
 export async function submitAbort(ctx: Context, deps: InteractionDeps): Promise<void> {
   const interaction = await loadInteraction(ctx, deps.provider);
   deps.csrf.verify(interaction.uid, formBody(ctx).csrf);
-  await finishInteraction(ctx, deps.provider, {
+  await finishInteraction(ctx, interaction, {
     error: 'access_denied',
     error_description: 'End-User aborted interaction',
   }, { mergeWithLastSubmission: false });

@@ -7,10 +7,12 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Account } from '../accounts/accounts.ts';
-import { proveFactor, type StepUpEvaluation } from '../authentication/request_state.ts';
+import { accountFacts, proveFactor, usableFactors, type StepUpEvaluation } from '../authentication/request_state.ts';
 import type { Factor, VerifyResult } from '../factors/contract.ts';
 import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
+import { requestedAcrLevel } from '../policy/step_up.ts';
+import { requestFromParams } from '../policy/step_up_params.ts';
 import { maskEmail } from '../shared/mask_email.ts';
 import { clientNameOf, formBody, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { MFA_MESSAGES, STATUS, failureMessage, type MfaMessageId } from './factor_messages.ts';
@@ -33,9 +35,9 @@ export interface Step {
  * itself and returns `undefined`: a redirect to the current step (a double submit, a stale page, nothing more to
  * prove) or the sign-in page (the account or its proofs are gone).
  */
-export async function postStep(ctx: Context, deps: InteractionDeps): Promise<Step | undefined> {
-  const interaction = await loadInteraction(ctx, deps.provider);
-  deps.csrf.verify(interaction.uid, formBody(ctx).csrf);
+export async function postStep(ctx: Context, deps: InteractionDeps, loaded?: InteractionDetails): Promise<Step | undefined> {
+  const interaction = loaded ?? await loadInteraction(ctx, deps.provider);
+  if (!loaded) deps.csrf.verify(interaction.uid, formBody(ctx).csrf);
   const pending = pendingStepUpOf(interaction);
   if (!pending || pending.enrolled) {
     redirectToStep(ctx, interaction.uid);
@@ -74,10 +76,12 @@ export function methodChoiceOf(deps: Pick<InteractionDeps, 'conn' | 'factors' | 
  * (the stored choice, or the first enrolled); the others are the usable alternatives — a level-3 request never lists
  * a level-2 method (email codes); recovery codes are always there as a backup.
  */
-async function methodsFor(deps: InteractionDeps, accountId: string, level: number, chosen?: string): Promise<{ current?: Factor; others: Factor[] }> {
+async function methodsFor(
+  ctx: Context, deps: InteractionDeps, accountId: string, level: number, chosen?: string,
+): Promise<{ current?: Factor; others: Factor[] }> {
   const choice = methodChoiceOf(deps);
   if (!choice) return { others: [] };
-  const { primary, alternatives } = await choice.methodOptions(accountId, level);
+  const { primary, alternatives } = await choice.methodOptions(accountId, level, await usableFactors(deps, ctx.req, accountId));
   const usable = primary ? [primary, ...alternatives] : [...alternatives];
   const current = usable.find((factor) => factor.id === chosen) ?? primary;
   return { ...(current ? { current } : {}), others: usable.filter((factor) => factor !== current) };
@@ -92,9 +96,9 @@ export interface ChallengeForm {
 
 export async function renderChallenge(ctx: Context, deps: InteractionDeps, step: Omit<Step, 'evaluation' | 'enrol'>, form: ChallengeForm): Promise<void> {
   const { interaction, account, level } = step;
-  const { current, others } = await methodsFor(deps, account.id, level, form.method);
+  const { current, others } = await methodsFor(ctx, deps, account.id, level, form.method);
   if (!current) {
-    await finishUnmet(ctx, deps);
+    await finishUnmet(ctx, step.interaction);
     return;
   }
   renderInteractionPage(ctx, deps, interaction, 'mfa_challenge', {
@@ -116,40 +120,61 @@ export const codeForm = z.object({
   method: z.string().max(64).optional(),
 });
 
-/** POST /interaction/:uid/mfa — the code of the chosen method. */
+/** The level the request's acr values ask for (the client's `default_acr_values` without `acr_values`). */
+async function requestedLevel(deps: InteractionDeps, interaction: InteractionDetails): Promise<number> {
+  const client = await deps.provider.Client.find(String(interaction.params.client_id ?? ''));
+  return requestedAcrLevel(requestFromParams(interaction.params, (client?.defaultAcrValues ?? []) as readonly string[]));
+}
+
+/**
+ * POST /interaction/:uid/mfa — the code of the chosen method. The code is checked first and recorded where it is
+ * proven; the decision comes after (what else is needed, if anything). A code of any method the account holds is a
+ * true proof: a weaker one than the step asks for is recorded and the page then asks for the stronger one.
+ */
 export async function submitChallenge(ctx: Context, deps: InteractionDeps): Promise<void> {
-  const step = await postStep(ctx, deps);
-  if (!step) return;
-  const { interaction, pending, account, level } = step;
-  if (step.enrol) {
-    redirectToStep(ctx, interaction.uid);
-    return;
-  }
+  const interaction = await loadInteraction(ctx, deps.provider);
+  deps.csrf.verify(interaction.uid, formBody(ctx).csrf);
+  const pending = pendingStepUpOf(interaction);
+  if (!pending || pending.enrolled) return redirectToStep(ctx, interaction.uid);
+  // The account first: one disabled or removed meanwhile gets the sign-in page, and no code is used up.
+  const { account } = await accountFacts(deps, ctx.req, pending.accountId);
+  if (!account) return restartSignIn(ctx, deps, interaction);
   const parsed = codeForm.safeParse(formBody(ctx));
-  if (!parsed.success) {
-    await renderChallenge(ctx, deps, step, { message: { id: 'invalid_form', text: MFA_MESSAGES.invalid_form }, status: 400 });
+  const factor = parsed.success && parsed.data.method !== undefined ? deps.factors?.get(parsed.data.method) : undefined;
+  if (!parsed.success || !factor) {
+    const step = await postStep(ctx, deps, interaction);
+    if (!step) return;
+    const message = parsed.success ? { id: 'not_enrolled' as const, text: MFA_MESSAGES.not_enrolled } : { id: 'invalid_form' as const, text: MFA_MESSAGES.invalid_form };
+    await renderChallenge(ctx, deps, step, { message, status: 400 });
     return;
   }
-  const { current } = await methodsFor(deps, account.id, level, parsed.data.method);
-  if (!current || (parsed.data.method !== undefined && current.id !== parsed.data.method)) {
-    await renderChallenge(ctx, deps, step, { message: { id: 'not_enrolled', text: MFA_MESSAGES.not_enrolled }, status: 400 });
-    return;
+  if (factor.level < await requestedLevel(deps, interaction)) {
+    // Below what the shop asked for: checked only when the step itself asks for no more (a held weaker factor
+    // proven before a stronger one is added); otherwise refused unchecked, no code used up.
+    const step = await postStep(ctx, deps, interaction);
+    if (!step) return;
+    if (factor.level < step.level || step.enrol) {
+      await renderChallenge(ctx, deps, step, { message: { id: 'not_enrolled', text: MFA_MESSAGES.not_enrolled }, status: 400 });
+      return;
+    }
   }
-  const result: VerifyResult = await current.verify(account.id, parsed.data.code ?? '');
+  const result: VerifyResult = await factor.verify(account.id, parsed.data.code ?? '');
   if (!result.ok) {
-    const message = failureMessage(result);
-    deps.logger.info({ event: 'mfa.failed', accountId: account.id, factor: current.id, code: result.code }, 'second factor failed');
+    deps.logger.info({ event: 'mfa.failed', accountId: account.id, factor: factor.id, code: result.code }, 'second factor failed');
     await notifyLockout(ctx, deps, interaction, account, result);
-    await renderChallenge(ctx, deps, step, { message, method: current.id, status: STATUS[message.id] ?? 400 });
+    const step = await postStep(ctx, deps, interaction);
+    if (!step) return;
+    const message = failureMessage(result);
+    await renderChallenge(ctx, deps, step, { message, method: factor.id, status: STATUS[message.id] ?? 400 });
     return;
   }
-  deps.logger.info({ event: 'mfa.succeeded', accountId: account.id, factor: current.id }, 'second factor verified');
-  const proven = await proveFactor(deps, ctx.req, pending.sessionUid, account, current.id, { at: new Date(), interaction: interaction.uid });
-  if (current.role === 'backup') {
+  deps.logger.info({ event: 'mfa.succeeded', accountId: account.id, factor: factor.id }, 'second factor verified');
+  const proven = await proveFactor(deps, ctx.req, pending.sessionUid, account, factor.id, { at: new Date(), interaction: interaction.uid });
+  if (factor.role === 'backup') {
     await notify(ctx, deps, interaction, account, { kind: 'recovery_code_used', details: { remaining: result.remaining ?? 0 } });
   }
   if (!proven) return restartSignIn(ctx, deps, interaction);
-  // More may be needed now (an enrolment after the held factor was proven): the page of the next step.
+  // More may be needed now (an enrolment after the held factor was proven, a stronger factor): the next step's page.
   const next = (await evaluatePending(ctx, deps, interaction, pending)).decision;
   if ('required' in next && next.required) return redirectToStep(ctx, interaction.uid);
   await finishLogin(ctx, deps, interaction, pending);
@@ -165,7 +190,7 @@ export async function submitSend(ctx: Context, deps: InteractionDeps): Promise<v
     return;
   }
   const parsed = codeForm.safeParse(formBody(ctx));
-  const { current } = await methodsFor(deps, account.id, level, parsed.success ? parsed.data.method : undefined);
+  const { current } = await methodsFor(ctx, deps, account.id, level, parsed.success ? parsed.data.method : undefined);
   if (!current?.challenge) {
     await renderChallenge(ctx, deps, step, { message: { id: 'not_enrolled', text: MFA_MESSAGES.not_enrolled }, status: 400 });
     return;

@@ -107,5 +107,5 @@ export async function submitConsent(ctx: Context, deps: InteractionDeps): Promis
   }
   const grantId = await grant.save();
   deps.logger.info({ event: 'consent.granted', accountId: session.accountId, clientId: params.client_id }, 'consent given');
-  await finishInteraction(ctx, deps.provider, { consent: existing ? {} : { grantId } }, { mergeWithLastSubmission: true });
+  await finishInteraction(ctx, interaction, { consent: existing ? {} : { grantId } }, { mergeWithLastSubmission: true });
 }

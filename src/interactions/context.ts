@@ -88,14 +88,30 @@ export function renderInteractionPage(
   ctx.body = deps.views.render(view, { cspNonce: String(ctx.state.cspNonce ?? ''), uid: interaction.uid, ...locals });
 }
 
+/** What a step hands to oidc-provider (`login`, `consent`, `error`, or our own keys between the pages). */
+export type InteractionResult = Parameters<Provider['interactionResult']>[2];
+
+/**
+ * Stores `result` in the interaction this request loaded (what oidc-provider's `interactionResult` does, without
+ * reading the interaction again) and returns where the browser resumes.
+ */
+export async function saveInteractionResult(
+  interaction: InteractionDetails, result: InteractionResult, options: { mergeWithLastSubmission: boolean },
+): Promise<string> {
+  const merge = options.mergeWithLastSubmission && !('error' in result);
+  interaction.result = merge ? { ...interaction.lastSubmission, ...result } : result;
+  await interaction.persist();
+  return interaction.returnTo;
+}
+
 /** Hands the step's result to oidc-provider and sends the browser on (303: the next request is a GET). */
 export async function finishInteraction(
   ctx: Context,
-  provider: Provider,
-  result: Parameters<Provider['interactionResult']>[2],
+  interaction: InteractionDetails,
+  result: InteractionResult,
   options: { mergeWithLastSubmission: boolean },
 ): Promise<void> {
-  const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, options);
+  const returnTo = await saveInteractionResult(interaction, result, options);
   ctx.set('Cache-Control', 'no-store');
   ctx.redirect(returnTo);
   ctx.status = 303;

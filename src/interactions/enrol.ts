@@ -111,7 +111,7 @@ async function renderChoice(ctx: Context, deps: InteractionDeps, step: Step, opt
 async function renderAppEnrol(
   ctx: Context, deps: InteractionDeps, step: Step, factor: Factor, options: { renew?: boolean; message?: PageMessage; status?: number },
 ): Promise<void> {
-  if (!factor.enrol) return finishUnmet(ctx, deps);
+  if (!factor.enrol) return finishUnmet(ctx, step.interaction);
   const { account, interaction } = step;
   const begun = await factor.enrol.begin(
     { id: account.id, email: account.email, name: account.name },
@@ -172,7 +172,7 @@ async function renderPasswordStep(ctx: Context, deps: InteractionDeps, step: Ste
 /** GET part of an enrolment: the choice, the chosen factor's current step, or unmet when nothing can be set up. */
 export async function showEnrolment(ctx: Context, deps: InteractionDeps, step: Step, options: { choose?: boolean }): Promise<void> {
   const factors = enrolOptions(deps, step.level);
-  if (factors.length === 0) return finishUnmet(ctx, deps);
+  if (factors.length === 0) return finishUnmet(ctx, step.interaction);
   const factor = options.choose && factors.length > 1 ? undefined : chosenFactor(factors, step.pending);
   if (!factor) return renderChoice(ctx, deps, step, factors, {});
   if (needsPassword(step)) return renderPasswordStep(ctx, deps, step, factor, {});
@@ -185,7 +185,7 @@ export async function showEnrolment(ctx: Context, deps: InteractionDeps, step: S
  * hourly budget). A failure changes nothing; the page says why and offers to retry or to choose another method.
  */
 async function sendEnrolmentCode(ctx: Context, deps: InteractionDeps, step: Step, factor: Factor, renew: boolean): Promise<void> {
-  if (!factor.enrol) return finishUnmet(ctx, deps);
+  if (!factor.enrol) return finishUnmet(ctx, step.interaction);
   const { account, interaction } = step;
   const begun = await factor.enrol.begin(
     { id: account.id, email: account.email, name: account.name },
@@ -203,7 +203,7 @@ async function sendEnrolmentCode(ctx: Context, deps: InteractionDeps, step: Step
     return;
   }
   const pending = withEnrolment(step.pending, factor, { codeSent: true });
-  await savePending(ctx, deps, pending);
+  await savePending(step.interaction, pending);
   const view = begun.view as { sentTo?: string; resendAvailableAt?: Date };
   await renderEmailStep(ctx, deps, { ...step, pending }, factor, {
     ...(view.sentTo ? { sentTo: view.sentTo } : {}),
@@ -230,12 +230,12 @@ export async function submitEnrolMethod(ctx: Context, deps: InteractionDeps): Pr
   const parsed = methodForm.safeParse(formBody(ctx));
   const factor = parsed.success ? step.options.find((candidate) => candidate.id === parsed.data.method) : undefined;
   if (!factor) {
-    if (step.options.length === 0) return finishUnmet(ctx, deps);
+    if (step.options.length === 0) return finishUnmet(ctx, step.interaction);
     await renderChoice(ctx, deps, step, step.options, { message: { id: 'choose_method', text: ENROL_MESSAGES.choose_method }, status: 400 });
     return;
   }
   const next = { ...step, pending: withEnrolment(step.pending, factor, {}) };
-  await savePending(ctx, deps, next.pending);
+  await savePending(next.interaction, next.pending);
   if (needsPassword(next)) return renderPasswordStep(ctx, deps, next, factor, {});
   if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, next, factor, {});
   // `begin` without renew resumes a code that still works (back and forth between the methods mails nothing new).
@@ -329,7 +329,7 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
   if (!await proveFactor(deps, ctx.req, pending.sessionUid, account, factor.id, { at: new Date(), interaction: interaction.uid })) {
     return restartSignIn(ctx, deps, interaction);
   }
-  await savePending(ctx, deps, { ...pending, enrolled: { factorId: factor.id } });
+  await savePending(interaction, { ...pending, enrolled: { factorId: factor.id } });
 
   const backup = deps.factors?.enrollableFactors(step.level, 'backup')[0];
   const codes = backup?.enrol

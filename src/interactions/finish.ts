@@ -17,8 +17,8 @@ import type { NotificationKind } from '../mail/templates.ts';
 import { finishInteraction, renderInteractionPage, clientNameOf, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { savePending, type PendingStepUp } from './step_up_state.ts';
 
-export async function finishUnmet(ctx: Context, deps: InteractionDeps): Promise<void> {
-  await finishInteraction(ctx, deps.provider, {
+export async function finishUnmet(ctx: Context, interaction: InteractionDetails): Promise<void> {
+  await finishInteraction(ctx, interaction, {
     error: 'unmet_authentication_requirements',
     error_description: 'the required authentication level cannot be met for this account',
   }, { mergeWithLastSubmission: false });
@@ -33,7 +33,7 @@ export const SIGN_IN_AGAIN_MESSAGE = 'This sign-in cannot continue. Sign in agai
  * account.
  */
 export async function restartSignIn(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails): Promise<void> {
-  await savePending(ctx, deps, undefined);
+  await savePending(interaction, undefined);
   const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : '';
   renderInteractionPage(ctx, deps, interaction, 'login', {
     title: 'Sign in',
@@ -57,13 +57,13 @@ export async function finishLogin(ctx: Context, deps: InteractionDeps, interacti
   if (!facts.account || !isCurrent(state, facts.account)) return restartSignIn(ctx, deps, interaction);
   const [latest] = proofsOf(state, interaction.uid);
   if (!latest) {
-    await finishInteraction(ctx, deps.provider, {}, { mergeWithLastSubmission: false });
+    await finishInteraction(ctx, interaction, {}, { mergeWithLastSubmission: false });
     return;
   }
   const proven = deriveProven(state, facts.account, (id) => deps.factors?.get(id));
   // oidc-provider defaults `remember` to true: a "don't remember me" session must stay transient.
   const remember = pending.remember ?? !(await sessionTransient(deps, pending.sessionUid));
-  await finishInteraction(ctx, deps.provider, {
+  await finishInteraction(ctx, interaction, {
     login: { accountId: pending.accountId, acr: proven.acr, amr: proven.amr, ts: Math.floor(latest.getTime() / 1000), remember },
   }, { mergeWithLastSubmission: false });
 }

@@ -11,9 +11,9 @@ import {
 } from './context.ts';
 import { minutesUntil, throttleLogin } from './login_throttle.ts';
 import type { LockState } from '../factors/contract.ts';
-import { provePassword } from '../authentication/request_state.ts';
+import { knownAccount, provePassword } from '../authentication/request_state.ts';
 import { showStepUp } from './step_up.ts';
-import { browserSessionUid, pendingStepUpOf, savePending } from './step_up_state.ts';
+import { browserSessionUid, pendingStepUpOf } from './step_up_state.ts';
 
 /** Stable message ids of the login page and what the user reads. */
 export const LOGIN_MESSAGES = {
@@ -139,8 +139,7 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps): Promise<
   // The proof goes to the browser's session right away; the step-up policy decides now that the account is known: a
   // second factor (or its enrolment) in this same interaction, an unmet requirement, or the password alone.
   const sessionUid = await browserSessionUid(ctx, deps, interaction);
+  knownAccount(deps, ctx.req, account);
   await provePassword(deps, ctx.req, sessionUid, account, { at: new Date(), interaction: interaction.uid }, 'sign_in');
-  const pending = { accountId: account.id, sessionUid, remember };
-  await savePending(ctx, deps, pending);
-  await showStepUp(ctx, deps, await loadInteraction(ctx, deps.provider), pending);
+  await showStepUp(ctx, deps, interaction, { accountId: account.id, sessionUid, remember }, { save: true });
 }

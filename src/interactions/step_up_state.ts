@@ -16,7 +16,7 @@ import { evaluateStepUp, type StepUpEvaluation } from '../authentication/request
 import type { ProofWindow } from '../authentication/state.ts';
 import { maxAgeSince, requestFromParams } from '../policy/step_up_params.ts';
 import { MFA_REQUIRED_REASON } from '../provider/step_up_policy.ts';
-import type { InteractionDeps, InteractionDetails } from './context.ts';
+import { saveInteractionResult, type InteractionDeps, type InteractionDetails } from './context.ts';
 
 /** What the interaction remembers between its pages (server-side, in the interaction's result). */
 export interface PendingStepUp {
@@ -76,8 +76,8 @@ export async function evaluatePending(ctx: Context, deps: InteractionDeps, inter
 }
 
 /** Stores the pending step-up in the interaction (not a login: resuming with it asks for the login again). */
-export async function savePending(ctx: Context, deps: InteractionDeps, pending: PendingStepUp | undefined): Promise<void> {
-  await deps.provider.interactionResult(ctx.req, ctx.res, pending ? { stepUpPending: pending } : {}, { mergeWithLastSubmission: false });
+export async function savePending(interaction: InteractionDetails, pending: PendingStepUp | undefined): Promise<void> {
+  await saveInteractionResult(interaction, pending ? { stepUpPending: pending } : {}, { mergeWithLastSubmission: false });
 }
 
 export function redirectToStep(ctx: Context, uid: string): void {

@@ -91,6 +91,24 @@ export interface MongoAdapterOptions {
   clockToleranceSeconds?: number;
 }
 
+/**
+ * How long this process reuses a shop client it read (oidc-provider looks the client up at every request of a
+ * flow). A change written through this process (`saveClient`, the adapter's `upsert`/`destroy`) is seen at once; one
+ * written by another process (the CLI next to a running server, another instance) within this time.
+ */
+export const CLIENT_CACHE_MS = 30_000;
+
+const clientCaches = new WeakMap<Connection, Map<string, { payload: AdapterPayload; untilMs: number }>>();
+
+function clientCacheOf(conn: Connection): Map<string, { payload: AdapterPayload; untilMs: number }> {
+  let cache = clientCaches.get(conn);
+  if (!cache) {
+    cache = new Map();
+    clientCaches.set(conn, cache);
+  }
+  return cache;
+}
+
 function isLive(doc: AdapterDocument | null, nowMs: number): doc is AdapterDocument {
   // The TTL sweeper runs about once a minute on mongod: an expired document may still be there.
   return doc !== null && (doc.expiresAt === undefined || doc.expiresAt === null || doc.expiresAt.getTime() > nowMs);
@@ -153,12 +171,22 @@ export class MongoAdapter implements Adapter {
       doc.updatedAt = new Date(now);
     }
     if (typeof payload.userCode === 'string') doc.userCode = payload.userCode;
+    if (this.modelName === 'Client') clientCacheOf(this.#conn).delete(id);
     // A replacement, so a re-upsert without a lifetime or grant drops the old ones.
     await this.collection.replaceOne({ _id: id }, doc, { upsert: true });
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.#findOne({ _id: id });
+    if (this.modelName !== 'Client') return this.#findOne({ _id: id });
+    // Clients are read at every request of a flow and change rarely: see CLIENT_CACHE_MS. Unknown ids are not kept
+    // (a client registered a moment ago is found at once); a copy is handed out, never the cached object.
+    const cache = clientCacheOf(this.#conn);
+    const cached = cache.get(id);
+    if (cached && cached.untilMs > Date.now()) return structuredClone(cached.payload);
+    const payload = await this.#findOne({ _id: id });
+    if (payload) cache.set(id, { payload: structuredClone(payload), untilMs: Date.now() + CLIENT_CACHE_MS });
+    else cache.delete(id);
+    return payload;
   }
 
   /** The most recently written live session of `uid` (several documents may share it, see {@link upsert}). */
@@ -195,6 +223,7 @@ export class MongoAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    if (this.modelName === 'Client') clientCacheOf(this.#conn).delete(id);
     await this.collection.deleteOne({ _id: id });
   }
 

@@ -260,6 +260,21 @@ export function createAttemptLimiter(
     };
   }
 
+  /**
+   * The first attempt of a key: its document, created with this attempt already reserved (one insert). `false` when
+   * the document exists (the miss had another cause: a lock, a spent window, a concurrent first attempt).
+   */
+  async function insertReserved(accountId: string, now: Date): Promise<boolean> {
+    const doc = fresh(accountId);
+    try {
+      await model.create({ ...doc, failures: 1, budgetLeft: doc.budgetLeft - 1, lastAttemptAt: now, expiresAt: expiryAfter(now) });
+      return true;
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
+      return false;
+    }
+  }
+
   async function ensure(accountId: string): Promise<void> {
     try {
       await model.create(fresh(accountId));
@@ -302,6 +317,8 @@ export function createAttemptLimiter(
     // never be deleted by the TTL index, even if the process stops before closing the window. Which kind of
     // reservation to try is learnt from the read that follows a miss: the common one costs no extra round trip.
     const lastFailure = policy.maxConsecutiveFailures - 1;
+    // A first attempt that neither spends the window nor reaches the cap is inserted already reserved.
+    const firstAttemptFits = policy.failuresPerLockout > 1 && lastFailure > 0;
     let atCap = false;
     // A few rounds: the document may be missing (first attempt) or a crashed reservation may have left a spent
     // window unclosed; each round either reserves, reports a lock, or repairs one of those.
@@ -318,6 +335,7 @@ export function createAttemptLimiter(
         if (reserved.budgetLeft <= 0) await closeWindow(reserved, now);
         return { ok: true, ticket: { accountId, bucket } };
       }
+      if (round === 0 && firstAttemptFits && await insertReserved(accountId, now)) return { ok: true, ticket: { accountId, bucket } };
       const current = await model.findById(_id).lean<AttemptDoc>();
       if (!current) {
         await ensure(accountId);
