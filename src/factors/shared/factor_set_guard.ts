@@ -25,7 +25,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Schema, type Connection, type Model } from 'mongoose';
+import { Schema, type Connection, type Model, type mongo } from 'mongoose';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
 import { checkAccountId } from './account_id.ts';
 
@@ -83,14 +83,14 @@ export function createFactorSetGuard(conn: Connection, options: FactorSetGuardOp
   for (const [name, value] of Object.entries({ leaseMs, waitMs, retryMs })) {
     if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`${name} must be a non-negative integer, got ${value}`);
   }
-  const model = factorSetLeaseModel(conn);
+  // The native collection: plain strings and dates, nothing for mongoose to cast.
+  const leases = factorSetLeaseModel(conn).collection as unknown as mongo.Collection<FactorSetLeaseDoc>;
   const tries = 1 + (retryMs > 0 ? Math.ceil(waitMs / retryMs) : 0);
 
   async function acquire(accountId: string, holder: string): Promise<boolean> {
     const now = Date.now();
     try {
-      // The native collection: plain strings and dates, nothing for mongoose to cast.
-      const doc = await model.collection.findOneAndUpdate(
+      const doc = await leases.findOneAndUpdate(
         { _id: accountId, expiresAt: { $lte: new Date(now) } },
         { $set: { holder, expiresAt: new Date(now + leaseMs) } },
         { upsert: true, returnDocument: 'after' },
@@ -105,7 +105,7 @@ export function createFactorSetGuard(conn: Connection, options: FactorSetGuardOp
 
   async function release(accountId: string, holder: string): Promise<void> {
     // Only our own lease: after an expiry another change may hold the document now. A failed release expires.
-    await model.collection.deleteOne({ _id: accountId, holder }).catch(() => undefined);
+    await leases.deleteOne({ _id: accountId, holder }).catch(() => undefined);
   }
 
   return Object.freeze({
