@@ -183,10 +183,16 @@ export class MongoAdapter implements Adapter {
     const cache = clientCacheOf(this.#conn);
     const cached = cache.get(id);
     if (cached && cached.untilMs > Date.now()) return structuredClone(cached.payload);
-    const payload = await this.#findOne({ _id: id });
-    if (payload) cache.set(id, { payload: structuredClone(payload), untilMs: Date.now() + CLIENT_CACHE_MS });
-    else cache.delete(id);
-    return payload;
+    const doc = await this.collection.findOne({ _id: id });
+    const now = Date.now();
+    if (!isLive(doc, now)) {
+      cache.delete(id);
+      return undefined;
+    }
+    // Never kept past the client's own expiry (a dynamically registered client may have one).
+    const untilMs = Math.min(now + CLIENT_CACHE_MS, doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : Number.POSITIVE_INFINITY);
+    cache.set(id, { payload: structuredClone(doc.payload), untilMs });
+    return doc.payload;
   }
 
   /** The most recently written live session of `uid` (several documents may share it, see {@link upsert}). */

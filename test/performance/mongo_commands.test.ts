@@ -17,8 +17,15 @@ import { startTestServer, type TestAccount, type TestServer } from '../helpers/s
 import { Browser, Shop, findForm, type Page } from '../helpers/shop.ts';
 import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
 
-const MFA_SIGN_IN_BUDGET = 30;
-const PASSWORD_SIGN_IN_BUDGET = 20;
+/**
+ * The budgets, as measured. Of the MFA sign-in's commands oidc-provider itself sends 18 (the interaction's save, reads
+ * and removal; the resumed session's read, rotation and save; the code, the grant, the token), the shop client is
+ * read once (then reused); the rest are ours: the password throttle, the account, the factors the decision needs,
+ * the code check, the session's authentication state (written where each proof is made, read at the resume and at
+ * the token request to check the credentials epoch) and the browser's session created for the password proof.
+ */
+const MFA_SIGN_IN_BUDGET = 37;
+const PASSWORD_SIGN_IN_BUDGET = 26;
 
 /** The steps of a sign-in, by request (an interaction page is named once its response shows which page it is). */
 const STEP_NAMES: Record<string, string> = {
