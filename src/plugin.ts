@@ -35,6 +35,7 @@ import { createCodeMailer } from './mail/code_mailer.ts';
 import type { NotifyDeps } from './mail/notify.ts';
 import type { Mailer } from './mail/transport.ts';
 import { ensureProofIndexes } from './authentication/proofs.ts';
+import { ensureFactorSetLeaseIndexes } from './factors/shared/factor_set_guard.ts';
 import { applyStepUp, INTERACTION_PATH, proofsKeepMsOf } from './provider/step_up_configuration.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 
@@ -169,6 +170,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
         ensureAccountSessionIndexes(conn),
         ensurePolicyNoticeIndexes(conn),
         ensureProofIndexes(conn),
+        ensureFactorSetLeaseIndexes(conn),
       ]);
     },
   });

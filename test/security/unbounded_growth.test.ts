@@ -29,10 +29,16 @@ const ATTEMPT_RETENTION_MS = 30 * DAY_MS;
 const PASSWORD_COUNTER_LIFETIME_MS = PASSWORD_ATTEMPT_POLICY.maxLockoutMs + ATTEMPT_RETENTION_MS;
 const BLOCKED = 'Sign-in with this email address is blocked';
 
-/** Temporary state by design: the attempt counters, the console sessions and everything oidc-provider stores but clients. */
+/**
+ * Temporary state by design: the attempt counters, the console sessions, the sessions' authentication state, the
+ * policy notices, the factor-set leases and everything oidc-provider stores but clients.
+ */
 const TEMPORARY_COLLECTIONS = [
   'factor_attempts',
   'account_sessions',
+  'authentication_states',
+  'policy_notices',
+  'factor_set_leases',
   ...ADAPTER_MODEL_NAMES.filter((name) => name !== 'Client').map(collectionNameFor),
 ];
 /** State that must stay until someone removes it: no TTL index, no document with an `expiresAt`. */

@@ -14,7 +14,7 @@
  * `factor_change_in_progress`. It is released (deleted, only by its holder) when the change ends, thrown or not. A
  * request that crashed while holding it blocks the account for at most {@link FactorSetGuardOptions.leaseMs}; a change
  * must finish well within that (a few writes), or another one may start beside it. A lease left by a crash stays as
- * one small document per account until the next change takes it over; no TTL index is needed.
+ * one small document per account until the next change takes it over or the TTL index removes it.
  *
  * What takes it: every change that decides from the factor set it reads — the console's removal of a method. What
  * does not, on purpose: enrolment confirmations (console and sign-in) only add or swap a method, so they can never
@@ -69,8 +69,14 @@ const leaseSchema = new Schema<FactorSetLeaseDoc>(
     holder: { type: String, required: true },
     expiresAt: { type: Date, required: true },
   },
-  { versionKey: false, strict: 'throw' },
+  { versionKey: false, strict: 'throw', autoIndex: false, autoCreate: false },
 );
+leaseSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, name: 'expires_at_ttl' });
+
+/** Creates the TTL index that removes leases left by a crashed request; idempotent. */
+export async function ensureFactorSetLeaseIndexes(conn: Connection): Promise<void> {
+  await factorSetLeaseModel(conn).createIndexes();
+}
 
 export function factorSetLeaseModel(conn: Connection): Model<FactorSetLeaseDoc> {
   return (conn.models.FactorSetLease as Model<FactorSetLeaseDoc> | undefined)
