@@ -27,6 +27,7 @@ import { isDuplicateKeyError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { ACCOUNT_PATH } from './client.ts';
 import { consoleError, field, requireForm, type ConsoleKit, type Signed } from './kit.ts';
+import { oncePerConnection } from '../store/once_per_connection.ts';
 
 export const COMPANY_PATH = `${ACCOUNT_PATH}/company`;
 
@@ -85,19 +86,8 @@ function policyNoticeModel(conn: Connection): Model<PolicyNoticeDoc> {
     ?? conn.model<PolicyNoticeDoc>('PolicyNotice', policyNoticeSchema, 'policy_notices');
 }
 
-const noticeIndexes = new WeakMap<Connection, Promise<void>>();
-
 /** Creates the indexes of `policy_notices` (TTL on `expiresAt`); idempotent, once per connection. Call it at start-up. */
-export async function ensurePolicyNoticeIndexes(conn: Connection): Promise<void> {
-  let pending = noticeIndexes.get(conn);
-  if (!pending) {
-    pending = policyNoticeModel(conn).createIndexes().then(() => undefined);
-    noticeIndexes.set(conn, pending);
-    // a failure (the database is down) must not be cached: the next call tries again
-    pending.catch(() => noticeIndexes.delete(conn));
-  }
-  return pending;
-}
+export const ensurePolicyNoticeIndexes = oncePerConnection((conn) => policyNoticeModel(conn).createIndexes());
 
 /**
  * Claims the notice of `state` to one member: `true` at most once per {@link POLICY_NOTICE_INTERVAL_MS} for a company,

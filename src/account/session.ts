@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
+import { oncePerConnection } from '../store/once_per_connection.ts';
 
 /** An authorization request in flight: what its callback must match. */
 export interface PendingLogin {
@@ -113,18 +114,8 @@ function sessionModel(conn: Connection): Model<SessionDoc> {
     ?? conn.model<SessionDoc>('AccountSession', sessionSchema, 'account_sessions');
 }
 
-const indexed = new WeakMap<Connection, Promise<void>>();
-
 /** Creates the collection's indexes (TTL on `expiresAt`); idempotent, once per connection. */
-export async function ensureAccountSessionIndexes(conn: Connection): Promise<void> {
-  let pending = indexed.get(conn);
-  if (!pending) {
-    pending = sessionModel(conn).createIndexes().then(() => undefined);
-    indexed.set(conn, pending);
-    pending.catch(() => indexed.delete(conn));
-  }
-  return pending;
-}
+export const ensureAccountSessionIndexes = oncePerConnection((conn) => sessionModel(conn).createIndexes());
 
 function idOf(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');

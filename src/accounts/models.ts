@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
+import { oncePerConnection } from '../store/once_per_connection.ts';
 
 export const PRIVILEGES = ['invoice'] as const;
 export const COMPANY_ROLES = ['member', 'admin'] as const;
@@ -81,19 +82,8 @@ function companyModel(conn: Connection): Model<CompanyDoc> {
   return (conn.models.Company as Model<CompanyDoc> | undefined) ?? conn.model<CompanyDoc>('Company', companySchema, 'companies');
 }
 
-const indexed = new WeakMap<Connection, Promise<void>>();
-
 /** Creates the indexes of `accounts` and `companies` (unique email, unique case-folded company name). Idempotent. */
-export async function ensureAccountIndexes(conn: Connection): Promise<void> {
-  let pending = indexed.get(conn);
-  if (!pending) {
-    pending = Promise.all([accountModel(conn).createIndexes(), companyModel(conn).createIndexes()]).then(() => undefined);
-    indexed.set(conn, pending);
-    // a failure (e.g. the database is down) must not be cached: the next call tries again
-    pending.catch(() => indexed.delete(conn));
-  }
-  return pending;
-}
+export const ensureAccountIndexes = oncePerConnection((conn) => Promise.all([accountModel(conn).createIndexes(), companyModel(conn).createIndexes()]));
 
 /** The Account model on `conn`, with its indexes in place. */
 export async function accounts(conn: Connection): Promise<Model<AccountDoc>> {

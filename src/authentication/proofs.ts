@@ -13,6 +13,7 @@
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { AuthenticationState, Proof } from './state.ts';
+import { oncePerConnection } from '../store/once_per_connection.ts';
 
 interface ProofRecord {
   at: Date;
@@ -52,18 +53,8 @@ function model(conn: Connection): Model<ProofDoc> {
     ?? conn.model<ProofDoc>('AuthenticationState', schema, 'authentication_states');
 }
 
-const indexed = new WeakMap<Connection, Promise<void>>();
-
 /** Creates the collection's indexes (TTL on `expiresAt`, account id); idempotent, once per connection. */
-export async function ensureProofIndexes(conn: Connection): Promise<void> {
-  let pending = indexed.get(conn);
-  if (!pending) {
-    pending = model(conn).createIndexes().then(() => undefined);
-    indexed.set(conn, pending);
-    pending.catch(() => indexed.delete(conn));
-  }
-  return pending;
-}
+export const ensureProofIndexes = oncePerConnection((conn) => model(conn).createIndexes());
 
 function toProof(record: ProofRecord | undefined): Proof | undefined {
   if (!record || !(record.at instanceof Date)) return undefined;

@@ -46,6 +46,7 @@ import { Schema, type Connection, type Model } from 'mongoose';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
 import type { LockState, LockedFailure } from '../contract.ts';
 import { checkAccountId } from './account_id.ts';
+import { oncePerConnection } from '../../store/once_per_connection.ts';
 
 /** Limits, all optional; defaults in the module comment. */
 export interface AttemptPolicy {
@@ -183,23 +184,12 @@ function attemptModel(conn: Connection): Model<AttemptDoc> {
 
 const NOT_LOCKED = new Date(0);
 
-const indexed = new WeakMap<Connection, Promise<void>>();
-
 /**
  * Creates the indexes of `factor_attempts` (account id; TTL on `expiresAt`) and gives counters written before
  * counters expired a 30-day expiry from now (permanent locks and windows waiting to be closed keep none);
  * idempotent, once per connection. Call it at start-up (the plugin's `ensureIndexes` does).
  */
-export async function ensureAttemptIndexes(conn: Connection): Promise<void> {
-  let pending = indexed.get(conn);
-  if (!pending) {
-    pending = buildAttemptIndexes(conn);
-    indexed.set(conn, pending);
-    // a failure (the database is down) must not be cached: the next call tries again
-    pending.catch(() => indexed.delete(conn));
-  }
-  return pending;
-}
+export const ensureAttemptIndexes = oncePerConnection(buildAttemptIndexes);
 
 async function buildAttemptIndexes(conn: Connection): Promise<void> {
   const model = attemptModel(conn);

@@ -28,6 +28,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Schema, type Connection, type Model, type mongo } from 'mongoose';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
 import { checkAccountId } from './account_id.ts';
+import { oncePerConnection } from '../../store/once_per_connection.ts';
 
 /** Options of {@link createFactorSetGuard}, all optional. */
 export interface FactorSetGuardOptions {
@@ -73,10 +74,8 @@ const leaseSchema = new Schema<FactorSetLeaseDoc>(
 );
 leaseSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, name: 'expires_at_ttl' });
 
-/** Creates the TTL index that removes leases left by a crashed request; idempotent. */
-export async function ensureFactorSetLeaseIndexes(conn: Connection): Promise<void> {
-  await factorSetLeaseModel(conn).createIndexes();
-}
+/** Creates the TTL index that removes leases left by a crashed request; idempotent, once per connection. */
+export const ensureFactorSetLeaseIndexes = oncePerConnection((conn) => factorSetLeaseModel(conn).createIndexes());
 
 export function factorSetLeaseModel(conn: Connection): Model<FactorSetLeaseDoc> {
   return (conn.models.FactorSetLease as Model<FactorSetLeaseDoc> | undefined)
