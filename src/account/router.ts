@@ -27,6 +27,8 @@ import type { Factor, FactorAccount, FactorFailure } from '../factors/contract.t
 import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { createFactorSetGuard } from '../factors/shared/factor_set_guard.ts';
+import { sessionProofs } from '../authentication/request_state.ts';
+import { deriveProven } from '../authentication/state.ts';
 import { toPublicError } from '../http/error_boundary.ts';
 import { failureMessage } from '../interactions/factor_messages.ts';
 import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
@@ -364,6 +366,16 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
 
   // ── sign-in callback and sign-out ────────────────────────────────────────────────────────────────────────────────
 
+  /** The level this browser's provider session proves with proofs made since `since` (its authentication state). */
+  async function provenSince(ctx: Context, account: Account, since: Date): Promise<number> {
+    const sessionId = ctx.cookies.get(provider.cookieName('session'), { signed: true });
+    const session = sessionId ? await provider.Session.find(sessionId) : undefined;
+    if (!session?.uid || session.accountId !== account.id) return LEVEL.none;
+    const authentication = { conn, factors };
+    const proofs = await sessionProofs(authentication, ctx.req, session.uid);
+    return deriveProven(proofs, account, (id) => factors.get(id), { since: new Date(since.getTime() - 1) }).level;
+  }
+
   router.get('/callback', async function finishSignIn(ctx) {
     const session = await currentSession(ctx);
     const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
@@ -397,10 +409,12 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     if (!account || account.status !== 'active') throw consoleError('account_unavailable', 'This account cannot use the security settings.', 403);
     const previous = session.signedIn?.accountId === token.sub && session.signedIn.epoch === account.credentialsEpoch ? session.signedIn : null;
     // A re-authentication counts when it completed after it was requested (auth_time is in whole seconds) at the level
-    // asked for; the provider asked for every method of that level again (max_age=0, pushed: not editable).
+    // asked for — the provider asked for every method of that level again (max_age=0, pushed: not editable) — and
+    // when this browser's session proves it: its password and factor proofs made after the request reach that level.
     const reauthenticated = login.purpose === 'reauth'
       && token.authTime.getTime() >= Math.floor(login.createdAt.getTime() / 1000) * 1000
-      && (levelOf(token.acr) ?? LEVEL.none) >= (login.level ?? LEVEL.pwd);
+      && (levelOf(token.acr) ?? LEVEL.none) >= (login.level ?? LEVEL.pwd)
+      && await provenSince(ctx, account, login.createdAt) >= (login.level ?? LEVEL.pwd);
     const signedIn: SignedIn = {
       accountId: token.sub,
       acr: token.acr,
