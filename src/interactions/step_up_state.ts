@@ -15,7 +15,7 @@ import type { Context } from 'koa';
 import { evaluateStepUp, type StepUpEvaluation } from '../authentication/request_state.ts';
 import type { ProofWindow } from '../authentication/state.ts';
 import { maxAgeSince, requestFromParams } from '../policy/step_up_params.ts';
-import { MFA_REQUIRED_REASON } from '../provider/step_up_policy.ts';
+import { MFA_REQUIRED_REASON, SESSION_OUTDATED_REASON } from '../provider/step_up_policy.ts';
 import { saveInteractionResult, type InteractionDeps, type InteractionDetails } from './context.ts';
 
 /** What the interaction remembers between its pages (server-side, in the interaction's result). */
@@ -40,7 +40,7 @@ export interface EnrolmentState {
 }
 
 /** Reasons that ask for the password again; with any of them the password form comes first. */
-const PASSWORD_REASONS = new Set(['no_session', 'login_prompt', 'max_age', 'id_token_hint', 'claims_id_token_sub_value', 'session_outdated']);
+const PASSWORD_REASONS = new Set(['no_session', 'login_prompt', 'max_age', 'id_token_hint', 'claims_id_token_sub_value', SESSION_OUTDATED_REASON]);
 
 /**
  * Which proofs count for the interaction's request: with `max_age`, those newer than the request (its `iat` is in
