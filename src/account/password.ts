@@ -87,7 +87,7 @@ export function passwordRoutes(router: Router, kit: ConsoleKit, deps: PasswordCh
   }
 
   /** What must not outlive the old password; best effort after the (already written) change, each step logged. */
-  async function endOtherSignIns(ctx: Context, signed: Signed): Promise<Record<string, unknown>> {
+  async function endOtherSignIns(ctx: Context, signed: Signed, epoch: number): Promise<Record<string, unknown>> {
     const { account } = signed;
     const ended: Record<string, unknown> = {};
     try {
@@ -100,10 +100,12 @@ export function passwordRoutes(router: Router, kit: ConsoleKit, deps: PasswordCh
       // This browser's provider session stays: it is the one that just re-authenticated.
       const currentId = ctx.cookies.get(provider.cookieName('session'), { signed: true });
       const current = currentId ? await provider.Session.find(currentId) : undefined;
-      const keep = current?.accountId === account.id ? { sessionId: current.jti, sessionUid: current.uid } : undefined;
-      const { epoch, providerSessionsEnded, grantsRevoked } = await endSignIns(conn, account.id, keep);
-      // This console session stays signed in under the new epoch.
-      await setSessionEpoch(conn, signed.session.id, epoch);
+      const keep = current?.accountId === account.id
+        ? { sessionId: current.jti, sessionUid: current.uid, provenEpoch: account.credentialsEpoch }
+        : undefined;
+      const { providerSessionsEnded, grantsRevoked } = await endSignIns(conn, account.id, { epoch, ...(keep ? { keep } : {}) });
+      // This console session stays signed in under the new epoch — unless another change came in meanwhile.
+      await setSessionEpoch(conn, signed.session.id, account.credentialsEpoch, epoch);
       Object.assign(ended, { providerSessionsEnded, grantsRevoked });
     } catch (err) {
       ended.providerSessionsEnded = 'failed';
@@ -152,8 +154,9 @@ export function passwordRoutes(router: Router, kit: ConsoleKit, deps: PasswordCh
       logger.info({ event: 'account.password_refused', accountId: account.id, code: problem }, 'new password refused');
       return renderForm(ctx, signed, { error: problem, status: 400 });
     }
-    await setPassword(conn, account.id, password);
-    const ended = await endOtherSignIns(ctx, signed);
+    // Only if no other change of credentials (a reset, a disable) came in since this session was proven: else 409.
+    const epoch = await setPassword(conn, account.id, password, { expectedEpoch: account.credentialsEpoch });
+    const ended = await endOtherSignIns(ctx, signed, epoch);
     await kit.clearPending(signed);
     logger.info({ event: 'account.password_changed', accountId: account.id, ...ended }, 'password changed in the console');
     await notifyChange(ctx, account, ended);

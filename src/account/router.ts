@@ -28,7 +28,7 @@ import { createMethodChoice, type MethodChoice } from '../factors/method_choice.
 import type { FactorRegistry } from '../factors/registry.ts';
 import { createFactorSetGuard } from '../factors/shared/factor_set_guard.ts';
 import { sessionProofs } from '../authentication/request_state.ts';
-import { deriveProven } from '../authentication/state.ts';
+import { deriveProven, isCurrent, type AuthenticationState } from '../authentication/state.ts';
 import { toPublicError } from '../http/error_boundary.ts';
 import { failureMessage } from '../interactions/factor_messages.ts';
 import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
@@ -366,14 +366,13 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
 
   // ── sign-in callback and sign-out ────────────────────────────────────────────────────────────────────────────────
 
-  /** The level this browser's provider session proves with proofs made since `since` (its authentication state). */
-  async function provenSince(ctx: Context, account: Account, since: Date): Promise<number> {
+  /** The authentication state of this browser's provider session, when it is a current proof of `account`. */
+  async function browserProofs(ctx: Context, account: Account): Promise<AuthenticationState | undefined> {
     const sessionId = ctx.cookies.get(provider.cookieName('session'), { signed: true });
     const session = sessionId ? await provider.Session.find(sessionId) : undefined;
-    if (!session?.uid || session.accountId !== account.id) return LEVEL.none;
-    const authentication = { conn, factors };
-    const proofs = await sessionProofs(authentication, ctx.req, session.uid);
-    return deriveProven(proofs, account, (id) => factors.get(id), { since: new Date(since.getTime() - 1) }).level;
+    if (!session?.uid || session.accountId !== account.id) return undefined;
+    const proofs = await sessionProofs({ conn, factors }, ctx.req, session.uid);
+    return isCurrent(proofs, account) ? proofs : undefined;
   }
 
   router.get('/callback', async function finishSignIn(ctx) {
@@ -407,14 +406,18 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     const token = await redeemCode({ issuer, provider, tokenEndpoint: deps.tokenEndpoint }, code, login);
     const account = await findAccountById(conn, token.sub);
     if (!account || account.status !== 'active') throw consoleError('account_unavailable', 'This account cannot use the security settings.', 403);
-    const previous = session.signedIn?.accountId === token.sub && session.signedIn.epoch === account.credentialsEpoch ? session.signedIn : null;
+    // The console session takes the epoch this browser's proofs were made under, checked against the account read
+    // after the token: a reset or password change that landed during this callback leaves nothing signed in.
+    const proofs = await browserProofs(ctx, account);
+    if (!proofs) throw consoleError('sign_in_failed', 'The sign-in could not be completed. Open your security settings again.', 400);
+    const previous = session.signedIn?.accountId === token.sub && session.signedIn.epoch === proofs.epoch ? session.signedIn : null;
     // A re-authentication counts when it completed after it was requested (auth_time is in whole seconds) at the level
     // asked for — the provider asked for every method of that level again (max_age=0, pushed: not editable) — and
     // when this browser's session proves it: its password and factor proofs made after the request reach that level.
     const reauthenticated = login.purpose === 'reauth'
       && token.authTime.getTime() >= Math.floor(login.createdAt.getTime() / 1000) * 1000
       && (levelOf(token.acr) ?? LEVEL.none) >= (login.level ?? LEVEL.pwd)
-      && await provenSince(ctx, account, login.createdAt) >= (login.level ?? LEVEL.pwd);
+      && deriveProven(proofs, account, (id) => factors.get(id), { since: new Date(login.createdAt.getTime() - 1) }).level >= (login.level ?? LEVEL.pwd);
     const signedIn: SignedIn = {
       accountId: token.sub,
       acr: token.acr,
@@ -422,7 +425,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
       authTime: token.authTime,
       reauthAt: reauthenticated ? token.authTime : previous?.reauthAt ?? null,
       reauthLevel: reauthenticated ? levelOf(token.acr) ?? LEVEL.none : previous?.reauthLevel ?? LEVEL.none,
-      epoch: account.credentialsEpoch,
+      epoch: proofs.epoch,
       idToken: token.raw,
     };
     // A new session id at every sign-in (no fixation); a parked change survives only for the same account.

@@ -195,9 +195,12 @@ export async function takeLogin(conn: Connection, sessionId: string, state: stri
   return before?.login ?? null;
 }
 
-/** Moves a signed-in session to a new credentials epoch (the browser that changed the password stays signed in). */
-export async function setSessionEpoch(conn: Connection, sessionId: string, epoch: number): Promise<void> {
-  await sessionModel(conn).updateOne({ _id: sessionId }, { $set: { 'signedIn.epoch': epoch } });
+/**
+ * Moves a signed-in session from credentials epoch `from` to `to` (the browser that changed the password stays signed
+ * in); a session of another epoch is left as it is (dead).
+ */
+export async function setSessionEpoch(conn: Connection, sessionId: string, from: number, to: number): Promise<void> {
+  await sessionModel(conn).updateOne({ _id: sessionId, 'signedIn.epoch': from }, { $set: { 'signedIn.epoch': to } });
 }
 
 export async function setPendingAction(conn: Connection, sessionId: string, action: PendingAction | null): Promise<void> {

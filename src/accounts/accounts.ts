@@ -213,19 +213,31 @@ export async function setPrivilege(conn: Connection, accountId: string, privileg
   return toAccount(doc);
 }
 
+/** The filter of an account whose credentials epoch is still `epoch` (0 is stored as no field). */
+function atEpoch(accountId: string, epoch: number): Record<string, unknown> {
+  return { _id: accountId, credentialsEpoch: epoch === 0 ? { $in: [null, 0] } : epoch };
+}
+
 /**
- * Replaces the password and raises the credentials epoch (every session and token proven before is dead).
- * `InvalidAccountError` (400) for a bad length, AppError `account_not_found` (404).
+ * Replaces the password and raises the credentials epoch (every session and token proven before is dead); returns
+ * the new epoch. With `expectedEpoch` (the epoch the caller's sign-in was proven under) the change happens only if
+ * no other change of credentials came in between — otherwise AppError `credentials_changed` (409) and nothing is
+ * written. `InvalidAccountError` (400) for a bad length, AppError `account_not_found` (404).
  */
-export async function setPassword(conn: Connection, accountId: string, password: string): Promise<void> {
+export async function setPassword(conn: Connection, accountId: string, password: string, options: { expectedEpoch?: number } = {}): Promise<number> {
   const problem = passwordProblem(password);
   if (problem) throw new InvalidAccountError([problem]);
   const Account = await accounts(conn);
   if (!(await Account.exists({ _id: accountId }).exec())) throw notFound();
   const passwordHash = await hashPassword(password);
   // One write: the new password and a new credentials epoch, so no sign-in made with the old one outlives it.
-  const result = await Account.updateOne({ _id: accountId }, { $set: { passwordHash }, $inc: { credentialsEpoch: 1 } }).exec();
-  if (result.matchedCount === 0) throw notFound();
+  const filter = options.expectedEpoch === undefined ? { _id: accountId } : atEpoch(accountId, options.expectedEpoch);
+  const doc = await Account.findOneAndUpdate(filter, { $set: { passwordHash }, $inc: { credentialsEpoch: 1 } }, {
+    returnDocument: 'after', projection: { credentialsEpoch: 1 },
+  }).lean<Pick<AccountDoc, 'credentialsEpoch'>>().exec();
+  if (doc) return doc.credentialsEpoch ?? 0;
+  if (options.expectedEpoch === undefined) throw notFound();
+  throw new AppError('credentials_changed', 'Your password or sign-in methods were changed meanwhile. Sign in again.', { status: 409 });
 }
 
 /** Enables or disables an account; a disabled account cannot log in. AppError `account_not_found` (404). */

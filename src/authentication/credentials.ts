@@ -10,10 +10,11 @@ import { raiseCredentialsEpoch } from '../accounts/accounts.ts';
 import { endAccountSessions, revokeAccountGrants } from '../provider/adapter.ts';
 import { keepOnlyProofs } from './proofs.ts';
 
-/** The browser that made the change and stays signed in (its provider session id and uid). */
+/** The browser that made the change and stays signed in: its provider session, and the epoch it was proven under. */
 export interface KeptSession {
   readonly sessionId: string;
   readonly sessionUid: string;
+  readonly provenEpoch: number;
 }
 
 /** What {@link endSignIns} ended. */
@@ -24,13 +25,16 @@ export interface EndedSignIns {
 }
 
 /**
- * Raises the account's credentials epoch and ends every sign-in made before: other provider sessions and their
- * proofs, every grant and its tokens. `keep` (the browser that changed its own password) stays signed in under the
- * new epoch; its grants with shops are revoked all the same (the shops sign in again, silently).
+ * Ends every sign-in made before a change of credentials: raises the account's credentials epoch (unless the change
+ * raised it already: `epoch`, as `setPassword` does in the same write as the new password), then ends the other
+ * provider sessions and their proofs, every grant and its tokens. `keep` (the browser that changed its own password)
+ * stays signed in under the new epoch — only if its proofs are still of the epoch it was proven under, so a reset that
+ * landed meanwhile is never undone; its grants with shops are revoked all the same (the shops sign in again).
  */
-export async function endSignIns(conn: Connection, accountId: string, keep?: KeptSession): Promise<EndedSignIns> {
-  const epoch = await raiseCredentialsEpoch(conn, accountId);
-  await keepOnlyProofs(conn, accountId, epoch, keep?.sessionUid);
+export async function endSignIns(conn: Connection, accountId: string, options: { epoch?: number; keep?: KeptSession } = {}): Promise<EndedSignIns> {
+  const { keep } = options;
+  const epoch = options.epoch ?? await raiseCredentialsEpoch(conn, accountId);
+  await keepOnlyProofs(conn, accountId, epoch, keep ? { sessionUid: keep.sessionUid, fromEpoch: keep.provenEpoch } : undefined);
   const [providerSessionsEnded, grantsRevoked] = await Promise.all([
     endAccountSessions(conn, accountId, keep?.sessionId),
     revokeAccountGrants(conn, accountId),

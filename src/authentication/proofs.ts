@@ -124,11 +124,14 @@ export async function recordFactorProof(
 }
 
 /**
- * Moves the state of `keepSessionUid` to `epoch` (the session that just changed the credentials stays signed in) and
- * deletes every other state of the account. Returns how many were deleted.
+ * Moves the state of `keep.sessionUid` to `epoch` (the session that just changed the credentials stays signed in) —
+ * only if it is still of `keep.fromEpoch`, the epoch it was proven under — and deletes every other state of the
+ * account. Returns how many were deleted.
  */
-export async function keepOnlyProofs(conn: Connection, accountId: string, epoch: number, keepSessionUid?: string): Promise<number> {
-  if (keepSessionUid) await model(conn).updateOne({ _id: keepSessionUid, accountId }, { $set: { epoch } });
-  const filter = keepSessionUid ? { accountId, _id: { $ne: keepSessionUid } } : { accountId };
+export async function keepOnlyProofs(
+  conn: Connection, accountId: string, epoch: number, keep?: { sessionUid: string; fromEpoch: number },
+): Promise<number> {
+  if (keep) await model(conn).updateOne({ _id: keep.sessionUid, accountId, epoch: keep.fromEpoch }, { $set: { epoch } });
+  const filter = keep ? { accountId, _id: { $ne: keep.sessionUid } } : { accountId };
   return (await model(conn).deleteMany(filter)).deletedCount;
 }

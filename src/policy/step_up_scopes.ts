@@ -53,3 +53,26 @@ export function grantScopesWithStepUp(grant: Grant, scopes: Iterable<string>, al
     grant.addResourceScope(indicator, allowedHere.join(' '));
   }
 }
+
+/**
+ * For a grant the customer consented to earlier (a third-party shop): of the requested step-up `scopes`, those the
+ * policy does not allow now are rejected (a privilege withdrawn, no fresh second factor: not in this request's tokens),
+ * those it allows are taken out of the rejected set again (granted if consented, else the consent page asks). Nothing
+ * else of the grant changes. Returns whether the grant changed.
+ */
+export function limitStepUpScopes(grant: Grant, scopes: Iterable<string>, allowed: ReadonlySet<string>, indicator?: string): boolean {
+  const stepUp = [...scopes].filter(isStepUpScope);
+  const refused = stepUp.filter((scope) => !allowed.has(scope));
+  const allowedHere = stepUp.filter((scope) => allowed.has(scope));
+  const rejected = (grant as { rejected?: { openid?: { scope?: string }; resources?: Record<string, string | undefined> } }).rejected;
+  const before = JSON.stringify(rejected ?? null);
+  if (indicator === undefined) {
+    if (rejected?.openid) rejected.openid.scope = withoutWords(rejected.openid.scope, allowedHere);
+    if (refused.length > 0) grant.rejectOIDCScope(refused.join(' '));
+  } else {
+    if (rejected?.resources) rejected.resources[indicator] = withoutWords(rejected.resources[indicator], allowedHere);
+    if (refused.length > 0) grant.rejectResourceScope(indicator, refused.join(' '));
+  }
+  const after = (grant as { rejected?: unknown }).rejected;
+  return JSON.stringify(after ?? null) !== before;
+}

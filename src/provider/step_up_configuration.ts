@@ -17,7 +17,7 @@ import {
 } from 'oidc-provider';
 import type { FactorRegistry } from '../factors/registry.ts';
 import type { AuthenticationDeps } from '../authentication/request_state.ts';
-import { grantScopesWithStepUp, isStepUpScope, STEP_UP_SCOPES } from '../policy/step_up_scopes.ts';
+import { grantScopesWithStepUp, isStepUpScope, limitStepUpScopes, STEP_UP_SCOPES } from '../policy/step_up_scopes.ts';
 import { ACR_VALUES } from './acr.ts';
 import { FIRST_PARTY_PROPERTY } from './clients.ts';
 import { createFindAccount } from './find_account.ts';
@@ -69,13 +69,22 @@ function createLoadExistingGrant(deps: AuthenticationDeps): (ctx: KoaContextWith
     const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
     let grant = grantId ? await provider.Grant.find(grantId) : undefined;
     if (grant && (grant.accountId !== session.accountId || grant.clientId !== client.clientId)) grant = undefined;
-    if (!isFirstParty(client)) return grant;
-
-    grant ??= new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
     const requested = new Set(ctx.oidc.requestParamScopes);
     const allowed = [...requested].some(isStepUpScope)
       ? new Set((await evaluateAuthorization(deps, ctx, session.accountId)).grantable)
       : new Set<string>();
+    if (!isFirstParty(client)) {
+      // A grant consented to earlier never hands out a step-up scope the policy does not allow for this request.
+      if (!grant || ![...requested].some(isStepUpScope)) return grant;
+      let changed = limitStepUpScopes(grant, ctx.oidc.requestParamOIDCScopes, allowed);
+      for (const [indicator, resourceServer] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+        changed = limitStepUpScopes(grant, [...resourceServer.scopes].filter((scope) => requested.has(scope)), allowed, indicator) || changed;
+      }
+      if (changed) await grant.save();
+      return grant;
+    }
+
+    grant ??= new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
     grantScopesWithStepUp(grant, ctx.oidc.requestParamOIDCScopes, allowed);
     const claims = [...ctx.oidc.requestParamClaims];
     if (claims.length > 0) grant.addOIDCClaims(claims);

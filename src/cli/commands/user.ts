@@ -182,9 +182,9 @@ export const userSetPassword: CommandSpec = {
     return {
       async run(ctx: CommandContext) {
         const account = await accountByEmail(ctx, email);
-        await setPassword(ctx.conn, account.id, await readPassword(ctx, source));
+        const epoch = await setPassword(ctx.conn, account.id, await readPassword(ctx, source));
         // Whoever signed in with the old password is signed out: sessions, grants and their tokens end.
-        await endSignIns(ctx.conn, account.id);
+        await endSignIns(ctx.conn, account.id, { epoch });
         ctx.print(`Set a new password for ${account.email}; its sessions and tokens were ended.`);
       },
     };

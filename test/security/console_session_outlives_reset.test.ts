@@ -1,0 +1,106 @@
+/**
+ * Threat: a reset of the second factors (support, a company admin) of a taken-over account lands while the attacker's
+ * own request is in flight in the security console — a password change (its password hash takes a while), or the
+ * console's sign-in callback — and the request then stamps the attacker's console session with the newest credentials
+ * epoch: the session outlives the reset, the account has no factor left, and the attacker binds their own
+ * authenticator.
+ * Rule: a change carries the epoch its own sign-in was proven under and only moves from it: a password change happens
+ * only if no other change of credentials came in since (else it is refused and nothing is written); the console
+ * session and the browser's proofs move to the new epoch only from the epoch they were proven under; the sign-in
+ * callback takes the epoch of the browser's proofs checked against the account read after the token.
+ */
+import { expect } from 'chai';
+import { verifyLogin } from '../../src/accounts/accounts.ts';
+import { resetFactors } from '../../src/security/support_actions.ts';
+import type { TotpFactor } from '../../src/factors/totp/factor.ts';
+import { enrolTotp } from '../factors/support.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { Browser, findForm } from '../helpers/shop.ts';
+import { freezeNow, type FrozenClock } from '../helpers/step_up.ts';
+import { isLoginForm, newCustomer, signInConsole, submitWithReauth, type Customer } from '../account/support.ts';
+
+describe('a console session does not outlive a reset that lands while its request is in flight', function () {
+  let server: TestServer;
+  let clock: FrozenClock;
+  let totp: TotpFactor;
+
+  before(async function () {
+    server = await startTestServer('console_session_outlives_reset');
+    clock = freezeNow();
+    totp = server.factors.all.find((factor) => factor.role === 'primary' && !factor.challenge) as TotpFactor;
+  });
+  after(async function () {
+    clock?.uninstall();
+    await server?.stop();
+  });
+
+  async function victimWithApp(name: string): Promise<Customer> {
+    const victim = await newCustomer(server, name);
+    victim.totpSecret = await enrolTotp(totp, victim);
+    return victim;
+  }
+
+  async function reset(victim: Customer): Promise<void> {
+    await resetFactors({ conn: server.conn, factors: server.factors }, victim, 'support', { actor: { type: 'support', id: 'agent' } });
+  }
+
+  it('a password change with a reset landing during its password hash is refused, changes nothing, and the console is signed out', async function () {
+    const victim = await victimWithApp('victor');
+    const attacker = new Browser();
+    await signInConsole(server, attacker, victim, clock);
+    const stale = await attacker.go(`${server.issuer}/account/password`);
+    const { page: form } = await submitWithReauth(attacker, stale, 'password-form', victim, clock);
+
+    // The reset runs when the change first reaches the accounts (right before the new password is hashed).
+    const Account = server.conn.models.Account as unknown as { exists: (...args: unknown[]) => unknown };
+    const exists = Account.exists;
+    Account.exists = function (this: unknown, ...args: unknown[]) {
+      Account.exists = exists;
+      const query = exists.apply(this, args) as { exec(): Promise<unknown> };
+      return { exec: async () => { await reset(victim); return query.exec(); } };
+    };
+    const chosen = 'attacker chosen passphrase 1';
+    let answer;
+    try {
+      answer = await attacker.submit(findForm(form, 'password-form'), { password: chosen, confirm: chosen });
+    } finally {
+      Account.exists = exists;
+    }
+    expect(answer.status).to.equal(409);
+    expect(await verifyLogin(server.conn, victim.email, chosen), 'the password was not changed').to.equal(null);
+
+    const overview = await attacker.go(`${server.issuer}/account`);
+    expect(isLoginForm(overview), 'the console asks to sign in again').to.equal(true);
+    const add = await attacker.go(`${server.issuer}/account/methods/totp/add`);
+    expect(add.html).to.not.include('data-key=');
+    expect(await totp.isEnrolled(victim.id)).to.equal(false);
+  });
+
+  it('a console sign-in whose code is redeemed just before a reset is refused at the callback and leaves nothing signed in', async function () {
+    const victim = await victimWithApp('cally');
+    // The reset lands between the console's code redemption and the callback's read of the account.
+    const original = globalThis.fetch;
+    let resetDone = false;
+    globalThis.fetch = async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+      const response = await original(input, init);
+      if (!resetDone && String(input).endsWith('/token')) {
+        resetDone = true;
+        globalThis.fetch = original;
+        await reset(victim);
+      }
+      return response;
+    };
+    const attacker = new Browser();
+    try {
+      const login = await attacker.go(`${server.issuer}/account`);
+      const answer = await attacker.submit(findForm(login, '/login'), { email: victim.email, password: victim.password });
+      expect(answer.status).to.equal(400);
+      expect(answer.html).to.not.include('Security settings');
+    } finally {
+      globalThis.fetch = original;
+    }
+    expect(resetDone).to.equal(true);
+    const overview = await attacker.go(`${server.issuer}/account`);
+    expect(isLoginForm(overview), 'the console asks to sign in again').to.equal(true);
+  });
+});
