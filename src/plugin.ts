@@ -1,6 +1,7 @@
 /**
- * `createStepUp`: step-up MFA for an oidc-provider deployment, in two calls (DESIGN.md §1). oidc-provider takes its
- * configuration once, in its constructor, so the plugin works in two phases:
+ * `createStepUp`: step-up MFA for an oidc-provider deployment, in two calls (README "Adding step-up to an existing
+ * oidc-provider (plugin)"). oidc-provider takes its configuration once, in its constructor, so the plugin works in two
+ * phases:
  *
  *     const stepUp = createStepUp({ conn, issuerName: 'My Shop ID', secrets, mailer });
  *     await stepUp.ensureIndexes();

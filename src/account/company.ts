@@ -1,13 +1,14 @@
 /**
- * Company admin pages (DESIGN.md §6 "Company admin: policy, users' 2FA report, reset a user's factors"; seed 003):
- * below `/account/company`, for a console user whose account is an `admin` of its company. Everything is scoped to
- * the admin's own company: the report lists `listAccounts({ companyId })` of that company only, and a member id from
- * a URL is re-checked to belong to it (an unknown and a foreign id get the same 404, so ids of other companies cannot
- * be probed). Changes — the 2FA policy, resetting or unlocking a user's second factor — need the console's fresh
- * re-authentication (`ensureFresh`, the change is parked across the round trip) and are audited with the admin as
- * actor. Switching the policy to forced also emails every other active member (`company_policy_forced`) — at most
- * once a day per company, member and policy state, however often the admin toggles (`policy_notices`); a notice not
- * sent is audited on the member's account (`company_policy_notice_skipped`).
+ * Company admin pages (docs/ARCHITECTURE.md "The security console and the company admin pages"): the 2FA policy, the
+ * users' 2FA report, resetting a user's factors, below `/account/company`, for a console user whose account is an
+ * `admin` of its company. Everything is scoped to the admin's own company: the report lists
+ * `listAccounts({ companyId })` of that company only, and a member id from a URL is re-checked to belong to it (an
+ * unknown and a foreign id get the same 404, so ids of other companies cannot be probed). Changes — the 2FA policy,
+ * resetting or unlocking a user's second factor — need the console's fresh re-authentication (`ensureFresh`, the change
+ * is parked across the round trip) and are audited with the admin as actor. Switching the policy to forced also emails
+ * every other active member (`company_policy_forced`) — at most once a day per company, member and policy state,
+ * however often the admin toggles (`policy_notices`); a notice not sent is audited on the member's account
+ * (`company_policy_notice_skipped`).
  *
  * Routes: `GET /company` · `POST /company/policy` · `GET /company/report.csv` ·
  * `GET|POST /company/members/:memberId/reset` · `POST /company/members/:memberId/unlock`.
@@ -45,7 +46,7 @@ export const COMPANY_NOTICES = {
 } as const;
 type CompanyNoticeId = keyof typeof COMPANY_NOTICES;
 
-/** How each policy is described to the admin (seed 003). */
+/** How each policy is described to the admin. */
 export const POLICY_TEXT: Record<MfaPolicy, { label: string; description: string }> = {
   forced: { label: 'Forced', description: 'Everyone must set up two-factor authentication at their next sign-in.' },
   opt_in: { label: 'Opt-in', description: 'Each user chooses whether to set up two-factor authentication.' },
@@ -247,7 +248,7 @@ export function companyAdminRoutes(router: Router, kit: ConsoleKit, deps: Compan
   }
 
   /**
-   * Tells every other active member that the company now requires two-factor authentication (seed 003 "forced":
+   * Tells every other active member that the company now requires two-factor authentication (the `forced` policy:
    * they are asked to set it up at their next sign-in), each through `notifySecurityEvent` so their own security
    * events list it — but a member already told of the forced policy within a day is not mailed again
    * ({@link claimPolicyNotice}), the notice is audited as skipped instead. Best effort: the policy is already saved,
@@ -394,7 +395,7 @@ export function companyAdminRoutes(router: Router, kit: ConsoleKit, deps: Compan
     ctx.body = `\ufeff${reportCsv(rows)}`;
   });
 
-  // ── per member: reset (seed 003 "changing device"), unlock ───────────────────────────────────────────────────────
+  // ── per member: reset (a member who changed phones), unlock ──────────────────────────────────────────────────────
 
   router.get('/company/members/:memberId/reset', async function showReset(ctx) {
     const id = (ctx.params as { memberId?: string }).memberId ?? '';

@@ -1,12 +1,13 @@
 /**
- * The customer's security settings console at `/account` (DESIGN.md §6, seeds 001/002/004).
+ * The customer's security settings console at `/account` (docs/ARCHITECTURE.md "The security console and the company
+ * admin pages").
  *
  * Sign-in goes through the provider itself: the console is the first-party client `account-console` (code + PKCE,
  * state, nonce); its session lives in MongoDB behind a signed cookie (`session.ts`). Every change — add or remove a
- * method, choose the primary one, new recovery codes, "ask for a code at every sign-in" — needs a recent
- * re-authentication (`freshness.ts`): otherwise the change is parked in the session and the browser goes through
- * `/auth` with `max_age=0` (and `acr_values=…:mfa` when a second factor exists), then lands back on the page to
- * submit it. Pages are plain server-rendered forms with CSRF tokens and `Cache-Control: no-store`.
+ * method, choose the primary one, new recovery codes, "ask for a code at every sign-in", the password — needs a recent
+ * re-authentication (`freshness.ts`): otherwise the change is parked in the session and the browser goes through a
+ * pushed authorization request (RFC 9126) with `max_age=0` at the level of the account's strongest factor, then lands
+ * back on the page to submit it. Pages are plain server-rendered forms with CSRF tokens and `Cache-Control: no-store`.
  *
  * Routes (all below `/account`): `GET /` overview · `GET /callback` · `POST /logout` ·
  * `GET|POST /methods/:factorId/add` · `POST /methods/:factorId/confirm` · `POST /methods/:factorId/renew` ·
@@ -539,7 +540,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     await notify(ctx, account, 'factor_added', { method: factor.label }, { factorId: factor.id, replaced: confirmed.replaced });
     if (hadPrimary) return seeOther(ctx, `${ACCOUNT_PATH}?done=factor_added`);
 
-    // The first method: this is "enable two-factor authentication" (seeds 001/004): sign-in asks for a code from now
+    // The first method: this is "enable two-factor authentication": sign-in asks for a code from now
     // on, and the recovery codes are shown once.
     if (!await signInMfaEnabled(conn, account.id)) {
       await setSignInMfa(conn, account.id, true);

@@ -254,8 +254,8 @@ export async function setAccountStatus(conn: Connection, accountId: string, stat
 }
 
 /**
- * Turns "ask for a code at every sign-in" on or off (what enabling 2FA on the security settings page does, seeds
- * 001/002/004). AppError `account_not_found` (404).
+ * Turns "ask for a code at every sign-in" on or off (what enabling 2FA on the security settings page does).
+ * AppError `account_not_found` (404).
  */
 export async function setSignInMfa(conn: Connection, accountId: string, enabled: boolean): Promise<void> {
   const result = await (await accounts(conn)).updateOne({ _id: accountId }, { $set: { signInMfa: enabled } }).exec();

@@ -1,6 +1,6 @@
 /**
- * Companies: B2B customer accounts with several users and one 2FA policy (seed 003): `forced` — every user
- * must enrol at the next login — or `opt_in` — each user decides. Names are unique regardless of case.
+ * Companies: B2B customer accounts with several users and one 2FA policy: `forced` — every user must enrol at the next
+ * login — or `opt_in` — each user decides. Names are unique regardless of case.
  */
 import type { Connection } from 'mongoose';
 import { AppError, isDuplicateKeyError } from '../shared/errors.ts';

@@ -22,7 +22,7 @@ export interface AccountDoc {
   companyRole: (typeof COMPANY_ROLES)[number] | null;
   privileges: Array<(typeof PRIVILEGES)[number]>;
   status: (typeof ACCOUNT_STATUSES)[number];
-  /** "Ask for a code at every sign-in" (seeds 001/002/004); absent = off. */
+  /** "Ask for a code at every sign-in" (the security settings' switch); absent = off. */
   signInMfa?: boolean;
   /**
    * Raised by every change that must end the sign-ins made before it (password change, factor reset, disable);

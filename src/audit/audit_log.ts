@@ -1,6 +1,7 @@
 /**
- * The audit log (DESIGN.md §5, issue 5): every security event — who, what, when, from where — in the MongoDB
- * collection `audit_events`, append-only (nothing here updates or deletes a record; only the retention TTL ends one).
+ * The audit log (docs/ARCHITECTURE.md "Support actions, audit log and mail"): every security event — who, what,
+ * when, from where — in the MongoDB collection `audit_events`, append-only (nothing here updates or deletes a
+ * record; only the retention TTL ends one).
  *
  * Indexes: `{ accountId: 1, at: -1 }` for the customer's "recent security events" list; `{ event: 1, at: -1 }` for
  * operators' queries by type; a TTL index on `at` for retention (default {@link DEFAULT_AUDIT_RETENTION_DAYS} days;

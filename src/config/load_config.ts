@@ -42,7 +42,7 @@ export interface TtlConfig {
   readonly grantSeconds: number;
 }
 
-/** Outgoing mail (issue 5). */
+/** Outgoing mail: email codes and security notifications. */
 export interface MailConfig {
   /**
    * `SMTP_URL`: `smtp://user:pass@host:587[?requireTLS=true]` or `smtps://user:pass@host:465` (validated with

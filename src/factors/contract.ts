@@ -1,7 +1,8 @@
 /**
- * The factor contract (DESIGN.md §5): every second factor is a plugin folder `src/factors/<id>/` exporting one
- * object of this shape, and `registry.ts` lists them. Callers (policy, interactions, console) ask for capabilities
- * — `factor.enrol`, `factor.challenge`, `factor.level` — never for a factor by name.
+ * The factor contract (docs/ARCHITECTURE.md "The factor contract"): every second factor is a plugin folder
+ * `src/factors/<id>/` exporting one object of this shape, and `registry.ts` lists them. Callers (policy,
+ * interactions, console) ask for capabilities — `factor.enrol`, `factor.challenge`, `factor.level` — never for a
+ * factor by name.
  *
  * Expected user failures are values (`{ ok: false, code }`, codes below); programmer and infrastructure errors
  * throw.
@@ -132,9 +133,9 @@ export interface ConfirmSuccess {
 /**
  * Enrolment: optional, for factors a user sets up themselves.
  *
- * Re-authentication is the caller's job: the page asks for the password again (seed 002 "Enter your password and
- * click Confirm password"; OWASP ASVS 7.5.1) before calling `begin`, and for a fresh second factor before passing
- * `replace: true`. A factor cannot check that itself: it never sees the password.
+ * Re-authentication is the caller's job: the page asks for the password again (OWASP ASVS 7.5.1) before calling
+ * `begin`, and for a fresh second factor before passing `replace: true`. A factor cannot check that itself: it
+ * never sees the password.
  */
 export interface FactorEnrolment<View = Record<string, unknown>> {
   /**
@@ -187,7 +188,7 @@ export interface Factor {
   readonly id: string;
   /** RFC 8176 `amr` values this factor contributes (`otp` …); `mfa` is added by the policy, never here. */
   readonly amr: readonly string[];
-  /** The assurance level it proves beside a password (DESIGN.md §4: 2 or 3). */
+  /** The assurance level it proves beside a password: 2 or 3 (`src/policy/acr.ts`). */
   readonly level: number;
   /** Human label for pages ("Authenticator app"). */
   readonly label: string;

@@ -1,7 +1,7 @@
 /**
- * Method choice (seed 002 "Set one of these methods as primary", issue 5): with several active methods the challenge
- * opens on the customer's **primary** method and offers the others ("use another method") — only those that
- * satisfy the requested level, so a level-3 request never lists a level-2 method such as an email code.
+ * Method choice (the customer sets one method as primary in the security console): with several active methods the
+ * challenge opens on the customer's **primary** method and offers the others ("use another method") — only those
+ * that satisfy the requested level, so a level-3 request never lists a level-2 method such as an email code.
  *
  * The choice is stored per account in `factor_preferences` (`_id` = account id). Without a stored choice — or when
  * the chosen factor was removed — the primary is the first enrolled primary-role factor (by

@@ -1,8 +1,8 @@
 /**
- * The one list of second factors (DESIGN.md §5). Callers ask it for capabilities — factors usable at a level, the
- * factors one can enrol — and work with the {@link Factor} contract; this file and each factor's folder are the
- * only places that know a factor by name. Adding a factor (WebAuthn, email) = one folder + one line in
- * {@link createDefaultFactors}.
+ * The one list of second factors (docs/ARCHITECTURE.md "The factor contract"). Callers ask it for capabilities —
+ * factors usable at a level, the factors one can enrol — and work with the {@link Factor} contract; this file and each
+ * factor's folder are the only places that know a factor by name. Adding a factor = one folder implementing the
+ * contract + one line in {@link createDefaultFactors}.
  */
 import type { Connection } from 'mongoose';
 import { isFactorId, type Factor } from './contract.ts';

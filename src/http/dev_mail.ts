@@ -1,6 +1,6 @@
 /**
  * Development only: `/dev/mail` lists the mails the in-process outbox captured (no SMTP configured), newest first,
- * so a newcomer can read an email code with no setup (issue 5). `createApp` mounts it only outside production and
+ * so a newcomer can read an email code with no setup. `createApp` mounts it only outside production and
  * only for a mailer in `outbox` mode; everywhere else the path is a plain 404.
  *
  * A mail's HTML part is shown only inside `<iframe sandbox srcdoc=…>`: an empty `sandbox` gives it an opaque origin,

@@ -1,6 +1,7 @@
 /**
- * Prometheus metrics (DESIGN.md §7) on a per-app `Registry` (never prom-client's global one, so several apps in one
- * process — tests — do not collide): the default process metrics, HTTP requests by route, and failed mail sends.
+ * Prometheus metrics at `/metrics` (README "Production") on a per-app `Registry` (never prom-client's global one, so
+ * several apps in one process — tests — do not collide): the default process metrics, HTTP requests by route, and
+ * failed mail sends.
  *
  * Label values are bounded: `route` is the matched router pattern (`/interaction/:uid/login`), `oidc:<name>` for an
  * oidc-provider endpoint (`oidc:token`, `oidc:authorization`), or `unmatched` — never the raw URL, which would

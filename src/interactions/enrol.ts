@@ -1,13 +1,14 @@
 /**
- * Enrolment inside the login (seed 000; issue 5 "Enrolment"): when the policy demands a second factor the account does
- * not have (forced company, invoice privilege + invoice scope), the customer sets one up in the same interaction, sees
- * the recovery codes once and returns to the shop with the new factor's level.
+ * Enrolment inside the login (docs/ARCHITECTURE.md "The step-up decision"): when the policy demands a second factor the
+ * account does not have (forced company, invoice privilege + invoice scope, the customer's own "ask at every sign-in",
+ * or a level above the account's weaker factor), the customer sets one up in the same interaction, sees the recovery
+ * codes once and returns to the shop with the new factor's level.
  *
  * - Several primary factors the customer can set up prove the requested level (level 2: app or email) → a choice
  *   first; a single one (level 3: the app only — an email code proves level 2, NIST SP 800-63B §5.1.3.1) → straight
  *   to it.
- * - The password is re-confirmed first when this interaction did not prove it (a signed-in session; seed 002 "Enter
- *   your password", OWASP ASVS 7.5.1), throttled like the login: a stolen session alone cannot bind its own factor.
+ * - The password is re-confirmed first when this interaction did not prove it (a signed-in session; OWASP ASVS
+ *   7.5.1), throttled like the login: a stolen session alone cannot bind its own factor.
  * - A factor whose pending secret is shown on the page (the app): QR + manual key, confirmed with a code.
  * - A factor that sends its code (email): `enrol.begin` mails a code to the account's address and `enrol.confirm`
  *   activates it. Until `confirm` succeeds

@@ -45,7 +45,7 @@ function requireForm(): Middleware {
  * to that path. GET shows the current step (login or consent); each POST handles one step.
  */
 export function interactionRouter(interactionDeps: InteractionDeps): Router {
-  // The customers' primary-method choice, created once for all requests (issue 5 "Method choice").
+  // The customers' primary-method choice (`src/factors/method_choice.ts`), created once for all requests.
   const methodChoice = methodChoiceOf(interactionDeps);
   const deps: InteractionDeps = { ...interactionDeps, ...(methodChoice ? { methodChoice } : {}) };
   const router = new Router({ prefix: INTERACTION_PATH });

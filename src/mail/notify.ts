@@ -1,5 +1,5 @@
 /**
- * Security notifications (OWASP ASVS 2.5.5, issue 5): one call writes the audit record and emails the account
+ * Security notifications (OWASP ASVS 2.5.5): one call writes the audit record and emails the account
  * holder. Best effort by design — the change it reports has already happened, so nothing here throws: a failed
  * mail is itself recorded (`notification_failed`) and reported as `{ mailed: false }`; a failed audit write is
  * logged and reported as `{ recorded: false }`, and the mail still goes out.

@@ -1,8 +1,8 @@
 /**
- * Mail templates (issue 5): the email code and the security notifications of OWASP ASVS 2.5.5 (a factor added,
+ * Mail templates: the email code and the security notifications of OWASP ASVS 2.5.5 (a factor added,
  * removed or reset, a recovery code used, recovery codes regenerated, the account locked) and 2.2.3 (the password
- * changed), and the notice to a company's members that its admin made two-factor authentication mandatory (seed 003
- * "forced").
+ * changed), and the notice to a company's members that its admin made two-factor authentication mandatory (the
+ * `forced` policy).
  *
  * Every message has an HTML and a plain-text part rendered by pug from `views/mail/`, carries the issuer's name,
  * and loads nothing: no images, no tracking pixels, no rewritten links — the only link is the optional

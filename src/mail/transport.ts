@@ -1,7 +1,7 @@
 /**
- * Outgoing mail (issue 5, DESIGN.md §5/§7): SMTP through nodemailer when an SMTP URL is configured; otherwise, outside
- * production, an in-process outbox that a dev-only page reads, so a newcomer can finish an email-code sign-in with no
- * setup. Production without SMTP is a configuration error.
+ * Outgoing mail (docs/ARCHITECTURE.md "Support actions, audit log and mail"): SMTP through nodemailer when an SMTP
+ * URL is configured; otherwise, outside production, an in-process outbox that a dev-only page reads, so a newcomer
+ * can finish an email-code sign-in with no setup. Production without SMTP is a configuration error.
  *
  * A failed send never throws: it is logged (recipient masked, never the body) and returned as
  * `{ ok: false, code: 'mail_failed' }`, so a page can say "the code could not be sent" and offer another method.

@@ -1,5 +1,6 @@
 /**
- * Authentication assurance levels (`acr`) and methods (`amr`), DESIGN.md §4. Pure: no I/O, no clock.
+ * Authentication assurance levels (`acr`) and methods (`amr`, RFC 8176); docs/ARCHITECTURE.md "Assurance levels and
+ * `amr`". Pure: no I/O, no clock.
  *
  * Levels, weakest to strongest; a stronger level always satisfies a weaker request:
  * - 1 `urn:oidc-stepup:acr:pwd`: password;
@@ -112,7 +113,7 @@ export function amrFor(methods: readonly CompletedMethod[]): string[] {
   return values;
 }
 
-/** Builds the level arithmetic for a set of ACR values (defaults from DESIGN.md §4). Throws on a bad config. */
+/** Builds the level arithmetic for a set of ACR values (defaults: {@link ACR}). Throws on a bad config. */
 export function createAcrPolicy(options: AcrOptions = {}): AcrPolicy {
   const canonical: [string, number][] = [
     [options.pwd ?? ACR.pwd, LEVEL.pwd],
@@ -174,7 +175,7 @@ export function createAcrPolicy(options: AcrOptions = {}): AcrPolicy {
   });
 }
 
-/** The default policy (DESIGN.md §4 values). */
+/** The default policy ({@link ACR} values, the PAPE alias at level 2). */
 export const defaultAcrPolicy: AcrPolicy = createAcrPolicy();
 
 /** {@link AcrPolicy.levelOf} with the default values. */

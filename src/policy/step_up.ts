@@ -1,5 +1,6 @@
 /**
- * The step-up decision (DESIGN.md §4), as pure functions over plain inputs: no I/O, the clock passed in.
+ * The step-up decision (docs/ARCHITECTURE.md "The step-up decision"), as pure functions over plain inputs: no I/O,
+ * the clock passed in.
  *
  * When MFA is required, first match wins:
  * 1. the request's `acr_values`, essential `acr` claim or the client's `default_acr_values` ask for a level above

@@ -1,8 +1,8 @@
 /**
- * Step-up scopes (DESIGN.md §4): `invoice` stands for a customer who proved a fresh second factor. Every grant path
- * records it as *rejected* unless the step-up policy allows it for this request (`grantScopesWithStepUp`, fed by
- * `grantableStepUpScopes`): the shop's request still completes, the scope is simply not in the tokens — never a
- * silent grant on a password session.
+ * Step-up scopes (docs/ARCHITECTURE.md "The step-up decision"): `invoice` stands for a customer who proved a fresh
+ * second factor. Every grant path records it as *rejected* unless the step-up policy allows it for this request
+ * (`grantScopesWithStepUp`, fed by `grantableStepUpScopes`): the shop's request still completes, the scope is simply
+ * not in the tokens — never a silent grant on a password session.
  */
 import type { Grant } from 'oidc-provider';
 

@@ -11,6 +11,6 @@ export const ACR_MFA_APP: string = ACR.mfaApp;
 /** The PAPE multi-factor policy (the Auth0/Okta step-up value), an alias of {@link ACR_MFA}. */
 export const ACR_PAPE_MFA: string = MULTI_FACTOR_ALIAS;
 
-/** `acr_values_supported` in discovery: weakest to strongest (DESIGN.md §4), the PAPE alias last. */
+/** `acr_values_supported` in discovery: weakest to strongest (see `src/policy/acr.ts`), the PAPE alias last. */
 export const ACR_VALUES: readonly string[] = Object.freeze([ACR.pwd, ACR.mfa, ACR.mfaApp, MULTI_FACTOR_ALIAS]);
 

@@ -1,8 +1,9 @@
 /**
- * The step-up parts of an oidc-provider configuration (DESIGN.md §4), laid over any base configuration: the acr
- * values and the claims that carry them, the step-up scopes, the level-comparing interaction policy, the accounts,
- * first-party grants that never hand out a step-up scope without the policy's consent, and the token rules
- * (RFC 9470 claims in access tokens, no refresh token and no client-credentials token for a step-up scope).
+ * The step-up parts of an oidc-provider configuration (docs/ARCHITECTURE.md "The step-up decision"), laid over any
+ * base configuration: the acr values and the claims that carry them, the step-up scopes, the level-comparing
+ * interaction policy, the accounts, first-party grants that never hand out a step-up scope without the policy's
+ * consent, and the token rules (RFC 9470 claims in access tokens, no refresh token and no client-credentials token
+ * for a step-up scope).
  *
  * `applyStepUp` refuses a base that already decides what it would replace (accounts, interaction policy or URL,
  * grant loading): two answers to one question would leave one of them silently unused.

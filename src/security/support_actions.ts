@@ -1,6 +1,6 @@
 /**
- * Support actions (seed 004 "lost authenticator → support resets it"; DESIGN.md §5 "Attempt limits", §7 "reset a
- * user's factors, unlock"): what an operator or a company admin does to an account's second factors. Factor
+ * Support actions (a customer who lost their authenticator asks support to reset it; docs/ARCHITECTURE.md "Support
+ * actions, audit log and mail"): what an operator or a company admin does to an account's second factors. Factor
  * independent — the registry says which factors exist — and free of HTTP, so the operators' CLI and the company-admin
  * pages share them; callers pass the acting person and, from a page, the request's address and browser.
  *

@@ -12,7 +12,7 @@ import {
   authenticate, lastCodeMailedTo, mailsTo, newCustomer, pushedParams, recoveryCodesOn, signInConsole, submitWithReauth, type Customer,
 } from './support.ts';
 
-/** The security settings console at /account (DESIGN.md §6, seeds 001/002/004), over HTTP like a browser. */
+/** The security settings console at /account (docs/ARCHITECTURE.md), over HTTP like a browser. */
 describe('account console: security settings', function () {
   let server: TestServer;
   let clock: FrozenClock;

@@ -37,7 +37,7 @@ function rowOf(page: Page, memberId: string): string {
   return match[0];
 }
 
-/** Company admin pages below /account/company (DESIGN.md §6, seed 003), over HTTP like a browser. */
+/** Company admin pages below /account/company (docs/ARCHITECTURE.md), over HTTP like a browser. */
 describe('account console: company admin', function () {
   let server: TestServer;
   let clock: FrozenClock;

@@ -1,9 +1,9 @@
 /**
- * Accessibility of every page a shopper or company admin sees (DESIGN.md §6 "server-rendered, work without
- * JavaScript, mobile-friendly, accessible"): axe-core's WCAG 2.1 A/AA and best-practice rules in headless Chromium at
- * the phone viewport, one pass per page; a `serious` or `critical` violation fails. No rule is disabled: should one
- * misfire on a page, disable only that rule for that page (`rules: { id: { enabled: false } }`) and say why. axe does
- * not judge focus indicators, so the focus ring's contrast (WCAG 2.1 SC 1.4.11) is measured separately.
+ * Accessibility of every page a shopper or company admin sees (the pages are server-rendered, work without JavaScript
+ * and on a phone): axe-core's WCAG 2.1 A/AA and best-practice rules in headless Chromium at the phone viewport, one
+ * pass per page; a `serious` or `critical` violation fails. No rule is disabled: should one misfire on a page, disable
+ * only that rule for that page (`rules: { id: { enabled: false } }`) and say why. axe does not judge focus indicators,
+ * so the focus ring's contrast (WCAG 2.1 SC 1.4.11) is measured separately.
  *
  * Injection: our CSP (`script-src 'self'` + nonce) blocks `page.addScriptTag({ content })` — the inline script never
  * runs, `window.axe` stays undefined. `page.evaluate(source)` goes through the DevTools protocol

@@ -8,7 +8,7 @@ import { launchChromium, type HeadlessChromium } from '../helpers/browser.ts';
 import { Shop } from '../helpers/shop.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
-/** Seed 000 in a real browser: an invoice customer sets up 2FA at the next login and returns with an MFA token. */
+/** In a real browser: an invoice customer sets up 2FA at the next login and returns with an MFA token. */
 const SCREENSHOT = '/tmp/oidc-stepup-enrol-phone.png';
 
 describe('invoice customer enrols an authenticator during login (headless Chromium, seed 000)', function () {
@@ -23,7 +23,7 @@ describe('invoice customer enrols an authenticator during login (headless Chromi
     });
     shopSite.listen(0, '127.0.0.1');
     await once(shopSite, 'listening');
-    // With a mailer, email codes are offered beside the app: the customer chooses first (issue 5).
+    // With a mailer, email codes are offered beside the app: the customer chooses first.
     server = await startTestServer('e2e_invoice_enrol', { shopOrigin: `http://localhost:${(shopSite.address() as AddressInfo).port}`, mailer: 'config' });
     chromium = await launchChromium();
   });

@@ -142,8 +142,9 @@ describe('factor contract', () => {
       it('declares a lower_snake_case id, RFC 8176 amr values, a level of 2 or 3, a label and its views', () => {
         const factor = factorOf();
         expect(isFactorId(factor.id)).to.equal(true);
-        // At least one registered RFC 8176 value (the policy derives multi-factor from them); DESIGN.md §4 allows a
-        // custom URN beside them (email codes), never instead of them, and never `mfa` (the policy adds it).
+        // At least one registered RFC 8176 value (the policy derives multi-factor from them); the factor contract
+        // (docs/ARCHITECTURE.md) allows a custom URN beside them (email codes), never instead of them, and never `mfa`
+        // (the policy adds it).
         expect(factor.amr.filter((value) => RFC8176.has(value) && value !== 'mfa').length).to.be.greaterThan(0);
         for (const value of factor.amr) {
           expect((RFC8176.has(value) && value !== 'mfa') || /^urn:[a-z0-9][a-z0-9-]{0,31}:\S+$/i.test(value), value).to.equal(true);

@@ -1,7 +1,6 @@
 /**
- * Method choice (seed 002 "Set one of these methods as primary", issue 5): the challenge opens on the customer's
- * primary method and offers the other methods that satisfy the requested level — a level-3 request never offers
- * the email code.
+ * Method choice: the challenge opens on the customer's primary method and offers the other methods that satisfy the
+ * requested level — a level-3 request never offers the email code.
  */
 import { expect } from 'chai';
 import type { Factor } from '../../src/factors/contract.ts';

@@ -1,6 +1,6 @@
 /**
  * Threat: a shop obtains an `invoice` token with no customer behind it, through the `client_credentials` grant
- * (the step-up scope stands for a customer who proved a second factor, DESIGN.md §4).
+ * (the step-up scope stands for a customer who proved a second factor, docs/ARCHITECTURE.md "The step-up decision").
  */
 import { expect } from 'chai';
 import { createClient } from '../../src/provider/clients.ts';

@@ -10,8 +10,8 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { freezeNow, manualKeyOf, nextCode, type FrozenClock } from '../helpers/step_up.ts';
 
 /**
- * Issue 5 "Enrolment" inside the login (seed 000 with the two methods of seed 002): an invoice customer without a
- * second factor chooses the app or email codes; email is confirmed with a mailed code, and until then nothing about
+ * Enrolment inside the login, with both methods on offer (authenticator app, email codes): an invoice customer without
+ * a second factor chooses the app or email codes; email is confirmed with a mailed code, and until then nothing about
  * the account changes.
  */
 const SHOP = 'http://localhost:7777/';

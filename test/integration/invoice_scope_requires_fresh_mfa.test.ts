@@ -6,7 +6,8 @@ import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '
 
 /**
  * The invoice scope is granted only after a second factor no older than 15 minutes, in the session that asks
- * (DESIGN.md §4): never on a password session, never on a stale factor, never by a silent request.
+ * (docs/ARCHITECTURE.md "The step-up decision"): never on a password session, never on a stale factor, never by a
+ * silent request.
  */
 const SHOP = 'http://localhost:7777/';
 

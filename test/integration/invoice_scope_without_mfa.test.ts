@@ -5,8 +5,9 @@ import { Browser, Shop, signIn } from '../helpers/shop.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
- * The invoice scope stands for a customer who proved a fresh second factor (DESIGN.md §4). A password session
- * never receives it, whichever way the shop asks; the request itself still completes without the scope.
+ * The invoice scope stands for a customer who proved a fresh second factor (docs/ARCHITECTURE.md "The step-up
+ * decision"). A password session never receives it, whichever way the shop asks; the request itself still completes
+ * without the scope.
  */
 /** The test shops' redirect URIs live here; the browser stops there instead of fetching them. */
 const SHOP_ORIGIN = 'http://localhost:7777/';

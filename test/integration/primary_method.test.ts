@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
 
 /**
- * Issue 5 "Method choice": with an authenticator app and email codes both active, the challenge opens on the
+ * Method choice: with an authenticator app and email codes both active, the challenge opens on the
  * customer's primary method; "use another method" lists only the other methods that meet the requested level.
  */
 const SHOP = 'http://localhost:7777/';

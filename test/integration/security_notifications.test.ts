@@ -14,10 +14,10 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { freezeNow, isChallenge, manualKeyOf, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
 
 /**
- * Issue 5, end to end: "each notification arrives (through SMTP) for each event, and an audit record exists"
- * (OWASP ASVS 2.5.5). Every event is caused through the product's own pages over HTTP (login, challenge, security
- * console, company admin pages); the mail is received by an in-process SMTP server and parsed with mailparser; the
- * audit record names the right actor; neither carries a secret (code, TOTP secret, recovery code).
+ * Security notifications end to end: each notification arrives (through SMTP) for each event, and an audit record
+ * exists (OWASP ASVS 2.5.5). Every event is caused through the product's own pages over HTTP (login, challenge,
+ * security console, company admin pages); the mail is received by an in-process SMTP server and parsed with mailparser;
+ * the audit record names the right actor; neither carries a secret (code, TOTP secret, recovery code).
  */
 const SHOP = 'http://localhost:7777/';
 const ISSUER_NAME = 'Notify Test Shop';

@@ -1,6 +1,6 @@
 /**
  * `user add`, `user list`, `user grant-invoice`, `user revoke-invoice`, `user set-password`, `user disable`,
- * `user enable`, and the support actions `user reset-factors` and `user unlock` (seed 004, DESIGN.md §7).
+ * `user enable`, and the support actions `user reset-factors` and `user unlock` (README "The operators' CLI").
  */
 import {
   createAccount,

@@ -1,7 +1,7 @@
 /**
- * The email-code factor (DESIGN.md §4–§5, issue 5, seed 002 "Enable 2FA via e-mail"): a 6-digit code sent to the
- * account's verified address. It proves level 2 (`urn:oidc-stepup:acr:mfa`) and never level 3: NIST SP 800-63B
- * §5.1.3.1 does not accept email as an out-of-band channel.
+ * The email-code factor (docs/ARCHITECTURE.md "The factor contract"): a 6-digit code sent to the account's verified
+ * address. It proves level 2 (`urn:oidc-stepup:acr:mfa`) and never level 3: NIST SP 800-63B §5.1.3.1 does not accept
+ * email as an out-of-band channel.
  *
  * Codes: stored only as a keyed hash; valid 10 minutes (SP 800-63B §5.1.3.2 allows at most 10); single use (one
  * conditional update: of parallel submissions of one code exactly one succeeds); at most 5 tries per code, each try
@@ -15,7 +15,7 @@
  * new code is never stored (a mail that may have half-left must not carry a usable code), the reservation is rolled
  * back (the cooldown and the hourly budget are not used up), the earlier code and enrolment stay as they were.
  *
- * Enrolment: the page re-confirms the password first (seed 002, OWASP ASVS 7.5.1; see `FactorEnrolment`), then
+ * Enrolment: the page re-confirms the password first (OWASP ASVS 7.5.1; see `FactorEnrolment`), then
  * `begin` sends a code to the account's address and records a pending enrolment only once the mail went out;
  * `confirm` activates it with that code. Until then nothing changes. Codes are sent to the address that was
  * verified at enrolment (`active.email`), never to an address that was not proven: after an email change, enrol
@@ -25,7 +25,7 @@
  * password") is the registered value that truthfully describes a one-time code, it is what Microsoft Entra ID emits
  * for email one-time passcodes, and it puts the method in the possession category, so `pwd` + email code is
  * multi-factor (`mfa`) for the policy. `sms`/`tel` would be false. Because `otp` alone would look exactly like an
- * authenticator-app code, the custom URN (DESIGN.md §4 allows one beside the standard values) tells relying
+ * authenticator-app code, the custom URN (the factor contract allows one beside the registered values) tells relying
  * parties that read `amr` rather than `acr` that the code came by email.
  */
 import { randomBytes } from 'node:crypto';
@@ -45,7 +45,7 @@ export const EMAIL_CODE_FACTOR_ID = 'email_code';
 /** The custom `amr` value beside RFC 8176 `otp` that marks a code delivered by email (see the module comment). */
 export const EMAIL_CODE_AMR_URN = 'urn:oidc-stepup:amr:email';
 
-/** Defaults (DESIGN.md §5, issue 5). */
+/** Defaults: the code's lifetime, tries per code, the resend cooldown and the hourly budget of sent codes. */
 export const EMAIL_CODE_DEFAULTS = Object.freeze({
   /** 10 minutes: NIST SP 800-63B §5.1.3.2's maximum for out-of-band codes, also the upper bound accepted. */
   codeTtlMs: 600_000,

@@ -1,5 +1,5 @@
 /**
- * Recovery codes (DESIGN.md §5, seed 001 "lost access to my authenticator app"): a backup factor. Ten codes are
+ * Recovery codes (for a customer who lost access to their authenticator app): a backup factor. Ten codes are
  * shown once, stored as keyed hashes, each accepted once (a conditional update: of parallel uses of one code
  * exactly one wins); regenerating invalidates every earlier code.
  *
@@ -44,8 +44,8 @@ export interface RecoveryCodesView extends Record<string, unknown> {
 /** Options of {@link RecoveryFactor.enrol}`.begin`. */
 export interface RecoveryBeginOptions extends EnrolBeginOptions {
   /**
-   * The account's **first** code set, requested right after the confirmation of its first second factor (seed 000:
-   * "set up the authenticator app, then recovery codes"). Accepted without `replace` only when no code set ever
+   * The account's **first** code set, requested right after the confirmation of its first second factor (the page
+   * after setting up the first method shows the codes once). Accepted without `replace` only when no code set ever
    * existed for the account and every other enrolled factor was confirmed within
    * {@link RecoveryFactorOptions.initialWindowMs}. Pass it only on the page that directly follows that confirmation.
    */

@@ -2,14 +2,14 @@
  * Per-account attempt limiter for second factors, shared by every factor and every server instance (state in
  * MongoDB, collection `factor_attempts`).
  *
- * Policy (defaults; DESIGN.md §5, NIST SP 800-63B §5.2.2):
+ * Policy (defaults; NIST SP 800-63B §5.2.2, docs/SECURITY.md "Guessing second-factor codes"):
  * - after every `failuresPerLockout` (5) consecutive failures the factor is locked for a while; the lockouts grow
  *   1 min, 2, 4, 8, 16, 32, then 60 min for each further one (`baseLockoutMs` doubling, capped at `maxLockoutMs`);
  * - never more than `maxConsecutiveFailures` consecutive failures: the last one locks the bucket permanently,
  *   until support resets it or the user redeems a recovery code ({@link AttemptLimiter.reset});
  * - a success resets the consecutive count and the backoff.
  *
- * NIST SP 800-63B §5.2.2 allows at most 100 consecutive failed attempts **per account**, and DESIGN.md §5 counts
+ * NIST SP 800-63B §5.2.2 allows at most 100 consecutive failed attempts **per account**, and this provider counts
  * them across factors. The second factors therefore split that cap ({@link SECOND_FACTOR_FAILURE_CAP}): the shared
  * bucket of the primary factors (authenticator app, email code, TOTP enrolment confirmations) gets 90
  * ({@link SECOND_FACTOR_ATTEMPT_POLICY}, the default of the {@link SECOND_FACTOR_BUCKET} bucket) and the recovery-code
@@ -417,7 +417,8 @@ export function createAttemptLimiter(
 }
 
 /**
- * Support's reset (seed 004 "contact our customer support"): clears every bucket's failures and locks of the
+ * Support's reset (a customer locked out or without their authenticator asks support: `resetFactors`,
+ * `unlockSecondFactor` in `src/security/support_actions.ts`): clears every bucket's failures and locks of the
  * account, the permanent lock included. Returns whether anything it removed was locked.
  *
  * Each bucket document is removed by a `findOneAndDelete`, so the answer describes exactly the documents this call

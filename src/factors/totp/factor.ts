@@ -1,5 +1,6 @@
 /**
- * The authenticator-app factor (RFC 6238 TOTP), DESIGN.md §5 and seeds 000/001/004.
+ * The authenticator-app factor (RFC 6238 TOTP): set up at a sign-in that demands it or in the security console,
+ * backed by recovery codes, removed by support when the phone is lost (docs/ARCHITECTURE.md "The factor contract").
  *
  * Enrolment: `begin` creates (or keeps) a pending secret and returns the QR code, the URI and the grouped key;
  * `confirm` activates it only after a correct code, in one atomic update that also records the code's time step

@@ -1,7 +1,7 @@
 /**
  * The embedded MongoDB-wire engine: an in-process server that unmodified mongoose (and its bundled driver)
  * connects to with `mongodb://127.0.0.1:PORT/db`. Data lives in memory (optionally snapshotted to a file for
- * development); see DESIGN.md §3. Production deployments use a real MongoDB through `MONGODB_URI`.
+ * development); see its README.md. Production deployments use a real MongoDB through `MONGODB_URI`.
  */
 import { Catalog } from './catalog.ts';
 import { runCommand } from './commands/index.ts';

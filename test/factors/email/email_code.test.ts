@@ -1,7 +1,7 @@
 /**
- * The email-code factor as a customer meets it (seed 002 "Enable 2FA via e-mail", issue 5): enrolment by a code
- * sent to their address, sign-in codes that work for 10 minutes, one live code at a time, the masked address.
- * Every code in these tests travels through a real SMTP server and is read from the received mail.
+ * The email-code factor as a customer meets it: enrolment by a code sent to their address, sign-in codes that work for
+ * 10 minutes, one live code at a time, the masked address. Every code in these tests travels through a real SMTP server
+ * and is read from the received mail.
  */
 import { expect } from 'chai';
 import { EMAIL_CODE_AMR_URN } from '../../../src/factors/email/factor.ts';
