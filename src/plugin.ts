@@ -36,6 +36,7 @@ import { createCodeMailer } from './mail/code_mailer.ts';
 import type { NotifyDeps } from './mail/notify.ts';
 import type { Mailer } from './mail/transport.ts';
 import { ensureProofIndexes } from './authentication/proofs.ts';
+import { saveAdoptedProofs, type AuthenticationDeps } from './authentication/request_state.ts';
 import { ensureFactorSetLeaseIndexes } from './factors/shared/factor_set_guard.ts';
 import { applyStepUp, INTERACTION_PATH, proofsKeepMsOf } from './provider/step_up_configuration.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
@@ -115,9 +116,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
     ? { conn, mailer: options.mailer, issuerName, accountUrl: issuer ? `${issuer}${ACCOUNT_PATH}` : undefined, logger: logger.child({ component: 'notify' }) }
     : undefined;
 
-  // What `configure` learns of the deployment that the pages need: the session cookie's options and how long the
-  // sessions' proofs must be kept.
-  let sessionCookie: Record<string, unknown> | undefined;
+  // What `configure` learns of the deployment that the pages need: how long the sessions' proofs must be kept.
   let proofsKeepMs: number | undefined;
 
   return Object.freeze({
@@ -125,7 +124,6 @@ export function createStepUp(options: StepUpOptions): StepUp {
     views,
     notify,
     configure(base: Configuration): Configuration {
-      sessionCookie = base.cookies?.long as Record<string, unknown> | undefined;
       proofsKeepMs = proofsKeepMsOf(base);
       const configured = applyStepUp(base, { conn, factors, proofsKeepMs });
       if (!issuer) return configured;
@@ -139,6 +137,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       if (!Array.isArray(provider.keys) || provider.keys.length === 0) {
         throw new Error('the provider has no cookie keys: set cookies.keys in its configuration');
       }
+      storeResumedProofs(provider, { conn, proofsKeepMs });
       const router = interactionRouter({
         provider,
         conn,
@@ -147,7 +146,6 @@ export function createStepUp(options: StepUpOptions): StepUp {
         logger: logger.child({ component: 'interactions' }),
         factors,
         ...(notify ? { notify } : {}),
-        sessionCookie,
         proofsKeepMs,
       });
       const pages = compose([errorBoundary({ views, logger }), securityHeaders(), router.routes() as Middleware, router.allowedMethods() as Middleware]);
@@ -174,6 +172,22 @@ export function createStepUp(options: StepUpOptions): StepUp {
         ensureFactorSetLeaseIndexes(conn),
       ]);
     },
+  });
+}
+
+const storingProviders = new WeakSet<Provider>();
+
+/**
+ * A login resumed into a session the browser did not have before: the proofs its interaction held become the session's
+ * (`src/authentication/held_proofs.ts`), stored once oidc-provider has handled the request — before the response, so
+ * before a shop can redeem the code. Once per provider.
+ */
+function storeResumedProofs(provider: Provider, deps: AuthenticationDeps): void {
+  if (storingProviders.has(provider)) return;
+  storingProviders.add(provider);
+  provider.use(async (ctx, next) => {
+    await next();
+    await saveAdoptedProofs(deps, ctx.req);
   });
 }
 

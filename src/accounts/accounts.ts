@@ -157,6 +157,25 @@ export async function findAccountById(conn: Connection, id: string): Promise<Acc
   return doc ? toAccount(doc) : null;
 }
 
+/**
+ * Looks an account up by id together with the document `_id: joined.id` of the collection `joined.collection`, in one
+ * command (`$lookup`), for a caller that needs both at once. The joined document comes back as stored; `undefined`
+ * when there is none — or no account (then it was not looked for).
+ */
+export async function findAccountByIdJoined(
+  conn: Connection, id: string, joined: { readonly collection: string; readonly id: string },
+): Promise<{ account: Account | null; joined: unknown }> {
+  if (typeof id !== 'string') return { account: null, joined: undefined };
+  const [doc] = await (await accounts(conn)).aggregate<AccountDoc & { joined: unknown[] }>([
+    { $match: { _id: id } },
+    { $limit: 1 },
+    { $lookup: { from: joined.collection, pipeline: [{ $match: { _id: { $eq: joined.id } } }, { $limit: 1 }], as: 'joined' } },
+  ]).exec();
+  if (!doc) return { account: null, joined: undefined };
+  const { joined: [found], ...account } = doc;
+  return { account: toAccount(account), joined: found };
+}
+
 /** Looks an account up by email (normalised first); null for an unknown or malformed address. */
 export async function findAccountByEmail(conn: Connection, email: string): Promise<Account | null> {
   let normalised: string;

@@ -31,6 +31,9 @@ interface ProofDoc {
   expiresAt: Date;
 }
 
+/** The collection of the states (a caller reading one together with another document decodes it: {@link proofsFromDocument}). */
+export const PROOFS_COLLECTION = 'authentication_states';
+
 const schema = new Schema<ProofDoc>(
   {
     _id: { type: String, required: true },
@@ -40,7 +43,7 @@ const schema = new Schema<ProofDoc>(
     factors: { type: Schema.Types.Mixed, default: {} },
     expiresAt: { type: Date, required: true },
   },
-  { versionKey: false, strict: 'throw', autoIndex: false, autoCreate: false, minimize: false, collection: 'authentication_states' },
+  { versionKey: false, strict: 'throw', autoIndex: false, autoCreate: false, minimize: false, collection: PROOFS_COLLECTION },
 );
 
 /** The name of the TTL index on `expiresAt`. */
@@ -50,7 +53,7 @@ schema.index({ accountId: 1 }, { name: 'account_id' });
 
 function model(conn: Connection): Model<ProofDoc> {
   return (conn.models.AuthenticationState as Model<ProofDoc> | undefined)
-    ?? conn.model<ProofDoc>('AuthenticationState', schema, 'authentication_states');
+    ?? conn.model<ProofDoc>('AuthenticationState', schema, PROOFS_COLLECTION);
 }
 
 /** Creates the collection's indexes (TTL on `expiresAt`, account id); idempotent, once per connection. */
@@ -73,13 +76,33 @@ function toState(doc: ProofDoc): AuthenticationState | undefined {
     const proof = toProof(record);
     if (proof) factors[id] = proof;
   }
-  return { sessionUid: doc._id, accountId: doc.accountId, epoch: doc.epoch, password, factors };
+  return { accountId: doc.accountId, epoch: doc.epoch, password, factors };
+}
+
+/** The state a stored document holds, or `undefined` (none, malformed, or expired and not yet removed). */
+export function proofsFromDocument(doc: unknown): AuthenticationState | undefined {
+  if (!doc || typeof doc !== 'object') return undefined;
+  const stored = doc as ProofDoc;
+  return stored.expiresAt instanceof Date && stored.expiresAt.getTime() > Date.now() ? toState(stored) : undefined;
 }
 
 /** The state of a session, or `undefined` (never proven, expired, or ended). */
 export async function findProofs(conn: Connection, sessionUid: string): Promise<AuthenticationState | undefined> {
-  const doc = await model(conn).findById(sessionUid).lean<ProofDoc>();
-  return doc && doc.expiresAt.getTime() > Date.now() ? toState(doc) : undefined;
+  return proofsFromDocument(await model(conn).findById(sessionUid).lean<ProofDoc>());
+}
+
+/** Stores `state` as the session's, replacing what it held (proofs moved in from the login interaction). */
+export async function storeProofs(conn: Connection, sessionUid: string, state: AuthenticationState, keepMs: number): Promise<void> {
+  const latest = Math.max(state.password.at.getTime(), ...Object.values(state.factors).map((proof) => proof.at.getTime()));
+  const doc: ProofDoc = {
+    _id: sessionUid,
+    accountId: state.accountId,
+    epoch: state.epoch,
+    password: toRecord(state.password),
+    factors: Object.fromEntries(Object.entries(state.factors).map(([id, proof]) => [id, toRecord(proof)])),
+    expiresAt: new Date(latest + keepMs),
+  };
+  await model(conn).replaceOne({ _id: sessionUid }, doc, { upsert: true });
 }
 
 /**

@@ -15,9 +15,8 @@ export interface Proof {
   readonly interaction?: string | undefined;
 }
 
+/** The proofs of one browser session (or of the login interaction holding them until its session exists). */
 export interface AuthenticationState {
-  /** The oidc-provider session uid the proofs belong to. */
-  readonly sessionUid: string;
   readonly accountId: string;
   /** The account's credentials epoch when the password was proven. */
   readonly epoch: number;

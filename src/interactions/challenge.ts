@@ -17,7 +17,7 @@ import { maskEmail } from '../shared/mask_email.ts';
 import { clientNameOf, formBody, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { MFA_MESSAGES, STATUS, failureMessage, type MfaMessageId } from './factor_messages.ts';
 import { finishLogin, finishUnmet, notify, notifyLockout, restartSignIn } from './finish.ts';
-import { evaluatePending, pendingStepUpOf, redirectToStep, type PendingStepUp } from './step_up_state.ts';
+import { evaluatePending, pendingStepUpOf, proofHolderOf, redirectToStep, type PendingStepUp } from './step_up_state.ts';
 
 /** One step of a step-up in progress: the interaction, whose it is, the account and what the decision asks. */
 export interface Step {
@@ -169,7 +169,7 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
     return;
   }
   deps.logger.info({ event: 'mfa.succeeded', accountId: account.id, factor: factor.id }, 'second factor verified');
-  const proven = await proveFactor(deps, ctx.req, pending.sessionUid, account, factor.id, { at: new Date(), interaction: interaction.uid });
+  const proven = await proveFactor(deps, ctx.req, proofHolderOf(interaction, pending), account, factor.id, { at: new Date(), interaction: interaction.uid });
   if (factor.role === 'backup') {
     await notify(ctx, deps, interaction, account, { kind: 'recovery_code_used', details: { remaining: result.remaining ?? 0 } });
   }

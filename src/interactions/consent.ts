@@ -58,7 +58,7 @@ async function allowedStepUpScopes(ctx: Context, deps: InteractionDeps, interact
   const client = await deps.provider.Client.find(String(params.client_id ?? ''));
   const evaluation = await evaluateStepUp(deps, ctx.req, {
     accountId: session.accountId,
-    sessionUid: session.uid,
+    holder: session.uid ? { sessionUid: session.uid } : undefined,
     params: requestFromParams(params, (client?.defaultAcrValues ?? []) as readonly string[]),
     window: proofWindowOf(interaction),
   });

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type { Connection } from 'mongoose';
 import { errors, type default as Provider } from 'oidc-provider';
+import { carryHeldProofs, type HoldingInteraction } from '../authentication/held_proofs.ts';
 import type { Views } from '../http/views.ts';
 import { allowFormActions } from '../http/security_headers.ts';
 import { AppError } from '../shared/errors.ts';
@@ -28,11 +29,6 @@ export interface InteractionDeps {
   notify?: NotifyDeps;
   /** How long a session's proofs are kept (see `AuthenticationDeps.proofsKeepMs`). */
   proofsKeepMs?: number | undefined;
-  /**
-   * The options of oidc-provider's session cookie (its `cookies.long`), for the session a fresh browser's sign-in is
-   * recorded in; default oidc-provider's (`httpOnly`, `sameSite: lax`).
-   */
-  sessionCookie?: Record<string, unknown> | undefined;
 }
 
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -93,13 +89,15 @@ export type InteractionResult = Parameters<Provider['interactionResult']>[2];
 
 /**
  * Stores `result` in the interaction this request loaded (what oidc-provider's `interactionResult` does, without
- * reading the interaction again) and returns where the browser resumes.
+ * reading the interaction again) and returns where the browser resumes. The proofs the interaction holds for a
+ * browser without a session go along (`src/authentication/held_proofs.ts`) unless `dropProofs`.
  */
 export async function saveInteractionResult(
-  interaction: InteractionDetails, result: InteractionResult, options: { mergeWithLastSubmission: boolean },
+  interaction: InteractionDetails, result: InteractionResult, options: { mergeWithLastSubmission: boolean; dropProofs?: boolean },
 ): Promise<string> {
   const merge = options.mergeWithLastSubmission && !('error' in result);
-  interaction.result = merge ? { ...interaction.lastSubmission, ...result } : result;
+  const next = carryHeldProofs(interaction as unknown as HoldingInteraction, result, { drop: options.dropProofs === true });
+  interaction.result = merge ? { ...interaction.lastSubmission, ...next } : next;
   await interaction.persist();
   return interaction.returnTo;
 }

@@ -31,7 +31,7 @@ import { codeForm, postStep, renderChallenge, type Step } from './challenge.ts';
 import { STATUS, failureMessage, type MfaMessageId } from './factor_messages.ts';
 import { finishLogin, finishUnmet, notify, notifyLockout, restartSignIn } from './finish.ts';
 import { minutesUntil, throttleLogin } from './login_throttle.ts';
-import { pendingStepUpOf, redirectToStep, savePending, type PendingStepUp } from './step_up_state.ts';
+import { pendingStepUpOf, proofHolderOf, redirectToStep, savePending, type PendingStepUp } from './step_up_state.ts';
 
 /** Stable message ids of the enrolment pages (besides the factor failures of `MFA_MESSAGES`). */
 export const ENROL_MESSAGES = {
@@ -283,7 +283,7 @@ export async function submitEnrolPassword(ctx: Context, deps: InteractionDeps): 
     await renderPasswordStep(ctx, deps, step, factor, { message: { id: 'password_invalid', text: ENROL_MESSAGES.password_invalid }, status: 401 });
     return;
   }
-  const state = await provePassword(deps, ctx.req, pending.sessionUid, account, { at: new Date(), interaction: interaction.uid }, 'reconfirm');
+  const state = await provePassword(deps, ctx.req, proofHolderOf(interaction, pending), account, { at: new Date(), interaction: interaction.uid }, 'reconfirm');
   const next = { ...step, evaluation: { ...step.evaluation, state } };
   if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, next, factor, {});
   await sendEnrolmentCode(ctx, deps, next, factor, false);
@@ -327,7 +327,7 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
   }
   deps.logger.info({ event: 'mfa.enrolled', accountId: account.id, factor: factor.id }, 'second factor enrolled during login');
   await notify(ctx, deps, interaction, account, { kind: 'factor_added', details: { method: factor.label } });
-  if (!await proveFactor(deps, ctx.req, pending.sessionUid, account, factor.id, { at: new Date(), interaction: interaction.uid })) {
+  if (!await proveFactor(deps, ctx.req, proofHolderOf(interaction, pending), account, factor.id, { at: new Date(), interaction: interaction.uid })) {
     return restartSignIn(ctx, deps, interaction);
   }
   await savePending(interaction, { ...pending, enrolled: { factorId: factor.id } });

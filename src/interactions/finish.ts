@@ -9,13 +9,13 @@
  */
 import type { Context } from 'koa';
 import type { Account } from '../accounts/accounts.ts';
-import { sessionProofs, accountFacts } from '../authentication/request_state.ts';
+import { accountFacts, holderProofs } from '../authentication/request_state.ts';
 import { deriveProven, isCurrent, proofsOf } from '../authentication/state.ts';
 import type { FactorFailure } from '../factors/contract.ts';
 import { notifySecurityEvent, type NotifyInput } from '../mail/notify.ts';
 import type { NotificationKind } from '../mail/templates.ts';
 import { finishInteraction, renderInteractionPage, clientNameOf, type InteractionDeps, type InteractionDetails } from './context.ts';
-import { savePending, type PendingStepUp } from './step_up_state.ts';
+import { proofHolderOf, savePending, type PendingStepUp } from './step_up_state.ts';
 
 export async function finishUnmet(ctx: Context, interaction: InteractionDetails): Promise<void> {
   await finishInteraction(ctx, interaction, {
@@ -29,8 +29,8 @@ export const SIGN_IN_AGAIN_MESSAGE = 'This sign-in cannot continue. Sign in agai
 
 /**
  * The account of the step-up was disabled or removed meanwhile, or the session's proofs were ended (a password change
- * elsewhere): the pending step-up is dropped and the sign-in page says to sign in again. Nothing is written for the
- * account.
+ * elsewhere): the pending step-up and the proofs the interaction held are dropped and the sign-in page says to sign in
+ * again. Nothing is written for the account.
  */
 export async function restartSignIn(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails): Promise<void> {
   await savePending(interaction, undefined);
@@ -53,7 +53,7 @@ async function sessionTransient(deps: InteractionDeps, sessionUid: string): Prom
 
 /** Finishes the login with what the session proves now; see the module comment. */
 export async function finishLogin(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp): Promise<void> {
-  const [facts, state] = await Promise.all([accountFacts(deps, ctx.req, pending.accountId), sessionProofs(deps, ctx.req, pending.sessionUid)]);
+  const [facts, state] = await Promise.all([accountFacts(deps, ctx.req, pending.accountId), holderProofs(deps, ctx.req, proofHolderOf(interaction, pending))]);
   if (!facts.account || !isCurrent(state, facts.account)) return restartSignIn(ctx, deps, interaction);
   const [latest] = proofsOf(state, interaction.uid);
   if (!latest) {
@@ -62,7 +62,7 @@ export async function finishLogin(ctx: Context, deps: InteractionDeps, interacti
   }
   const proven = deriveProven(state, facts.account, (id) => deps.factors?.get(id));
   // oidc-provider defaults `remember` to true: a "don't remember me" session must stay transient.
-  const remember = pending.remember ?? !(await sessionTransient(deps, pending.sessionUid));
+  const remember = pending.remember ?? !(pending.sessionUid && await sessionTransient(deps, pending.sessionUid));
   await finishInteraction(ctx, interaction, {
     login: { accountId: pending.accountId, acr: proven.acr, amr: proven.amr, ts: Math.floor(latest.getTime() / 1000), remember },
   }, { mergeWithLastSubmission: false });

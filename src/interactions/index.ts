@@ -1,6 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
+import { saveHeldProofsOf } from '../authentication/request_state.ts';
 import { INTERACTION_PATH } from '../provider/step_up_configuration.ts';
 import { AppError } from '../shared/errors.ts';
 import { submitAbort } from './abort.ts';
@@ -51,6 +52,11 @@ export function interactionRouter(interactionDeps: InteractionDeps): Router {
   const router = new Router({ prefix: INTERACTION_PATH });
   const parseForm = bodyParser({ enableTypes: ['form'], formLimit: `${FORM_LIMIT_BYTES}b` }) as unknown as Middleware;
 
+  // A step that recorded a proof for a browser without a session and saved nothing after it saves the interaction now.
+  router.use(async function saveHeldProofs(ctx, next) {
+    await next();
+    await saveHeldProofsOf(ctx.req);
+  });
   router.get('/:uid', checkUid(), async function showInteraction(ctx) {
     const interaction = await loadInteraction(ctx, deps.provider);
     switch (interaction.prompt.name) {

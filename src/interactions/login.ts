@@ -13,7 +13,7 @@ import { minutesUntil, throttleLogin } from './login_throttle.ts';
 import type { LockState } from '../factors/contract.ts';
 import { knownAccount, provePassword } from '../authentication/request_state.ts';
 import { showStepUp } from './step_up.ts';
-import { browserSessionUid, pendingStepUpOf } from './step_up_state.ts';
+import { pendingStepUpOf, proofHolderOf } from './step_up_state.ts';
 
 /** Stable message ids of the login page and what the user reads. */
 export const LOGIN_MESSAGES = {
@@ -136,10 +136,11 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps): Promise<
   const account = result.value;
 
   deps.logger.info({ event: 'login.succeeded', accountId: account.id, interaction: interaction.uid }, 'password login');
-  // The proof goes to the browser's session right away; the step-up policy decides now that the account is known: a
-  // second factor (or its enrolment) in this same interaction, an unmet requirement, or the password alone.
-  const sessionUid = await browserSessionUid(ctx, deps, interaction);
+  // The proof goes to the browser's session (or, without one yet, to this interaction); the step-up policy decides
+  // now that the account is known: a second factor (or its enrolment) in this same interaction, an unmet
+  // requirement, or the password alone.
+  const sessionUid = interaction.session?.uid;
   knownAccount(deps, ctx.req, account);
-  await provePassword(deps, ctx.req, sessionUid, account, { at: new Date(), interaction: interaction.uid }, 'sign_in');
-  await showStepUp(ctx, deps, interaction, { accountId: account.id, sessionUid, remember }, { save: true });
+  await provePassword(deps, ctx.req, proofHolderOf(interaction), account, { at: new Date(), interaction: interaction.uid }, 'sign_in');
+  await showStepUp(ctx, deps, interaction, { accountId: account.id, ...(sessionUid ? { sessionUid } : {}), remember }, { save: true });
 }

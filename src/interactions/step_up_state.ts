@@ -3,16 +3,18 @@
  * what the decision says now. Every step (the GET dispatcher, the challenge, the enrolment) starts here.
  *
  * Whose step-up it is:
- * - a fresh browser: the password step verified the account, recorded the password proof in the browser's provider
- *   session (created for it: proofs always have their session) and stored a {@link PendingStepUp} in the
- *   interaction's result (no login yet), so password + code make **one** interaction;
+ * - a fresh browser: the password step verified the account, recorded the password proof in the interaction (the
+ *   browser has no provider session until the login resumes: `src/authentication/held_proofs.ts`) and stored a
+ *   {@link PendingStepUp} in the interaction's result (no login yet), so password + code make **one** interaction;
  * - a signed-in customer: the session's account, when the only reason to prompt is the step-up; the page shows the
  *   code step only, and the password form is refused (a step-up never switches account).
  *
- * The pending step-up holds no proof: who proved what, when, is the authentication state's (`src/authentication/`).
+ * The pending step-up holds no proof: who proved what, when, is the authentication state's (`src/authentication/`),
+ * reached through {@link proofHolderOf}.
  */
 import type { Context } from 'koa';
-import { evaluateStepUp, type StepUpEvaluation } from '../authentication/request_state.ts';
+import { evaluateStepUp, type ProofHolder, type StepUpEvaluation } from '../authentication/request_state.ts';
+import type { HoldingInteraction } from '../authentication/held_proofs.ts';
 import type { ProofWindow } from '../authentication/state.ts';
 import { maxAgeSince, requestFromParams } from '../policy/step_up_params.ts';
 import { MFA_REQUIRED_REASON, SESSION_OUTDATED_REASON } from '../provider/step_up_policy.ts';
@@ -21,8 +23,11 @@ import { saveInteractionResult, type InteractionDeps, type InteractionDetails } 
 /** What the interaction remembers between its pages (server-side, in the interaction's result). */
 export interface PendingStepUp {
   readonly accountId: string;
-  /** The browser's provider session whose authentication state holds this sign-in's proofs. */
-  readonly sessionUid: string;
+  /**
+   * The browser's provider session whose authentication state holds this sign-in's proofs; absent for a browser
+   * without a session: the interaction holds them until the login resumes.
+   */
+  readonly sessionUid?: string;
   /** "Keep me signed in" of the password form; absent for a signed-in session (its own setting is kept). */
   readonly remember?: boolean;
   /** Set once enrolment confirmed a new factor in this interaction: the recovery codes page comes next. */
@@ -55,7 +60,7 @@ export function proofWindowOf(interaction: InteractionDetails): ProofWindow {
 export function pendingStepUpOf(interaction: InteractionDetails): PendingStepUp | undefined {
   if (interaction.prompt.name !== 'login') return undefined;
   const stored = (interaction.result as { stepUpPending?: PendingStepUp } | undefined)?.stepUpPending;
-  if (stored && typeof stored.accountId === 'string' && typeof stored.sessionUid === 'string') return stored;
+  if (stored && typeof stored.accountId === 'string' && (stored.sessionUid === undefined || typeof stored.sessionUid === 'string')) return stored;
   const session = interaction.session;
   const reasons = interaction.prompt.reasons;
   if (!session?.accountId || !session.uid || !reasons.includes(MFA_REQUIRED_REASON) || reasons.some((reason) => PASSWORD_REASONS.has(reason))) {
@@ -69,7 +74,7 @@ export async function evaluatePending(ctx: Context, deps: InteractionDeps, inter
   const client = await deps.provider.Client.find(String(interaction.params.client_id ?? ''));
   return evaluateStepUp(deps, ctx.req, {
     accountId: pending.accountId,
-    sessionUid: pending.sessionUid,
+    holder: proofHolderOf(interaction, pending),
     params: requestFromParams(interaction.params, (client?.defaultAcrValues ?? []) as readonly string[]),
     window: proofWindowOf(interaction),
   });
@@ -77,7 +82,7 @@ export async function evaluatePending(ctx: Context, deps: InteractionDeps, inter
 
 /** Stores the pending step-up in the interaction (not a login: resuming with it asks for the login again). */
 export async function savePending(interaction: InteractionDetails, pending: PendingStepUp | undefined): Promise<void> {
-  await saveInteractionResult(interaction, pending ? { stepUpPending: pending } : {}, { mergeWithLastSubmission: false });
+  await saveInteractionResult(interaction, pending ? { stepUpPending: pending } : {}, { mergeWithLastSubmission: false, dropProofs: !pending });
 }
 
 export function redirectToStep(ctx: Context, uid: string): void {
@@ -87,21 +92,10 @@ export function redirectToStep(ctx: Context, uid: string): void {
 }
 
 /**
- * The uid of this browser's provider session, creating an anonymous one when the browser has none: the password proof
- * of a fresh browser is recorded in the session the login will resume (oidc-provider finds it by its cookie, logs the
- * account in and rotates its id; the uid stays).
+ * Where this sign-in's proofs are recorded: the browser's provider session when it has one, else the interaction
+ * (until the login resumes into the session oidc-provider creates then).
  */
-export async function browserSessionUid(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails): Promise<string> {
-  if (interaction.session?.uid) return interaction.session.uid;
-  const { provider } = deps;
-  const providerCtx = provider.createContext(ctx.req, ctx.res);
-  const session = await provider.Session.get(providerCtx as never);
-  if (!session.accountId && (session as { new?: boolean }).new) {
-    await session.save(ANONYMOUS_SESSION_TTL_SECONDS);
-    providerCtx.cookies.set(provider.cookieName('session'), session.jti, { httpOnly: true, sameSite: 'lax', ...deps.sessionCookie, ...(ctx.secure ? { secure: true } : {}) });
-  }
-  return session.uid;
+export function proofHolderOf(interaction: InteractionDetails, pending?: Pick<PendingStepUp, 'sessionUid'>): ProofHolder {
+  const sessionUid = pending ? pending.sessionUid : interaction.session?.uid;
+  return sessionUid ? { sessionUid } : { interaction: interaction as unknown as HoldingInteraction };
 }
-
-/** How long an anonymous session lives before its login (the login re-saves it with the session lifetime). */
-const ANONYMOUS_SESSION_TTL_SECONDS = 3600;

@@ -1,6 +1,6 @@
 import type { Account as OidcAccount, FindAccount } from 'oidc-provider';
 import type { Account } from '../accounts/accounts.ts';
-import { accountFacts, sessionProofs, type AuthenticationDeps } from '../authentication/request_state.ts';
+import { accountAndProofs, accountFacts, type AuthenticationDeps } from '../authentication/request_state.ts';
 import { isCurrent } from '../authentication/state.ts';
 
 /**
@@ -19,14 +19,21 @@ export function accountClaims(account: Account, emailVerified = false): { sub: s
  * still hold a current proof of the account: a token issued before a password change, a factor reset or a disable —
  * even one issued by a request that was in flight during the change — finds no account (`invalid_grant`).
  */
+/** The uid of the request's stored provider session signed in as `sub`, if any. */
+function browserSessionOf(ctx: Parameters<FindAccount>[0], sub: string): string | undefined {
+  const session = (ctx as { oidc?: { session?: { uid?: string; accountId?: string; new?: boolean } } }).oidc?.session;
+  return session && !session.new && session.accountId === sub ? session.uid : undefined;
+}
+
 export function createFindAccount(deps: AuthenticationDeps): FindAccount {
   return async function findAccount(ctx, sub, token): Promise<OidcAccount | undefined> {
-    const { account } = await accountFacts(deps, ctx.req, sub);
+    // With a token: the token's session. At the authorization endpoint: the browser's session, whose proofs the
+    // step-up checks read next (loaded with the account in one command).
+    const sessionUid = token ? (token as { sessionUid?: unknown }).sessionUid : browserSessionOf(ctx, sub);
+    if (token && typeof sessionUid !== 'string') return undefined;
+    const [{ account }, state] = typeof sessionUid === 'string' ? await accountAndProofs(deps, ctx.req, sub, sessionUid) : [await accountFacts(deps, ctx.req, sub), undefined];
     if (!account) return undefined;
-    if (token) {
-      const sessionUid = (token as { sessionUid?: unknown }).sessionUid;
-      if (typeof sessionUid !== 'string' || !isCurrent(await sessionProofs(deps, ctx.req, sessionUid), account)) return undefined;
-    }
+    if (token && !isCurrent(state, account)) return undefined;
     return {
       accountId: account.id,
       async claims() {

@@ -13,7 +13,7 @@
  * downgrade). The checks only read (they run concurrently), through the per-request loader.
  */
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import { evaluateStepUp, type AuthenticationDeps, type StepUpEvaluation } from '../authentication/request_state.ts';
+import { adoptHeldProofs, evaluateStepUp, type AuthenticationDeps, type StepUpEvaluation } from '../authentication/request_state.ts';
 import type { ProofWindow } from '../authentication/state.ts';
 import { LEVEL } from '../policy/acr.ts';
 import { requestedAcrLevel } from '../policy/step_up.ts';
@@ -36,13 +36,20 @@ function proofWindow(ctx: KoaContextWithOIDC): ProofWindow {
   return { since: maxAgeSince(params, new Date(interaction.iat * 1000 + 999)), interaction: interaction.uid };
 }
 
-/** The step-up evaluation of the authorization request in progress for the session's account (once per request). */
+/**
+ * The step-up evaluation of the authorization request in progress for the session's account (once per request). When
+ * the request resumes a login whose interaction held the proofs (a browser that had no session), they become the
+ * session's first (`src/authentication/held_proofs.ts`).
+ */
 export function evaluateAuthorization(deps: AuthenticationDeps, ctx: KoaContextWithOIDC, accountId: string): Promise<StepUpEvaluation> {
   const { oidc } = ctx;
   const params = (oidc.params ?? {}) as Record<string, unknown>;
+  const sessionUid = oidc.session?.uid;
+  const { result } = oidc as { result?: { login?: { accountId?: unknown } } };
+  if (sessionUid && result?.login?.accountId === accountId) adoptHeldProofs(ctx.req, sessionUid, accountId, result);
   return evaluateStepUp(deps, ctx.req, {
     accountId,
-    sessionUid: oidc.session?.uid,
+    holder: sessionUid ? { sessionUid } : undefined,
     params: requestFromParams(params, (oidc.client?.defaultAcrValues ?? []) as readonly string[]),
     window: proofWindow(ctx),
   });

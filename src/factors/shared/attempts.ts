@@ -251,17 +251,35 @@ export function createAttemptLimiter(
   }
 
   /**
-   * The first attempt of a key: its document, created with this attempt already reserved (one insert). `false` when
-   * the document exists (the miss had another cause: a lock, a spent window, a concurrent first attempt).
+   * The reservation of an attempt that neither spends the window nor reaches the cap, in one command whether or not
+   * the key has a counter yet: an upsert whose pipeline starts a missing counter from {@link fresh}. `undefined` when
+   * nothing was reserved — the counter exists but is locked, spent or at the cap (the upsert's insert then collides
+   * with its `_id`).
    */
-  async function insertReserved(accountId: string, now: Date): Promise<boolean> {
-    const doc = fresh(accountId);
+  async function reserveOrInsert(accountId: string, now: Date): Promise<AttemptDoc | undefined> {
+    const start = fresh(accountId);
+    const orStart = <K extends keyof AttemptDoc>(field: K): unknown => ({ $ifNull: [`$${field}`, { $literal: start[field] }] });
     try {
-      await model.create({ ...doc, failures: 1, budgetLeft: doc.budgetLeft - 1, lastAttemptAt: now, expiresAt: expiryAfter(now) });
-      return true;
+      const doc = await model.findOneAndUpdate(
+        { _id: start._id, budgetLeft: { $gt: 0 }, lockedUntil: { $lte: now }, permanent: false, failures: { $lt: policy.maxConsecutiveFailures - 1 } },
+        [{
+          $set: {
+            accountId: orStart('accountId'),
+            bucket: orStart('bucket'),
+            lockouts: orStart('lockouts'),
+            lockedUntil: orStart('lockedUntil'),
+            budgetLeft: { $subtract: [orStart('budgetLeft'), 1] },
+            failures: { $add: [orStart('failures'), 1] },
+            lastAttemptAt: { $literal: now },
+            expiresAt: { $literal: expiryAfter(now) },
+          },
+        }],
+        { upsert: true, returnDocument: 'after', updatePipeline: true },
+      ).lean<AttemptDoc>();
+      return doc ?? undefined;
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
-      return false;
+      return undefined;
     }
   }
 
@@ -314,7 +332,8 @@ export function createAttemptLimiter(
     // window unclosed; each round either reserves, reports a lock, or repairs one of those.
     for (let round = 0; round < 4; round += 1) {
       const now = new Date(Date.now());
-      const reserved = await model.findOneAndUpdate(
+      // The first round also starts a missing counter (one command either way); later rounds know it exists.
+      const reserved = round === 0 && firstAttemptFits ? await reserveOrInsert(accountId, now) : await model.findOneAndUpdate(
         { _id, budgetLeft: { $gt: 0 }, lockedUntil: { $lte: now }, permanent: false, failures: atCap ? { $gte: lastFailure } : { $lt: lastFailure } },
         atCap
           ? { $inc: { budgetLeft: -1, failures: 1 }, $set: { lastAttemptAt: now }, $unset: { expiresAt: 1 } }
@@ -325,7 +344,6 @@ export function createAttemptLimiter(
         if (reserved.budgetLeft <= 0) await closeWindow(reserved, now);
         return { ok: true, ticket: { accountId, bucket } };
       }
-      if (round === 0 && firstAttemptFits && await insertReserved(accountId, now)) return { ok: true, ticket: { accountId, bucket } };
       const current = await model.findById(_id).lean<AttemptDoc>();
       if (!current) {
         await ensure(accountId);
