@@ -14,7 +14,7 @@ import { enrolTotp } from '../factors/support.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { Browser, Shop, findForm, signIn } from '../helpers/shop.ts';
 import { freezeNow, type FrozenClock } from '../helpers/step_up.ts';
-import { newCustomer, signInConsole, submitWithReauth, type Customer } from '../account/support.ts';
+import { isLoginForm, newCustomer, signInConsole, submitWithReauth, type Customer } from '../account/support.ts';
 
 describe('sign-ins do not outlive a change of credentials', function () {
   let server: TestServer;
@@ -78,6 +78,22 @@ describe('sign-ins do not outlive a change of credentials', function () {
     const callback = new URL(answer.url);
     expect(callback.searchParams.get('code'), 'the revived session got a code').to.equal(null);
     expect(callback.searchParams.get('error')).to.equal('login_required');
+  });
+
+  it("a fresh browser's sign-in proven before a password change and resumed after it gets no code: the password form again", async function () {
+    const customer = await newCustomer(server, 'half-done');
+    // Stops where the login resumes (the interaction holds the password proof, the browser has no session yet) and
+    // where it would leave for the shop.
+    const browser = new Browser([`${server.issuer}/auth/`, server.clients.firstParty.redirectUri]);
+    const pending = await shop.startLogin();
+    const login = await browser.go(pending.url.href);
+    const resume = await browser.submit(findForm(login, '/login'), { email: customer.email, password: customer.password });
+    expect(resume.status, 'stopped at the resume').to.equal(0);
+
+    await changePassword(customer);
+    const after = await browser.go(resume.url);
+    expect(after.url.startsWith(server.clients.firstParty.redirectUri), `the shop got an answer: ${after.url}`).to.equal(false);
+    expect(isLoginForm(after), `expected the password form, got ${after.status}:\n${after.html.slice(0, 400)}`).to.equal(true);
   });
 
   it('an authorization code issued before a password change cannot be redeemed after it', async function () {
