@@ -200,7 +200,7 @@ describe('account console: company admin', function () {
     expect((await findCompanyById(server.conn, companyId))?.mfaPolicy).to.equal('forced');
   });
 
-  it('resets fred\'s factors after "Are you sure?" and re-authentication (seed 003 changing device)', async function () {
+  it('resets fred\'s factors after "Are you sure?" and re-authentication (a member who changed phones)', async function () {
     const { browser } = await signInAdmin();
     clock.tick(6 * 60_000);
     const confirm = await browser.go(`${server.issuer}/account/company/members/${fred.id}/reset`);

@@ -11,7 +11,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 /** In a real browser: an invoice customer sets up 2FA at the next login and returns with an MFA token. */
 const SCREENSHOT = '/tmp/oidc-stepup-enrol-phone.png';
 
-describe('invoice customer enrols an authenticator during login (headless Chromium, seed 000)', function () {
+describe('invoice customer enrols an authenticator during login (headless Chromium, pay by invoice)', function () {
   this.timeout(60_000);
   let server: TestServer;
   let chromium: HeadlessChromium;

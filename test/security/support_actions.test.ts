@@ -17,7 +17,7 @@ import { builtInFactors, enrolEveryFactor, lockWithWrongCodes, memoryCodeMailer,
 
 const SUPPORT: ActionContext = { actor: { type: 'support', id: 'alice' } };
 
-describe('support actions: reset factors, unlock (seed 004)', () => {
+describe('support actions: reset factors, unlock', () => {
   let bed: FactorBed;
   let registry: FactorRegistry;
   let conn: mongoose.Connection;
