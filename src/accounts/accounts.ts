@@ -1,6 +1,7 @@
 /**
- * Customer accounts: normalised unique email, scrypt password hash (with its parameters), name, optional
- * company and role, privileges (`invoice`: may pay by invoice, which the step-up policy protects) and status.
+ * Customer accounts: normalised unique email, Argon2id password hash (with its parameters; older scrypt hashes are
+ * upgraded at the next sign-in), name, optional company and role, privileges (`invoice`: may pay by invoice, which the
+ * step-up policy protects) and status.
  * The account id is a random string and becomes the OIDC `sub` (OIDC Core §2: locally unique, never reassigned).
  */
 import type { Connection } from 'mongoose';
@@ -8,7 +9,7 @@ import { z } from 'zod';
 import { AppError, isDuplicateKeyError } from '../shared/errors.ts';
 import { findCompanyById } from './companies.ts';
 import { ACCOUNT_STATUSES, COMPANY_ROLES, PRIVILEGES, accounts, type AccountDoc } from './models.ts';
-import { DEFAULT_SCRYPT_PARAMS, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
+import { hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 
 export { ensureAccountIndexes } from './models.ts';
 
@@ -189,7 +190,7 @@ export async function findAccountByEmail(conn: Connection, email: string): Promi
 }
 
 /**
- * Password login. Does the same scrypt work whether or not the email exists (no enumeration by timing) and
+ * Password login. Does the same hashing work whether or not the email exists (no enumeration by timing) and
  * answers null alike for an unknown email, a wrong password or a disabled account. After a successful check,
  * a hash made with outdated parameters is replaced by one with the current defaults.
  */
@@ -203,8 +204,8 @@ export async function verifyLogin(conn: Connection, email: string, password: str
   }
   const ok = await verifyPassword(typeof password === 'string' ? password : '', doc?.passwordHash);
   if (!doc || !ok || doc.status !== 'active') return null;
-  if (needsRehash(doc.passwordHash, DEFAULT_SCRYPT_PARAMS)) {
-    const upgraded = await hashPassword(password, DEFAULT_SCRYPT_PARAMS);
+  if (needsRehash(doc.passwordHash)) {
+    const upgraded = await hashPassword(password);
     // conditional on the old hash: a password changed meanwhile is never overwritten
     await Account.updateOne({ _id: doc._id, passwordHash: doc.passwordHash }, { $set: { passwordHash: upgraded } }).exec();
   }

@@ -120,7 +120,7 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps): Promise<
     return;
   }
 
-  // Reserved before the (32 MiB scrypt) check, keyed by the email whether or not it is registered.
+  // Reserved before the (19 MiB Argon2id) check, keyed by the email whether or not it is registered.
   const result = await throttleLogin(deps, email, () => verifyLogin(deps.conn, email, password));
   if (!result.ok) {
     if (result.code === 'locked' || result.lock) {

@@ -5,7 +5,7 @@
  *   normalised email, never the account id, so an unknown email is throttled exactly like a registered one and
  *   the lockout says nothing about whether an account exists. An attempt is reserved before the password is
  *   checked (a parallel burst gets at most the budget), then settled as a success (resets) or a failure.
- * - **per process**: at most {@link MAX_CONCURRENT_PASSWORD_CHECKS} password checks (32 MiB scrypt each) run at
+ * - **per process**: at most {@link MAX_CONCURRENT_PASSWORD_CHECKS} password checks (19 MiB Argon2id each) run at
  *   once; the others wait in line, so a flood cannot take every libuv thread (and all memory) from the rest.
  *
  * The hash key is derived from the provider's cookie keys (the first, signing one): every instance of one
@@ -31,7 +31,7 @@ export const PASSWORD_ATTEMPT_POLICY: AttemptPolicy = Object.freeze({
   maxConsecutiveFailures: 100,
 });
 
-/** Password checks (scrypt) running at once in this process; the rest queue. */
+/** Password checks (Argon2id) running at once in this process; the rest queue. */
 export const MAX_CONCURRENT_PASSWORD_CHECKS = 4;
 
 /** The outcome of one throttled login attempt. */

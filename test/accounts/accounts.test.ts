@@ -14,7 +14,7 @@ import {
 } from '../../src/accounts/accounts.ts';
 import { createCompany } from '../../src/accounts/companies.ts';
 import { accounts } from '../../src/accounts/models.ts';
-import { DEFAULT_SCRYPT_PARAMS, hashPassword, needsRehash } from '../../src/accounts/passwords.ts';
+import { hashPassword, needsRehash } from '../../src/accounts/passwords.ts';
 import { AppError } from '../../src/shared/errors.ts';
 import { connectFreshDb } from '../helpers/db.ts';
 
@@ -67,10 +67,10 @@ describe('accounts', function () {
       expect(await findAccountByEmail(conn, 'ALICE@example.com ')).to.deep.equal(account);
     });
 
-    it('stores a scrypt hash with its parameters, never the password', async function () {
+    it('stores an Argon2id hash with its parameters, never the password', async function () {
       const account = await createAccount(conn, { email: 'bob@example.com', password: 'correct horse', name: 'Bob' });
       const hash = await storedHash(conn, account.id);
-      expect(hash).to.match(/^scrypt\$N=32768,r=8,p=1\$/);
+      expect(hash).to.match(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
       expect(hash).to.not.include('correct horse');
     });
 
@@ -162,7 +162,8 @@ describe('accounts', function () {
       expect(await verifyLogin(conn, 'old@example.com', 'old password')).to.not.equal(null);
       const upgraded = await storedHash(conn, account.id);
       expect(upgraded).to.not.equal(weak);
-      expect(needsRehash(upgraded, DEFAULT_SCRYPT_PARAMS)).to.equal(false);
+      expect(upgraded.startsWith('$argon2id$')).to.equal(true);
+      expect(needsRehash(upgraded)).to.equal(false);
       expect(await verifyLogin(conn, 'old@example.com', 'old password')).to.not.equal(null);
     });
   });

@@ -1,17 +1,19 @@
+import * as argon2 from '@node-rs/argon2';
 import { expect } from 'chai';
 import {
-  DEFAULT_SCRYPT_PARAMS,
+  DEFAULT_PASSWORD_PARAMS,
   hashPassword,
   needsRehash,
   passwordInternals,
   verifyPassword,
+  type PasswordParams,
   type ScryptParams,
 } from '../../src/accounts/passwords.ts';
 
 /** Cheap parameters for tests that do not care about the work factor. */
 const FAST: ScryptParams = { N: 2 ** 10, r: 8, p: 1, keyLength: 32 };
 
-describe('passwords (scrypt)', function () {
+describe('passwords (Argon2id; scrypt hashes still verify)', function () {
   it('a hashed password verifies, and a wrong one does not', async function () {
     const stored = await hashPassword('correct horse battery staple', FAST);
     expect(await verifyPassword('correct horse battery staple', stored)).to.equal(true);
@@ -19,10 +21,25 @@ describe('passwords (scrypt)', function () {
     expect(await verifyPassword('', stored)).to.equal(false);
   });
 
-  it('the default parameters hash and verify (scrypt memory limit is respected)', async function () {
+  it('the default is Argon2id at m=19 MiB, t=2, p=1 (OWASP), written as a PHC string other Argon2 libraries verify', async function () {
     const stored = await hashPassword('s3cret-password');
-    expect(stored).to.match(/^scrypt\$N=32768,r=8,p=1\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/);
+    expect(stored).to.match(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
     expect(await verifyPassword('s3cret-password', stored)).to.equal(true);
+    expect(await verifyPassword('s3cret-passwore', stored)).to.equal(false);
+    expect(await argon2.verify(stored, 's3cret-password')).to.equal(true);
+  });
+
+  it('a hash made by another Argon2id implementation verifies', async function () {
+    const stored = await argon2.hash('from elsewhere', { algorithm: 2, memoryCost: 8192, timeCost: 1, parallelism: 1 });
+    expect(await verifyPassword('from elsewhere', stored)).to.equal(true);
+    expect(needsRehash(stored)).to.equal(true);
+  });
+
+  it('a scrypt hash of earlier releases verifies and needs a rehash to Argon2id', async function () {
+    const stored = await hashPassword('older password', { N: 2 ** 15, r: 8, p: 1, keyLength: 32 });
+    expect(stored.startsWith('scrypt$N=32768,r=8,p=1$')).to.equal(true);
+    expect(await verifyPassword('older password', stored)).to.equal(true);
+    expect(needsRehash(stored)).to.equal(true);
   });
 
   it('two hashes of one password differ (random salt)', async function () {
@@ -50,11 +67,11 @@ describe('passwords (scrypt)', function () {
   it('a hash with the default parameters does not need a rehash', async function () {
     const stored = await hashPassword('password1');
     expect(needsRehash(stored)).to.equal(false);
-    expect(needsRehash(stored, DEFAULT_SCRYPT_PARAMS)).to.equal(false);
+    expect(needsRehash(stored, DEFAULT_PASSWORD_PARAMS)).to.equal(false);
   });
 
   it('malformed stored strings verify as false and never throw', async function () {
-    this.timeout(60_000); // each one costs a default-parameter scrypt run (the dummy path)
+    this.timeout(60_000); // each one costs a default-parameter hash (the dummy path)
     const good = await hashPassword('password1', FAST);
     const [, params, salt, hash] = good.split('$') as [string, string, string, string];
     const malformed = [
@@ -69,6 +86,11 @@ describe('passwords (scrypt)', function () {
       `scrypt$N=1024,r=8,p=1$not base64!$${hash}`,
       `scrypt$N=1024,r=8,p=1$${salt}$AAAA`, // key too short
       `${good}$extra`,
+      '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$', // no hash
+      '$argon2id$v=16$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', // another version
+      '$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', // would need 4 GiB
+      '$argon2id$v=19$m=19456,t=1000,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', // 1000 passes
+      '$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', // not argon2id
     ];
     for (const stored of malformed) {
       expect(await verifyPassword('password1', stored), stored).to.equal(false);
@@ -97,7 +119,7 @@ describe('passwords (scrypt)', function () {
 
   describe('unknown account (no enumeration by timing)', function () {
     const original = passwordInternals.derive;
-    const calls: ScryptParams[] = [];
+    const calls: PasswordParams[] = [];
     beforeEach(function () {
       calls.length = 0;
       passwordInternals.derive = async (plain, salt, params) => {
@@ -109,21 +131,21 @@ describe('passwords (scrypt)', function () {
       passwordInternals.derive = original;
     });
 
-    it('an undefined stored hash runs scrypt once with the default parameters, then answers false', async function () {
+    it('an undefined stored hash runs the default hash once, then answers false', async function () {
       expect(await verifyPassword('anything', undefined)).to.equal(false);
-      expect(calls).to.deep.equal([DEFAULT_SCRYPT_PARAMS]);
+      expect(calls).to.deep.equal([DEFAULT_PASSWORD_PARAMS]);
     });
 
     it('a malformed stored hash does the same work as an unknown account', async function () {
       expect(await verifyPassword('anything', 'garbage')).to.equal(false);
-      expect(calls).to.deep.equal([DEFAULT_SCRYPT_PARAMS]);
+      expect(calls).to.deep.equal([DEFAULT_PASSWORD_PARAMS]);
     });
 
-    it('a real default hash costs one scrypt run with the same parameters as the dummy path', async function () {
+    it('a real default hash costs one run with the same parameters as the dummy path', async function () {
       const stored = await hashPassword('anything');
       calls.length = 0;
       expect(await verifyPassword('anything', stored)).to.equal(true);
-      expect(calls).to.deep.equal([DEFAULT_SCRYPT_PARAMS]);
+      expect(calls).to.deep.equal([DEFAULT_PASSWORD_PARAMS]);
     });
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Threat: online password guessing at the login page — sequential or as a parallel burst, against a registered
  * email or to find out which emails are registered — and a flood of logins that would starve the server of the
- * threads the 32 MiB scrypt checks run on.
+ * threads the 19 MiB Argon2id checks run on.
  */
 import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
@@ -63,7 +63,7 @@ describe('password guessing at the login page', function () {
     return page.status === 0 && new URL(page.url).searchParams.get('code') !== null;
   }
 
-  /** Counts the password checks (scrypt derivations) and the most that ran at once. */
+  /** Counts the password checks (hash derivations) and the most that ran at once. */
   function countPasswordChecks(): { total: number; maxInFlight: number } {
     const stats = { total: 0, maxInFlight: 0 };
     let inFlight = 0;
