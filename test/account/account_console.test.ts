@@ -5,26 +5,18 @@ import { ACR, LEVEL } from '../../src/policy/acr.ts';
 import { signInMfaEnabled } from '../../src/accounts/accounts.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, Shop, findForm } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { freezeNow, manualKeyOf, nextCode, type FrozenClock } from '../helpers/step_up.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { manualKeyOf, nextCode } from '../helpers/step_up.ts';
 import {
   authenticate, lastCodeMailedTo, mailsTo, newCustomer, pushedParams, recoveryCodesOn, signInConsole, submitWithReauth, type Customer,
 } from './support.ts';
 
 /** The security settings console at /account (docs/ARCHITECTURE.md), over HTTP like a browser. */
 describe('account console: security settings', function () {
-  let server: TestServer;
-  let clock: FrozenClock;
-
-  before(async function () {
-    server = await startTestServer('account_console', { mailer: 'config' });
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('account_console', { mailer: 'config' });
+  const clock = useFrozenClock();
 
   it('signs in through the provider (code + PKCE as the account-console client) and lists the methods', async function () {
     const browser = new Browser();

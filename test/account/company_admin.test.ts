@@ -5,9 +5,9 @@ import { listEvents } from '../../src/audit/audit_log.ts';
 import { createAttemptLimiter } from '../../src/factors/shared/attempts.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, findForm, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { freezeNow, type FrozenClock } from '../helpers/step_up.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { changeWithReauth, isLoginForm, mailsTo, signInConsole, submitWithReauth, type Customer } from './support.ts';
 
 /** Parses RFC 4180 CSV (quoted cells, doubled quotes, CRLF). */
@@ -39,8 +39,8 @@ function rowOf(page: Page, memberId: string): string {
 
 /** Company admin pages below /account/company (docs/ARCHITECTURE.md), over HTTP like a browser. */
 describe('account console: company admin', function () {
-  let server: TestServer;
-  let clock: FrozenClock;
+  const server = useTestServer('company_admin', { mailer: 'config' });
+  const clock = useFrozenClock();
   let companyId: string;
   let admin: Customer;
   let fred: Customer;
@@ -64,8 +64,6 @@ describe('account console: company admin', function () {
   }
 
   before(async function () {
-    server = await startTestServer('company_admin', { mailer: 'config' });
-    clock = freezeNow();
     companyId = (await findAccountById(server.conn, server.mfaAccounts.fred.id))?.companyId as string;
     fred = { ...server.mfaAccounts.fred, totpSecret: server.totpSecrets.fred };
     admin = await member('Ada Admin', 'ada@example.com', companyId, 'admin', true);
@@ -74,10 +72,6 @@ describe('account console: company admin', function () {
     const other = await createCompany(server.conn, { name: 'Other Corp', mfaPolicy: 'opt_in' });
     otherAdmin = await member('Otto Other', 'otto.other@example.com', other.id, 'admin');
     otherMember = await member('Olga Other', 'olga.other@example.com', other.id, undefined, true);
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
   });
 
   it('a console user who is not a company admin sees no Company link and gets a 403 page', async function () {

@@ -5,9 +5,9 @@ import type { Factor } from '../../src/factors/contract.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { createFactorSetGuard } from '../../src/factors/shared/factor_set_guard.ts';
 import { connectSameDb, enrolTotp } from '../factors/support.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, findForm, type Form, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { freezeNow, type FrozenClock } from '../helpers/step_up.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { lastCodeMailedTo, newCustomer, signInConsole, submitWithReauth, type Customer } from './support.ts';
 
 const ROUNDS = 4;
@@ -19,20 +19,14 @@ const ROUNDS = 4;
  * the recovery codes and "ask at every sign-in" with it (codes alone are no second factor).
  */
 describe('concurrent factor removal: two removals in flight are decided one after the other', function () {
-  let server: TestServer;
-  let clock: FrozenClock;
+  const server = useTestServer('concurrent_factor_removal', { mailer: 'config' });
+  const clock = useFrozenClock();
   let forcedCompanyId: string;
 
   before(async function () {
-    server = await startTestServer('concurrent_factor_removal', { mailer: 'config' });
-    clock = freezeNow();
     const fred = await findAccountById(server.conn, server.mfaAccounts.fred.id);
     forcedCompanyId = fred?.companyId ?? '';
     expect(forcedCompanyId, 'fred belongs to the forced company').to.not.equal('');
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
   });
 
   const primaries = (): Factor[] => server.factors.all.filter((factor) => factor.role === 'primary');

@@ -2,24 +2,15 @@ import { expect } from 'chai';
 import { createCompany } from '../../src/accounts/companies.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, findForm, type Form, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { freezeNow, type FrozenClock } from '../helpers/step_up.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { newCustomer, signInConsole } from './support.ts';
 
 /** Bad input to the console: each answered with a clear page and the right status, never a 500. */
 describe('account console: bad input, CSRF and refusals', function () {
-  let server: TestServer;
-  let clock: FrozenClock;
-
-  before(async function () {
-    server = await startTestServer('account_bad_input', { mailer: 'config' });
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('account_bad_input', { mailer: 'config' });
+  const clock = useFrozenClock();
 
   function post(browser: Browser, form: Form, fields: Record<string, string | undefined> = {}, body?: string): Promise<Page> {
     const params = new URLSearchParams();

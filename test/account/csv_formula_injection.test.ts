@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { createAccount, findAccountById } from '../../src/accounts/accounts.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { freezeNow, type FrozenClock } from '../helpers/step_up.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { signInConsole, type Customer } from './support.ts';
 
 /**
@@ -98,15 +98,13 @@ function spreadsheetFields(text: string, delimiter: string): string[] {
 }
 
 describe('CSV formula injection: the users\' 2FA report', function () {
-  let server: TestServer;
-  let clock: FrozenClock;
+  const server = useTestServer('csv_formula_injection');
+  const clock = useFrozenClock();
   let bytes: Uint8Array;
   /** The report after its byte order mark. */
   let text: string;
 
   before(async function () {
-    server = await startTestServer('csv_formula_injection');
-    clock = freezeNow();
     const companyId = (await findAccountById(server.conn, server.mfaAccounts.fred.id))?.companyId as string;
     const admin: Customer = { id: '', email: 'ada@example.com', password: 'ada-password-9' };
     admin.id = (await createAccount(server.conn, { ...admin, name: 'Ada Admin', companyId, companyRole: 'admin' })).id;
@@ -123,10 +121,6 @@ describe('CSV formula injection: the users\' 2FA report', function () {
     expect(response.headers.get('content-type')).to.match(/^text\/csv; charset=utf-8/);
     bytes = new Uint8Array(await response.arrayBuffer());
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes).replace(/^\ufeff/, '');
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
   });
 
   it('every cell is quoted, every line ends in CRLF and the file starts with a UTF-8 byte order mark', function () {

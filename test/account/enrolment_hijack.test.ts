@@ -2,9 +2,10 @@ import { expect } from 'chai';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { ACR } from '../../src/policy/acr.ts';
 import { enrolTotp } from '../factors/support.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, findForm, type Browser as BrowserType, type Form, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { freezeNow, isChallenge, type FrozenClock } from '../helpers/step_up.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { isChallenge } from '../helpers/step_up.ts';
 import { authenticate, newCustomer, pushedParams, signInConsole, type Customer } from './support.ts';
 
 /**
@@ -12,17 +13,8 @@ import { authenticate, newCustomer, pushedParams, signInConsole, type Customer }
  * cannot add, replace or remove a factor in the console, and no change is accepted on a stale authentication.
  */
 describe('account console: enrolment hijack', function () {
-  let server: TestServer;
-  let clock: FrozenClock;
-
-  before(async function () {
-    server = await startTestServer('account_hijack', { mailer: 'config' });
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('account_hijack', { mailer: 'config' });
+  const clock = useFrozenClock();
 
   async function customerWithApp(name: string): Promise<Customer> {
     const customer = await newCustomer(server, name);

@@ -4,24 +4,15 @@ import { PASSWORD_MESSAGES } from '../../src/account/password.ts';
 import { listEvents } from '../../src/audit/audit_log.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm, type Page } from '../helpers/shop.ts';
-import { freezeNow, type FrozenClock } from '../helpers/step_up.ts';
 import { authenticate, isLoginForm, mailsTo, newCustomer, signInConsole, submitWithReauth, type Customer } from './support.ts';
 
 /** "Change password" in the security console (`/account/password`), over HTTP like a browser without JavaScript. */
 describe('account console: change password', function () {
-  let server: TestServer;
-  let clock: FrozenClock;
-
-  before(async function () {
-    server = await startTestServer('password_change', { mailer: 'config' });
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('password_change', { mailer: 'config' });
+  const clock = useFrozenClock();
 
   async function passwordForm(browser: Browser): Promise<Page> {
     const page = await browser.go(`${server.issuer}/account/password`);

@@ -5,9 +5,9 @@ import { listEvents, type AuditEvent, type AuditEventName } from '../../src/audi
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
 import { startSmtp, type TestSmtp } from '../mail/support.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, findForm, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { freezeNow, type FrozenClock } from '../helpers/step_up.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { signInConsole, submitWithReauth, type Customer } from './support.ts';
 
 /**
@@ -21,17 +21,12 @@ const POLICY_SUBJECT = /^Your company now requires two-factor authentication/;
 
 describe('policy mail bombing: toggling the company policy', function () {
   let smtp: TestSmtp;
-  let server: TestServer;
-  let clock: FrozenClock;
-
   before(async function () {
     smtp = await startSmtp();
-    server = await startTestServer('policy_mail_bombing', { env: { SMTP_URL: smtp.url }, mailer: 'config' });
-    clock = freezeNow();
   });
+  const server = useTestServer('policy_mail_bombing', () => ({ env: { SMTP_URL: smtp.url }, mailer: 'config' }));
+  const clock = useFrozenClock();
   after(async function () {
-    clock?.uninstall();
-    await server?.stop();
     await smtp?.close();
   });
 

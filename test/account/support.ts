@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { createAccount } from '../../src/accounts/accounts.ts';
 import type { TestServer } from '../helpers/server.ts';
 import { findForm, type Browser, type Page } from '../helpers/shop.ts';
-import { isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import type { FrozenClock } from '../helpers/clock.ts';
+import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
 
 export interface Customer {
   id: string;

@@ -21,7 +21,7 @@ import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { appCode, enrolTotp } from '../factors/support.ts';
 import { launchChromium, type HeadlessChromium } from '../helpers/browser.ts';
 import { Shop } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 const AXE_OPTIONS: RunOptions = {
   runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
@@ -52,7 +52,7 @@ function describeViolations(label: string, results: AxeResults): string[] {
 
 describe('accessibility of the pages (axe-core in headless Chromium, phone viewport)', function () {
   this.timeout(60_000);
-  let server: TestServer;
+  const server = useTestServer('e2e_accessibility', { mailer: 'config' });
   let chromium: HeadlessChromium;
   let axeSource: string;
   let admin: { email: string; password: string };
@@ -60,7 +60,6 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
   let partnerShop: Shop;
 
   before(async function () {
-    server = await startTestServer('e2e_accessibility', { mailer: 'config' });
     chromium = await launchChromium();
     axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     // A company admin (opt-in policy, password only) with two members: one with an app, one locked out of it.
@@ -88,7 +87,6 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
   });
   after(async function () {
     await chromium?.close();
-    await server?.stop();
   });
 
   /** Runs axe on the page as it is now; returns the blocking violations, described. */

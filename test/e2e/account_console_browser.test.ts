@@ -8,24 +8,22 @@ import type { Page } from 'playwright-core';
 import { appCode } from '../factors/support.ts';
 import { newCustomer, type Customer } from '../account/support.ts';
 import { launchChromium, type HeadlessChromium } from '../helpers/browser.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 const SCREENSHOT = '/tmp/oidc-stepup-account-phone.png';
 
 describe('security console in a real browser (headless Chromium)', function () {
   this.timeout(60_000);
-  let server: TestServer;
+  const server = useTestServer('e2e_account', { mailer: 'config' });
   let chromium: HeadlessChromium;
   let customer: Customer;
 
   before(async function () {
-    server = await startTestServer('e2e_account', { mailer: 'config' });
     chromium = await launchChromium();
     customer = await newCustomer(server, 'olga');
   });
   after(async function () {
     await chromium?.close();
-    await server?.stop();
   });
 
   async function signInWithPassword(page: Page): Promise<void> {

@@ -6,14 +6,13 @@ import { ACR } from '../../src/policy/acr.ts';
 import { appCode, decodeQrDataUrl, secretOfUri } from '../factors/support.ts';
 import { launchChromium, type HeadlessChromium } from '../helpers/browser.ts';
 import { Shop } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 /** In a real browser: an invoice customer sets up 2FA at the next login and returns with an MFA token. */
 const SCREENSHOT = '/tmp/oidc-stepup-enrol-phone.png';
 
 describe('invoice customer enrols an authenticator during login (headless Chromium, pay by invoice)', function () {
   this.timeout(60_000);
-  let server: TestServer;
   let chromium: HeadlessChromium;
   let shopSite: Server;
 
@@ -23,13 +22,14 @@ describe('invoice customer enrols an authenticator during login (headless Chromi
     });
     shopSite.listen(0, '127.0.0.1');
     await once(shopSite, 'listening');
-    // With a mailer, email codes are offered beside the app: the customer chooses first.
-    server = await startTestServer('e2e_invoice_enrol', { shopOrigin: `http://localhost:${(shopSite.address() as AddressInfo).port}`, mailer: 'config' });
+  });
+  // With a mailer, email codes are offered beside the app: the customer chooses first.
+  const server = useTestServer('e2e_invoice_enrol', () => ({ shopOrigin: `http://localhost:${(shopSite.address() as AddressInfo).port}`, mailer: 'config' }));
+  before(async function () {
     chromium = await launchChromium();
   });
   after(async function () {
     await chromium?.close();
-    await server?.stop();
     shopSite?.closeAllConnections();
     shopSite?.close();
   });

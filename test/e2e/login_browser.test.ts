@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { launchChromium, type HeadlessChromium } from '../helpers/browser.ts';
 import { Shop } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 /** Where the login page screenshot goes (look at it: it is what a shopper sees on a phone). */
 const SCREENSHOT = '/tmp/oidc-stepup-login-phone.png';
@@ -12,7 +12,6 @@ const CONSENT_SCREENSHOT = '/tmp/oidc-stepup-consent-phone.png';
 
 describe('password login in a real browser (headless Chromium)', function () {
   this.timeout(60_000);
-  let server: TestServer;
   let chromium: HeadlessChromium;
   let shopSite: Server;
 
@@ -23,13 +22,13 @@ describe('password login in a real browser (headless Chromium)', function () {
     });
     shopSite.listen(0, '127.0.0.1');
     await once(shopSite, 'listening');
-    const shopOrigin = `http://localhost:${(shopSite.address() as AddressInfo).port}`;
-    server = await startTestServer('e2e_login', { shopOrigin });
+  });
+  const server = useTestServer('e2e_login', () => ({ shopOrigin: `http://localhost:${(shopSite.address() as AddressInfo).port}` }));
+  before(async function () {
     chromium = await launchChromium();
   });
   after(async function () {
     await chromium?.close();
-    await server?.stop();
     shopSite?.closeAllConnections();
     shopSite?.close();
   });

@@ -1,23 +1,20 @@
 import { expect } from 'chai';
 import type mongoose from 'mongoose';
 import { createAttemptLimiter, resetAttempts, type AttemptLimiter } from '../../src/factors/shared/attempts.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 import { connectFreshDb } from '../helpers/db.ts';
-import { T0, freezeClock, newAccount, type FrozenClock } from './support.ts';
+import { T0, newAccount } from './support.ts';
 
 describe('attempt limiter', () => {
   let conn: mongoose.Connection;
   let limiter: AttemptLimiter;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     conn = await connectFreshDb('attempts');
     limiter = createAttemptLimiter(conn);
   });
   after(async () => conn.close());
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
-  afterEach(() => clock.uninstall());
 
   async function failTimes(accountId: string, n: number, on: AttemptLimiter = limiter): Promise<void> {
     for (let i = 0; i < n; i += 1) {

@@ -10,9 +10,9 @@ import { resetAttempts } from '../../src/factors/shared/attempts.ts';
 import { createSecretBox, generateKey } from '../../src/factors/shared/secret_box.ts';
 import { smtpCodeMailer, startSmtpSink, type SmtpCodeMailer, type SmtpSink } from './email/smtp_sink.ts';
 import {
-  T0, TEST_ISSUER, appCode, freezeClock, newAccount, otherCode, secretOfUri, setUpFactors, wrongCode, type FactorBed,
-  type FrozenClock,
+  T0, TEST_ISSUER, appCode, newAccount, otherCode, secretOfUri, setUpFactors, wrongCode, type FactorBed,
 } from './support.ts';
+import { useFrozenClock, type FrozenClock } from '../helpers/clock.ts';
 
 /** RFC 8176 §2 registered values. */
 const RFC8176 = new Set(['face', 'fpt', 'geo', 'hwk', 'iris', 'kba', 'mca', 'mfa', 'otp', 'pin', 'pwd', 'rba', 'retina', 'sc',
@@ -103,7 +103,7 @@ const registeredIds = createDefaultFactors({
 
 describe('factor contract', () => {
   let bed: FactorBed;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     sink = await startSmtpSink();
@@ -116,10 +116,6 @@ describe('factor contract', () => {
     codeMailer.close();
     await sink.close();
   });
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
-  afterEach(() => clock.uninstall());
 
   it('has a fixture for every registered factor', () => {
     expect(registeredIds.length).to.be.greaterThan(0);

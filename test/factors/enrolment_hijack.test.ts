@@ -10,24 +10,20 @@ import { RECOVERY_FACTOR_ID, type RecoveryFactor } from '../../src/factors/recov
 import { DEFAULT_ATTEMPT_POLICY } from '../../src/factors/shared/attempts.ts';
 import { createTotpFactor, type TotpEnrolView, type TotpFactor } from '../../src/factors/totp/factor.ts';
 import {
-  T0, TEST_ISSUER, appCode, enrolTotp, freezeClock, newAccount, secretOfUri, setUpFactors, wrongCode,
-  type FactorBed, type FrozenClock,
+  T0, TEST_ISSUER, appCode, enrolTotp, newAccount, secretOfUri, setUpFactors, wrongCode, type FactorBed,
 } from './support.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 
 describe('enrolment hijack', () => {
   let bed: FactorBed;
   let totp: TotpFactor;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     bed = await setUpFactors('enrolment_hijack');
     totp = createTotpFactor({ conn: bed.conn, secretBox: bed.secretBox, attempts: bed.attempts, issuer: TEST_ISSUER });
   });
   after(async () => bed.conn.close());
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
-  afterEach(() => clock.uninstall());
 
   async function pendingSecret(result: Awaited<ReturnType<TotpFactor['enrol']['begin']>>): Promise<string> {
     if (!result.ok) throw new Error(`begin failed: ${result.code}`);

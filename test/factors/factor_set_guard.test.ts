@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import type mongoose from 'mongoose';
 import { createFactorSetGuard, factorSetLeaseModel, type FactorSetGuard } from '../../src/factors/shared/factor_set_guard.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 import { connectFreshDb } from '../helpers/db.ts';
-import { T0, connectSameDb, freezeClock, newAccount, type FrozenClock } from './support.ts';
+import { T0, connectSameDb, newAccount } from './support.ts';
 
 const LEASE_MS = 30_000;
 
@@ -17,7 +18,7 @@ function gate(): { opened: Promise<void>; open: () => void } {
 describe('factor-set guard', () => {
   let connA: mongoose.Connection;
   let connB: mongoose.Connection;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
   /** Two "server instances" on one database; `impatient` ones give up at once. */
   let guards: { a: FactorSetGuard; b: FactorSetGuard; impatientA: FactorSetGuard; impatientB: FactorSetGuard };
 
@@ -36,10 +37,6 @@ describe('factor-set guard', () => {
     await connA?.dropDatabase().catch(() => undefined);
     await connA?.close();
   });
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
-  afterEach(() => clock.uninstall());
 
   it('a concurrent burst on two server instances runs one change of an account at a time, and every change runs', async () => {
     const { id } = newAccount();

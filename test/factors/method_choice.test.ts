@@ -9,9 +9,10 @@ import { RECOVERY_FACTOR_ID, type RecoveryFactor } from '../../src/factors/recov
 import { createFactorRegistry } from '../../src/factors/registry.ts';
 import { TOTP_FACTOR_ID, type TotpFactor } from '../../src/factors/totp/factor.ts';
 import { LEVEL } from '../../src/policy/acr.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 import { connectFreshDb } from '../helpers/db.ts';
 import { enrolEmail, sendAndRead, setUpEmailBed, type EmailBed } from './email/bed.ts';
-import { T0, appCode, connectSameDb, enrolTotp, freezeClock, newAccount, type FrozenClock } from './support.ts';
+import { T0, appCode, connectSameDb, enrolTotp, newAccount } from './support.ts';
 
 const ids = (factors: readonly (Factor | undefined)[]): (string | undefined)[] => factors.map((factor) => factor?.id);
 
@@ -20,7 +21,7 @@ describe('method choice', () => {
   let choice: MethodChoice;
   let totp: TotpFactor;
   let recovery: RecoveryFactor;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     bed = await setUpEmailBed('method_choice');
@@ -29,10 +30,6 @@ describe('method choice', () => {
     recovery = bed.registry.get(RECOVERY_FACTOR_ID) as RecoveryFactor;
   });
   after(async () => bed.close());
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
-  afterEach(() => clock.uninstall());
 
   /** An account with the authenticator app, the email code and recovery codes. */
   async function withAllMethods(): Promise<{ id: string; email: string; secret: string; recoveryCodes: string[] }> {

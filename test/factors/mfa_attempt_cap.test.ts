@@ -12,26 +12,22 @@ import {
 } from '../../src/factors/shared/attempts.ts';
 import { createTotpFactor, type TotpFactor } from '../../src/factors/totp/factor.ts';
 import {
-  T0, TEST_ISSUER, appCode, connectSameDb, enrolTotp, freezeClock, newAccount, setUpFactors, wrongCode,
-  type FactorBed, type FrozenClock,
+  T0, TEST_ISSUER, appCode, connectSameDb, enrolTotp, newAccount, setUpFactors, wrongCode, type FactorBed,
 } from './support.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 
 const MINUTE = 60_000;
 
 describe('mfa attempt cap', () => {
   let bed: FactorBed;
   let totp: TotpFactor;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     bed = await setUpFactors('mfa_attempt_cap');
     totp = createTotpFactor({ conn: bed.conn, secretBox: bed.secretBox, attempts: bed.attempts, issuer: TEST_ISSUER });
   });
   after(async () => bed.conn.close());
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
-  afterEach(() => clock.uninstall());
 
   async function enrolled(): Promise<{ accountId: string; secret: string }> {
     const account = newAccount();

@@ -6,8 +6,9 @@ import { expect } from 'chai';
 import { createAttemptLimiter } from '../../src/factors/shared/attempts.ts';
 import { createTotpFactor, type TotpFactor } from '../../src/factors/totp/factor.ts';
 import {
-  T0, TEST_ISSUER, appCode, connectSameDb, enrolTotp, freezeClock, newAccount, setUpFactors, type FactorBed, type FrozenClock,
+  T0, TEST_ISSUER, appCode, connectSameDb, enrolTotp, newAccount, setUpFactors, type FactorBed,
 } from './support.ts';
+import { freezeClock, type FrozenClock } from '../helpers/clock.ts';
 
 describe('mfa replay: TOTP time window and single use', () => {
   let bed: FactorBed;

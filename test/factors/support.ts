@@ -1,9 +1,8 @@
 /**
- * Shared set-up of the factor tests: a fresh database, the built-in factors over it, a frozen clock, helpers to
+ * Shared set-up of the factor tests: a fresh database, the built-in factors over it, a fixed start time, helpers to
  * generate TOTP codes the way an authenticator app would (from the URI it scanned) and to read QR codes.
  */
 import { randomBytes } from 'node:crypto';
-import FakeTimers from '@sinonjs/fake-timers';
 import jsQR from 'jsqr';
 import mongoose from 'mongoose';
 import { generate } from 'otplib';
@@ -14,8 +13,6 @@ import type { AttemptLimiter, AttemptPolicy } from '../../src/factors/shared/att
 import { createSecretBox, generateKey, type SecretBox } from '../../src/factors/shared/secret_box.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { connectFreshDb, mongoBaseUri } from '../helpers/db.ts';
-
-export type FrozenClock = ReturnType<typeof FakeTimers.install>;
 
 export const TEST_ISSUER = 'Keys Express';
 
@@ -56,11 +53,6 @@ export async function setUpFactors(
 export function newAccount(): { id: string; email: string } {
   const id = `acc_${randomBytes(6).toString('hex')}`;
   return { id, email: `${id}@example.com` };
-}
-
-/** Freezes `Date` (only `Date`: the driver's timers keep running) at `now`. */
-export function freezeClock(now: number = T0): FrozenClock {
-  return FakeTimers.install({ now, toFake: ['Date'] });
 }
 
 /** The `secret` parameter of an otpauth URI. */

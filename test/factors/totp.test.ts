@@ -5,9 +5,9 @@ import { createSecretBox, generateKey } from '../../src/factors/shared/secret_bo
 import { createTotpFactor, type TotpEnrolView, type TotpFactor } from '../../src/factors/totp/factor.ts';
 import { buildOtpauthUri, checkTotpCode, formatManualKey, normaliseTotpInput } from '../../src/factors/totp/otp.ts';
 import {
-  T0, TEST_ISSUER, appCode, decodeQrDataUrl, enrolTotp, freezeClock, newAccount, secretOfUri, setUpFactors, type FactorBed,
-  type FrozenClock, wrongCode,
+  T0, TEST_ISSUER, appCode, decodeQrDataUrl, enrolTotp, newAccount, secretOfUri, setUpFactors, type FactorBed, wrongCode,
 } from './support.ts';
+import { freezeClock, type FrozenClock } from '../helpers/clock.ts';
 
 const RFC_SECRET = Buffer.from('12345678901234567890', 'ascii');
 

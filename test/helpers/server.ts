@@ -23,6 +23,7 @@ import { createLogger } from '../../src/shared/logger.ts';
 import { createCompany } from '../../src/accounts/companies.ts';
 import { createDefaultFactors, createSecretBox, generateKey, type FactorRegistry, type TotpFactor } from '../../src/factors/index.ts';
 import { connectFreshDb } from './db.ts';
+import { hookHandle } from './hook_handle.ts';
 import { enrolTotp } from '../factors/support.ts';
 
 /** A registered test shop. */
@@ -212,4 +213,21 @@ export async function startTestServer(label: string, options: TestServerOptions 
       await conn.close();
     },
   };
+}
+
+/**
+ * The test server of the current `describe`: started in its `before` hook (with `options`, or what the function
+ * returns then, for values an earlier hook creates) and stopped in its `after` hook. The handle is the started server.
+ */
+export function useTestServer(label: string, options: TestServerOptions | (() => TestServerOptions) = {}): TestServer {
+  const { handle, fill } = hookHandle<TestServer>(`the test server "${label}"`);
+  let started: TestServer | undefined;
+  before(async function () {
+    started = await startTestServer(label, typeof options === 'function' ? options() : options);
+    fill(started);
+  });
+  after(async function () {
+    await started?.stop();
+  });
+  return handle;
 }

@@ -6,7 +6,8 @@
  */
 import * as oidc from 'openid-client';
 import { CookieJar } from 'tough-cookie';
-import type { TestClient } from './server.ts';
+import { hookHandle } from './hook_handle.ts';
+import type { TestClient, TestServer } from './server.ts';
 
 /** One HTTP response as the browser saw it. */
 export interface Page {
@@ -180,6 +181,18 @@ export class Shop {
       idTokenExpected: true,
     }, tokenParams);
   }
+}
+
+/**
+ * A shop of the current `describe`, discovered in its `before` hook as `server`'s `client` (default the first-party
+ * one); call it after `useTestServer`, whose hook must have run first.
+ */
+export function useShop(server: TestServer, client: keyof TestServer['clients'] = 'firstParty'): Shop {
+  const { handle, fill } = hookHandle<Shop>(`the ${client} shop`);
+  before(async function () {
+    fill(await Shop.discover(server.issuer, server.clients[client]));
+  });
+  return handle;
 }
 
 /**

@@ -1,18 +1,11 @@
 /**
- * Step-up helpers for integration tests: a frozen clock (`Date` only), authenticator codes, and the second-factor
+ * Step-up helpers for integration tests: authenticator codes on the frozen clock (`clock.ts`), and the second-factor
  * pages driven like a browser without JavaScript.
  */
-import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import { appCode } from '../factors/support.ts';
+import type { FrozenClock } from './clock.ts';
 import { findForm, type Browser, type Page } from './shop.ts';
-
-export type FrozenClock = ReturnType<typeof FakeTimers.install>;
-
-/** Freezes `Date` at now (the driver's and the server's timers keep running). */
-export function freezeNow(): FrozenClock {
-  return FakeTimers.install({ now: Date.now(), toFake: ['Date'] });
-}
 
 /** Moves to the next 30 s time step and returns the code an authenticator app shows then. */
 export async function nextCode(clock: FrozenClock, secret: string): Promise<string> {

@@ -1,18 +1,10 @@
 import { expect } from 'chai';
-import { Browser, Shop } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { Browser, Shop, useShop } from '../helpers/shop.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 describe('bad authorization requests: an error page, never a redirect to an unverified address, never a 500', function () {
-  let server: TestServer;
-  let shop: Shop;
-
-  before(async function () {
-    server = await startTestServer('authz_bad_request');
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-  });
-  after(async function () {
-    await server?.stop();
-  });
+  const server = useTestServer('authz_bad_request');
+  const shop = useShop(server);
 
   function authorizeUrl(params: Record<string, string>): string {
     const url = new URL(`${server.issuer}/auth`);

@@ -3,22 +3,14 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { ACR_VALUES } from '../../src/provider/acr.ts';
 import { createClient } from '../../src/provider/clients.ts';
-import { Browser, Shop, signIn } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { Browser, Shop, signIn, useShop } from '../helpers/shop.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 const PWD_ACR = 'urn:oidc-stepup:acr:pwd';
 
 describe('authorization code flow with PKCE and password login', function () {
-  let server: TestServer;
-  let shop: Shop;
-
-  before(async function () {
-    server = await startTestServer('code_flow');
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-  });
-  after(async function () {
-    await server?.stop();
-  });
+  const server = useTestServer('code_flow');
+  const shop = useShop(server);
 
   function newBrowser(): Browser {
     return new Browser(['http://localhost:7777/']);

@@ -1,20 +1,11 @@
 import { expect } from 'chai';
-import { Browser, Shop, findForm, signIn } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { Browser, findForm, signIn, useShop } from '../helpers/shop.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 describe('consent for third-party shops, sessions and RP-initiated logout', function () {
-  let server: TestServer;
-  let partner: Shop;
-  let firstParty: Shop;
-
-  before(async function () {
-    server = await startTestServer('consent_logout');
-    partner = await Shop.discover(server.issuer, server.clients.thirdParty);
-    firstParty = await Shop.discover(server.issuer, server.clients.firstParty);
-  });
-  after(async function () {
-    await server?.stop();
-  });
+  const server = useTestServer('consent_logout');
+  const partner = useShop(server, 'thirdParty');
+  const firstParty = useShop(server);
 
   const newBrowser = (): Browser => new Browser(['http://localhost:7777/']);
 

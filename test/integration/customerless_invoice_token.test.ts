@@ -4,23 +4,19 @@
  */
 import { expect } from 'chai';
 import { createClient } from '../../src/provider/clients.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 describe('customerless invoice token (client credentials)', function () {
-  let server: TestServer;
+  const server = useTestServer('customerless_invoice');
   let caller: { clientId: string; clientSecret: string };
 
   before(async function () {
-    server = await startTestServer('customerless_invoice');
     const saved = await createClient(server.conn, {
       clientId: 'api-caller',
       redirectUris: ['http://localhost:7777/api-caller/callback'],
       clientCredentials: true,
     });
     caller = { clientId: saved.clientId, clientSecret: saved.clientSecret as string };
-  });
-  after(async function () {
-    await server?.stop();
   });
 
   async function clientCredentials(

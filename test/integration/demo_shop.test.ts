@@ -1,16 +1,9 @@
 import { expect } from 'chai';
 import { Browser, findForm } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 describe('the dev demo shop at /demo-shop', function () {
-  let server: TestServer;
-
-  before(async function () {
-    server = await startTestServer('demo_shop', { demoShop: true });
-  });
-  after(async function () {
-    await server?.stop();
-  });
+  const server = useTestServer('demo_shop', { demoShop: true });
 
   it('"Pay by invoice" runs the whole flow and shows the ID token with acr/amr/auth_time; sign-out returns to the shop', async function () {
     const browser = new Browser();

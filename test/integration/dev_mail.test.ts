@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { createCodeMailer, createMailer } from '../../src/mail/index.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, useTestServer, type TestServer } from '../helpers/server.ts';
 
 /** Everything NODE_ENV=production requires (the database itself comes from the test helper). */
 function productionEnv(): Record<string, string> {
@@ -25,13 +25,7 @@ async function getPage(server: TestServer): Promise<{ status: number; html: stri
 
 describe('/dev/mail: the dev outbox page', function () {
   describe('development, no SMTP_URL (the outbox)', function () {
-    let server: TestServer;
-    before(async function () {
-      server = await startTestServer('dev_mail', { mailer: 'config', env: { ISSUER_NAME: 'Keys Express' } });
-    });
-    after(async function () {
-      await server?.stop();
-    });
+    const server = useTestServer('dev_mail', { mailer: 'config', env: { ISSUER_NAME: 'Keys Express' } });
 
     it('says so when nothing was sent yet', async function () {
       const page = await getPage(server);

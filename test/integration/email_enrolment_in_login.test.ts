@@ -5,9 +5,10 @@ import { listEvents } from '../../src/audit/audit_log.ts';
 import type { Factor } from '../../src/factors/contract.ts';
 import { emailFactorModel } from '../../src/factors/email/model.ts';
 import { ACR } from '../../src/policy/acr.ts';
-import { Browser, Shop, findForm, parseForms, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { freezeNow, manualKeyOf, nextCode, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { Browser, findForm, parseForms, useShop, type Page } from '../helpers/shop.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { manualKeyOf, nextCode } from '../helpers/step_up.ts';
 
 /**
  * Enrolment inside the login, with both methods on offer (authenticator app, email codes): an invoice customer without
@@ -38,24 +39,17 @@ function chooseAnotherLink(page: Page, issuer: string): string {
 }
 
 describe('email-code enrolment inside the login', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
+  const server = useTestServer('email_enrolment_in_login', { mailer: 'config' });
+  const shop = useShop(server);
+  const clock = useFrozenClock();
   let app: Factor;
   let email: Factor;
   let counter = 0;
 
   before(async function () {
-    server = await startTestServer('email_enrolment_in_login', { mailer: 'config' });
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
     app = server.factors.all.find((factor) => factor.role === 'primary' && factor.enrol && !factor.challenge) as Factor;
     email = server.factors.all.find((factor) => factor.role === 'primary' && factor.challenge) as Factor;
     expect(email, 'the email factor is registered with a mailer').to.not.equal(undefined);
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
   });
 
   /** A fresh invoice customer without any second factor (like nina). */
@@ -289,20 +283,10 @@ describe('email-code enrolment inside the login', function () {
 });
 
 describe('email-code enrolment inside the login when the mail cannot be sent', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
-
-  before(async function () {
-    // Nothing listens on port 1: every SMTP send fails (connection refused).
-    server = await startTestServer('email_enrolment_smtp_down', { mailer: 'config', env: { SMTP_URL: 'smtp://127.0.0.1:1' } });
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  // Nothing listens on port 1: every SMTP send fails (connection refused).
+  const server = useTestServer('email_enrolment_smtp_down', { mailer: 'config', env: { SMTP_URL: 'smtp://127.0.0.1:1' } });
+  const shop = useShop(server);
+  const clock = useFrozenClock();
 
   it('says so clearly (no 500), enrols nothing, keeps no half-written state, and the customer switches to the app', async function () {
     const email = server.factors.all.find((factor) => factor.role === 'primary' && factor.challenge) as Factor;

@@ -1,18 +1,10 @@
 import { expect } from 'chai';
-import { Browser, Shop, findForm, type Form, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { Browser, findForm, useShop, type Form, type Page } from '../helpers/shop.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 describe('interaction tampering and cross-site request forgery', function () {
-  let server: TestServer;
-  let shop: Shop;
-
-  before(async function () {
-    server = await startTestServer('interaction_tampering');
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-  });
-  after(async function () {
-    await server?.stop();
-  });
+  const server = useTestServer('interaction_tampering');
+  const shop = useShop(server);
 
   async function openLogin(browser = new Browser(['http://localhost:7777/'])): Promise<{ browser: Browser; page: Page; form: Form }> {
     const pending = await shop.startLogin();

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { ACR } from '../../src/policy/acr.ts';
-import { Browser, Shop, findForm } from '../helpers/shop.ts';
-import { startTestServer, type TestAccount, type TestServer } from '../helpers/server.ts';
-import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { Browser, Shop, findForm, useShop } from '../helpers/shop.ts';
+import { useTestServer, type TestAccount } from '../helpers/server.ts';
+import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
 
 /**
  * The invoice scope is granted only after a second factor no older than 15 minutes, in the session that asks
@@ -12,19 +13,9 @@ import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '
 const SHOP = 'http://localhost:7777/';
 
 describe('invoice scope requires a fresh second factor', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
-
-  before(async function () {
-    server = await startTestServer('invoice_fresh_mfa');
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('invoice_fresh_mfa');
+  const shop = useShop(server);
+  const clock = useFrozenClock();
 
   function scopesOf(tokens: { scope?: string }): string[] {
     return (tokens.scope ?? '').split(' ').filter(Boolean);

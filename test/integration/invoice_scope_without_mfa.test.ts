@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { Browser, Shop, signIn } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 /**
  * The invoice scope stands for a customer who proved a fresh second factor (docs/ARCHITECTURE.md "The step-up
@@ -13,14 +13,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 const SHOP_ORIGIN = 'http://localhost:7777/';
 
 describe('invoice scope is never granted to a password session', function () {
-  let server: TestServer;
-
-  before(async function () {
-    server = await startTestServer('invoice_without_mfa');
-  });
-  after(async function () {
-    await server?.stop();
-  });
+  const server = useTestServer('invoice_without_mfa');
 
   function scopesOf(tokens: { scope?: string }): string[] {
     return (tokens.scope ?? '').split(' ').filter(Boolean);

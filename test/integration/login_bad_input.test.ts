@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { Browser, Shop, findForm, type Form, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { Browser, findForm, useShop, type Form, type Page } from '../helpers/shop.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 /** The page without what differs per response by design (the CSP nonce). */
 function comparable(page: Page): string {
@@ -8,16 +8,8 @@ function comparable(page: Page): string {
 }
 
 describe('login form: bad input never helps an attacker and never breaks the server', function () {
-  let server: TestServer;
-  let shop: Shop;
-
-  before(async function () {
-    server = await startTestServer('login_bad_input');
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-  });
-  after(async function () {
-    await server?.stop();
-  });
+  const server = useTestServer('login_bad_input');
+  const shop = useShop(server);
 
   async function openLogin(): Promise<{ browser: Browser; page: Page; form: Form }> {
     const browser = new Browser(['http://localhost:7777/']);

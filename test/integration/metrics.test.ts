@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, useTestServer, type TestServer } from '../helpers/server.ts';
 
 async function scrape(server: TestServer, headers: Record<string, string> = {}): Promise<{ status: number; text: string; response: Response }> {
   const response = await fetch(`${server.issuer}/metrics`, { headers });
@@ -14,14 +14,8 @@ function sample(text: string, series: string): number | undefined {
 
 describe('/metrics (Prometheus)', function () {
   describe('open (no METRICS_TOKEN)', function () {
-    let server: TestServer;
-    before(async function () {
-      // SMTP on a closed port: every send fails fast
-      server = await startTestServer('metrics', { mailer: 'config', env: { SMTP_URL: 'smtp://127.0.0.1:1' } });
-    });
-    after(async function () {
-      await server?.stop();
-    });
+    // SMTP on a closed port: every send fails fast
+    const server = useTestServer('metrics', { mailer: 'config', env: { SMTP_URL: 'smtp://127.0.0.1:1' } });
 
     it('serves the default process metrics in the Prometheus text format', async function () {
       const { status, text, response } = await scrape(server);
@@ -84,13 +78,7 @@ describe('/metrics (Prometheus)', function () {
 
   describe('protected by METRICS_TOKEN', function () {
     const token = 'scrape-token-0123456789abcdef';
-    let server: TestServer;
-    before(async function () {
-      server = await startTestServer('metrics_token', { env: { METRICS_TOKEN: token } });
-    });
-    after(async function () {
-      await server?.stop();
-    });
+    const server = useTestServer('metrics_token', { env: { METRICS_TOKEN: token } });
 
     it('without the token: 401 with a Bearer challenge, and no metrics', async function () {
       const { status, text, response } = await scrape(server);

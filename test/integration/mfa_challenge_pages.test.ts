@@ -3,27 +3,18 @@ import { createAccount } from '../../src/accounts/accounts.ts';
 import { listEvents } from '../../src/audit/audit_log.ts';
 import { ACR } from '../../src/policy/acr.ts';
 import { wrongCode } from '../factors/support.ts';
-import { Browser, Shop, findForm, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestAccount, type TestServer } from '../helpers/server.ts';
-import { freezeNow, isChallenge, manualKeyOf, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { Browser, findForm, useShop, type Page } from '../helpers/shop.ts';
+import { useTestServer, type TestAccount } from '../helpers/server.ts';
+import { isChallenge, manualKeyOf, nextCode, submitCode } from '../helpers/step_up.ts';
 
 /** The second-factor pages: CSRF, clear messages for expected failures (never a 500), notifications and audit. */
 const SHOP = 'http://localhost:7777/';
 
 describe('second-factor pages: failures, CSRF and security notifications', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
-
-  before(async function () {
-    server = await startTestServer('mfa_challenge_pages', { mailer: 'config' });
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('mfa_challenge_pages', { mailer: 'config' });
+  const shop = useShop(server);
+  const clock = useFrozenClock();
 
   async function password(browser: Browser, account: TestAccount): Promise<Page> {
     const pending = await shop.startLogin();

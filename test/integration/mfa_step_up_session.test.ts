@@ -1,26 +1,17 @@
 import { expect } from 'chai';
 import { ACR } from '../../src/policy/acr.ts';
-import { Browser, Shop, findForm } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { Browser, findForm, useShop } from '../helpers/shop.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
 
 /** A step-up works on the session it was asked for: never another account, never a longer-lived session. */
 const SHOP = 'http://localhost:7777/';
 
 describe('step-up keeps the session it steps up', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
-
-  before(async function () {
-    server = await startTestServer('mfa_step_up_session');
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('mfa_step_up_session');
+  const shop = useShop(server);
+  const clock = useFrozenClock();
 
   async function signInCarol(browser: Browser, remember: boolean): Promise<void> {
     const pending = await shop.startLogin();

@@ -3,34 +3,25 @@
  * email or to find out which emails are registered — and a flood of logins that would starve the server of the
  * threads the 19 MiB Argon2id checks run on.
  */
-import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import { createAccount } from '../../src/accounts/accounts.ts';
 import { passwordInternals } from '../../src/accounts/passwords.ts';
 import { MAX_CONCURRENT_PASSWORD_CHECKS, PASSWORD_ATTEMPT_POLICY, resetLoginThrottle } from '../../src/interactions/login_throttle.ts';
-import { Browser, Shop, findForm, type Form, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-
-type InstalledClock = ReturnType<typeof FakeTimers.install>;
+import { freezeClock, type FrozenClock } from '../helpers/clock.ts';
+import { Browser, findForm, useShop, type Form, type Page } from '../helpers/shop.ts';
+import { useTestServer } from '../helpers/server.ts';
 
 const BUDGET = PASSWORD_ATTEMPT_POLICY.failuresPerLockout;
 const WAIT_ONE_MINUTE = 'Too many attempts. Try again in 1 minute.';
 const INCORRECT = 'Email or password is incorrect.';
 
 describe('password guessing at the login page', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: InstalledClock | undefined;
+  const server = useTestServer('password_guessing');
+  const shop = useShop(server);
+  let clock: FrozenClock | undefined;
   const originalDerive = passwordInternals.derive;
   let accountCounter = 0;
 
-  before(async function () {
-    server = await startTestServer('password_guessing');
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-  });
-  after(async function () {
-    await server?.stop();
-  });
   afterEach(function () {
     passwordInternals.derive = originalDerive;
     clock?.uninstall();
@@ -106,7 +97,7 @@ describe('password guessing at the login page', function () {
   });
 
   it('after the budget the right password is refused with the wait until the lockout passes, then works', async function () {
-    clock = FakeTimers.install({ toFake: ['Date'], now: Date.now() });
+    clock = freezeClock();
     const { email, password } = await newAccount();
     for (let i = 1; i < BUDGET; i += 1) {
       const page = await attempt(email, `wrong-${i}`);
@@ -133,7 +124,7 @@ describe('password guessing at the login page', function () {
   });
 
   it('the wait grows after a second lockout and says so in minutes', async function () {
-    clock = FakeTimers.install({ toFake: ['Date'], now: Date.now() });
+    clock = freezeClock();
     const { email, password } = await newAccount();
     for (let i = 0; i < BUDGET; i += 1) await attempt(email, `wrong-${i}`);
     clock.tick(60_000);

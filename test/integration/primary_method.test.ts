@@ -5,9 +5,10 @@ import { createMethodChoice, type MethodChoice } from '../../src/factors/method_
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { ACR } from '../../src/policy/acr.ts';
 import { enrolTotp } from '../factors/support.ts';
-import { Browser, Shop, findForm, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { Browser, findForm, useShop, type Page } from '../helpers/shop.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
 
 /**
  * Method choice: with an authenticator app and email codes both active, the challenge opens on the
@@ -16,27 +17,20 @@ import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '
 const SHOP = 'http://localhost:7777/';
 
 describe('the challenge opens on the customer\'s primary method', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
+  const server = useTestServer('primary_method', { mailer: 'config' });
+  const shop = useShop(server);
+  const clock = useFrozenClock();
   let choice: MethodChoice;
   let app: Factor;
   let email: Factor;
   let recovery: Factor;
 
   before(async function () {
-    server = await startTestServer('primary_method', { mailer: 'config' });
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
     choice = createMethodChoice({ conn: server.conn, registry: server.factors });
     app = server.factors.all.find((factor) => factor.role === 'primary' && factor.enrol && !factor.challenge) as Factor;
     email = server.factors.all.find((factor) => factor.role === 'primary' && factor.challenge) as Factor;
     recovery = server.factors.all.find((factor) => factor.role === 'backup') as Factor;
     expect(email, 'the email factor is registered with a mailer').to.not.equal(undefined);
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
   });
 
   function lastCodeMailedTo(address: string): string {

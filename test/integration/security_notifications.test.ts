@@ -9,9 +9,10 @@ import { ACR } from '../../src/policy/acr.ts';
 import { recoveryCodesOn, signInConsole, submitWithReauth, type Customer } from '../account/support.ts';
 import { enrolTotp, wrongCode } from '../factors/support.ts';
 import { startSmtp, type ReceivedMail, type TestSmtp } from '../mail/support.ts';
-import { Browser, Shop, findForm, parseForms, type Page } from '../helpers/shop.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { freezeNow, isChallenge, manualKeyOf, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { Browser, findForm, parseForms, useShop, type Page } from '../helpers/shop.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { isChallenge, manualKeyOf, nextCode, submitCode } from '../helpers/step_up.ts';
 
 /**
  * Security notifications end to end: each notification arrives (through SMTP) for each event, and an audit record
@@ -25,27 +26,24 @@ const INVOICE = { scope: 'openid invoice' };
 
 describe('security notifications: each event mails the account holder through SMTP and is audited', function () {
   let smtp: TestSmtp;
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
+  before(async function () {
+    smtp = await startSmtp();
+  });
+  const server = useTestServer('security_notifications', () => ({ env: { SMTP_URL: smtp.url, ISSUER_NAME }, mailer: 'config' }));
+  const shop = useShop(server);
+  // One clock for the whole file, only ever moved forward: each accepted TOTP step stays used.
+  const clock = useFrozenClock();
   let app: Factor;
   let totp: TotpFactor;
   /** The recovery codes nina was shown when she enrolled the app in the login (test 1), for test 2. */
   let ninaRecoveryCodes: string[] = [];
 
   before(async function () {
-    smtp = await startSmtp();
-    server = await startTestServer('security_notifications', { env: { SMTP_URL: smtp.url, ISSUER_NAME }, mailer: 'config' });
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    // One clock for the whole file, only ever moved forward: each accepted TOTP step stays used.
-    clock = freezeNow();
     app = server.factors.all.find((factor) => factor.role === 'primary' && factor.enrol && !factor.challenge) as Factor;
     totp = app as TotpFactor;
     expect(app, 'the authenticator app is registered').to.not.equal(undefined);
   });
   after(async function () {
-    clock?.uninstall();
-    await server?.stop();
     await smtp?.close();
   });
 

@@ -4,27 +4,18 @@ import * as oidc from 'openid-client';
 import { setSignInMfa } from '../../src/accounts/accounts.ts';
 import { ACR } from '../../src/policy/acr.ts';
 import { decodeQrDataUrl, wrongCode } from '../factors/support.ts';
-import { Browser, Shop, findForm } from '../helpers/shop.ts';
-import { startTestServer, type TestAccount, type TestServer } from '../helpers/server.ts';
-import { freezeNow, isChallenge, manualKeyOf, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { Browser, findForm, useShop } from '../helpers/shop.ts';
+import { useTestServer, type TestAccount } from '../helpers/server.ts';
+import { isChallenge, manualKeyOf, nextCode, submitCode } from '../helpers/step_up.ts';
 
 const SHOP = 'http://localhost:7777/';
 
 describe('step-up MFA scenario matrix (openid-client over HTTP)', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
-
-  before(async function () {
-    server = await startTestServer('step_up');
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    // One clock for the whole file, only ever moved forward: each accepted TOTP step stays used.
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('step_up');
+  const shop = useShop(server);
+  // One clock for the whole file, only ever moved forward: each accepted TOTP step stays used.
+  const clock = useFrozenClock();
 
   function scopesOf(tokens: { scope?: string }): string[] {
     return (tokens.scope ?? '').split(' ').filter(Boolean);

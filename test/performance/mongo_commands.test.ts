@@ -15,7 +15,8 @@ import { enrolTotp } from '../factors/support.ts';
 import { describeCommands, recordCommands, type CommandRecorder } from '../helpers/mongo_commands.ts';
 import { startTestServer, type TestAccount, type TestServer } from '../helpers/server.ts';
 import { Browser, Shop, findForm, type Page } from '../helpers/shop.ts';
-import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import { freezeClock as freezeNow, type FrozenClock } from '../helpers/clock.ts';
+import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
 
 /**
  * The budgets. Of the MFA sign-in's 30 commands oidc-provider itself sends 16 (the interaction's save, reads and

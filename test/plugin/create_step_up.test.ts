@@ -19,7 +19,8 @@ import { enrolTotp } from '../factors/support.ts';
 import { connectFreshDb } from '../helpers/db.ts';
 import type { TestClient } from '../helpers/server.ts';
 import { Browser, Shop, findForm } from '../helpers/shop.ts';
-import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import { freezeClock, type FrozenClock } from '../helpers/clock.ts';
+import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
 
 const SHOP_ORIGIN = 'http://localhost:7777';
 
@@ -84,7 +85,7 @@ describe('createStepUp: step-up MFA added to an existing oidc-provider deploymen
 
     const handle = app.callback();
     server.on('request', (req, res) => void handle(req, res));
-    clock = freezeNow();
+    clock = freezeClock();
   });
   after(async function () {
     clock?.uninstall();

@@ -1,4 +1,3 @@
-import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import type { Connection } from 'mongoose';
 import type { AdapterPayload } from 'oidc-provider';
@@ -11,9 +10,8 @@ import {
   ensureAdapterIndexes,
   type AdapterDocument,
 } from '../../src/provider/adapter.ts';
+import { freezeClock, type FrozenClock } from '../helpers/clock.ts';
 import { connectFreshDb } from '../helpers/db.ts';
-
-type InstalledClock = ReturnType<typeof FakeTimers.install>;
 
 /** The rejection of a promise that must reject. */
 async function rejection(promise: Promise<unknown>): Promise<Error & { error?: string }> {
@@ -32,7 +30,7 @@ const nextId = (prefix: string): string => `${prefix}-${(counter += 1)}-${Math.r
 
 describe('MongoDB adapter for oidc-provider', function () {
   let conn: Connection;
-  let clock: InstalledClock | undefined;
+  let clock: FrozenClock | undefined;
 
   before(async function () {
     // No indexes in this database: no TTL sweeper can remove a document, so expiry is the adapter's own doing.
@@ -48,8 +46,9 @@ describe('MongoDB adapter for oidc-provider', function () {
     clock = undefined;
   });
 
-  function freezeClock(): InstalledClock {
-    clock = FakeTimers.install({ toFake: ['Date'], now: Date.now() });
+  /** Freezes `Date` at now until the test ends. */
+  function freezeUntilTestEnds(): FrozenClock {
+    clock = freezeClock();
     return clock;
   }
 
@@ -118,7 +117,7 @@ describe('MongoDB adapter for oidc-provider', function () {
       });
 
       it('stores expiresAt = now + expiresIn seconds', async function () {
-        const now = freezeClock().now;
+        const now = freezeUntilTestEnds().now;
         const id = nextId(modelName);
         await adapter.upsert(id, { jti: id }, 90);
         const raw = await rawDoc(modelName, id);
@@ -126,7 +125,7 @@ describe('MongoDB adapter for oidc-provider', function () {
       });
 
       it('hides an expired entity before any sweep removes it', async function () {
-        const clock = freezeClock();
+        const clock = freezeUntilTestEnds();
         const id = nextId(modelName);
         await adapter.upsert(id, { jti: id, scope: 'openid' }, 60);
         clock.tick(59_000);
@@ -137,7 +136,7 @@ describe('MongoDB adapter for oidc-provider', function () {
       });
 
       it('keeps an entity without expiresIn forever', async function () {
-        const clock = freezeClock();
+        const clock = freezeUntilTestEnds();
         const id = nextId(modelName);
         await adapter.upsert(id, { jti: id });
         clock.tick(10 * 365 * 24 * 3600 * 1000);
@@ -155,7 +154,7 @@ describe('MongoDB adapter for oidc-provider', function () {
       });
 
       it('consumes once: marks epoch seconds, a second consume fails and keeps the first mark', async function () {
-        const clock = freezeClock();
+        const clock = freezeUntilTestEnds();
         const id = nextId(modelName);
         await adapter.upsert(id, { jti: id, scope: 'openid' }, 600);
         await adapter.consume(id);
@@ -188,7 +187,7 @@ describe('MongoDB adapter for oidc-provider', function () {
 
   describe('findByUid (Session)', function () {
     it('finds a session by its uid, not by another one, and not once expired', async function () {
-      const clock = freezeClock();
+      const clock = freezeUntilTestEnds();
       const sessions = new MongoAdapter(conn, 'Session');
       const [id, uid] = [nextId('sess'), nextId('uid')];
       const payload = { jti: id, uid, kind: 'Session', accountId: 'acc-1', authorizations: {} };
@@ -213,7 +212,7 @@ describe('MongoDB adapter for oidc-provider', function () {
 
   describe('findByUserCode (DeviceCode)', function () {
     it('finds a device code by its user code, and not once expired', async function () {
-      const clock = freezeClock();
+      const clock = freezeUntilTestEnds();
       const deviceCodes = new MongoAdapter(conn, 'DeviceCode');
       const [id, userCode] = [nextId('dc'), `WDJB-${counter}`];
       const payload = { jti: id, userCode, kind: 'DeviceCode', params: {} };
@@ -274,7 +273,7 @@ describe('MongoDB adapter for oidc-provider', function () {
 
   describe('clock tolerance', function () {
     it('hides an entity exactly at its expiry when no clock tolerance is configured', async function () {
-      const clock = freezeClock();
+      const clock = freezeUntilTestEnds();
       const adapter = new MongoAdapter(conn, 'AccessToken');
       const id = nextId('at');
       await adapter.upsert(id, { jti: id }, 60);
@@ -283,7 +282,7 @@ describe('MongoDB adapter for oidc-provider', function () {
     });
 
     it('keeps an entity for expiresIn + clockTolerance seconds when the tolerance is configured', async function () {
-      const clock = freezeClock();
+      const clock = freezeUntilTestEnds();
       const Adapter = createMongoAdapter(conn, { clockToleranceSeconds: 15 });
       const adapter = new Adapter('AccessToken');
       const id = nextId('at');
@@ -384,7 +383,7 @@ describe('MongoDB adapter for oidc-provider', function () {
     it('a stale request can not log the user out by re-saving the pre-login session id', async function () {
       // oidc-provider rotates the session id at login and keeps the uid; a slow request still holding the old id
       // saves it again afterwards. The logged-in session must survive that.
-      const clock = freezeClock();
+      const clock = freezeUntilTestEnds();
       const sessions = new MongoAdapter(indexed, 'Session');
       const [uid, before, after] = [nextId('uid'), nextId('sess'), nextId('sess')];
       await sessions.upsert(before, { jti: before, uid }, 600);
@@ -400,7 +399,7 @@ describe('MongoDB adapter for oidc-provider', function () {
     });
 
     it('findByUid answers with the most recently written session of a uid', async function () {
-      const clock = freezeClock();
+      const clock = freezeUntilTestEnds();
       const sessions = new MongoAdapter(indexed, 'Session');
       const [uid, first, second] = [nextId('uid'), nextId('sess'), nextId('sess')];
       await sessions.upsert(first, { jti: first, uid }, 60);

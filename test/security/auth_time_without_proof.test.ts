@@ -6,24 +6,15 @@
  */
 import { expect } from 'chai';
 import { appCode } from '../factors/support.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { Browser, Shop, findForm, signIn } from '../helpers/shop.ts';
-import { freezeNow, isChallenge, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { Browser, findForm, signIn, useShop } from '../helpers/shop.ts';
+import { isChallenge } from '../helpers/step_up.ts';
 
 describe('auth_time never moves without a proof', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
-
-  before(async function () {
-    server = await startTestServer('auth_time_without_proof');
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('auth_time_without_proof');
+  const shop = useShop(server);
+  const clock = useFrozenClock();
 
   it('a step-up page left open while another tab did the step-up finishes with the earlier auth_time, not the time of the reload', async function () {
     const { ivan } = server.mfaAccounts;

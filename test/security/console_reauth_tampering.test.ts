@@ -11,24 +11,19 @@ import { expect } from 'chai';
 import { verifyLogin } from '../../src/accounts/accounts.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm, type Page } from '../helpers/shop.ts';
-import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
 import { isLoginForm, newCustomer, signInConsole, type Customer } from '../account/support.ts';
 
 describe('console re-authentication cannot be edited by the browser', function () {
-  let server: TestServer;
-  let clock: FrozenClock;
+  const server = useTestServer('console_reauth_tampering');
+  const clock = useFrozenClock();
   let totp: TotpFactor;
 
   before(async function () {
-    server = await startTestServer('console_reauth_tampering');
-    clock = freezeNow();
     totp = server.factors.all.find((factor) => factor.role === 'primary' && factor.enrol && !factor.challenge) as TotpFactor;
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
   });
 
   /** A customer with an authenticator app who signs in with the password alone (no code at every sign-in). */

@@ -14,24 +14,18 @@ import { verifyLogin } from '../../src/accounts/accounts.ts';
 import { resetFactors } from '../../src/security/support_actions.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm } from '../helpers/shop.ts';
-import { freezeNow, type FrozenClock } from '../helpers/step_up.ts';
 import { isLoginForm, newCustomer, signInConsole, submitWithReauth, type Customer } from '../account/support.ts';
 
 describe('a console session does not outlive a reset that lands while its request is in flight', function () {
-  let server: TestServer;
-  let clock: FrozenClock;
+  const server = useTestServer('console_session_outlives_reset');
+  const clock = useFrozenClock();
   let totp: TotpFactor;
 
   before(async function () {
-    server = await startTestServer('console_session_outlives_reset');
-    clock = freezeNow();
     totp = server.factors.all.find((factor) => factor.role === 'primary' && !factor.challenge) as TotpFactor;
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
   });
 
   async function victimWithApp(name: string): Promise<Customer> {

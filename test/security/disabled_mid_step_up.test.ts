@@ -9,25 +9,16 @@ import { expect } from 'chai';
 import { setAccountStatus } from '../../src/accounts/accounts.ts';
 import { ACR } from '../../src/policy/acr.ts';
 import { appCode } from '../factors/support.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { Browser, Shop, findForm } from '../helpers/shop.ts';
-import { freezeNow, isChallenge, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { Browser, findForm, useShop } from '../helpers/shop.ts';
+import { isChallenge } from '../helpers/step_up.ts';
 import { isLoginForm } from '../account/support.ts';
 
 describe('an account disabled in the middle of a step-up', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
-
-  before(async function () {
-    server = await startTestServer('disabled_mid_step_up');
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('disabled_mid_step_up');
+  const shop = useShop(server);
+  const clock = useFrozenClock();
 
   it('gets the sign-in page with a clear message when the code is sent, never a 500, and no code is used up', async function () {
     const { carol } = server.mfaAccounts;

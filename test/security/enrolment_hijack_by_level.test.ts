@@ -12,27 +12,21 @@ import { createCompany } from '../../src/accounts/companies.ts';
 import type { Factor } from '../../src/factors/contract.ts';
 import { ACR } from '../../src/policy/acr.ts';
 import { appCode } from '../factors/support.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { Browser, Shop, findForm, parseForms, type Page } from '../helpers/shop.ts';
-import { freezeNow, isChallenge, manualKeyOf, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { Browser, findForm, parseForms, useShop, type Page } from '../helpers/shop.ts';
+import { isChallenge, manualKeyOf } from '../helpers/step_up.ts';
 import { lastCodeMailedTo } from '../account/support.ts';
 
 describe('enrolment hijack by level: a stronger factor is added only after the existing one is proven', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
+  const server = useTestServer('enrolment_hijack_by_level', { mailer: 'config' });
+  const shop = useShop(server);
+  const clock = useFrozenClock();
   let email: Factor;
   let counter = 0;
 
   before(async function () {
-    server = await startTestServer('enrolment_hijack_by_level', { mailer: 'config' });
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
     email = server.factors.all.find((factor) => factor.role === 'primary' && factor.challenge) as Factor;
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
   });
 
   /** An account whose only method is email codes (no recovery codes). */

@@ -20,9 +20,10 @@ import type { Factor } from '../../src/factors/contract.ts';
 import { ACR } from '../../src/policy/acr.ts';
 import { resetFactors } from '../../src/security/support_actions.ts';
 import { appCode, enrolTotp } from '../factors/support.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { Browser, Shop, findForm, parseForms, type Page, type PendingLogin } from '../helpers/shop.ts';
-import { freezeNow, manualKeyOf, nextCode, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { Browser, findForm, parseForms, useShop, type Page, type PendingLogin } from '../helpers/shop.ts';
+import { manualKeyOf, nextCode } from '../helpers/step_up.ts';
 
 type Policy = 'no company' | 'opt-in company' | 'forced company';
 type Held = 'no factor' | 'email codes' | 'authenticator app' | 'app and email codes';
@@ -125,18 +126,15 @@ function classify(page: Page): string {
 }
 
 describe('no dead-end sign-in: every policy × ask-every-sign-in × factors × request ends at the shop or enrols', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
+  const server = useTestServer('no_dead_end_sign_in', { mailer: 'config' });
+  const shop = useShop(server);
+  const clock = useFrozenClock();
   let app: Factor;
   let email: Factor;
   let companies: Record<Policy, Company | undefined>;
   let counter = 0;
 
   before(async function () {
-    server = await startTestServer('no_dead_end_sign_in', { mailer: 'config' });
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
     app = server.factors.all.find((factor) => factor.role === 'primary' && factor.enrol && !factor.challenge) as Factor;
     email = server.factors.all.find((factor) => factor.role === 'primary' && factor.challenge) as Factor;
     expect(email, 'the email factor is registered with a mailer').to.not.equal(undefined);
@@ -145,10 +143,6 @@ describe('no dead-end sign-in: every policy × ask-every-sign-in × factors × r
       'opt-in company': await createCompany(server.conn, { name: 'Opt-in Traders', mfaPolicy: 'opt_in' }),
       'forced company': await createCompany(server.conn, { name: 'Forced Traders', mfaPolicy: 'forced' }),
     };
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
   });
 
   /** The newest sign-in or verification code mailed to `address`. */

@@ -11,25 +11,15 @@ import * as oidc from 'openid-client';
 import { changeAccountStatus, resetFactors } from '../../src/security/support_actions.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { Browser, Shop, findForm, signIn } from '../helpers/shop.ts';
-import { freezeNow, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { Browser, findForm, signIn, useShop } from '../helpers/shop.ts';
 import { isLoginForm, newCustomer, signInConsole, submitWithReauth, type Customer } from '../account/support.ts';
 
 describe('sign-ins do not outlive a change of credentials', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
-
-  before(async function () {
-    server = await startTestServer('sign_ins_outlive_credential_changes');
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('sign_ins_outlive_credential_changes');
+  const shop = useShop(server);
+  const clock = useFrozenClock();
 
   const stopAtShop = (): Browser => new Browser([server.clients.firstParty.redirectUri]);
 

@@ -11,7 +11,8 @@ import { createMailer, type Mailer } from '../../src/mail/transport.ts';
 import {
   activeFactors, resetFactors, unlockSecondFactor, type ActionContext, type SupportDeps,
 } from '../../src/security/support_actions.ts';
-import { TEST_ISSUER, appCode, enrolTotp, freezeClock, setUpFactors, type FactorBed, type FrozenClock } from '../factors/support.ts';
+import { T0, TEST_ISSUER, appCode, enrolTotp, setUpFactors, type FactorBed } from '../factors/support.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
 import { captureLogger, closedPort, startSmtp, type TestSmtp } from '../mail/support.ts';
 import { builtInFactors, enrolEveryFactor, lockWithWrongCodes, memoryCodeMailer, type EnrolledSecrets } from './support.ts';
 
@@ -26,7 +27,7 @@ describe('support actions: reset factors, unlock', () => {
   let mailer: Mailer;
   let notify: NotifyDeps;
   let deps: SupportDeps;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     codes = memoryCodeMailer();
@@ -42,10 +43,6 @@ describe('support actions: reset factors, unlock', () => {
     await smtp.close();
     await conn.close();
   });
-  beforeEach(() => {
-    clock = freezeClock();
-  });
-  afterEach(() => clock.uninstall());
 
   /** The next message for `email`, skipping mails of earlier tests that were not waited for. */
   async function mailTo(email: string): Promise<Awaited<ReturnType<TestSmtp['next']>>> {

@@ -10,24 +10,15 @@ import { expect } from 'chai';
 import { createAccount, setPrivilege } from '../../src/accounts/accounts.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { Browser, Shop, findForm } from '../helpers/shop.ts';
-import { freezeNow, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { Browser, findForm, useShop } from '../helpers/shop.ts';
+import { nextCode, submitCode } from '../helpers/step_up.ts';
 
 describe('a third-party grant never keeps a step-up scope the policy no longer allows', function () {
-  let server: TestServer;
-  let clock: FrozenClock;
-  let partner: Shop;
-
-  before(async function () {
-    server = await startTestServer('third_party_grant_keeps_step_up_scope');
-    clock = freezeNow();
-    partner = await Shop.discover(server.issuer, server.clients.thirdParty);
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
-  });
+  const server = useTestServer('third_party_grant_keeps_step_up_scope');
+  const clock = useFrozenClock();
+  const partner = useShop(server, 'thirdParty');
 
   const scopesOf = (tokens: { scope?: string }): string[] => (tokens.scope ?? '').split(' ').filter(Boolean);
 

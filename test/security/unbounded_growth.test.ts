@@ -17,9 +17,10 @@ import { createStepUp } from '../../src/plugin.ts';
 import { ADAPTER_MODEL_NAMES, collectionNameFor } from '../../src/provider/adapter.ts';
 import { connectSameDb, wrongCode } from '../factors/support.ts';
 import { onlyOnEngine } from '../helpers/db.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { Browser, Shop, findForm, parseForms, type Page } from '../helpers/shop.ts';
-import { freezeNow, isChallenge, nextCode, submitCode, type FrozenClock } from '../helpers/step_up.ts';
+import { useFrozenClock } from '../helpers/clock.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { Browser, findForm, parseForms, useShop, type Page, type Shop } from '../helpers/shop.ts';
+import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
 import { newCustomer, signInConsole } from '../account/support.ts';
 
 const SHOP = 'http://localhost:7777/';
@@ -82,18 +83,14 @@ function isExpiresAtTtl(index: IndexInfo): boolean {
 }
 
 describe('unbounded growth: every collection holding temporary state forgets it by itself', function () {
-  let server: TestServer;
-  let shop: Shop;
-  let clock: FrozenClock;
+  const server = useTestServer('unbounded_growth', { mailer: 'config' });
+  const shop = useShop(server);
+  const clock = useFrozenClock();
   const unknownEmail = 'nobody-ever-registered@example.com';
   const lockedUnknownEmail = 'nobody-locked-forever@example.com';
 
   before(async function () {
     this.timeout(60_000);
-    server = await startTestServer('unbounded_growth', { mailer: 'config' });
-    shop = await Shop.discover(server.issuer, server.clients.firstParty);
-    clock = freezeNow();
-
     const passwordPage = async (browser: Browser, email: string, password: string, params?: Record<string, string>) => {
       const pending = await shop.startLogin(params);
       const loginPage = await browser.go(pending.url.href);
@@ -130,10 +127,6 @@ describe('unbounded growth: every collection holding temporary state forgets it 
 
     // Start-up: the plugin's ensureIndexes (as main.ts calls it).
     await createStepUp({ conn: server.conn, issuerName: 'growth', factors: server.factors }).ensureIndexes();
-  });
-  after(async function () {
-    clock?.uninstall();
-    await server?.stop();
   });
 
   it('every collection holding a document with an `expiresAt` has a TTL index on `expiresAt`', async function () {

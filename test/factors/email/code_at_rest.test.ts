@@ -4,21 +4,18 @@
  */
 import { expect } from 'chai';
 import { hashEmailCode } from '../../../src/factors/email/code.ts';
-import { T0, freezeClock, newAccount, type FrozenClock } from '../support.ts';
+import { T0, newAccount } from '../support.ts';
 import { enrolEmail, sendAndRead, setUpEmailBed, type EmailBed } from './bed.ts';
+import { useFrozenClock } from '../../helpers/clock.ts';
 
 describe('email code at rest', () => {
   let bed: EmailBed;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     bed = await setUpEmailBed('email_code_at_rest');
   });
   after(async () => bed.close());
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
-  afterEach(() => clock.uninstall());
 
   it('stores only the keyed hash of a sent code, never the code', async () => {
     const account = newAccount();

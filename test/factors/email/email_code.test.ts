@@ -6,23 +6,20 @@
 import { expect } from 'chai';
 import { EMAIL_CODE_AMR_URN } from '../../../src/factors/email/factor.ts';
 import { LEVEL, amrFor, levelFromMethods, PASSWORD_METHOD } from '../../../src/policy/acr.ts';
-import { T0, freezeClock, newAccount, otherCode, type FrozenClock } from '../support.ts';
+import { T0, newAccount, otherCode } from '../support.ts';
 import { enrolEmail, sendAndRead, setUpEmailBed, type EmailBed } from './bed.ts';
+import { useFrozenClock } from '../../helpers/clock.ts';
 
 const MINUTE = 60_000;
 
 describe('email-code factor', () => {
   let bed: EmailBed;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     bed = await setUpEmailBed('email_code');
   });
   after(async () => bed.close());
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
-  afterEach(() => clock.uninstall());
 
   /** An enrolled account, with the clock moved past the enrolment mail's resend cooldown. */
   async function enrolled(): Promise<{ id: string; email: string }> {

@@ -5,21 +5,18 @@
 import { expect } from 'chai';
 import { createTotpFactor } from '../../../src/factors/totp/factor.ts';
 import { DEFAULT_ATTEMPT_POLICY } from '../../../src/factors/shared/attempts.ts';
-import { T0, TEST_ISSUER, enrolTotp, freezeClock, newAccount, otherCode, wrongCode, type FrozenClock } from '../support.ts';
+import { T0, TEST_ISSUER, enrolTotp, newAccount, otherCode, wrongCode } from '../support.ts';
 import { enrolEmail, sendAndRead, setUpEmailBed, type EmailBed } from './bed.ts';
+import { useFrozenClock } from '../../helpers/clock.ts';
 
 describe('email code guessing', () => {
   let bed: EmailBed;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     bed = await setUpEmailBed('email_code_guessing');
   });
   after(async () => bed.close());
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
-  afterEach(() => clock.uninstall());
 
   it('allows five tries per code, counts them down, and refuses the sixth even with the right code', async () => {
     // A limiter that would allow far more: the per-code cap alone is under test.

@@ -5,21 +5,18 @@
 import { expect } from 'chai';
 import { createEmailCodeFactor } from '../../../src/factors/email/factor.ts';
 import { createAttemptLimiter } from '../../../src/factors/shared/attempts.ts';
-import { T0, connectSameDb, freezeClock, newAccount, type FrozenClock } from '../support.ts';
+import { T0, connectSameDb, newAccount } from '../support.ts';
 import { enrolEmail, sendAndRead, setUpEmailBed, type EmailBed } from './bed.ts';
+import { useFrozenClock } from '../../helpers/clock.ts';
 
 describe('email code replay', () => {
   let bed: EmailBed;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     bed = await setUpEmailBed('email_code_replay');
   });
   after(async () => bed.close());
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
-  afterEach(() => clock.uninstall());
 
   async function enrolledWithCode(): Promise<{ accountId: string; code: string }> {
     const account = newAccount();

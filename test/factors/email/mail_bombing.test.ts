@@ -3,23 +3,20 @@
  * sending in parallel, a slow drip all hour long. Budget: one code per 30 s, at most 5 codes per hour per account.
  */
 import { expect } from 'chai';
-import { T0, freezeClock, newAccount, type FrozenClock } from '../support.ts';
+import { T0, newAccount } from '../support.ts';
 import { enrolEmail, setUpEmailBed, type EmailBed } from './bed.ts';
+import { useFrozenClock } from '../../helpers/clock.ts';
 
 const MINUTE = 60_000;
 
 describe('mail bombing', () => {
   let bed: EmailBed;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     bed = await setUpEmailBed('mail_bombing');
   });
   after(async () => bed.close());
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
-  afterEach(() => clock.uninstall());
 
   it('refuses a resend within 30 seconds, saying how long to wait, and allows it after', async () => {
     const account = newAccount();

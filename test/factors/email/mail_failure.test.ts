@@ -4,13 +4,14 @@
  * hourly budget used up — and a retry must work once mail flows again (or another method can be picked).
  */
 import { expect } from 'chai';
-import { T0, freezeClock, newAccount, type FrozenClock } from '../support.ts';
+import { T0, newAccount } from '../support.ts';
 import { enrolEmail, setUpEmailBed, type EmailBed } from './bed.ts';
 import { closedPort } from './smtp_sink.ts';
+import { useFrozenClock } from '../../helpers/clock.ts';
 
 describe('email code: SMTP unreachable', () => {
   let bed: EmailBed;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
   let deadPort: number;
 
   before(async () => {
@@ -18,11 +19,7 @@ describe('email code: SMTP unreachable', () => {
     deadPort = await closedPort();
   });
   after(async () => bed.close());
-  beforeEach(() => {
-    clock = freezeClock(T0);
-  });
   afterEach(() => {
-    clock.uninstall();
     bed.mailer.usePort(bed.sink.port);
   });
 

@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { RECOVERY_FACTOR_ID, type RecoveryFactor } from '../../../src/factors/recovery/factor.ts';
-import { freezeClock, newAccount, type FrozenClock } from '../support.ts';
+import { T0, newAccount } from '../support.ts';
 import { enrolEmail, setUpEmailBed, type EmailBed } from './bed.ts';
+import { useFrozenClock } from '../../helpers/clock.ts';
 
 describe('enrolment hijack: recovery codes on an account whose only second factor is email', () => {
   let bed: EmailBed;
-  let clock: FrozenClock;
+  const clock = useFrozenClock({ at: T0, each: true });
   let recovery: RecoveryFactor;
 
   before(async () => {
@@ -14,12 +15,6 @@ describe('enrolment hijack: recovery codes on an account whose only second facto
   });
   after(async () => {
     await bed.close();
-  });
-  beforeEach(() => {
-    clock = freezeClock();
-  });
-  afterEach(() => {
-    clock.uninstall();
   });
 
   it('refuses a plain begin long after email codes were enrolled, and creates no codes', async () => {
