@@ -1,0 +1,330 @@
+/**
+ * Whole flows under load, the product against plain oidc-provider 9 measured in the same run (`npm run bench:flows`).
+ *
+ * Three processes besides this load driver: the database (the embedded engine, or `MONGODB_URI`), the product
+ * (`src/main.ts`, as an operator runs it) and the baseline (`bench/flows/plain_provider.ts`: oidc-provider with a
+ * password page, the same adapter, hash, accounts and shop). Both servers count their MongoDB commands
+ * (`bench/flows/count_commands.ts`). Virtual browsers (one cookie jar each) run each flow in a closed loop for a
+ * fixed time, on loopback, and check every result as a shop would (state, `iss`, PKCE, ID-token signature and
+ * nonce through openid-client; `acr`/`amr` where the product sets them). Accounts are seeded with the package's
+ * modules (accounts, the TOTP factor with the deployment's keys) before the servers start.
+ *
+ * Flows: `mfa` (password + authenticator-app code + token, a fresh browser), `stepup` (a password session asked
+ * for `acr mfa`: the code page only), `password` (password + token), `refresh` (refresh-token grants), `console`
+ * (the security console's overview, signed in). Per flow and server: flows/s, latency p50/p99, the server's CPU
+ * per flow (from /proc), CPU beyond the password hash, MongoDB commands per flow, RSS after the run.
+ *
+ * Options: `--seconds N` (per flow, default 20), `--browsers N` (default 8), `--flows a,b,…` (default all).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import mongoose from 'mongoose';
+import * as oidc from 'openid-client';
+import { createAccount } from '../src/accounts/accounts.ts';
+import { DEFAULT_PASSWORD_PARAMS, passwordInternals } from '../src/accounts/passwords.ts';
+import { deriveMfaPeppers } from '../src/config/mfa_secrets.ts';
+import { createDefaultFactors } from '../src/factors/registry.ts';
+import { createSecretBox, formatKeyRing, generateKey } from '../src/factors/shared/secret_box.ts';
+import type { TotpFactor } from '../src/factors/totp/factor.ts';
+import { ACR } from '../src/policy/acr.ts';
+import { saveClient } from '../src/provider/clients.ts';
+import { loadOrCreateDevKeys } from '../src/provider/keys.ts';
+import { startEngine } from '../src/store/engine/index.ts';
+import { appCode, secretOfUri } from '../test/factors/support.ts';
+import { Browser, Shop, findForm, signIn, type Page } from '../test/helpers/shop.ts';
+import { isChallenge, submitCode } from '../test/helpers/step_up.ts';
+
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '20' }, browsers: { type: 'string', default: '8' }, flows: { type: 'string', default: 'mfa,stepup,password,refresh,console' } },
+});
+const SECONDS = Number(values.seconds);
+const BROWSERS = Number(values.browsers);
+const FLOWS = new Set(values.flows.split(','));
+const SHOP_CALLBACK = 'http://127.0.0.1:9/bench-shop/callback';
+/** Accounts per pool: a TOTP code works once per 30-second step, so an MFA flow never reuses an account in a run. */
+const POOL = Math.ceil(SECONDS * 60) + BROWSERS * 4;
+const CLK_TCK = 100;
+
+interface Server {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly issuer: string;
+  readonly shop: Shop;
+}
+
+interface Customer { readonly email: string; readonly password: string; readonly secret?: string }
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/** A server script in a child (tsx, the command counter preloaded, an IPC channel); resolves once it prints `ready`. */
+async function startServer(name: string, script: string, env: Record<string, string>, ready: string, client: { clientId: string; clientSecret: string }): Promise<Server> {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './bench/flows/count_commands.ts', script], {
+    cwd: process.cwd(), env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env, PORT: String(port), ISSUER: issuer }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes(ready)) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}):\n${output}`)));
+  });
+  // Warnings and errors of the server from now on (its log level is `warn`).
+  child.stderr?.pipe(process.stderr);
+  const shop = await Shop.discover(issuer, { ...client, redirectUri: SHOP_CALLBACK, postLogoutRedirectUri: SHOP_CALLBACK });
+  return { name, child, issuer, shop };
+}
+
+async function commandsOf(server: Server): Promise<number> {
+  const reply = once(server.child, 'message') as Promise<[{ commands: number }]>;
+  server.child.send('commands');
+  return (await reply)[0].commands;
+}
+
+/** utime + stime of a process, in milliseconds (/proc/<pid>/stat fields 14 and 15). */
+async function cpuMsOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+async function rssMiBOf(pid: number): Promise<number> {
+  const match = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number : NaN;
+}
+
+function expectOk(condition: boolean, what: string, page?: Page): void {
+  if (!condition) throw new Error(`${what}${page ? ` (status ${page.status} at ${page.url})` : ''}`);
+}
+
+interface Result { flows: number; perSecond: number; p50: number; p99: number; cpuMs: number; commands: number; rssMiB: number }
+
+/** Runs `flow` in a closed loop on every virtual browser for SECONDS and measures the server meanwhile. */
+async function measure(server: Server, flow: (browser: number) => Promise<void>): Promise<Result> {
+  const latencies: number[] = [];
+  const [cpuBefore, commandsBefore] = [await cpuMsOf(server.child.pid as number), await commandsOf(server)];
+  const start = performance.now();
+  const end = start + SECONDS * 1000;
+  await Promise.all(Array.from({ length: BROWSERS }, async (_, browser) => {
+    while (performance.now() < end) {
+      const began = performance.now();
+      await flow(browser);
+      latencies.push(performance.now() - began);
+    }
+  }));
+  const elapsed = (performance.now() - start) / 1000;
+  const [cpuAfter, commandsAfter] = [await cpuMsOf(server.child.pid as number), await commandsOf(server)];
+  latencies.sort((a, b) => a - b);
+  const flows = latencies.length;
+  return {
+    flows, perSecond: flows / elapsed, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
+    cpuMs: (cpuAfter - cpuBefore) / flows, commands: (commandsAfter - commandsBefore) / flows, rssMiB: await rssMiBOf(server.child.pid as number),
+  };
+}
+
+function pool<T>(items: readonly T[]): () => T {
+  let next = 0;
+  return () => {
+    const item = items[next];
+    next += 1;
+    if (item === undefined) throw new Error('account pool exhausted: lower --seconds');
+    return item;
+  };
+}
+
+async function main(): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'oidc-stepup-bench-'));
+  const engine = process.env.MONGODB_URI ? undefined : await startEngine({ host: '127.0.0.1', port: 0 });
+  const dbUri = process.env.MONGODB_URI ?? `${engine?.uri}/bench_${randomBytes(4).toString('hex')}`;
+  const conn = await mongoose.createConnection(dbUri).asPromise();
+  const servers: Server[] = [];
+  try {
+    // The deployment: keys, secrets, one first-party shop, the accounts.
+    await loadOrCreateDevKeys(conn);
+    const factorKeys = { activeKeyId: 'k1', keys: { k1: generateKey() } };
+    const pepper = randomBytes(32);
+    const { registry } = createDefaultFactors({ conn, secretBox: createSecretBox(factorKeys), issuer: 'bench', recoveryPepper: deriveMfaPeppers(pepper).recoveryCodes });
+    const totp = registry.all.find((factor) => factor.enrol && !factor.challenge && factor.role === 'primary') as TotpFactor;
+    const saved = await saveClient(conn, { clientId: 'bench-shop', name: 'Bench Shop', redirectUris: [SHOP_CALLBACK], postLogoutRedirectUris: [], firstParty: true });
+    const client = { clientId: 'bench-shop', clientSecret: saved.clientSecret as string };
+    const seedAccount = async (kind: string, i: number, withApp: boolean): Promise<Customer> => {
+      const email = `${kind}-${i}@bench.example`;
+      const password = `${kind}-password-${i}`;
+      const created = await createAccount(conn, { email, password, name: `${kind} ${i}` });
+      if (!withApp) return { email, password };
+      const begun = await totp.enrol.begin({ id: created.id, email });
+      if (!begun.ok) throw new Error(begun.code);
+      const secret = secretOfUri(begun.view.otpauthUri);
+      // Confirmed with the previous step's code: the current one stays usable for a sign-in. A step boundary passed
+      // between making the code and checking it makes it too old: once more with the new previous step.
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const confirmed = await totp.enrol.confirm(created.id, await appCode(secret, Date.now() - 30_000));
+        if (confirmed.ok) return { email, password, secret };
+        if (attempt === 1) throw new Error(`the enrolment of ${email} failed: ${confirmed.code}`);
+      }
+      throw new Error('unreachable');
+    };
+    const seed = async (kind: string, count: number, withApp: boolean): Promise<Customer[]> => {
+      const out: Customer[] = [];
+      for (let i = 0; i < count; i += 8) out.push(...await Promise.all(Array.from({ length: Math.min(8, count - i) }, (_, j) => seedAccount(kind, i + j, withApp))));
+      return out;
+    };
+    console.log(`seeding ${POOL} accounts per pool …`);
+    const mfaPool = FLOWS.has('mfa') ? await seed('mfa', POOL, true) : [];
+    const stepPool = FLOWS.has('stepup') ? await seed('step', POOL, true) : [];
+    const plainPool = await seed('plain', BROWSERS, false);
+
+    const env = {
+      NODE_ENV: 'development', MONGODB_URI: dbUri, FACTOR_KEYS: formatKeyRing(factorKeys), MFA_PEPPER: pepper.toString('base64'),
+      DEV_SEED: 'false', LOG_LEVEL: 'warn', DATA_DIR: dataDir, EMBEDDED_DB_SNAPSHOT: 'off',
+    };
+    const product = await startServer('product', 'src/main.ts', env, 'Stop with Ctrl+C', client);
+    servers.push(product);
+    const plain = await startServer('plain oidc-provider', 'bench/flows/plain_provider.ts', env, 'listening', client);
+    servers.push(plain);
+
+    /** The password form of a fresh browser's sign-in; the product's and the baseline's login forms differ only in their path. */
+    const passwordStep = async (server: Server, browser: Browser, customer: Customer, params: Record<string, string>) => {
+      const pending = await server.shop.startLogin(params);
+      const login = await browser.go(pending.url.href);
+      const page = await browser.submit(findForm(login, '/login'), { email: customer.email, password: customer.password });
+      return { pending, page };
+    };
+    const results: { flow: string; server: string; result: Result; hashes: number }[] = [];
+    const run = async (flow: string, server: Server, hashes: number, body: (browser: number) => Promise<void>): Promise<void> => {
+      console.log(`running ${flow} on ${server.name} for ${SECONDS} s …`);
+      results.push({ flow, server: server.name, hashes, result: await measure(server, body) });
+    };
+
+    if (FLOWS.has('mfa')) {
+      const next = pool(mfaPool);
+      await run('mfa', product, 1, async () => {
+        const customer = next();
+        const browser = new Browser([SHOP_CALLBACK]);
+        const { pending, page } = await passwordStep(product, browser, customer, { acr_values: ACR.mfa });
+        expectOk(isChallenge(page), 'the code page', page);
+        const done = await submitCode(browser, page, await appCode(customer.secret as string));
+        expectOk(done.status === 0, 'the redirect to the shop', done);
+        const claims = (await product.shop.finishLogin(pending, done.url)).claims();
+        expectOk(claims?.acr === ACR.mfaApp && Array.isArray(claims.amr) && claims.amr.includes('otp'), `acr ${String(claims?.acr)}, amr ${String(claims?.amr)}`);
+      });
+    }
+    if (FLOWS.has('stepup')) {
+      // Each step-up starts from a password session made beforehand (not measured).
+      const sessions: { browser: Browser; customer: Customer }[] = [];
+      for (let i = 0; i < stepPool.length; i += BROWSERS) {
+        sessions.push(...await Promise.all(stepPool.slice(i, i + BROWSERS).map(async (customer) => {
+          const browser = new Browser([SHOP_CALLBACK]);
+          await signIn(product.shop, browser, customer);
+          return { browser, customer };
+        })));
+      }
+      const next = pool(sessions);
+      await run('stepup', product, 0, async () => {
+        const { browser, customer } = next();
+        const pending = await product.shop.startLogin({ acr_values: ACR.mfa });
+        const page = await browser.go(pending.url.href);
+        expectOk(isChallenge(page), 'the code page of the step-up', page);
+        const done = await submitCode(browser, page, await appCode(customer.secret as string));
+        expectOk(done.status === 0, 'the redirect to the shop', done);
+        expectOk((await product.shop.finishLogin(pending, done.url)).claims()?.acr === ACR.mfaApp, 'acr mfa-app');
+      });
+    }
+    for (const server of [product, plain]) {
+      if (FLOWS.has('password')) {
+        await run('password', server, 1, async (i) => {
+          const browser = new Browser([SHOP_CALLBACK]);
+          const { pending, page } = await passwordStep(server, browser, plainPool[i] as Customer, {});
+          expectOk(page.status === 0, 'the redirect to the shop', page);
+          const claims = (await server.shop.finishLogin(pending, page.url)).claims();
+          expectOk(server !== product || claims?.acr === ACR.pwd, `acr ${String(claims?.acr)}`);
+        });
+      }
+      if (FLOWS.has('refresh')) {
+        const tokens = await Promise.all(plainPool.map(async (customer) => {
+          const { pending, callbackUrl } = await signIn(server.shop, new Browser([SHOP_CALLBACK]), customer, { params: { scope: 'openid email offline_access', prompt: 'consent' } });
+          const refresh = (await server.shop.finishLogin(pending, callbackUrl)).refresh_token;
+          if (!refresh) throw new Error(`${server.name} issued no refresh token`);
+          return refresh;
+        }));
+        await run('refresh', server, 0, async (i) => {
+          const answer = await oidc.refreshTokenGrant(server.shop.config, tokens[i] as string);
+          expectOk(typeof answer.access_token === 'string', 'an access token');
+          if (answer.refresh_token) tokens[i] = answer.refresh_token;
+        });
+      }
+    }
+    if (FLOWS.has('console')) {
+      const browsers = await Promise.all(plainPool.map(async (customer) => {
+        const browser = new Browser();
+        const login = await browser.go(`${product.issuer}/account`);
+        const overview = await browser.submit(findForm(login, '/login'), { email: customer.email, password: customer.password });
+        expectOk(overview.status === 200 && overview.html.includes(customer.email), 'the console overview', overview);
+        return browser;
+      }));
+      await run('console', product, 0, async (i) => {
+        const page = await (browsers[i] as Browser).go(`${product.issuer}/account`);
+        expectOk(page.status === 200 && page.html.includes((plainPool[i] as Customer).email), 'the console overview', page);
+      });
+    }
+
+    // The password hash alone, measured here in the same run (it runs on the server's thread pool).
+    const hashSamples: number[] = [];
+    for (let i = 0; i < 15; i += 1) {
+      const before = process.cpuUsage();
+      await passwordInternals.derive(`hash ${i}`, randomBytes(16), DEFAULT_PASSWORD_PARAMS);
+      const used = process.cpuUsage(before);
+      hashSamples.push((used.user + used.system) / 1000);
+    }
+    hashSamples.sort((a, b) => a - b);
+    const hashMs = percentile(hashSamples, 0.5);
+
+    console.log(`\n${BROWSERS} browsers, ${SECONDS} s per flow, node ${process.version}, ${engine ? 'embedded engine' : 'MONGODB_URI'}; password hash ${hashMs.toFixed(1)} ms CPU\n`);
+    console.log('| flow | server | flows | flows/s | p50 ms | p99 ms | CPU ms/flow | CPU beyond the hash | MongoDB commands/flow | RSS MiB |');
+    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const { flow, server, hashes, result: r } of results) {
+      console.log(`| ${flow} | ${server} | ${r.flows} | ${r.perSecond.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.cpuMs.toFixed(1)} | ${Math.max(0, r.cpuMs - hashes * hashMs).toFixed(1)} | ${r.commands.toFixed(1)} | ${r.rssMiB.toFixed(0)} |`);
+    }
+    const find = (flow: string, server: string): Result | undefined => results.find((r) => r.flow === flow && r.server === server)?.result;
+    const plainPassword = find('password', plain.name);
+    const ratios: [string, Result | undefined, Result | undefined][] = [
+      ['MFA flows/s ÷ plain password flows/s', find('mfa', product.name), plainPassword],
+      ['password flows/s ÷ plain password flows/s', find('password', product.name), plainPassword],
+      ['refresh grants/s ÷ plain refresh grants/s', find('refresh', product.name), find('refresh', plain.name)],
+    ];
+    console.log('');
+    for (const [label, a, b] of ratios) if (a && b) console.log(`${label}: ${(a.perSecond / b.perSecond).toFixed(2)}`);
+  } finally {
+    for (const server of servers) {
+      const exited = once(server.child, 'exit');
+      server.child.kill('SIGTERM');
+      await exited;
+    }
+    await conn.dropDatabase().catch(() => undefined);
+    await conn.close();
+    await engine?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
