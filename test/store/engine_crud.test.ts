@@ -267,6 +267,30 @@ describe('store engine contract: CRUD through mongoose', function () {
     expect(joined.map((c) => [c.name, c.members.map((m) => m.name).sort()])).to.deep.equal([['Acme', ['m1', 'm3']], ['Initech', ['m2']]]);
   });
 
+  it('runs an uncorrelated $lookup (a sub-pipeline without let) once for every input document', async function () {
+    const raw = conn.collection('lookup_orders');
+    const rates = conn.collection('lookup_rates');
+    await raw.insertMany([{ _id: 'o1', total: 10 }, { _id: 'o2', total: 20 }] as never);
+    await rates.insertMany([{ _id: 'eur', rate: 1 }, { _id: 'nok', rate: 11 }] as never);
+    const joined = await raw.aggregate([
+      { $sort: { _id: 1 } },
+      { $lookup: { from: 'lookup_rates', pipeline: [{ $match: { _id: { $eq: 'nok' } } }, { $limit: 1 }], as: 'rate' } },
+      { $addFields: { n: { $size: '$rate' } } },
+    ]).toArray();
+    expect(joined).to.deep.equal([
+      { _id: 'o1', total: 10, rate: [{ _id: 'nok', rate: 11 }], n: 1 },
+      { _id: 'o2', total: 20, rate: [{ _id: 'nok', rate: 11 }], n: 1 },
+    ]);
+    const [first] = await raw.aggregate([
+      { $match: { _id: 'o1' } },
+      { $lookup: { from: 'lookup_missing', pipeline: [{ $match: {} }], as: 'none' } },
+      { $lookup: { from: 'lookup_rates', pipeline: [{ $sort: { rate: -1 } }, { $project: { _id: 1 } }], as: 'ids' } },
+    ]).toArray();
+    expect(first).to.deep.equal({ _id: 'o1', total: 10, none: [], ids: [{ _id: 'nok' }, { _id: 'eur' }] });
+    joined[0]!.rate[0].rate = 99; // the joined documents are copies: the stored one is unchanged
+    expect(await rates.findOne({ _id: 'nok' as never })).to.deep.equal({ _id: 'nok', rate: 11 });
+  });
+
   it('sorts by $natural (insertion order, and reversed)', async function () {
     const raw = conn.collection('natural');
     await raw.insertMany([{ k: 'b' }, { k: 'a' }, { k: 'c' }]);

@@ -6,6 +6,9 @@ import { expect } from 'chai';
 import { Collection } from '../../src/store/engine/collection.ts';
 import { parseIndexSpec } from '../../src/store/engine/indexes.ts';
 import { ObjectId } from '../../src/store/engine/bson.ts';
+import { Catalog } from '../../src/store/engine/catalog.ts';
+import { runCommand } from '../../src/store/engine/commands/index.ts';
+import { CursorRegistry } from '../../src/store/engine/cursors.ts';
 
 describe('store engine: index use for equality lookups (engine internals)', function () {
   let users: Collection;
@@ -63,5 +66,22 @@ describe('store engine: index use for equality lookups (engine internals)', func
     users.remove(next);
     expect(users.candidates({ email: 'renamed@x' })).to.deep.equal([]);
     expect(users.size).to.equal(4999);
+  });
+
+  it('answers an uncorrelated $lookup by _id through the joined collection\'s index, without scanning it', function () {
+    const ctx = { catalog: new Catalog(), cursors: new CursorRegistry(), connectionId: 1 };
+    runCommand({ insert: 'accounts', documents: [{ _id: 'a1' }], $db: 'db' }, ctx);
+    const proofs = Array.from({ length: 2000 }, (_, i) => ({ _id: `s${i}`, level: i % 4 }));
+    runCommand({ insert: 'proofs', documents: proofs, $db: 'db' }, ctx);
+    const joined = ctx.catalog.get('db', 'proofs') as Collection;
+    const scans = { n: 0 };
+    const all = joined.all.bind(joined);
+    joined.all = () => { scans.n += 1; return all(); };
+    const reply = runCommand({
+      aggregate: 'accounts', cursor: {}, $db: 'db',
+      pipeline: [{ $match: { _id: 'a1' } }, { $limit: 1 }, { $lookup: { from: 'proofs', pipeline: [{ $match: { _id: { $eq: 's1234' } } }, { $limit: 1 }], as: 'proof' } }],
+    }, ctx);
+    expect((reply.cursor as { firstBatch: unknown[] }).firstBatch).to.deep.equal([{ _id: 'a1', proof: [{ _id: 's1234', level: 2 }] }]);
+    expect(scans.n).to.equal(0);
   });
 });

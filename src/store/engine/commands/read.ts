@@ -8,6 +8,7 @@ import {
   type CommandContext, type CommandDef,
 } from './context.ts';
 import { runQuery } from './query_plan.ts';
+import type { Collection } from '../collection.ts';
 
 const find = defineCommand(['filter', 'sort', 'projection', 'skip', 'limit', 'batchSize', 'singleBatch', 'hint',
   'collation', 'let', 'allowDiskUse', 'noCursorTimeout', 'allowPartialResults', 'returnKey', 'showRecordId',
@@ -167,6 +168,11 @@ function runAggregate(cmd: Doc, ctx: CommandContext, name: string): Doc[] {
   const pipeline = checkPipeline(cmd.pipeline);
   const collection = ctx.catalog.get(ctx.db, name);
   checkHint(cmd.hint, collection);
+  return aggregateOver(collection, pipeline, ctx, optionalDoc(cmd, 'let', 'aggregate'));
+}
+
+/** Runs a checked pipeline over a collection (or none: no documents). */
+function aggregateOver(collection: Collection | undefined, pipeline: Doc[], ctx: CommandContext, variables: Doc | undefined): Doc[] {
   // A leading $match (and $sort) runs against the collection directly, so indexed equality stays O(1).
   let rest = pipeline;
   let filter: Doc = {};
@@ -186,8 +192,37 @@ function runAggregate(cmd: Doc, ctx: CommandContext, name: string): Doc[] {
   if (counted) return counted;
   refuseInexactNumbers(docs);
   const resolver = (other: string): Doc[] => (ctx.catalog.get(ctx.db, other)?.all() ?? []).map((doc) => cloneValue(doc));
-  const variables = optionalDoc(cmd, 'let', 'aggregate');
-  return runPipeline(docs, rest, resolver, variables);
+  // Stages up to each uncorrelated $lookup run in mingo; the $lookup itself runs here, through the joined
+  // collection's indexes, instead of mingo's join over a copy of the whole joined collection.
+  let segment: Doc[] = [];
+  for (const stage of rest) {
+    const joined = uncorrelatedLookup(stage);
+    if (!joined) {
+      segment.push(stage);
+      continue;
+    }
+    if (segment.length > 0) docs = runPipeline(docs, segment, resolver, variables);
+    segment = [];
+    const found = aggregateOver(ctx.catalog.get(ctx.db, joined.from), joined.pipeline, ctx, variables);
+    docs = docs.map((doc) => ({ ...doc, [joined.as]: found.map((one) => cloneValue(one)) }));
+  }
+  return segment.length > 0 ? runPipeline(docs, segment, resolver, variables) : docs;
+}
+
+/**
+ * A `$lookup` whose sub-pipeline does not depend on the joining document (no `let`, no `localField`) and whose
+ * result lands in a top-level field: it joins the same documents to every input document
+ * (https://www.mongodb.com/docs/manual/reference/operator/aggregation/lookup/#join-conditions-and-subqueries-on-a-joined-collection),
+ * so it runs once.
+ */
+function uncorrelatedLookup(stage: Doc): { from: string; pipeline: Doc[]; as: string } | undefined {
+  const spec = stage.$lookup;
+  if (!isPlainObject(spec)) return undefined;
+  const { from, pipeline, as } = spec;
+  const correlated = spec.let !== undefined || spec.localField !== undefined || spec.foreignField !== undefined;
+  if (correlated || typeof from !== 'string' || !Array.isArray(pipeline) || typeof as !== 'string') return undefined;
+  if (as.length === 0 || as.includes('.') || as.startsWith('$')) return undefined;
+  return { from, pipeline: pipeline as Doc[], as };
 }
 
 const aggregate = defineCommand(['pipeline', 'cursor', 'explain', 'allowDiskUse', 'collation', 'hint', 'let',
