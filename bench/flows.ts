@@ -14,7 +14,8 @@
  * (the security console's overview, signed in). Per flow and server: flows/s, latency p50/p99, the server's CPU
  * per flow (from /proc), CPU beyond the password hash, MongoDB commands per flow, RSS after the run.
  *
- * Options: `--seconds N` (per flow, default 20), `--browsers N` (default 8), `--flows a,b,…` (default all).
+ * Options: `--seconds N` (per flow, default 20), `--browsers N` (default 8), `--flows a,b,…` (default all),
+ * `--profile DIR` (both servers write a V8 CPU profile there when they stop: open it in Chrome DevTools).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -41,7 +42,8 @@ import { Browser, Shop, findForm, signIn, type Page } from '../test/helpers/shop
 import { isChallenge, submitCode } from '../test/helpers/step_up.ts';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '20' }, browsers: { type: 'string', default: '8' }, flows: { type: 'string', default: 'mfa,stepup,password,refresh,console' } },
+  options: { seconds: { type: 'string', default: '20' }, browsers: { type: 'string', default: '8' }, flows: { type: 'string', default: 'mfa,stepup,password,refresh,console' },
+    profile: { type: 'string' } },
 });
 const SECONDS = Number(values.seconds);
 const BROWSERS = Number(values.browsers);
@@ -73,7 +75,8 @@ async function freePort(): Promise<number> {
 async function startServer(name: string, script: string, env: Record<string, string>, ready: string, client: { clientId: string; clientSecret: string }): Promise<Server> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './bench/flows/count_commands.ts', script], {
+  const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', '--import', './bench/flows/count_commands.ts', script], {
     cwd: process.cwd(), env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env, PORT: String(port), ISSUER: issuer }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let output = '';
