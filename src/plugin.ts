@@ -38,6 +38,7 @@ import type { Mailer } from './mail/transport.ts';
 import { ensureProofIndexes } from './authentication/proofs.ts';
 import { saveAdoptedProofs, type AuthenticationDeps } from './authentication/request_state.ts';
 import { ensureFactorSetLeaseIndexes } from './factors/shared/factor_set_guard.ts';
+import { answerRequestedAcr } from './provider/acr_answer.ts';
 import { applyStepUp, INTERACTION_PATH, proofsKeepMsOf } from './provider/step_up_configuration.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 
@@ -138,6 +139,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
         throw new Error('the provider has no cookie keys: set cookies.keys in its configuration');
       }
       storeResumedProofs(provider, { conn, proofsKeepMs });
+      answerRequestedAcr(provider);
       const router = interactionRouter({
         provider,
         conn,

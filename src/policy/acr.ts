@@ -67,6 +67,13 @@ export interface AcrPolicy {
   levelFromMethods(methods: readonly CompletedMethod[]): number;
   /** The session's ACR value derived from the completed methods; `undefined` when nothing was completed. */
   acrFromFactors(methods: readonly CompletedMethod[]): string | undefined;
+  /**
+   * The `acr` to answer a request that named `requested` when the authentication reached `level`: the strongest
+   * requested value the level satisfies (the first named among equals), so a relying party comparing strings finds
+   * what it asked for; with none satisfied (or none named), the canonical value of the level reached; `undefined`
+   * when nothing was reached.
+   */
+  answer(level: number, requested: readonly string[]): string | undefined;
 }
 
 /**
@@ -171,6 +178,14 @@ export function createAcrPolicy(options: AcrOptions = {}): AcrPolicy {
     acrFromFactors(methods: readonly CompletedMethod[]): string | undefined {
       const level = levelFromMethods(methods);
       return level === LEVEL.none ? undefined : byLevel.get(level);
+    },
+    answer(level: number, requested: readonly string[]): string | undefined {
+      let best: { value: string; level: number } | undefined;
+      for (const value of requested) {
+        const asked = levels.get(value);
+        if (asked !== undefined && asked <= level && (!best || asked > best.level)) best = { value, level: asked };
+      }
+      return best?.value ?? byLevel.get(Math.min(level, MAX_LEVEL));
     },
   });
 }

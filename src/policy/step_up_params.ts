@@ -15,20 +15,40 @@ function words(value: unknown): string[] {
   return typeof value === 'string' ? value.split(' ').filter(Boolean) : [];
 }
 
-/** The essential `acr` values of a `claims` parameter (JSON text or object); none when absent or not essential. */
-export function essentialAcrOf(claims: unknown): string[] {
+/** The `acr` claim request of a `claims` parameter (JSON text or object): its values and whether it is essential. */
+function acrClaimOf(claims: unknown): { essential: boolean; values: string[] } {
   let parsed: unknown = claims;
   if (typeof claims === 'string') {
     try {
       parsed = JSON.parse(claims);
     } catch {
-      return [];
+      return { essential: false, values: [] };
     }
   }
   const acr = (parsed as { id_token?: { acr?: { essential?: unknown; value?: unknown; values?: unknown } } } | undefined)?.id_token?.acr;
-  if (!acr || acr.essential !== true) return [];
-  if (typeof acr.value === 'string') return [acr.value];
-  return Array.isArray(acr.values) ? acr.values.filter((v): v is string => typeof v === 'string') : [];
+  if (!acr || typeof acr !== 'object') return { essential: false, values: [] };
+  const values = typeof acr.value === 'string' ? [acr.value]
+    : Array.isArray(acr.values) ? acr.values.filter((v): v is string => typeof v === 'string') : [];
+  return { essential: acr.essential === true, values };
+}
+
+/** The essential `acr` values of a `claims` parameter (JSON text or object); none when absent or not essential. */
+export function essentialAcrOf(claims: unknown): string[] {
+  const acr = acrClaimOf(claims);
+  return acr.essential ? acr.values : [];
+}
+
+/**
+ * The acr values a request names, for the acr answer: the values of an essential `acr` claim when there is one (OIDC
+ * Core §5.5.1.1: the answer MUST be one of them); otherwise those of a voluntary `acr` claim, `acr_values` and the
+ * client's `default_acr_values` (which stand in for `acr_values` when the request has none, OIDC Dynamic Client
+ * Registration §2), in that order.
+ */
+export function namedAcrValues(params: Record<string, unknown>, defaultAcrValues: readonly string[] = []): { essential: boolean; values: string[] } {
+  const claim = acrClaimOf(params.claims);
+  if (claim.essential && claim.values.length > 0) return { essential: true, values: claim.values };
+  const acrValues = words(params.acr_values);
+  return { essential: false, values: [...claim.values, ...(acrValues.length > 0 ? acrValues : defaultAcrValues)] };
 }
 
 /** A request's step-up parameters from authorization parameters (`acr_values`, `claims`, `scope`). */

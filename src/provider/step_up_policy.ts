@@ -36,6 +36,14 @@ function proofWindow(ctx: KoaContextWithOIDC): ProofWindow {
   return { since: maxAgeSince(params, new Date(interaction.iat * 1000 + 999)), interaction: interaction.uid };
 }
 
+/** The level the step-up checks proved for a request, by its `req` (read by the acr answer when a token is made). */
+const provenLevels = new WeakMap<object, number>();
+
+/** The level the authentication state proves for the authorization request `request`, once its checks ran. */
+export function levelProvenFor(request: object): number | undefined {
+  return provenLevels.get(request);
+}
+
 /**
  * The step-up evaluation of the authorization request in progress for the session's account (once per request). When
  * the request resumes a login whose interaction held the proofs (a browser that had no session), they become the
@@ -47,11 +55,15 @@ export function evaluateAuthorization(deps: AuthenticationDeps, ctx: KoaContextW
   const sessionUid = oidc.session?.uid;
   const { result } = oidc as { result?: { login?: { accountId?: unknown } } };
   if (sessionUid && result?.login?.accountId === accountId) adoptHeldProofs(ctx.req, sessionUid, accountId, result);
-  return evaluateStepUp(deps, ctx.req, {
+  const evaluation = evaluateStepUp(deps, ctx.req, {
     accountId,
     holder: sessionUid ? { sessionUid } : undefined,
     params: requestFromParams(params, (oidc.client?.defaultAcrValues ?? []) as readonly string[]),
     window: proofWindow(ctx),
+  });
+  return evaluation.then((evaluated) => {
+    provenLevels.set(ctx.req, evaluated.proven.level);
+    return evaluated;
   });
 }
 

@@ -81,7 +81,7 @@ describe('invoice scope requires a fresh second factor', function () {
     const { pending, page } = await password(browser, server.mfaAccounts.carol, { scope: 'openid invoice', acr_values: ACR.mfa });
     const done = await submitCode(browser, page, await nextCode(clock, server.totpSecrets.carol));
     const tokens = await shop.finishLogin(pending, done.url);
-    expect(tokens.claims()?.acr).to.equal(ACR.mfaApp);
+    expect(tokens.claims()?.acr).to.equal(ACR.mfa);
     expect(scopesOf(tokens)).to.deep.equal(['openid']);
   });
 

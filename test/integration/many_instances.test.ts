@@ -174,7 +174,7 @@ describe('many instances on one database (two processes behind a round-robin pro
     const done = await submitCode(browser, page, await appCode(customer.secret));
     expect(done.status, `expected the redirect to the shop, got ${done.status}:\n${done.html.replace(/<head>[\s\S]*<\/head>/, "").slice(0, 800)}`).to.equal(0);
     const tokens = await shop.finishLogin(pending, done.url);
-    expect(tokens.claims()?.acr).to.equal(ACR.mfaApp);
+    expect(tokens.claims()?.acr).to.equal(ACR.mfa);
     expect(proxy.served.map((count, i) => count - (before[i] ?? 0)).every((count) => count > 0), 'both instances served the flow').to.equal(true);
   });
 

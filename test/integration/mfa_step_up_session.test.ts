@@ -49,7 +49,7 @@ describe('step-up keeps the session it steps up', function () {
     const done = await submitCode(browser, hijack, await nextCode(clock, server.totpSecrets.carol));
     const claims = (await shop.finishLogin(pending, done.url)).claims();
     expect(claims?.sub).to.equal(server.mfaAccounts.carol.id);
-    expect(claims?.acr).to.equal(ACR.mfaApp);
+    expect(claims?.acr).to.equal(ACR.mfa);
   });
 
   it('another account\'s valid code does not complete the step-up', async function () {
@@ -71,7 +71,7 @@ describe('step-up keeps the session it steps up', function () {
     const challenge = await browser.go(pending.url.href);
     const done = await submitCode(browser, challenge, await nextCode(clock, server.totpSecrets.carol));
     expect(done.status).to.equal(0);
-    expect((await shop.finishLogin(pending, done.url)).claims()?.acr).to.equal(ACR.mfaApp);
+    expect((await shop.finishLogin(pending, done.url)).claims()?.acr).to.equal(ACR.mfa);
     expect((await sessionCookie(browser)).expires).to.equal('Infinity');
   });
 

@@ -108,7 +108,7 @@ describe('the challenge opens on the customer\'s primary method', function () {
     expect(offeredMethods(other)).to.have.members([email.id, recovery.id]);
     const done = await submitCode(browser, other, await nextCode(clock, customer.secret));
     expect(done.status).to.equal(0);
-    expect((await shop.finishLogin(pending, done.url)).claims()?.acr).to.equal(ACR.mfaApp);
+    expect((await shop.finishLogin(pending, done.url)).claims()?.acr).to.equal(ACR.mfa);
   });
 
   it('a level-3 request never offers email, even as the primary method: it opens on the app, a recovery code as backup', async function () {

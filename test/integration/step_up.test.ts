@@ -53,7 +53,7 @@ describe('step-up MFA scenario matrix (openid-client over HTTP)', function () {
     expect(done.status).to.equal(0);
     const claims = (await shop.finishLogin(pending, done.url)).claims();
     expect(claims?.sub).to.equal(server.mfaAccounts.carol.id);
-    expect(claims?.acr).to.equal(ACR.mfaApp);
+    expect(claims?.acr).to.equal(ACR.mfa);
     expect(claims?.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
     expect(claims?.auth_time).to.equal(Math.floor(Date.now() / 1000));
   });
@@ -70,7 +70,7 @@ describe('step-up MFA scenario matrix (openid-client over HTTP)', function () {
       const result = await browser.go(again.url.href);
       expect(result.status, acr).to.equal(0);
       const claims = (await shop.finishLogin(again, result.url)).claims();
-      expect(claims?.acr).to.equal(ACR.mfaApp);
+      expect(claims?.acr).to.equal(acr);
       expect(claims?.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
       expect(claims?.auth_time).to.equal(authTime);
     }
@@ -83,7 +83,7 @@ describe('step-up MFA scenario matrix (openid-client over HTTP)', function () {
     expect(isChallenge(page)).to.equal(true);
     const done = await submitCode(browser, page, await nextCode(clock, server.totpSecrets.carol));
     expect(done.status).to.equal(0);
-    expect((await shop.finishLogin(pending, done.url)).claims()?.acr).to.equal(ACR.mfaApp);
+    expect((await shop.finishLogin(pending, done.url)).claims()?.acr).to.equal(ACR.mfa);
     const again = await shop.startLogin({ claims: claimsParam });
     expect((await browser.go(again.url.href)).status).to.equal(0);
   });

@@ -97,7 +97,7 @@ describe('MongoDB commands of one sign-in (steady state, counted with the driver
     const tokens = await shop.finishLogin(pending, page.url);
     const commands = recorder.stop();
 
-    expect(tokens.claims()?.acr).to.equal(secret ? ACR.mfaApp : ACR.pwd);
+    expect(tokens.claims()?.acr).to.equal(secret ? ACR.mfa : ACR.pwd);
     return { count: commands.length, breakdown: describeCommands(commands, recorder.excluded) };
   }
 

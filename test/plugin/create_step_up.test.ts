@@ -133,7 +133,7 @@ describe('createStepUp: step-up MFA added to an existing oidc-provider deploymen
 
     const tokens = await shop.finishLogin(pending, done.url);
     const claims = tokens.claims();
-    expect(claims).to.include({ sub: account.id, acr: ACR.mfaApp });
+    expect(claims).to.include({ sub: account.id, acr: ACR.mfa });
     expect(claims?.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
     expect(tokens.refresh_token, 'their issueRefreshToken still decides').to.be.a('string');
     expect(refreshTokensAsked).to.have.length(1);

@@ -42,6 +42,20 @@ describe('acr levels and amr values', () => {
     expect(satisfies('urn:other:gold', [MULTI_FACTOR_ALIAS])).to.equal(false);
   });
 
+  it('answers the strongest requested value the level satisfies, the first named among equals, else the level reached', () => {
+    const policy = createAcrPolicy();
+    expect(policy.answer(LEVEL.mfaApp, [ACR.mfa])).to.equal(ACR.mfa);
+    expect(policy.answer(LEVEL.mfaApp, [ACR.pwd, ACR.mfa])).to.equal(ACR.mfa);
+    expect(policy.answer(LEVEL.mfaApp, [ACR.mfaApp, ACR.mfa])).to.equal(ACR.mfaApp);
+    expect(policy.answer(LEVEL.mfa, [ACR.mfaApp, ACR.mfa])).to.equal(ACR.mfa);
+    expect(policy.answer(LEVEL.mfa, [MULTI_FACTOR_ALIAS, ACR.mfa])).to.equal(MULTI_FACTOR_ALIAS);
+    expect(policy.answer(LEVEL.mfa, [ACR.mfa, MULTI_FACTOR_ALIAS])).to.equal(ACR.mfa);
+    expect(policy.answer(LEVEL.pwd, [ACR.mfa])).to.equal(ACR.pwd);
+    expect(policy.answer(LEVEL.mfaApp, ['urn:example:unknown'])).to.equal(ACR.mfaApp);
+    expect(policy.answer(LEVEL.mfaApp, [])).to.equal(ACR.mfaApp);
+    expect(policy.answer(LEVEL.none, [ACR.pwd])).to.equal(undefined);
+  });
+
   it('gives the canonical value of each level and refuses other numbers', () => {
     expect([1, 2, 3].map((level) => acrForLevel(level))).to.deep.equal([ACR.pwd, ACR.mfa, ACR.mfaApp]);
     expect(() => acrForLevel(0)).to.throw(RangeError);
