@@ -100,6 +100,12 @@ export function grantableStepUpScopes(input: StepUpInput, options: StepUpOptions
 /** The decision (first match wins, see the module comment). */
 export function decideStepUp(input: StepUpInput, options: StepUpOptions = {}): StepUpDecision {
   const rules = options.scopeRules ?? STEP_UP_SCOPE_RULES;
+  // An essential acr naming no value this provider knows cannot be answered with one of its values, which OIDC Core
+  // §5.5.1.1 requires: the authentication fails rather than answering another value.
+  const essential = input.essentialAcr ?? [];
+  if (essential.length > 0 && (options.acr ?? defaultAcrPolicy).requiredLevel(essential) === LEVEL.none) {
+    return { unmet: true, level: LEVEL.none, reason: 'acr_values' };
+  }
   const canMeet = (level: number): boolean => input.enrolledLevels.some((enrolled) => enrolled >= level);
   const strongest = Math.max(LEVEL.none, ...input.enrolledLevels);
   const need = (level: number, reason: StepUpReason, mayEnrol: boolean, maxAgeSeconds?: number): StepUpDecision => {

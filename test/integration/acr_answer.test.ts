@@ -164,6 +164,16 @@ describe('the acr answer: the strongest requested value the sign-in satisfies', 
     }
   });
 
+  it('an essential acr naming only values this provider does not know fails with unmet_authentication_requirements', async function () {
+    const who = await customer('unknownacr');
+    const pending = await shop.startLogin({ claims: essential(['urn:example:acr:unknown']) });
+    const browser = new Browser([SHOP]);
+    const loginPage = await browser.go(pending.url.href);
+    const page = await browser.submit(findForm(loginPage, '/login'), { email: who.email, password: who.password });
+    expect(page.status).to.equal(0);
+    expect(new URL(page.url).searchParams.get('error')).to.equal('unmet_authentication_requirements');
+  });
+
   it('the JWT access token and introspection carry the same answer as the ID token (RFC 9470)', async function () {
     const { tokens } = await signInWithApp({ acr_values: ACR.mfa, scope: 'openid orders:read', resource: server.api.resource }, shop, { resource: server.api.resource });
     const jwks = createRemoteJWKSet(new URL(`${server.issuer}/jwks`));

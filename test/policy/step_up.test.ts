@@ -23,6 +23,12 @@ describe('step-up decision', function () {
     expect(decideStepUp(input({ acrValues: ['urn:unknown'] }))).to.deep.equal({ required: false });
   });
 
+  it('an essential acr naming only unknown values is unmet: no value of it can be answered (OIDC Core 5.5.1.1)', function () {
+    expect(decideStepUp(input({ essentialAcr: ['urn:unknown'] }))).to.deep.equal({ unmet: true, level: 0, reason: 'acr_values' });
+    expect(decideStepUp(input({ essentialAcr: ['urn:unknown', ACR.pwd] }))).to.deep.equal({ required: false });
+    expect(decideStepUp(input({ acrValues: ['urn:unknown'] }))).to.deep.equal({ required: false });
+  });
+
   it('a stronger session satisfies a weaker request', function () {
     expect(decideStepUp(input({ sessionLevel: 3, acrValues: [ACR.mfa] }))).to.deep.equal({ required: false });
     expect(decideStepUp(input({ sessionLevel: 2, essentialAcr: [ACR.pwd] }))).to.deep.equal({ required: false });
