@@ -63,6 +63,12 @@ export function refuseStepUpClientCredentials(scope: string | undefined): void {
  * asked for, step-up scopes only when the step-up policy allows them for this request. Third-party clients get the
  * consent page for anything not yet granted.
  */
+/** What a grant grants and rejects, comparable across a request. */
+function grantedOf(grant: Grant): string {
+  const { openid, resources, rejected } = grant as Grant & { rejected?: unknown };
+  return JSON.stringify([openid ?? null, resources ?? null, rejected ?? null]);
+}
+
 function createLoadExistingGrant(deps: AuthenticationDeps): (ctx: KoaContextWithOIDC) => Promise<Grant | undefined> {
   return async function loadExistingGrant(ctx) {
     const { client, session, provider } = ctx.oidc;
@@ -85,6 +91,8 @@ function createLoadExistingGrant(deps: AuthenticationDeps): (ctx: KoaContextWith
       return grant;
     }
 
+    // A stored grant is written only when this request changed what it grants (saving does not extend its life).
+    const before = grant ? grantedOf(grant) : undefined;
     grant ??= new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
     grantScopesWithStepUp(grant, ctx.oidc.requestParamOIDCScopes, allowed);
     const claims = [...ctx.oidc.requestParamClaims];
@@ -93,7 +101,7 @@ function createLoadExistingGrant(deps: AuthenticationDeps): (ctx: KoaContextWith
       const resourceScopes = [...resourceServer.scopes].filter((scope) => requested.has(scope));
       if (resourceScopes.length > 0) grantScopesWithStepUp(grant, resourceScopes, allowed, indicator);
     }
-    await grant.save();
+    if (grantedOf(grant) !== before) await grant.save();
     return grant;
   };
 }

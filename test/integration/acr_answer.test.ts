@@ -172,6 +172,7 @@ describe('the acr answer: the strongest requested value the sign-in satisfies', 
     const page = await browser.submit(findForm(loginPage, '/login'), { email: who.email, password: who.password });
     expect(page.status).to.equal(0);
     expect(new URL(page.url).searchParams.get('error')).to.equal('unmet_authentication_requirements');
+    expect(new URL(page.url).searchParams.get('iss'), 'error responses carry iss too (RFC 9207)').to.equal(server.issuer);
   });
 
   it('the JWT access token and introspection carry the same answer as the ID token (RFC 9470)', async function () {

@@ -28,6 +28,15 @@ import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
  */
 const MFA_SIGN_IN_BUDGET = 30;
 const PASSWORD_SIGN_IN_BUDGET = 20;
+/**
+ * A step-up of a signed-in browser (acr_values=…mfa on a password session): the code page only, then the token. Of its
+ * 37 commands oidc-provider itself sends 19 (the interaction's save, reads and removal; the session's reads, save and
+ * rotation at the new login; the code, the grant and the token at the token request) and the shop client is read once;
+ * ours: the account with the session's proofs and the factors the decision needs at each step, the code check, the
+ * proof, the first-party grant read at the authorization request and the resume (written only when what it grants
+ * changes), and whether the session is a "don't remember me" one.
+ */
+const STEP_UP_BUDGET = 37;
 
 /** The steps of a sign-in, by request (an interaction page is named once its response shows which page it is). */
 const STEP_NAMES: Record<string, string> = {
@@ -101,6 +110,28 @@ describe('MongoDB commands of one sign-in (steady state, counted with the driver
     return { count: commands.length, breakdown: describeCommands(commands, recorder.excluded) };
   }
 
+  /** A password session made beforehand (not counted), then a step-up counted from its authorization request. */
+  async function stepUpCounted(account: TestAccount, secret: string): Promise<{ count: number; breakdown: string }> {
+    const browser = new CountingBrowser([server.clients.firstParty.redirectUri], recorder);
+    const first = await shop.startLogin();
+    const loginPage = await browser.go(first.url.href);
+    const signedIn = await browser.submit(findForm(loginPage, '/login'), { email: account.email, password: account.password, remember: 'yes' });
+    await shop.finishLogin(first, signedIn.url);
+    clock.tick(1_000);
+
+    const pending = await shop.startLogin({ acr_values: ACR.mfa });
+    const code = await nextCode(clock, secret);
+    recorder.start('0 before the first request');
+    const page = await browser.go(pending.url.href);
+    expect(isChallenge(page), `expected the code page, got ${page.status}:\n${page.html.slice(0, 800)}`).to.equal(true);
+    const done = await submitCode(browser, page, code);
+    expect(done.status, `expected the redirect to the shop, got ${done.status}:\n${done.html.slice(0, 800)}`).to.equal(0);
+    const tokens = await shop.finishLogin(pending, done.url);
+    const commands = recorder.stop();
+    expect(tokens.claims()?.acr).to.equal(ACR.mfa);
+    return { count: commands.length, breakdown: describeCommands(commands, recorder.excluded) };
+  }
+
   before(async function () {
     server = await startTestServer('mongo_commands', { monitorCommands: true });
     totp = server.factors.all.find((factor) => factor.enrol && !factor.challenge && factor.role === 'primary') as TotpFactor;
@@ -117,6 +148,8 @@ describe('MongoDB commands of one sign-in (steady state, counted with the driver
     const warmMfa = await freshAccount(true);
     await signInCounted(warmMfa.account, warmMfa.secret);
     await signInCounted((await freshAccount(false)).account);
+    const warmStepUp = await freshAccount(true);
+    await stepUpCounted(warmStepUp.account, warmStepUp.secret as string);
   });
   after(async function () {
     clock?.uninstall();
@@ -134,5 +167,11 @@ describe('MongoDB commands of one sign-in (steady state, counted with the driver
     const { account } = await freshAccount(false);
     const { count, breakdown } = await signInCounted(account);
     expect(count, `password sign-in: ${breakdown}\n`).to.be.at.most(PASSWORD_SIGN_IN_BUDGET);
+  });
+
+  it(`a step-up of a signed-in browser (code page, token request) sends at most ${STEP_UP_BUDGET} commands`, async function () {
+    const { account, secret } = await freshAccount(true);
+    const { count, breakdown } = await stepUpCounted(account, secret as string);
+    expect(count, `step-up: ${breakdown}\n`).to.be.at.most(STEP_UP_BUDGET);
   });
 });
