@@ -39,6 +39,7 @@ import { ensureProofIndexes } from './authentication/proofs.ts';
 import { saveAdoptedProofs, type AuthenticationDeps } from './authentication/request_state.ts';
 import { ensureFactorSetLeaseIndexes } from './factors/shared/factor_set_guard.ts';
 import { answerRequestedAcr } from './provider/acr_answer.ts';
+import { keepOfflineAccessAsked } from './provider/offline_access.ts';
 import { applyStepUp, INTERACTION_PATH, proofsKeepMsOf } from './provider/step_up_configuration.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 
@@ -117,8 +118,10 @@ export function createStepUp(options: StepUpOptions): StepUp {
     ? { conn, mailer: options.mailer, issuerName, accountUrl: issuer ? `${issuer}${ACCOUNT_PATH}` : undefined, logger: logger.child({ component: 'notify' }) }
     : undefined;
 
-  // What `configure` learns of the deployment that the pages need: how long the sessions' proofs must be kept.
+  // What `configure` learns of the deployment that the pages need: how long the sessions' proofs must be kept, and
+  // where the authorization endpoint is.
   let proofsKeepMs: number | undefined;
+  let authorizationPath = '/auth';
 
   return Object.freeze({
     factors,
@@ -126,6 +129,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
     notify,
     configure(base: Configuration): Configuration {
       proofsKeepMs = proofsKeepMsOf(base);
+      authorizationPath = base.routes?.authorization ?? authorizationPath;
       const configured = applyStepUp(base, { conn, factors, proofsKeepMs });
       if (!issuer) return configured;
       const cookieKeys = base.cookies?.keys;
@@ -140,6 +144,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       }
       storeResumedProofs(provider, { conn, proofsKeepMs });
       answerRequestedAcr(provider);
+      keepOfflineAccessAsked(provider, authorizationPath);
       const router = interactionRouter({
         provider,
         conn,

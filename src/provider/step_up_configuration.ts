@@ -22,6 +22,7 @@ import { grantScopesWithStepUp, isStepUpScope, limitStepUpScopes, STEP_UP_SCOPES
 import { ACR_VALUES } from './acr.ts';
 import { FIRST_PARTY_PROPERTY } from './clients.ts';
 import { createFindAccount } from './find_account.ts';
+import { OFFLINE_ACCESS_ASKED_PARAM, restoreOfflineAccess } from './offline_access.ts';
 import { buildInteractionPolicy, evaluateAuthorization } from './step_up_policy.ts';
 
 /** Where interactions live; the `_interaction` cookie is scoped to this path, so every step's route sits below it. */
@@ -94,6 +95,7 @@ function createLoadExistingGrant(deps: AuthenticationDeps): (ctx: KoaContextWith
     // A stored grant is written only when this request changed what it grants (saving does not extend its life).
     const before = grant ? grantedOf(grant) : undefined;
     grant ??= new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
+    restoreOfflineAccess(ctx, grant);
     grantScopesWithStepUp(grant, ctx.oidc.requestParamOIDCScopes, allowed);
     const claims = [...ctx.oidc.requestParamClaims];
     if (claims.length > 0) grant.addOIDCClaims(claims);
@@ -104,6 +106,12 @@ function createLoadExistingGrant(deps: AuthenticationDeps): (ctx: KoaContextWith
     if (grantedOf(grant) !== before) await grant.save();
     return grant;
   };
+}
+
+/** oidc-provider's `extraParams` (a list, or an object of validators) with `name` added. */
+function withExtraParam(base: Configuration['extraParams'], name: string): NonNullable<Configuration['extraParams']> {
+  if (base === undefined || Array.isArray(base) || base instanceof Set) return union(base as Iterable<string> | undefined, [name]);
+  return { ...(base as Record<string, unknown>), [name]: null } as NonNullable<Configuration['extraParams']>;
 }
 
 function union(...lists: readonly (Iterable<string> | undefined)[]): string[] {
@@ -165,6 +173,7 @@ export function applyStepUp(base: Configuration, deps: StepUpConfigurationDeps):
     acrValues: union(ACR_VALUES, base.acrValues),
     claims: mergeClaims(base.claims),
     scopes: union(base.scopes, SCOPES),
+    extraParams: withExtraParam(base.extraParams, OFFLINE_ACCESS_ASKED_PARAM),
     extraClientMetadata: {
       ...baseMetadata,
       properties: union(baseMetadata?.properties, [FIRST_PARTY_PROPERTY]),
