@@ -58,12 +58,19 @@ export interface HelpRequest {
   help: string;
 }
 
+export type ParsedCommand = PreparedCommand | OfflineCommand | HelpRequest;
+
 export interface CommandSpec {
   /** `user add`, `client list`, … */
   name: string;
   /** Usage lines, shown by `help` and after a usage error. */
   usage: string;
   summary: string;
-  /** Parses and validates the arguments after the command name; throws UsageError. Touches no database. */
-  parse(args: string[], io: CliIo): PreparedCommand | OfflineCommand | HelpRequest;
+  /** More help, shown by `<command> --help` after the usage and summary: options, rules. */
+  details?: string;
+  /**
+   * Parses and validates the arguments after the command name (reading a file an argument names, if any); throws
+   * UsageError. Touches no database.
+   */
+  parse(args: string[], io: CliIo): ParsedCommand | Promise<ParsedCommand>;
 }

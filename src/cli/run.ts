@@ -5,6 +5,7 @@
  */
 import { AppError } from '../shared/errors.ts';
 import { clientAdd, clientList } from './commands/client.ts';
+import { clientRemove, clientRotateSecret, clientShow, clientUpdate } from './commands/client_manage.ts';
 import { companyAdd, companyList, companyPolicy } from './commands/company.ts';
 import {
   userAdd,
@@ -40,6 +41,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   companyPolicy,
   clientAdd,
   clientList,
+  clientShow,
+  clientUpdate,
+  clientRotateSecret,
+  clientRemove,
   keysGenerate,
 ];
 
@@ -59,6 +64,8 @@ export function usageText(): string {
     'found through ${DATA_DIR:-.data}/embedded-mongo.uri.',
     'A password given with --password is visible in the process list and shell history: prefer the prompt',
     'or --password-stdin.',
+    'Redirect URIs: absolute; https, or http only on localhost, 127.0.0.1 or [::1]; no fragment. Client changes reach',
+    'running servers within 30 seconds (each reuses a client it has read for that long); a new client is found at once.',
     'user reset-factors and user unlock act like the server: run them with its environment (FACTOR_KEYS, MFA_PEPPER,',
     'COOKIE_KEYS, SMTP_URL, MAIL_FROM, ISSUER_NAME, AUDIT_RETENTION_DAYS). Without SMTP_URL the customer is not emailed.',
   ];
@@ -104,9 +111,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     const found = findCommand(argv);
     if (!found) throw unknownCommand(argv);
-    const prepared = found.spec.parse(found.args, io);
+    const prepared = await found.spec.parse(found.args, io);
     if ('help' in prepared) {
-      println(io.stdout, `Usage: ${PROGRAM} ${prepared.help}\n  ${found.spec.summary}`);
+      println(io.stdout, `Usage: ${PROGRAM} ${prepared.help}\n  ${found.spec.summary}${found.spec.details ? `\n\n${found.spec.details}` : ''}`);
       return 0;
     }
     const print = (line?: string): void => println(io.stdout, line);

@@ -355,12 +355,12 @@ describe('operators CLI (runCli)', function () {
 
       await ok(['client', 'add', '--id', 'spa', '--public', '--redirect-uri', 'https://spa.example/cb']);
       const table = await ok(['client', 'list']);
-      expect(table).to.match(/shop-1\s+Shop One\s+confidential\s+yes\s+https:\/\/shop\.example\/cb http:\/\/localhost:3001\/cb/);
-      expect(table).to.match(/spa\s+-\s+public\s+no\s+https:\/\/spa\.example\/cb/);
+      expect(table).to.match(/shop-1\s+Shop One\s+confidential\s+yes\s+client_secret_basic\s+https:\/\/shop\.example\/cb http:\/\/localhost:3001\/cb/);
+      expect(table).to.match(/spa\s+-\s+public\s+no\s+none\s+https:\/\/spa\.example\/cb/);
       const json = await ok(['client', 'list', '--json']);
       for (const listing of [table, json]) {
         expect(listing).to.not.include(secret);
-        expect(listing).to.not.include('secret');
+        expect(listing).to.not.match(/client_secret"?:/);
       }
       expect((JSON.parse(json) as Array<{ clientId: string }>).map((c) => c.clientId)).to.deep.equal(['shop-1', 'spa']);
     });
