@@ -83,7 +83,7 @@ describe('Apache httpd + mod_auth_openidc in front of an app (the README\'s reci
     client = { clientId: saved.clientId, clientSecret: saved.clientSecret as string };
     dir = await mkdtemp(join(tmpdir(), 'oidc-stepup-httpd-'));
     await chmod(dir, 0o755);
-    for (const [path, body] of [['app/index.html', 'the app'], ['invoice/index.html', 'pay by invoice'], ['signed-out.html', 'signed out']]) {
+    for (const [path, body] of [['app/index.html', 'the app'], ['invoice/index.html', 'pay by invoice'], ['signed-out.html', 'signed out']] as const) {
       await mkdir(join(dir, 'htdocs', path, '..'), { recursive: true });
       await writeFile(join(dir, 'htdocs', path), `<!doctype html><title>${body}</title><p>${body}</p>\n`);
     }
