@@ -1,11 +1,13 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exportJWK, generateKeyPair } from 'jose';
 import mongoose, { type Connection } from 'mongoose';
 import { verifyLogin } from '../../src/accounts/accounts.ts';
+import { findClient } from '../../src/provider/clients.ts';
 import { freshDbUri } from './db_uri.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -58,6 +60,35 @@ describe('operators CLI as a process (npm run cli)', function () {
     const listed = await npmRunCli(['user', 'list'], env);
     expect(listed.code, listed.stderr).to.equal(0);
     expect(listed.stdout).to.match(/spawned@example\.com\s+Spawned\s+-\s+-\s+invoice\s+active/);
+  });
+
+  it('registers a private_key_jwt client from a JWKS file, refuses a private key (exit 2), removes only with --yes', async function () {
+    const env = { ...process.env, MONGODB_URI: uri };
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const publicFile = join(emptyDataDir, 'public.json');
+    const privateFile = join(emptyDataDir, 'private.json');
+    await writeFile(publicFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
+    await writeFile(privateFile, JSON.stringify({ keys: [await exportJWK(privateKey)] }));
+    const base = ['client', 'add', '--id', 'pk-proc', '--auth', 'private_key_jwt', '--redirect-uri', 'https://shop.example/cb'];
+
+    const refused = await npmRunCli([...base, '--jwks', privateFile], env);
+    expect(refused.code).to.equal(2);
+    expect(refused.stderr).to.include('jwks.keys[0] contains private key members (d)');
+    expect(refused.stderr).to.not.match(/\n\s+at /);
+
+    const added = await npmRunCli([...base, '--jwks', publicFile], env);
+    expect(added.code, added.stderr).to.equal(0);
+    expect(added.stdout).to.match(/token endpoint auth:\s+private_key_jwt/).and.match(/jwks:\s+1 public key: k1 EC P-256/);
+    expect(added.stdout).to.not.include('client_secret');
+    expect((await findClient(conn, 'pk-proc'))?.tokenEndpointAuthMethod).to.equal('private_key_jwt');
+
+    const unconfirmed = await npmRunCli(['client', 'remove', 'pk-proc'], env);
+    expect(unconfirmed.code).to.equal(2);
+    expect(unconfirmed.stderr).to.include('add --yes to confirm');
+    const removed = await npmRunCli(['client', 'remove', 'pk-proc', '--yes'], env);
+    expect(removed.code, removed.stderr).to.equal(0);
+    expect(removed.stdout).to.include('Removed client pk-proc');
+    expect(await findClient(conn, 'pk-proc')).to.equal(null);
   });
 
   it('without a database: the message on stderr and exit code 1; bad arguments: exit code 2', async function () {

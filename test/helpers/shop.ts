@@ -143,9 +143,12 @@ export class Shop {
     this.config = config;
   }
 
-  /** Discovery over plain http (the test server has no TLS), client_secret_basic. */
-  static async discover(issuer: string, client: TestClient): Promise<Shop> {
-    const config = await oidc.discovery(new URL(issuer), client.clientId, undefined, oidc.ClientSecretBasic(client.clientSecret), {
+  /**
+   * Discovery over plain http (the test server has no TLS); at the token endpoint `clientAuth`, by default
+   * client_secret_basic with the client's secret.
+   */
+  static async discover(issuer: string, client: TestClient, clientAuth: oidc.ClientAuth = oidc.ClientSecretBasic(client.clientSecret)): Promise<Shop> {
+    const config = await oidc.discovery(new URL(issuer), client.clientId, undefined, clientAuth, {
       execute: [oidc.allowInsecureRequests],
     });
     return new Shop(client, config);
