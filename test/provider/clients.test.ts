@@ -10,10 +10,14 @@ import { MongoAdapter, ensureAdapterIndexes } from '../../src/provider/adapter.t
 import {
   DEFAULT_CLIENT_SCOPE,
   FIRST_PARTY_PROPERTY,
+  clientInputOf,
   createClient,
   findClient,
   listClients,
+  removeClient,
+  rotateClientSecret,
   saveClient,
+  updateClient,
   type ShopClientInput,
 } from '../../src/provider/clients.ts';
 import { loadOrCreateDevKeys } from '../../src/provider/keys.ts';
@@ -132,10 +136,10 @@ describe('shop-client registry', function () {
       expect(saved.metadata.grant_types).to.deep.equal(['authorization_code', 'refresh_token']);
     });
 
-    it('accepts http redirect URIs on localhost and 127.0.0.1 only', async function () {
+    it('accepts http redirect URIs on loopback hosts only (localhost, 127.0.0.1, [::1])', async function () {
       await saveClient(conn, {
         clientId: 'local',
-        redirectUris: ['http://localhost:8080/cb', 'http://127.0.0.1:9000/cb'],
+        redirectUris: ['http://localhost:8080/cb', 'http://127.0.0.1:9000/cb', 'http://[::1]:9001/cb'],
         clientSecret: LONG_SECRET,
       });
       const err = await appErrorOf(
@@ -196,6 +200,40 @@ describe('shop-client registry', function () {
       const rotated = await saveClient(conn, { clientId: 'shop', redirectUris: ['https://shop.example/cb'], clientSecret: LONG_SECRET });
       expect(rotated.clientSecret).to.equal(LONG_SECRET);
       expect((await findClient(conn, 'shop'))?.clientSecret).to.equal(LONG_SECRET);
+    });
+
+    it('refuses default_acr_values outside acr_values_supported (oidc-provider would refuse the client)', async function () {
+      const err = await appErrorOf(saveClient(conn, { clientId: 'acr', redirectUris: ['https://a.example/cb'], defaultAcrValues: ['urn:example:gold'] }));
+      expect(err.message).to.match(/default_acr_values: "urn:example:gold" not supported \(one of urn:oidc-stepup:acr:pwd, /);
+      expect(await findClient(conn, 'acr')).to.equal(null);
+    });
+  });
+
+  describe('updateClient, rotateClientSecret, removeClient', function () {
+    it('updateClient changes a stored client and never creates one', async function () {
+      const created = await createClient(conn, { clientId: 'shop', redirectUris: ['https://shop.example/cb'], tokenEndpointAuthMethod: 'client_secret_post' });
+      const updated = await updateClient(conn, { ...clientInputOf(created), name: 'Renamed' });
+      expect(updated).to.include({ name: 'Renamed', clientSecret: created.clientSecret, tokenEndpointAuthMethod: 'client_secret_post' });
+      const err = await appErrorOf(updateClient(conn, { clientId: 'ghost', redirectUris: ['https://ghost.example/cb'] }));
+      expect([err.code, err.status]).to.deep.equal(['client_not_found', 404]);
+      expect(await findClient(conn, 'ghost')).to.equal(null);
+    });
+
+    it('rotateClientSecret changes only the secret, and only of a client that has one', async function () {
+      const created = await createClient(conn, { clientId: 'shop', redirectUris: ['https://shop.example/cb'], name: 'Shop' });
+      const { clientSecret, client } = await rotateClientSecret(conn, 'shop');
+      expect(clientSecret).to.not.equal(created.clientSecret);
+      expect(client).to.deep.equal({ ...created, clientSecret, metadata: { ...created.metadata, client_secret: clientSecret } });
+      await createClient(conn, { clientId: 'spa', redirectUris: ['https://spa.example/cb'], public: true });
+      expect((await appErrorOf(rotateClientSecret(conn, 'spa'))).code).to.equal('client_has_no_secret');
+      expect((await findClient(conn, 'spa'))?.metadata).to.not.have.property('client_secret');
+      expect((await appErrorOf(rotateClientSecret(conn, 'ghost'))).code).to.equal('client_not_found');
+    });
+
+    it('removeClient answers whether there was a client', async function () {
+      await createClient(conn, { clientId: 'shop', redirectUris: ['https://shop.example/cb'] });
+      expect(await removeClient(conn, 'shop')).to.deep.equal({ removed: true, grantsRevoked: 0 });
+      expect(await removeClient(conn, 'shop')).to.deep.equal({ removed: false, grantsRevoked: 0 });
     });
   });
 
