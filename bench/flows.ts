@@ -15,13 +15,14 @@
  * per flow (from /proc), CPU beyond the password hash, MongoDB commands per flow, RSS after the run.
  *
  * Options: `--seconds N` (per flow, default 20), `--browsers N` (default 8), `--flows a,b,…` (default all),
- * `--profile DIR` (both servers write a V8 CPU profile there when they stop: open it in Chrome DevTools).
+ * `--profile DIR` (both servers write a V8 CPU profile there when they stop: open it in Chrome DevTools),
+ * `--memory N` (afterwards, password sign-ins on the product until N and 2N of them, with its RSS printed at the start,
+ * after N and after 2N: the server keeps no per-sign-in state in memory, so RSS should not grow with them).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,10 +41,11 @@ import { startEngine } from '../src/store/engine/index.ts';
 import { appCode, secretOfUri } from '../test/factors/support.ts';
 import { Browser, Shop, findForm, signIn, type Page } from '../test/helpers/shop.ts';
 import { isChallenge, submitCode } from '../test/helpers/step_up.ts';
+import { freePort } from '../test/helpers/net.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '20' }, browsers: { type: 'string', default: '8' }, flows: { type: 'string', default: 'mfa,stepup,password,refresh,console' },
-    profile: { type: 'string' } },
+    profile: { type: 'string' }, memory: { type: 'string' } },
 });
 const SECONDS = Number(values.seconds);
 const BROWSERS = Number(values.browsers);
@@ -62,14 +64,6 @@ interface Server {
 
 interface Customer { readonly email: string; readonly password: string; readonly secret?: string }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 /** A server script in a child (tsx, the command counter preloaded, an IPC channel); resolves once it prints `ready`. */
 async function startServer(name: string, script: string, env: Record<string, string>, ready: string, client: { clientId: string; clientSecret: string }): Promise<Server> {
@@ -143,6 +137,17 @@ async function measure(server: Server, flow: (browser: number) => Promise<void>)
     flows, perSecond: flows / elapsed, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
     cpuMs: (cpuAfter - cpuBefore) / flows, commands: (commandsAfter - commandsBefore) / flows, rssMiB: await rssMiBOf(server.child.pid as number),
   };
+}
+
+/** Runs `flow` in a closed loop on every virtual browser until `count` flows completed. */
+async function runCount(count: number, flow: (browser: number) => Promise<void>): Promise<void> {
+  let started = 0;
+  await Promise.all(Array.from({ length: BROWSERS }, async (_, browser) => {
+    while (started < count) {
+      started += 1;
+      await flow(browser);
+    }
+  }));
 }
 
 function pool<T>(items: readonly T[]): () => T {
@@ -289,6 +294,23 @@ async function main(): Promise<void> {
         const page = await (browsers[i] as Browser).go(`${product.issuer}/account`);
         expectOk(page.status === 200 && page.html.includes((plainPool[i] as Customer).email), 'the console overview', page);
       });
+    }
+
+    if (values.memory) {
+      const each = Number(values.memory);
+      const pid = product.child.pid as number;
+      const rss = [await rssMiBOf(pid)];
+      for (const goal of [each, each]) {
+        console.log(`running ${goal} password sign-ins on product for memory …`);
+        await runCount(goal, async (i) => {
+          const { pending, page } = await passwordStep(product, new Browser([SHOP_CALLBACK]), plainPool[i] as Customer, {});
+          expectOk(page.status === 0, 'the redirect to the shop', page);
+          await product.shop.finishLogin(pending, page.url);
+        });
+        rss.push(await rssMiBOf(pid));
+      }
+      const [start, first, second] = rss as [number, number, number];
+      console.log(`\nproduct RSS: ${start.toFixed(0)} MiB at the start, ${first.toFixed(0)} MiB after ${each} password sign-ins, ${second.toFixed(0)} MiB after ${2 * each} (growth from ${each} to ${2 * each}: ${(((second - first) / first) * 100).toFixed(1)} %)`);
     }
 
     // The password hash alone, measured here in the same run (it runs on the server's thread pool).

@@ -9,7 +9,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
@@ -19,19 +18,12 @@ import { launchChromium, type HeadlessChromium } from '../helpers/browser.ts';
 import { useFrozenClock } from '../helpers/clock.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { nextCode } from '../helpers/step_up.ts';
+import { freePort } from '../helpers/net.ts';
 
 const APACHE = '/usr/sbin/apache2';
 const MODULE = '/usr/lib/apache2/modules/mod_auth_openidc.so';
 const RECIPE = resolve(import.meta.dirname, '../../deploy/apache/mod_auth_openidc.conf');
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((done) => probe.close(() => done()));
-  return port;
-}
 
 /** The server part around the recipe: modules, a port, a document root; the recipe itself is included unchanged. */
 function serverConfig(dir: string, port: number): string {

@@ -18,6 +18,7 @@ import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, Shop, findForm, useShop, type Page } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
+import { lastCodeMailedTo } from '../helpers/mail.ts';
 
 const SHOP = 'http://localhost:7777/';
 
@@ -45,12 +46,6 @@ describe('the acr answer: the strongest requested value the sign-in satisfies', 
     });
   });
 
-  function lastCodeMailedTo(address: string): string {
-    const mail = [...(server.mailer?.outbox() ?? [])].find((entry) => entry.to.includes(address));
-    const code = /\b(\d{6})\b/.exec(mail?.text ?? '')?.[1];
-    if (!code) throw new Error(`no code mailed to ${address}`);
-    return code;
-  }
 
   /** A customer with an authenticator app, email codes and recovery codes, enrolled through the factor APIs. */
   async function customer(name: string): Promise<{ email: string; password: string; secret: string; recoveryCodes: string[] }> {
@@ -60,7 +55,7 @@ describe('the acr answer: the strongest requested value the sign-in satisfies', 
     const secret = await enrolTotp(app as unknown as TotpFactor, { id: created.id, email: address });
     clock.tick(60_000);
     expect((await email.enrol?.begin({ id: created.id, email: address }))?.ok).to.equal(true);
-    expect((await email.enrol?.confirm?.(created.id, lastCodeMailedTo(address)))?.ok).to.equal(true);
+    expect((await email.enrol?.confirm?.(created.id, lastCodeMailedTo(server, address)))?.ok).to.equal(true);
     const recoveryCodes = await (recovery as unknown as { generate(id: string): Promise<string[]> }).generate(created.id);
     clock.tick(60_000);
     return { email: address, password, secret, recoveryCodes };
@@ -142,7 +137,7 @@ describe('the acr answer: the strongest requested value the sign-in satisfies', 
       const browser = new Browser([SHOP]);
       const { pending, page } = await challenge(browser, who, { acr_values: acrValues });
       const sent = await browser.submit(findForm(await withMethod(browser, page, email), '/mfa/send'));
-      const done = await submitCode(browser, sent, lastCodeMailedTo(who.email));
+      const done = await submitCode(browser, sent, lastCodeMailedTo(server, who.email));
       expect(done.status, `${acrValues}: ${done.html.replace(/<style[\s\S]*<\/style>/, '').slice(0, 3000)}`).to.equal(0);
       const claims = (await shop.finishLogin(pending, done.url)).claims();
       expect(claims?.acr).to.equal(expected);

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -25,6 +24,7 @@ import { freshDbName, mongoBaseUri } from '../helpers/db.ts';
 import { SHOP_ORIGIN, type TestClient } from '../helpers/server.ts';
 import { Browser, Shop, findForm, type Page } from '../helpers/shop.ts';
 import { isChallenge, submitCode } from '../helpers/step_up.ts';
+import { freePort } from '../helpers/net.ts';
 
 const MAIN = join(process.cwd(), 'src', 'main.ts');
 
@@ -32,15 +32,6 @@ interface Instance {
   readonly child: ChildProcess;
   readonly port: number;
   output(): string;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 /** main.ts in a child process; resolves once it listens (its banner ends with "Stop with Ctrl+C"). */

@@ -7,6 +7,7 @@ import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, findForm, useShop, type Page } from '../helpers/shop.ts';
 import { useTestServer, type TestAccount } from '../helpers/server.ts';
 import { isChallenge, manualKeyOf, nextCode, submitCode } from '../helpers/step_up.ts';
+import { lastCodeMailedTo } from '../helpers/mail.ts';
 
 /** The second-factor pages: CSRF, clear messages for expected failures (never a 500), notifications and audit. */
 const SHOP = 'http://localhost:7777/';
@@ -70,12 +71,6 @@ describe('second-factor pages: failures, CSRF and security notifications', funct
     expect(events.map((event) => event.event)).to.include('factor_added');
   });
 
-  function lastCodeMailedTo(email: string): string {
-    const mail = [...(server.mailer?.outbox() ?? [])].find((entry) => entry.to.includes(email));
-    const code = /\b(\d{6})\b/.exec(mail?.text ?? '')?.[1];
-    if (!code) throw new Error(`no code mailed to ${email}`);
-    return code;
-  }
 
   it('an email-code customer: "send code" shows the masked address, the mailed code steps up to level 2 only', async function () {
     const email = 'emma@example.com';
@@ -83,7 +78,7 @@ describe('second-factor pages: failures, CSRF and security notifications', funct
     const factor = server.factors.all.find((candidate) => candidate.challenge && candidate.enrol);
     const begun = await factor?.enrol?.begin({ id: created.id, email });
     expect(begun?.ok).to.equal(true);
-    expect((await factor?.enrol?.confirm?.(created.id, lastCodeMailedTo(email)))?.ok).to.equal(true);
+    expect((await factor?.enrol?.confirm?.(created.id, lastCodeMailedTo(server, email)))?.ok).to.equal(true);
 
     const browser = new Browser([SHOP]);
     const pending = await shop.startLogin({ acr_values: ACR.mfa });
@@ -94,7 +89,7 @@ describe('second-factor pages: failures, CSRF and security notifications', funct
     const sent = await browser.submit(findForm(challenge, '/mfa/send'));
     expect(sent.status).to.equal(200);
     expect(sent.html).to.include('A code was sent');
-    const done = await submitCode(browser, sent, lastCodeMailedTo(email));
+    const done = await submitCode(browser, sent, lastCodeMailedTo(server, email));
     expect(done.status).to.equal(0);
     const claims = (await shop.finishLogin(pending, done.url)).claims();
     expect(claims?.acr).to.equal(ACR.mfa);

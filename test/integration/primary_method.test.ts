@@ -9,6 +9,7 @@ import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, findForm, useShop, type Page } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
+import { lastCodeMailedTo } from '../helpers/mail.ts';
 
 /**
  * Method choice: with an authenticator app and email codes both active, the challenge opens on the
@@ -33,12 +34,6 @@ describe('the challenge opens on the customer\'s primary method', function () {
     expect(email, 'the email factor is registered with a mailer').to.not.equal(undefined);
   });
 
-  function lastCodeMailedTo(address: string): string {
-    const mail = [...(server.mailer?.outbox() ?? [])].find((entry) => entry.to.includes(address));
-    const code = /\b(\d{6})\b/.exec(mail?.text ?? '')?.[1];
-    if (!code) throw new Error(`no code mailed to ${address}`);
-    return code;
-  }
 
   /** A customer with an app (enrolled first), then email codes, and recovery codes — all through the factor APIs. */
   async function customerWithAppAndEmail(name: string): Promise<{ id: string; email: string; password: string; secret: string }> {
@@ -49,7 +44,7 @@ describe('the challenge opens on the customer\'s primary method', function () {
     clock.tick(60_000);
     const begun = await email.enrol?.begin({ id: created.id, email: address });
     expect(begun?.ok).to.equal(true);
-    expect((await email.enrol?.confirm?.(created.id, lastCodeMailedTo(address)))?.ok).to.equal(true);
+    expect((await email.enrol?.confirm?.(created.id, lastCodeMailedTo(server, address)))?.ok).to.equal(true);
     await (recovery as unknown as { generate(id: string): Promise<string[]> }).generate(created.id);
     clock.tick(60_000);
     return { id: created.id, email: address, password, secret };
@@ -90,7 +85,7 @@ describe('the challenge opens on the customer\'s primary method', function () {
 
     const sent = await browser.submit(findForm(page, '/mfa/send'));
     expect(sent.status).to.equal(200);
-    const done = await submitCode(browser, sent, lastCodeMailedTo(customer.email));
+    const done = await submitCode(browser, sent, lastCodeMailedTo(server, customer.email));
     expect(done.status).to.equal(0);
     const claims = (await shop.finishLogin(pending, done.url)).claims();
     expect(claims?.acr).to.equal(ACR.mfa);
