@@ -57,7 +57,7 @@ export const AUTH_METHODS_HELP = [
 
 /** The `--require-acr` option, for `--help`. */
 export const REQUIRE_ACR_HELP = [
-  '  --require-acr LEVEL     the level a sign-in of this shop asks for when its request names no acr value',
+  '  --require-acr LEVEL     the least level every sign-in of this shop needs; a request may ask for more, never less',
   '                          (stored as default_acr_values): pwd, mfa (a second factor), mfa-app (an',
   '                          authenticator-app or recovery code), or one of the acr values of acr_values_supported',
 ].join('\n');

@@ -80,11 +80,13 @@ export function secondFactorFresh(input: Pick<StepUpInput, 'secondFactorAt' | 'n
   return false;
 }
 
-/** The level the request asks for through acr values (0 when none is known). */
+/**
+ * The level the request asks for through acr values (0 when none is known). The client's `default_acr_values` are a
+ * floor, not only a default (OIDC Dynamic Client Registration §2 uses them when a request names none): an app
+ * registered as needing a second factor keeps needing it when the browser edits a weaker value into the request.
+ */
 export function requestedAcrLevel(input: Pick<StepUpInput, 'acrValues' | 'essentialAcr' | 'defaultAcrValues'>, acr: AcrPolicy = defaultAcrPolicy): number {
-  const explicit = [...(input.acrValues ?? []), ...(input.essentialAcr ?? [])];
-  const values = explicit.length > 0 ? explicit : [...(input.defaultAcrValues ?? [])];
-  return acr.requiredLevel(values);
+  return Math.max(acr.requiredLevel([...(input.acrValues ?? []), ...(input.essentialAcr ?? [])]), acr.requiredLevel(input.defaultAcrValues ?? []));
 }
 
 /** The step-up scopes among `scopes` this account may receive now (privilege held, level and freshness met). */

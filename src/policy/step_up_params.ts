@@ -41,14 +41,12 @@ export function essentialAcrOf(claims: unknown): string[] {
 /**
  * The acr values a request names, for the acr answer: the values of an essential `acr` claim when there is one (OIDC
  * Core §5.5.1.1: the answer MUST be one of them); otherwise those of a voluntary `acr` claim, `acr_values` and the
- * client's `default_acr_values` (which stand in for `acr_values` when the request has none, OIDC Dynamic Client
- * Registration §2), in that order.
+ * client's `default_acr_values` (a floor, see `requestedAcrLevel`), in that order.
  */
 export function namedAcrValues(params: Record<string, unknown>, defaultAcrValues: readonly string[] = []): { essential: boolean; values: string[] } {
   const claim = acrClaimOf(params.claims);
   if (claim.essential && claim.values.length > 0) return { essential: true, values: claim.values };
-  const acrValues = words(params.acr_values);
-  return { essential: false, values: [...claim.values, ...(acrValues.length > 0 ? acrValues : defaultAcrValues)] };
+  return { essential: false, values: [...claim.values, ...words(params.acr_values), ...defaultAcrValues] };
 }
 
 /** A request's step-up parameters from authorization parameters (`acr_values`, `claims`, `scope`). */

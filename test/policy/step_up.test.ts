@@ -34,10 +34,12 @@ describe('step-up decision', function () {
     expect(decideStepUp(input({ sessionLevel: 2, essentialAcr: [ACR.pwd] }))).to.deep.equal({ required: false });
   });
 
-  it('an essential acr and the client default_acr_values count; request acr_values override the defaults', function () {
+  it('an essential acr and the client default_acr_values count; the defaults are a floor that request values only raise', function () {
     expect(decideStepUp(input({ essentialAcr: [ACR.mfaApp] }))).to.deep.include({ required: true, level: 3 });
     expect(decideStepUp(input({ defaultAcrValues: [ACR.mfa] }))).to.deep.include({ required: true, level: 2 });
-    expect(decideStepUp(input({ defaultAcrValues: [ACR.mfa], acrValues: [ACR.pwd] }))).to.deep.equal({ required: false });
+    expect(decideStepUp(input({ defaultAcrValues: [ACR.mfa], acrValues: [ACR.pwd] }))).to.deep.include({ required: true, level: 2 });
+    expect(decideStepUp(input({ defaultAcrValues: [ACR.mfa], essentialAcr: [ACR.pwd] }))).to.deep.include({ required: true, level: 2 });
+    expect(decideStepUp(input({ defaultAcrValues: [ACR.mfa], acrValues: [ACR.mfaApp] }))).to.deep.include({ required: true, level: 3 });
   });
 
   it('acr_values above what the account can prove, with no factor, is unmet (no enrolment for acr alone)', function () {
