@@ -291,6 +291,16 @@ describe('store engine contract: CRUD through mongoose', function () {
     expect(await rates.findOne({ _id: 'nok' as never })).to.deep.equal({ _id: 'nok', rate: 11 });
   });
 
+  it('answers serverStatus with the version, the uptime and the connections (what tools read)', async function () {
+    const status = await conn.db!.admin().serverStatus();
+    expect(status.ok).to.equal(1);
+    expect(status.version).to.be.a('string').and.match(/^\d+\.\d+/);
+    expect(status.uptime).to.be.a('number').and.at.least(0);
+    expect(status.localTime).to.be.instanceOf(Date);
+    expect(status.connections.current).to.be.at.least(1);
+    expect(status.connections.totalCreated).to.be.at.least(status.connections.current);
+  });
+
   it('sorts by $natural (insertion order, and reversed)', async function () {
     const raw = conn.collection('natural');
     await raw.insertMany([{ k: 'b' }, { k: 'a' }, { k: 'c' }]);

@@ -41,8 +41,9 @@ export async function startEngine(options: EngineOptions = {}): Promise<Embedded
   const catalog = new Catalog();
   if (snapshotFile) loadSnapshot(snapshotFile, catalog);
   const cursors = new CursorRegistry();
-  const server = new WireServer(
-    (cmd, connectionId, legacyDb) => runCommand(cmd, { catalog, cursors, connectionId }, legacyDb),
+  const engine = { startedAt: Date.now(), connections: (): { current: number; totalCreated: number } => server.connections() };
+  const server: WireServer = new WireServer(
+    (cmd, connectionId, legacyDb) => runCommand(cmd, { catalog, cursors, connectionId, engine }, legacyDb),
     (message) => { if (process.env.ENGINE_DEBUG) console.error(`[engine] ${message}`); },
   );
   const listeningPort = await server.listen(port, host);

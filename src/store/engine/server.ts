@@ -33,6 +33,11 @@ export class WireServer {
     });
   }
 
+  /** Open connections and connections accepted since the start (`serverStatus`). */
+  connections(): { current: number; totalCreated: number } {
+    return { current: this.sockets.size, totalCreated: this.nextConnectionId - 1 };
+  }
+
   close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));

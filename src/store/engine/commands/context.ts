@@ -11,6 +11,8 @@ export interface CommandContext {
   /** The command's `$db`. */
   readonly db: string;
   readonly connectionId: number;
+  /** The serving engine, for `serverStatus`: when it started (epoch ms) and its connections. */
+  readonly engine?: { readonly startedAt: number; connections(): { current: number; totalCreated: number } };
 }
 
 export interface CommandDef {

@@ -38,6 +38,27 @@ const buildInfo = defineCommand('any', () => ({
   modules: [],
 }));
 
+/**
+ * A minimal `serverStatus` (https://www.mongodb.com/docs/manual/reference/command/serverStatus/): what tools and
+ * drivers' helpers read — the version, the uptime and the connections. The engine keeps no other statistics, so the
+ * sections it does not have are absent rather than made up.
+ */
+const serverStatus = defineCommand('any', (_cmd, ctx) => {
+  const now = Date.now();
+  const startedAt = ctx.engine?.startedAt ?? now;
+  const connections = ctx.engine?.connections() ?? { current: 1, totalCreated: 1 };
+  return {
+    host: 'embedded-engine',
+    version: SERVER_VERSION,
+    process: 'mongod',
+    pid: process.pid,
+    uptime: Math.floor((now - startedAt) / 1000),
+    uptimeMillis: now - startedAt,
+    localTime: new Date(now),
+    connections: { current: connections.current, available: 1_000_000 - connections.current, totalCreated: connections.totalCreated },
+  };
+});
+
 export const handshakeCommands: Record<string, CommandDef> = {
   hello: defineCommand('any', (_cmd, ctx) => helloReply(ctx, false)),
   isMaster: defineCommand('any', (_cmd, ctx) => helloReply(ctx, true)),
@@ -45,5 +66,6 @@ export const handshakeCommands: Record<string, CommandDef> = {
   buildinfo: buildInfo,
   buildInfo,
   ping: defineCommand([], () => ({})),
+  serverStatus,
   endSessions: defineCommand([], () => ({})),
 };
