@@ -301,6 +301,19 @@ describe('store engine contract: CRUD through mongoose', function () {
     expect(status.connections.totalCreated).to.be.at.least(status.connections.current);
   });
 
+  it('matches $all on a field that is not an array when it equals every value, and an empty $all matches nothing', async function () {
+    const raw = conn.collection('all_values');
+    await raw.insertMany([{ _id: 1, title: 'A', tags: ['a', 'b'] }, { _id: 2, title: 'B', tags: ['a'] }, { _id: 3, tags: [['x', 'y']] }] as never);
+    const ids = async (filter: object): Promise<unknown[]> => (await raw.find(filter).sort({ _id: 1 }).toArray()).map((doc) => doc._id);
+    expect(await ids({ title: { $all: ['A'] } })).to.deep.equal([1]);
+    expect(await ids({ title: { $all: ['A', 'B'] } })).to.deep.equal([]);
+    expect(await ids({ tags: { $all: ['a', 'b'] } })).to.deep.equal([1]);
+    expect(await ids({ tags: { $all: ['a'] } })).to.deep.equal([1, 2]);
+    expect(await ids({ tags: { $all: [['x', 'y']] } })).to.deep.equal([3]);
+    expect(await ids({ tags: { $all: [{ $elemMatch: { $eq: 'b' } }] } })).to.deep.equal([1]);
+    expect(await ids({ tags: { $all: [] } })).to.deep.equal([]);
+  });
+
   it('sorts by $natural (insertion order, and reversed)', async function () {
     const raw = conn.collection('natural');
     await raw.insertMany([{ k: 'b' }, { k: 'a' }, { k: 'c' }]);

@@ -150,12 +150,24 @@ const RANGE_QUERY_OPERATORS = {
   $lte: rangeOperator((c) => c <= 0),
 };
 
+/**
+ * `$all` as MongoDB defines it (https://www.mongodb.com/docs/manual/reference/operator/query/all/): `{f: {$all: [a, b]}}`
+ * is `{$and: [{f: a}, {f: b}]}`, each value (or `$elemMatch`) matched like an equality — so a field that is not an
+ * array matches when it equals every value — and an empty list matches nothing. mingo's own `$all` needs an array.
+ */
+function allOperator(selector: string, value: unknown): (doc: unknown) => boolean {
+  if (!Array.isArray(value) || value.length === 0) return () => false;
+  const clauses = value.map((item: unknown) => ({ [selector]: isPlainObject(item) && '$elemMatch' in item ? item : { $eq: item } }));
+  const query = new Query({ $and: clauses }, QUERY_OPTIONS);
+  return (doc) => query.test(doc as Doc);
+}
+
 const CONTEXT = Context.init({
   accumulator: accumulatorOperators,
   expression: { ...expressionOperators, ...EXPRESSION_COMPARISONS },
   pipeline: { ...pipelineOperators, $sort: sortStage },
   projection: projectionOperators,
-  query: { ...queryOperators, ...RANGE_QUERY_OPERATORS, $type: typeOperator },
+  query: { ...queryOperators, ...RANGE_QUERY_OPERATORS, $type: typeOperator, $all: allOperator },
 } as never);
 
 /**
