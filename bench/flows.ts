@@ -16,10 +16,12 @@
  *
  * Options: `--seconds N` (per flow, default 20), `--browsers N` (default 8), `--flows a,b,…` (default all),
  * `--profile DIR` (both servers write a V8 CPU profile there when they stop: open it in Chrome DevTools),
- * `--memory N` (afterwards, password sign-ins on the product until N and 2N of them, with its RSS printed at the start,
+ * `--instances N` (the product as N processes on the one database behind a round-robin proxy in this driver; CPU,
+ * commands and RSS are their sums), `--memory N` (afterwards, password sign-ins on the product until N and 2N of them, with its RSS printed at the start,
  * after N and after 2N: the server keeps no per-sign-in state in memory, so RSS should not grow with them).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Server as HttpServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -42,13 +44,15 @@ import { appCode, secretOfUri } from '../test/factors/support.ts';
 import { Browser, Shop, findForm, signIn, type Page } from '../test/helpers/shop.ts';
 import { isChallenge, submitCode } from '../test/helpers/step_up.ts';
 import { freePort } from '../test/helpers/net.ts';
+import { roundRobin } from '../test/helpers/round_robin.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '20' }, browsers: { type: 'string', default: '8' }, flows: { type: 'string', default: 'mfa,stepup,password,refresh,console' },
-    profile: { type: 'string' }, memory: { type: 'string' } },
+    profile: { type: 'string' }, memory: { type: 'string' }, instances: { type: 'string', default: '1' } },
 });
 const SECONDS = Number(values.seconds);
 const BROWSERS = Number(values.browsers);
+const INSTANCES = Number(values.instances);
 const FLOWS = new Set(values.flows.split(','));
 const SHOP_CALLBACK = 'http://127.0.0.1:9/bench-shop/callback';
 /** Accounts per pool: a TOTP code works once per 30-second step, so an MFA flow never reuses an account in a run. */
@@ -57,18 +61,17 @@ const CLK_TCK = 100;
 
 interface Server {
   readonly name: string;
-  readonly child: ChildProcess;
+  /** The server's processes: one, or the product's instances behind `proxy`. */
+  readonly children: readonly ChildProcess[];
+  readonly proxy?: HttpServer;
   readonly issuer: string;
   readonly shop: Shop;
 }
 
 interface Customer { readonly email: string; readonly password: string; readonly secret?: string }
 
-
-/** A server script in a child (tsx, the command counter preloaded, an IPC channel); resolves once it prints `ready`. */
-async function startServer(name: string, script: string, env: Record<string, string>, ready: string, client: { clientId: string; clientSecret: string }): Promise<Server> {
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+/** One server process (tsx, the command counter preloaded, an IPC channel) on `port`; resolves once it prints `ready`. */
+async function spawnServer(name: string, script: string, env: Record<string, string>, ready: string, port: number, issuer: string): Promise<ChildProcess> {
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', '--import', './bench/flows/count_commands.ts', script], {
     cwd: process.cwd(), env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env, PORT: String(port), ISSUER: issuer }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -85,14 +88,37 @@ async function startServer(name: string, script: string, env: Record<string, str
   });
   // Warnings and errors of the server from now on (its log level is `warn`).
   child.stderr?.pipe(process.stderr);
-  const shop = await Shop.discover(issuer, { ...client, redirectUri: SHOP_CALLBACK, postLogoutRedirectUri: SHOP_CALLBACK });
-  return { name, child, issuer, shop };
+  return child;
 }
 
+/** A server of `instances` processes (more than one: behind a round-robin proxy on the issuer's port). */
+async function startServer(name: string, script: string, env: Record<string, string>, ready: string, client: { clientId: string; clientSecret: string }, instances = 1): Promise<Server> {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  if (instances === 1) {
+    const child = await spawnServer(name, script, env, ready, port, issuer);
+    return { name, children: [child], issuer, shop: await Shop.discover(issuer, { ...client, redirectUri: SHOP_CALLBACK, postLogoutRedirectUri: SHOP_CALLBACK }) };
+  }
+  const ports = await Promise.all(Array.from({ length: instances }, () => freePort()));
+  const children = await Promise.all(ports.map((own) => spawnServer(name, script, env, ready, own, issuer)));
+  const { server: proxy } = roundRobin(ports);
+  proxy.listen(port, '127.0.0.1');
+  await once(proxy, 'listening');
+  return { name: `${name} ×${instances}`, children, proxy, issuer, shop: await Shop.discover(issuer, { ...client, redirectUri: SHOP_CALLBACK, postLogoutRedirectUri: SHOP_CALLBACK }) };
+}
+
+/** The MongoDB commands a server's processes sent so far (summed). */
 async function commandsOf(server: Server): Promise<number> {
-  const reply = once(server.child, 'message') as Promise<[{ commands: number }]>;
-  server.child.send('commands');
-  return (await reply)[0].commands;
+  const counts = await Promise.all(server.children.map(async (child) => {
+    const reply = once(child, 'message') as Promise<[{ commands: number }]>;
+    child.send('commands');
+    return (await reply)[0].commands;
+  }));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+async function sumOver(server: Server, of: (pid: number) => Promise<number>): Promise<number> {
+  return (await Promise.all(server.children.map((child) => of(child.pid as number)))).reduce((a, b) => a + b, 0);
 }
 
 /** utime + stime of a process, in milliseconds (/proc/<pid>/stat fields 14 and 15). */
@@ -119,7 +145,7 @@ interface Result { flows: number; perSecond: number; p50: number; p99: number; c
 /** Runs `flow` in a closed loop on every virtual browser for SECONDS and measures the server meanwhile. */
 async function measure(server: Server, flow: (browser: number) => Promise<void>): Promise<Result> {
   const latencies: number[] = [];
-  const [cpuBefore, commandsBefore] = [await cpuMsOf(server.child.pid as number), await commandsOf(server)];
+  const [cpuBefore, commandsBefore] = [await sumOver(server, cpuMsOf), await commandsOf(server)];
   const start = performance.now();
   const end = start + SECONDS * 1000;
   await Promise.all(Array.from({ length: BROWSERS }, async (_, browser) => {
@@ -130,12 +156,12 @@ async function measure(server: Server, flow: (browser: number) => Promise<void>)
     }
   }));
   const elapsed = (performance.now() - start) / 1000;
-  const [cpuAfter, commandsAfter] = [await cpuMsOf(server.child.pid as number), await commandsOf(server)];
+  const [cpuAfter, commandsAfter] = [await sumOver(server, cpuMsOf), await commandsOf(server)];
   latencies.sort((a, b) => a - b);
   const flows = latencies.length;
   return {
     flows, perSecond: flows / elapsed, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
-    cpuMs: (cpuAfter - cpuBefore) / flows, commands: (commandsAfter - commandsBefore) / flows, rssMiB: await rssMiBOf(server.child.pid as number),
+    cpuMs: (cpuAfter - cpuBefore) / flows, commands: (commandsAfter - commandsBefore) / flows, rssMiB: await sumOver(server, rssMiBOf),
   };
 }
 
@@ -206,7 +232,7 @@ async function main(): Promise<void> {
       NODE_ENV: 'development', MONGODB_URI: dbUri, FACTOR_KEYS: formatKeyRing(factorKeys), MFA_PEPPER: pepper.toString('base64'),
       DEV_SEED: 'false', LOG_LEVEL: 'warn', DATA_DIR: dataDir, EMBEDDED_DB_SNAPSHOT: 'off',
     };
-    const product = await startServer('product', 'src/main.ts', env, 'Stop with Ctrl+C', client);
+    const product = await startServer('product', 'src/main.ts', env, 'Stop with Ctrl+C', client, INSTANCES);
     servers.push(product);
     const plain = await startServer('plain oidc-provider', 'bench/flows/plain_provider.ts', env, 'listening', client);
     servers.push(plain);
@@ -298,8 +324,7 @@ async function main(): Promise<void> {
 
     if (values.memory) {
       const each = Number(values.memory);
-      const pid = product.child.pid as number;
-      const rss = [await rssMiBOf(pid)];
+      const rss = [await sumOver(product, rssMiBOf)];
       for (const goal of [each, each]) {
         console.log(`running ${goal} password sign-ins on product for memory …`);
         await runCount(goal, async (i) => {
@@ -307,7 +332,7 @@ async function main(): Promise<void> {
           expectOk(page.status === 0, 'the redirect to the shop', page);
           await product.shop.finishLogin(pending, page.url);
         });
-        rss.push(await rssMiBOf(pid));
+        rss.push(await sumOver(product, rssMiBOf));
       }
       const [start, first, second] = rss as [number, number, number];
       console.log(`\nproduct RSS: ${start.toFixed(0)} MiB at the start, ${first.toFixed(0)} MiB after ${each} password sign-ins, ${second.toFixed(0)} MiB after ${2 * each} (growth from ${each} to ${2 * each}: ${(((second - first) / first) * 100).toFixed(1)} %)`);
@@ -341,9 +366,13 @@ async function main(): Promise<void> {
     for (const [label, a, b] of ratios) if (a && b) console.log(`${label}: ${(a.perSecond / b.perSecond).toFixed(2)}`);
   } finally {
     for (const server of servers) {
-      const exited = once(server.child, 'exit');
-      server.child.kill('SIGTERM');
-      await exited;
+      server.proxy?.closeAllConnections();
+      server.proxy?.close();
+      await Promise.all(server.children.map(async (child) => {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }));
     }
     await conn.dropDatabase().catch(() => undefined);
     await conn.close();

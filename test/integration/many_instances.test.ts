@@ -7,7 +7,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -25,6 +24,7 @@ import { SHOP_ORIGIN, type TestClient } from '../helpers/server.ts';
 import { Browser, Shop, findForm, type Page } from '../helpers/shop.ts';
 import { isChallenge, submitCode } from '../helpers/step_up.ts';
 import { freePort } from '../helpers/net.ts';
+import { roundRobin } from '../helpers/round_robin.ts';
 
 const MAIN = join(process.cwd(), 'src', 'main.ts');
 
@@ -59,27 +59,6 @@ async function stopInstance(instance: Instance | undefined): Promise<void> {
   const exited = once(instance.child, 'exit');
   instance.child.kill('SIGTERM');
   await exited;
-}
-
-/** A round-robin reverse proxy over `ports`; counts the requests each one served. */
-function roundRobin(ports: readonly number[]): { server: Server; served: number[] } {
-  const served = ports.map(() => 0);
-  let next = 0;
-  const server = createServer((req, res) => {
-    const index = next;
-    next = (next + 1) % ports.length;
-    served[index] = (served[index] ?? 0) + 1;
-    const upstream = request({ host: '127.0.0.1', port: ports[index], method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
-      answer.pipe(res);
-    });
-    upstream.on('error', () => {
-      res.writeHead(502);
-      res.end();
-    });
-    req.pipe(upstream);
-  });
-  return { server, served };
 }
 
 describe('many instances on one database (two processes behind a round-robin proxy)', function () {
