@@ -10,6 +10,7 @@ import { NO_DATABASE_MESSAGE } from '../../src/cli/database.ts';
 import { runCli, type CliIo } from '../../src/cli/run.ts';
 import { SECRET_ARGUMENT_WARNING } from '../../src/cli/commands/client.ts';
 import { findClient } from '../../src/provider/clients.ts';
+import { noStackTrace } from './cli_io.ts';
 import { freshDbUri } from './db_uri.ts';
 
 interface Run {
@@ -50,10 +51,6 @@ describe('operators CLI (runCli)', function () {
     return run.stdout;
   }
 
-  function noStackTrace(run: Run): void {
-    expect(run.stderr).to.not.match(/\n\s+at /);
-    expect(run.stderr).to.not.include('Unexpected error');
-  }
 
   before(async function () {
     emptyDir = await mkdtemp(join(tmpdir(), 'cli-test-'));

@@ -3,11 +3,12 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import mongoose, { type Connection } from 'mongoose';
 import { runCli, type CliIo } from '../../src/cli/run.ts';
 import { findClient } from '../../src/provider/clients.ts';
+import { noStackTrace, terminal } from './cli_io.ts';
 import { freshDbUri } from './db_uri.ts';
 
 interface Run {
@@ -62,17 +63,7 @@ describe('operators CLI: managing shop clients', function () {
     return run.stdout;
   }
 
-  /** A terminal on which the operator types `typed` once the program reads. */
-  function terminal(typed: string): CliIo['stdin'] {
-    const stream = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
-    setImmediate(() => stream.write(typed));
-    return stream;
-  }
 
-  function noStackTrace(run: Run): void {
-    expect(run.stderr).to.not.match(/\n\s+at /);
-    expect(run.stderr).to.not.include('Unexpected error');
-  }
 
   async function jwksFile(name: string, content: unknown): Promise<string> {
     await writeFile(join(dir, name), typeof content === 'string' ? content : JSON.stringify(content));

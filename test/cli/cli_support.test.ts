@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import mongoose, { type Connection } from 'mongoose';
 import { createAccount, type Account } from '../../src/accounts/accounts.ts';
 import { listEvents } from '../../src/audit/audit_log.ts';
@@ -16,6 +16,7 @@ import { generateProviderKeys, loadOrCreateDevKeys } from '../../src/provider/ke
 import { activeFactors } from '../../src/security/support_actions.ts';
 import { closedPort, startSmtp, type TestSmtp } from '../mail/support.ts';
 import { enrolEveryFactor, memoryCodeMailer } from '../security/support.ts';
+import { noStackTrace, terminal } from './cli_io.ts';
 import { freshDbUri } from './db_uri.ts';
 
 interface Run {
@@ -44,17 +45,7 @@ describe('operators CLI: user reset-factors and user unlock', function () {
     return { code, stdout, stderr };
   }
 
-  /** A terminal on which the operator types `typed` once the program reads. */
-  function terminal(typed: string): CliIo['stdin'] {
-    const stream = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
-    setImmediate(() => stream.write(typed));
-    return stream;
-  }
 
-  function noStackTrace(run: Run): void {
-    expect(run.stderr).to.not.match(/\n\s+at /);
-    expect(run.stderr).to.not.include('Unexpected error');
-  }
 
   async function customer(email: string): Promise<Account> {
     return createAccount(conn, { email, name: 'Max Muster', password: 'a long password' });
