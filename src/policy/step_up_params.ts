@@ -43,10 +43,10 @@ export function essentialAcrOf(claims: unknown): string[] {
  * Core §5.5.1.1: the answer MUST be one of them); otherwise those of a voluntary `acr` claim, `acr_values` and the
  * client's `default_acr_values` (a floor, see `requestedAcrLevel`), in that order.
  */
-export function namedAcrValues(params: Record<string, unknown>, defaultAcrValues: readonly string[] = []): { essential: boolean; values: string[] } {
+export function namedAcrValues(params: Record<string, unknown>, defaultAcrValues: readonly string[] = []): string[] {
   const claim = acrClaimOf(params.claims);
-  if (claim.essential && claim.values.length > 0) return { essential: true, values: claim.values };
-  return { essential: false, values: [...claim.values, ...words(params.acr_values), ...defaultAcrValues] };
+  if (claim.essential && claim.values.length > 0) return claim.values;
+  return [...claim.values, ...words(params.acr_values), ...defaultAcrValues];
 }
 
 /** A request's step-up parameters from authorization parameters (`acr_values`, `claims`, `scope`). */

@@ -38,8 +38,7 @@ export function answerRequestedAcr(provider: Provider, acr: AcrPolicy = defaultA
       const stored = sessionAcr.call(this) as string | undefined;
       const level = levelProvenFor(this.ctx.req) ?? acr.levelOf(stored);
       if (level === undefined) return stored;
-      const { values } = namedAcrValues(this.params ?? {}, this.client?.defaultAcrValues ?? []);
-      return acr.answer(level, values) ?? stored;
+      return acr.answer(level, namedAcrValues(this.params ?? {}, this.client?.defaultAcrValues ?? [])) ?? stored;
     },
   });
 }
