@@ -13,8 +13,7 @@ export {
   applyStepUp, isFirstParty, refuseStepUpClientCredentials, CLAIMS, SCOPES, INTERACTION_PATH, type StepUpConfigurationDeps,
 } from './provider/step_up_configuration.ts';
 export { buildProviderConfiguration, createProvider, type ProviderDeps } from './provider/configuration.ts';
-export { ACR_VALUES, ACR_PWD, ACR_MFA, ACR_MFA_APP, ACR_PAPE_MFA } from './provider/acr.ts';
-export { ACR, LEVEL } from './policy/acr.ts';
+export { ACR, ACR_VALUES, LEVEL, MULTI_FACTOR_ALIAS } from './policy/acr.ts';
 export { createFindAccount, accountClaims } from './provider/find_account.ts';
 export { createMongoAdapter, ensureAdapterIndexes } from './provider/adapter.ts';
 export { generateProviderKeys, loadOrCreateDevKeys, parseConfiguredKeys, type ProviderKeys } from './provider/keys.ts';

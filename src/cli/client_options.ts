@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ACR, MULTI_FACTOR_ALIAS, levelOf } from '../policy/acr.ts';
+import { ACR, ACR_VALUES, levelOf } from '../policy/acr.ts';
 import {
   TOKEN_ENDPOINT_AUTH_METHODS,
   isTokenEndpointAuthMethod,
@@ -24,7 +24,6 @@ const ACR_SHORT_NAMES: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /** Every acr value `--require-acr` accepts as is (those of `acr_values_supported`). */
-const ACR_VALUES_ACCEPTED: readonly string[] = [ACR.pwd, ACR.mfa, ACR.mfaApp, MULTI_FACTOR_ALIAS];
 
 const LEVEL_MEANING: Readonly<Record<number, string>> = Object.freeze({
   1: 'password',
@@ -77,9 +76,9 @@ export function parseAcrLevel(command: string, usage: string, value: string): st
   const trimmed = value.trim();
   const short = ACR_SHORT_NAMES[trimmed.toLowerCase()];
   if (short !== undefined) return short;
-  if (ACR_VALUES_ACCEPTED.includes(trimmed)) return trimmed;
+  if (ACR_VALUES.includes(trimmed)) return trimmed;
   throw new UsageError(
-    `${command}: unknown --require-acr "${value}"; one of ${Object.keys(ACR_SHORT_NAMES).join(', ')} or ${ACR_VALUES_ACCEPTED.join(', ')}`,
+    `${command}: unknown --require-acr "${value}"; one of ${Object.keys(ACR_SHORT_NAMES).join(', ')} or ${ACR_VALUES.join(', ')}`,
     usage,
   );
 }

@@ -22,6 +22,9 @@ export const ACR = Object.freeze({
 /** The OpenID PAPE multi-factor policy URI that Auth0 and Okta use for step-up; accepted as an alias of level 2. */
 export const MULTI_FACTOR_ALIAS = 'http://schemas.openid.net/pape/policies/2007/06/multi-factor';
 
+/** `acr_values_supported` in discovery: the levels weakest to strongest, the PAPE alias last. */
+export const ACR_VALUES: readonly string[] = Object.freeze([ACR.pwd, ACR.mfa, ACR.mfaApp, MULTI_FACTOR_ALIAS]);
+
 /** Level numbers, so callers never write a bare `2`. */
 export const LEVEL = Object.freeze({ none: 0, pwd: 1, mfa: 2, mfaApp: 3 } as const);
 

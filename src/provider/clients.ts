@@ -11,7 +11,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { Connection, mongo } from 'mongoose';
 
 import { AppError, isDuplicateKeyError } from '../shared/errors.ts';
-import { ACR_VALUES } from './acr.ts';
+import { ACR_VALUES } from '../policy/acr.ts';
 import { MongoAdapter, revokeGrantEverywhere, type AdapterDocument } from './adapter.ts';
 
 /** Client metadata property names this project adds; the provider config declares them in extraClientMetadata.properties. */

@@ -19,7 +19,7 @@ import {
 import type { FactorRegistry } from '../factors/registry.ts';
 import type { AuthenticationDeps } from '../authentication/request_state.ts';
 import { grantScopesWithStepUp, isStepUpScope, limitStepUpScopes, STEP_UP_SCOPES } from '../policy/step_up_scopes.ts';
-import { ACR_VALUES } from './acr.ts';
+import { ACR_VALUES } from '../policy/acr.ts';
 import { FIRST_PARTY_PROPERTY } from './clients.ts';
 import { createFindAccount } from './find_account.ts';
 import { OFFLINE_ACCESS_ASKED_PARAM, restoreOfflineAccess } from './offline_access.ts';

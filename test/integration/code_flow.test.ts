@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { ACR_VALUES } from '../../src/provider/acr.ts';
+import { ACR_VALUES } from '../../src/policy/acr.ts';
 import { createClient } from '../../src/provider/clients.ts';
 import { Browser, Shop, signIn, useShop } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
