@@ -9,7 +9,8 @@
  * NIST SP 800-63B §5.1.1.2: memorised secrets are salted and hashed with a memory-hard function, and Unicode
  * input is normalised (NFKC here) before hashing so the same password typed on two keyboards matches.
  */
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, scrypt, type ScryptOptions } from 'node:crypto';
+import { constantTimeEqual } from '../shared/crypto.ts';
 import { hashRaw } from '@node-rs/argon2';
 
 /** Argon2id cost parameters (RFC 9106 §3.1): memory in KiB, passes, lanes. */
@@ -182,7 +183,7 @@ export async function verifyPassword(plain: string, stored: string | undefined):
   const parsed = stored === undefined ? null : parseHash(stored);
   if (!parsed) {
     const dummy = await passwordInternals.derive(plain, DUMMY_SALT, DEFAULT_PASSWORD_PARAMS);
-    timingSafeEqual(dummy, Buffer.alloc(dummy.length));
+    constantTimeEqual(dummy, Buffer.alloc(dummy.length));
     return false;
   }
   let candidate: Buffer;
@@ -191,7 +192,7 @@ export async function verifyPassword(plain: string, stored: string | undefined):
   } catch {
     return false;
   }
-  return candidate.length === parsed.hash.length && timingSafeEqual(candidate, parsed.hash);
+  return constantTimeEqual(candidate, parsed.hash);
 }
 
 /**

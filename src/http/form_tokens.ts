@@ -4,7 +4,8 @@
  * from the cookie keys and the form family's `purpose`. A cross-site page can neither read a form nor compute the
  * token, and a token of one family never verifies in another. Rotated cookie keys (all but the first) still verify.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { constantTimeEqual } from '../shared/crypto.ts';
 import { AppError } from '../shared/errors.ts';
 
 export interface FormTokens {
@@ -38,7 +39,7 @@ export function createFormTokens(cookieKeys: readonly (string | Buffer)[], optio
       const given = typeof token === 'string' && token.length <= MAX_TOKEN_LENGTH ? Buffer.from(token, 'base64url') : Buffer.alloc(0);
       const ok = cookieKeys.some((key) => {
         const expected = sign(key, boundTo);
-        return given.length === expected.length && timingSafeEqual(given, expected);
+        return constantTimeEqual(given, expected);
       });
       if (!ok) throw new AppError('csrf_token_invalid', options.refusal, { status: 403 });
     },

@@ -7,7 +7,8 @@
  * oidc-provider endpoint (`oidc:token`, `oidc:authorization`), or `unmatched` — never the raw URL, which would
  * create a time series per interaction id or probing scanner.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { constantTimeEqual } from '../shared/crypto.ts';
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -131,7 +132,7 @@ function sameSecret(given: string, expected: string): boolean {
   // compare digests: constant time, whatever the lengths
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+  return constantTimeEqual(a, b);
 }
 
 /**

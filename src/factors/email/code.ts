@@ -7,7 +7,8 @@
  * any hash in seconds. What protects a database dump is the pepper (from config, never in the database); the code
  * id binds each hash to one sent code, so equal codes of two sends never share a hash.
  */
-import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomInt } from 'node:crypto';
+import { constantTimeEqual } from '../../shared/crypto.ts';
 
 export const EMAIL_CODE_DIGITS = 6;
 export const MIN_EMAIL_PEPPER_BYTES = 32;
@@ -41,6 +42,6 @@ export function hashEmailCode(pepper: Buffer, accountId: string, codeId: string,
 export function sameHash(a: string, b: string): boolean {
   const left = Buffer.from(a, 'hex');
   const right = Buffer.from(b, 'hex');
-  return left.length === right.length && left.length > 0 && timingSafeEqual(left, right);
+  return left.length > 0 && constantTimeEqual(left, right);
 }
 

@@ -20,7 +20,8 @@
  * conditional update (`active.lastUsedStep < step`), so of any number of parallel submissions of one code exactly
  * one succeeds, and no step at or before an accepted one is accepted later.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '../../shared/crypto.ts';
 import type { Connection } from 'mongoose';
 import QRCode from 'qrcode';
 import type {
@@ -103,9 +104,7 @@ function bindingHashOf(binding: unknown): string | null {
 
 function sameBinding(stored: string | null | undefined, presented: string | null): boolean {
   if (stored == null || presented === null) return (stored ?? null) === presented;
-  const a = Buffer.from(stored, 'utf8');
-  const b = Buffer.from(presented, 'utf8');
-  return a.length === b.length && timingSafeEqual(a, b);
+  return constantTimeEqual(stored, presented);
 }
 
 /** Creates the TOTP factor. */
