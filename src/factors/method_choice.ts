@@ -13,6 +13,7 @@ import { Schema, type Connection, type Model } from 'mongoose';
 import { isDuplicateKeyError } from '../shared/errors.ts';
 import type { Factor } from './contract.ts';
 import type { FactorRegistry } from './registry.ts';
+import { checkAccountId } from './shared/account_id.ts';
 
 interface PreferenceDoc {
   _id: string;
@@ -60,10 +61,6 @@ export interface MethodChoice {
   methodOptions(accountId: string, minLevel: number, usable?: readonly Factor[]): Promise<MethodOptions>;
   /** Forgets the stored choice (support reset); idempotent. */
   clear(accountId: string): Promise<void>;
-}
-
-function checkAccountId(accountId: unknown): asserts accountId is string {
-  if (typeof accountId !== 'string' || accountId.length === 0) throw new TypeError('accountId must be a non-empty string');
 }
 
 /** Creates the method choice over the registry's factors. */

@@ -40,6 +40,7 @@ import type { AttemptLimiter } from '../shared/attempts.ts';
 import { maskEmail } from '../../shared/mask_email.ts';
 import { MIN_EMAIL_PEPPER_BYTES, generateEmailCode, hashEmailCode, normaliseEmailCode, sameHash } from './code.ts';
 import { emailFactorModel, type EmailCodePurpose, type EmailCodeSlotDoc, type EmailFactorDoc } from './model.ts';
+import { checkAccountId } from '../shared/account_id.ts';
 
 export const EMAIL_CODE_FACTOR_ID = 'email_code';
 /** The custom `amr` value beside RFC 8176 `otp` that marks a code delivered by email (see the module comment). */
@@ -117,10 +118,6 @@ export interface EmailCodeFactor extends Factor {
 }
 
 const AMR = Object.freeze(['otp', EMAIL_CODE_AMR_URN]);
-
-function checkAccountId(accountId: unknown): asserts accountId is string {
-  if (typeof accountId !== 'string' || accountId.length === 0) throw new TypeError('accountId must be a non-empty string');
-}
 
 function checkAccount(account: FactorAccount): void {
   checkAccountId(account?.id);
