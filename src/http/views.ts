@@ -12,7 +12,7 @@ export interface PageLocals {
 }
 
 /**
- * A view name: lower-case letters and underscores, optionally in sub-folders (`account/overview`). Nothing else —
+ * A view name: lower-case letters and underscores, optionally in sub-folders (`console/overview`). Nothing else —
  * no `..`, no leading or trailing slash, no dots or backslashes — so a name can never leave the views directory.
  */
 export const VIEW_NAME = /^[a-z_]+(\/[a-z_]+)*$/;

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { appCode } from '../factors/support.ts';
-import { newCustomer, type Customer } from '../account/support.ts';
+import { newCustomer, type Customer } from '../console/support.ts';
 import { launchChromium, type HeadlessChromium } from '../helpers/browser.ts';
 import { useTestServer } from '../helpers/server.ts';
 

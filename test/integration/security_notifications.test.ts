@@ -6,7 +6,7 @@ import type { Factor } from '../../src/factors/contract.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { formatMailTime } from '../../src/mail/templates.ts';
 import { ACR } from '../../src/policy/acr.ts';
-import { recoveryCodesOn, signInConsole, submitWithReauth, type Customer } from '../account/support.ts';
+import { recoveryCodesOn, signInConsole, submitWithReauth, type Customer } from '../console/support.ts';
 import { enrolTotp, wrongCode } from '../factors/support.ts';
 import { startSmtp, type ReceivedMail, type TestSmtp } from '../mail/support.ts';
 import { useFrozenClock } from '../helpers/clock.ts';

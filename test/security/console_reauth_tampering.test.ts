@@ -15,7 +15,7 @@ import { useFrozenClock } from '../helpers/clock.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm, type Page } from '../helpers/shop.ts';
 import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
-import { isLoginForm, newCustomer, signInConsole, type Customer } from '../account/support.ts';
+import { isLoginForm, newCustomer, signInConsole, type Customer } from '../console/support.ts';
 
 describe('console re-authentication cannot be edited by the browser', function () {
   const server = useTestServer('console_reauth_tampering');

@@ -17,7 +17,7 @@ import { enrolTotp } from '../factors/support.ts';
 import { useFrozenClock } from '../helpers/clock.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm } from '../helpers/shop.ts';
-import { isLoginForm, newCustomer, signInConsole, submitWithReauth, type Customer } from '../account/support.ts';
+import { isLoginForm, newCustomer, signInConsole, submitWithReauth, type Customer } from '../console/support.ts';
 
 describe('a console session does not outlive a reset that lands while its request is in flight', function () {
   const server = useTestServer('console_session_outlives_reset');

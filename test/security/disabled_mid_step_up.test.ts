@@ -13,7 +13,7 @@ import { useFrozenClock } from '../helpers/clock.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm, useShop } from '../helpers/shop.ts';
 import { isChallenge } from '../helpers/step_up.ts';
-import { isLoginForm } from '../account/support.ts';
+import { isLoginForm } from '../console/support.ts';
 
 describe('an account disabled in the middle of a step-up', function () {
   const server = useTestServer('disabled_mid_step_up');

@@ -16,7 +16,7 @@ import { useFrozenClock } from '../helpers/clock.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm, parseForms, useShop, type Page } from '../helpers/shop.ts';
 import { isChallenge, manualKeyOf } from '../helpers/step_up.ts';
-import { lastCodeMailedTo } from '../account/support.ts';
+import { lastCodeMailedTo } from '../console/support.ts';
 
 describe('enrolment hijack by level: a stronger factor is added only after the existing one is proven', function () {
   const server = useTestServer('enrolment_hijack_by_level', { mailer: 'config' });

@@ -14,7 +14,7 @@ import { enrolTotp } from '../factors/support.ts';
 import { useFrozenClock } from '../helpers/clock.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm, signIn, useShop } from '../helpers/shop.ts';
-import { isLoginForm, newCustomer, signInConsole, submitWithReauth, type Customer } from '../account/support.ts';
+import { isLoginForm, newCustomer, signInConsole, submitWithReauth, type Customer } from '../console/support.ts';
 
 describe('sign-ins do not outlive a change of credentials', function () {
   const server = useTestServer('sign_ins_outlive_credential_changes');

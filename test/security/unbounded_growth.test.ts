@@ -21,7 +21,7 @@ import { useFrozenClock } from '../helpers/clock.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm, parseForms, useShop, type Page, type Shop } from '../helpers/shop.ts';
 import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
-import { newCustomer, signInConsole } from '../account/support.ts';
+import { newCustomer, signInConsole } from '../console/support.ts';
 
 const SHOP = 'http://localhost:7777/';
 const DAY_MS = 24 * 3_600_000;

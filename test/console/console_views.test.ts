@@ -1,18 +1,18 @@
 import { expect } from 'chai';
-import { csvCell, reportCsv, type MemberReport } from '../../src/account/company.ts';
+import { csvCell, reportCsv, type MemberReport } from '../../src/console/company.ts';
 import { createViews } from '../../src/http/views.ts';
 
 describe('account console: shared views with sub-folders', function () {
   const views = createViews();
 
   it('renders a console page by its sub-folder name', function () {
-    const html = views.render('account/error', { title: 'Oops', cspNonce: 'n', heading: 'Oops', message: 'Bad thing', code: 'bad_thing' });
+    const html = views.render('console/error', { title: 'Oops', cspNonce: 'n', heading: 'Oops', message: 'Bad thing', code: 'bad_thing' });
     expect(html).to.include('<h1>Oops</h1>');
     expect(html).to.include('bad_thing');
   });
 
   it('refuses names that could leave the views folder or are not plain names', function () {
-    for (const name of ['../layout', 'account/../layout', '/account/error', 'account/', 'account//error', 'Account/error', 'account/error.pug', 'account\\error', '']) {
+    for (const name of ['../layout', 'console/../layout', '/console/error', 'console/', 'console//error', 'Console/error', 'console/error.pug', 'console\\error', '']) {
       expect(() => views.render(name, { title: 't', cspNonce: 'n' }), name).to.throw(/invalid view name/);
     }
   });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { verifyLogin } from '../../src/accounts/accounts.ts';
-import { PASSWORD_MESSAGES } from '../../src/account/password.ts';
+import { PASSWORD_MESSAGES } from '../../src/console/password.ts';
 import { listEvents } from '../../src/audit/audit_log.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';

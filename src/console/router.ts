@@ -63,7 +63,7 @@ export interface AccountConsoleDeps {
   readonly logger: Logger;
   /** The token endpoint the console redeems codes at; default `<issuer>/token`. */
   readonly tokenEndpoint?: string | undefined;
-  /** The app's pug views (the console renders `account/*`). */
+  /** The app's pug views (the console renders `console/*`). */
   readonly views: Views;
 }
 
@@ -129,7 +129,7 @@ function consoleErrors(views: Views, logger: Logger): Middleware {
       ctx.remove('Location');
       ctx.set('Cache-Control', 'no-store');
       ctx.type = 'html';
-      ctx.body = views.render('account/error', {
+      ctx.body = views.render('console/error', {
         title: failure.heading,
         cspNonce: String(ctx.state.cspNonce ?? ''),
         heading: failure.heading,
@@ -174,7 +174,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     ctx.status = status;
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
-    ctx.body = views.render(`account/${view}`, { cspNonce: String(ctx.state.cspNonce ?? ''), ...locals });
+    ctx.body = views.render(`console/${view}`, { cspNonce: String(ctx.state.cspNonce ?? ''), ...locals });
   }
 
   function seeOther(ctx: Context, location: string): void {
