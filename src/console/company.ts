@@ -304,18 +304,16 @@ export function companyAdminRoutes(router: Router, kit: ConsoleKit, deps: Compan
 
   async function reportOf(company: Company, admin: Account): Promise<MemberReport[]> {
     const members = await listAccounts(conn, { companyId: company.id });
-    const backup = factors.all.find((factor) => factor.role === 'backup') as
-      | (FactorRegistry['all'][number] & { remaining?: (accountId: string) => Promise<number> })
-      | undefined;
+    const backup = factors.backup[0];
     return Promise.all(members.map(async (member): Promise<MemberReport> => {
       const [active, asksUser, lock] = await Promise.all([
         activeFactors(factors, member.id),
         signInMfaEnabled(conn, member.id),
         readLockState(conn, member.id),
       ]);
-      const primaries = active.filter((factor) => factor.role === 'primary');
+      const primaries = active.filter((factor) => factors.primary.includes(factor));
       const hasBackup = backup !== undefined && active.includes(backup);
-      const recoveryLeft = hasBackup && typeof backup.remaining === 'function' ? await backup.remaining(member.id) : undefined;
+      const recoveryLeft = hasBackup ? await backup.remaining?.(member.id) : undefined;
       return {
         id: member.id,
         name: member.name,

@@ -24,7 +24,7 @@ import type Provider from 'oidc-provider';
 import { findAccountById, setSignInMfa, signInMfaEnabled, type Account } from '../accounts/accounts.ts';
 import { findCompanyById } from '../accounts/companies.ts';
 import { listEvents, recordEvent, type AuditEventName } from '../audit/audit_log.ts';
-import type { Factor, FactorAccount, FactorFailure } from '../factors/contract.ts';
+import type { Factor, FactorAccount, FactorEnrolment, FactorFailure } from '../factors/contract.ts';
 import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { createFactorSetGuard } from '../factors/shared/factor_set_guard.ts';
@@ -38,7 +38,7 @@ import { LEVEL, levelOf } from '../policy/acr.ts';
 import type { AppError } from '../shared/errors.ts';
 import type { Views } from '../http/views.ts';
 import type { Logger } from '../shared/logger.ts';
-import { maskEmail } from '../shared/mask_email.ts';
+import { renderFactorPart } from '../http/pages.ts';
 import { ACCOUNT_CONSOLE_CLIENT_ID, ACCOUNT_PATH, accountConsoleUris } from './client.ts';
 import { companyAdminRoutes } from './company.ts';
 import { createConsoleCsrf, type ConsoleCsrf } from './csrf.ts';
@@ -225,7 +225,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
    */
   async function changeLevel(accountId: string): Promise<number> {
     const usable = await factors.usableFactors(accountId, LEVEL.mfa);
-    return Math.max(LEVEL.pwd, ...usable.filter((factor) => factor.role === 'primary').map((factor) => factor.level));
+    return Math.max(LEVEL.pwd, ...usable.filter((factor) => factors.primary.includes(factor)).map((factor) => factor.level));
   }
 
   /** Whether `signed` re-authenticated recently enough, at the level its changes need. */
@@ -296,18 +296,23 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
   }
 
   /** A primary method the customer can set up here (enrolment with a confirmation step). */
-  function addableFactor(ctx: Context): Factor & { enrol: NonNullable<Factor['enrol']> } {
+  function addableFactor(ctx: Context): Factor {
     const factor = factorParam(ctx);
-    if (factor.role !== 'primary' || !factor.enrol?.confirm) throw unknownFactor();
-    return factor as Factor & { enrol: NonNullable<Factor['enrol']> };
+    if (!factors.primary.includes(factor) || !factor.enrol?.confirm) throw unknownFactor();
+    return factor;
   }
 
   function backupFactor(): Factor | undefined {
-    return factors.all.find((factor) => factor.role === 'backup' && factor.enrol);
+    return factors.backup.find((factor) => factor.enrol);
+  }
+
+  /** What a backup's enrolment issued (the recovery codes), in its own template. */
+  function issuedPart(signed: Signed, backup: Factor, issued: Readonly<Record<string, unknown>>): string | undefined {
+    return renderFactorPart(views, backup, 'enrol', { stage: 'pending', csrf: csrf.tokenFor(signed.session.id), actions: {}, enrolment: issued });
   }
 
   async function enrolledPrimaries(accountId: string): Promise<Factor[]> {
-    const primaries = factors.all.filter((factor) => factor.role === 'primary');
+    const primaries = factors.primary;
     const flags = await Promise.all(primaries.map((factor) => factor.isEnrolled(accountId)));
     return primaries.filter((_, index) => flags[index]);
   }
@@ -330,7 +335,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
       companyForces(account),
       listEvents(conn, account.id, { limit: RECENT_EVENTS }),
     ]);
-    const methods = await Promise.all(factors.all.filter((factor) => factor.role === 'primary').map(async (factor) => {
+    const methods = await Promise.all(factors.primary.map(async (factor) => {
       const enrolled = primaries.includes(factor);
       const since = enrolled && factor.enrolledAt ? await factor.enrolledAt(account.id) : undefined;
       return {
@@ -342,8 +347,8 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
         canAdd: !enrolled && factor.enrol?.confirm !== undefined,
       };
     }));
-    const backup = backupFactor() as (Factor & { remaining?: (accountId: string) => Promise<number> }) | undefined;
-    const remaining = backup && typeof backup.remaining === 'function' ? await backup.remaining(account.id) : undefined;
+    const backup = backupFactor();
+    const remaining = await backup?.remaining?.(account.id);
     const pending = pendingFor(signed, ACCOUNT_PATH);
     const done = typeof ctx.query.done === 'string' && ctx.query.done in ACCOUNT_NOTICES ? ctx.query.done as NoticeId : undefined;
     render(ctx, 'overview', {
@@ -457,12 +462,14 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
   async function renderAddStart(
     ctx: Context, signed: Signed, factor: Factor, message?: { id: string; text: string }, status = 200,
   ): Promise<void> {
+    const token = csrf.tokenFor(signed.session.id);
+    const destination = factor.destination?.(factorAccount(signed.account));
     render(ctx, 'add', {
       title: `Add ${factor.label.toLowerCase()}`,
-      csrf: csrf.tokenFor(signed.session.id),
-      factor: { id: factor.id, label: factor.label, sends: factor.challenge !== undefined },
+      csrf: token,
       action: addPath(factor),
-      maskedEmail: factor.challenge ? maskEmail(signed.account.email) : undefined,
+      // What will happen (scan a QR code, a code sent to the address); the page's own form continues.
+      factorHtml: renderFactorPart(views, factor, 'enrol', { stage: 'before', csrf: token, actions: {}, ...(destination ? { destination } : {}) }),
       fresh: await isFreshNow(signed),
       pending: pendingFor(signed, addPath(factor)) !== undefined,
       error: message?.text,
@@ -471,26 +478,32 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
   }
 
   async function beginEnrol(
-    ctx: Context, signed: Signed, factor: Factor & { enrol: NonNullable<Factor['enrol']> },
+    ctx: Context, signed: Signed, factor: Factor,
     options: { renew?: boolean; message?: { id: string; text: string }; status?: number },
   ): Promise<void> {
-    const begun = await factor.enrol.begin(
-      factorAccount(signed.account),
-      { ...(options.renew ? { renew: true } : {}), binding: signed.session.id } as Parameters<typeof factor.enrol.begin>[1],
-    );
+    if (!factor.enrol) throw unknownFactor();
+    const begun = await factor.enrol.begin(factorAccount(signed.account), { ...(options.renew ? { renew: true } : {}), binding: signed.session.id });
     if (!begun.ok) {
       if (begun.code === 'already_enrolled') return seeOther(ctx, `${ACCOUNT_PATH}?done=already_enrolled`);
       const message = failureMessage(begun);
       return renderAddStart(ctx, signed, factor, message, failureStatus(begun));
     }
-    const view = begun.view as { qrDataUrl?: string; manualKey?: string; sentTo?: string };
+    const token = csrf.tokenFor(signed.session.id);
+    const destination = factor.destination?.(factorAccount(signed.account));
+    const sentTo = typeof begun.view.sentTo === 'string' ? begun.view.sentTo : undefined;
+    const base = `${ACCOUNT_PATH}/methods/${factor.id}`;
     render(ctx, 'enrol', {
       title: `Add ${factor.label.toLowerCase()}`,
-      csrf: csrf.tokenFor(signed.session.id),
-      factor: { id: factor.id, label: factor.label, sends: factor.challenge !== undefined },
-      qrDataUrl: view.qrDataUrl,
-      manualKey: view.manualKey,
-      sentTo: view.sentTo,
+      csrf: token,
+      factorHtml: renderFactorPart(views, factor, 'enrol', {
+        stage: 'pending',
+        csrf: token,
+        actions: { confirm: `${base}/confirm`, renew: `${base}/renew` },
+        enrolment: begun.view,
+        ...(destination ? { destination } : {}),
+        ...(sentTo ? { sent: { to: sentTo, resendInSeconds: 0 } } : {}),
+        ...(options.message ? { error: options.message.text } : {}),
+      }),
       error: options.message?.text,
       errorId: options.message?.id,
     }, options.status ?? 200);
@@ -525,9 +538,9 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     const factor = addableFactor(ctx);
     const { account } = signed;
     if (!await ensureFresh(ctx, signed, addPath(factor))) return;
+    if (!factor.enrol?.confirm) throw unknownFactor();
     const hadPrimary = await factors.hasPrimaryFactor(account.id);
-    const confirm = factor.enrol.confirm as (accountId: string, input: unknown, binding?: string) => Promise<{ ok: true; replaced: boolean } | FactorFailure>;
-    const confirmed = await confirm.call(factor.enrol, account.id, field(ctx, 'code') ?? '', signed.session.id);
+    const confirmed = await factor.enrol.confirm(account.id, field(ctx, 'code') ?? '', signed.session.id);
     if (!confirmed.ok) {
       const message = failureMessage(confirmed);
       logger.info({ event: 'account.enrol_failed', accountId: account.id, factor: factor.id, code: confirmed.code }, 'console enrolment code refused');
@@ -547,16 +560,12 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
       await audit(ctx, account, 'sign_in_mfa_enabled', { reason: 'first_factor' });
     }
     const backup = backupFactor();
-    const codes = backup?.enrol
-      ? await backup.enrol.begin(factorAccount(account), { initial: true } as Parameters<NonNullable<Factor['enrol']>['begin']>[1])
-      : undefined;
-    const list = codes?.ok ? (codes.view as { codes?: readonly string[] }).codes ?? [] : [];
+    const issued = backup?.enrol ? await backup.enrol.begin(factorAccount(account), { initial: true, binding: signed.session.id }) : undefined;
     render(ctx, 'recovery_codes', {
       title: 'Two-factor authentication is on',
       heading: 'Two-factor authentication is on',
       intro: `Your ${factor.label.toLowerCase()} is set up. From now on every sign-in asks for a code; you can change this in your security settings.`,
-      codes: list,
-      codesText: list.join('\n'),
+      backupHtml: backup && issued?.ok ? issuedPart(signed, backup, issued.view) : undefined,
     });
   });
 
@@ -632,7 +641,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
       const alsoRemoved: string[] = [];
       if (last) {
         // Without a primary method there is no two-factor authentication: the backup codes and the sign-in switch go too.
-        for (const backup of factors.all.filter((candidate) => candidate.role === 'backup')) {
+        for (const backup of factors.backup) {
           await backup.remove(account.id);
           alsoRemoved.push(backup.id);
         }
@@ -696,25 +705,24 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
 
   const recoveryPath = `${ACCOUNT_PATH}/recovery-codes`;
 
-  async function regenerable(account: Account): Promise<Factor & { enrol: NonNullable<Factor['enrol']> }> {
+  async function regenerable(account: Account): Promise<{ backup: Factor; enrol: FactorEnrolment }> {
     const backup = backupFactor();
     if (!backup?.enrol) throw consoleError('not_found', 'Recovery codes are not available.', 404);
     if (!await factors.hasPrimaryFactor(account.id)) {
       throw consoleError('no_factor', 'Recovery codes back up a sign-in method: add an authenticator app or email code first.', 409);
     }
-    return backup as Factor & { enrol: NonNullable<Factor['enrol']> };
+    return { backup, enrol: backup.enrol };
   }
 
   router.get('/recovery-codes', async function showRegenerate(ctx) {
     const signed = await requireSignIn(ctx, recoveryPath);
     if (!signed) return;
-    const backup = await regenerable(signed.account);
-    const counter = backup as Factor & { remaining?: (accountId: string) => Promise<number> };
+    const { backup } = await regenerable(signed.account);
     render(ctx, 'regenerate', {
       title: 'New recovery codes',
       csrf: csrf.tokenFor(signed.session.id),
       action: recoveryPath,
-      remaining: typeof counter.remaining === 'function' ? await counter.remaining(signed.account.id) : undefined,
+      remaining: await backup.remaining?.(signed.account.id),
       pending: pendingFor(signed, recoveryPath) !== undefined,
     });
   });
@@ -722,20 +730,18 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
   router.post('/recovery-codes', requireForm(), parseForm, async function regenerateCodes(ctx) {
     const signed = await postContext(ctx);
     const { account } = signed;
-    const backup = await regenerable(account);
+    const { backup, enrol } = await regenerable(account);
     if (!await ensureFresh(ctx, signed, recoveryPath)) return;
     // `replace`: allowed because the re-authentication just proved the second factor (ensureFresh).
-    const made = await backup.enrol.begin(factorAccount(account), { replace: true });
+    const made = await enrol.begin(factorAccount(account), { replace: true, binding: signed.session.id });
     if (!made.ok) throw consoleError('try_again', 'New recovery codes could not be made right now. Try again.', 409);
     await clearPending(signed);
-    const list = (made.view as { codes?: readonly string[] }).codes ?? [];
-    await notify(ctx, account, 'recovery_codes_regenerated', {}, { count: list.length });
+    await notify(ctx, account, 'recovery_codes_regenerated', {}, { count: await backup.remaining?.(account.id) });
     render(ctx, 'recovery_codes', {
       title: 'Your new recovery codes',
       heading: 'Your new recovery codes',
       intro: 'Your earlier recovery codes no longer work.',
-      codes: list,
-      codesText: list.join('\n'),
+      backupHtml: issuedPart(signed, backup, made.view),
     });
   });
 

@@ -87,7 +87,10 @@ export interface VerifySuccess {
   readonly amr: readonly string[];
   /** The assurance level the factor proves (with a password beside it). */
   readonly level: number;
-  /** Recovery codes: how many unused codes are left (tell the user). */
+  /**
+   * Factors of counted single-use codes: how many are left after this one. Set only by them, so its presence means
+   * "a backup code was used": the customer is notified and told how many remain.
+   */
   readonly remaining?: number;
   /** Whether this success lifted a lockout of the second factor (a recovery code does; tell the user). */
   readonly unlocked?: boolean;
@@ -109,6 +112,17 @@ export interface EnrolBeginOptions {
    * confirmed.
    */
   readonly replace?: boolean;
+  /**
+   * Opaque id of the session or sign-in flow that enrols (the console session, the interaction uid). A factor that
+   * shows a secret on the page binds the pending enrolment to it: another binding never sees that secret, and
+   * `confirm` must present the same binding. Pages always pass it; factors that show nothing ignore it.
+   */
+  readonly binding?: string;
+  /**
+   * The page directly follows the confirmation of the account's first second factor (recovery codes: the first set
+   * is handed out there without a fresh second factor). Factors that need no such exception ignore it.
+   */
+  readonly initial?: boolean;
 }
 
 /** What `begin` hands to the enrolment view. Factor-specific fields live in `view`. */
@@ -139,6 +153,12 @@ export interface ConfirmSuccess {
  */
 export interface FactorEnrolment<View = Record<string, unknown>> {
   /**
+   * `true` when `begin` delivers the code that `confirm` checks (a mail): pages call `begin` only when the customer
+   * asks ("Send code", "Send a new code"), never just because a page is shown. `false` when `begin` only prepares
+   * what the page shows (a QR code) and may run on every showing of the page.
+   */
+  readonly delivers: boolean;
+  /**
    * Starts (or resumes) an enrolment; see {@link EnrolBeginOptions}. Factors that deliver something (email codes)
    * send it here and may fail like {@link FactorChallenge.send} (`resend_too_soon`, `too_many_codes`,
    * `mail_failed`).
@@ -148,7 +168,7 @@ export interface FactorEnrolment<View = Record<string, unknown>> {
    * Activates the pending enrolment when `input` is correct; a wrong input keeps the pending enrolment
    * (`invalid_code`) and changes nothing active. Absent when `begin` activates directly (`status: 'active'`).
    */
-  confirm?(accountId: string, input: unknown): Promise<ConfirmSuccess | FactorFailure>;
+  confirm?(accountId: string, input: unknown, binding?: string): Promise<ConfirmSuccess | FactorFailure>;
 }
 
 /** What {@link FactorChallenge.send} reports when the challenge went out. */
@@ -172,14 +192,43 @@ export interface FactorChallenge {
   send(account: FactorAccount): Promise<ChallengeSent | FactorFailure>;
 }
 
-/** Names of the pug templates of a factor (relative to `views/`, without extension). */
+/**
+ * The factor's own parts of the pages (docs/ARCHITECTURE.md "The factor contract"): pug templates rendered into the
+ * sign-in and console pages, which keep the frame (heading, the shop's name, cancel). Each is a view name under
+ * `views/` (`factors/totp/challenge`) or an absolute path to a `.pug` file (a factor shipped outside this package).
+ * Every template gets a {@link FactorViewModel}.
+ */
 export interface FactorViews {
-  /** The step-up / login page asking for this factor's input. */
+  /** The input of a challenge: what to enter and the form that posts it (and "send code" for delivering factors). */
   readonly challenge: string;
-  /** The enrolment page (when the factor has `enrol`). */
+  /**
+   * The enrolment: before `begin` (what will happen; for delivering factors the "send code" form), and after it
+   * (the pending enrolment's view and the form that confirms it; for `status: 'active'` factors, what was issued).
+   */
   readonly enrol?: string;
-  /** The confirmation shown after enrolment or when the factor activated (recovery codes list). */
-  readonly enrolled?: string;
+}
+
+/** What a factor's template receives from the page that renders it. */
+export interface FactorViewModel {
+  /** The factor: id, label. */
+  readonly factor: { readonly id: string; readonly label: string };
+  /** `before`: nothing begun yet; `pending`: `begin` answered with `enrolment`; `challenge`: the sign-in challenge. */
+  readonly stage: 'before' | 'pending' | 'challenge';
+  /** The `view` of {@link EnrolBeginSuccess} (pending stage). */
+  readonly enrolment?: Readonly<Record<string, unknown>>;
+  /** Where the factor delivers its codes, masked (see {@link Factor.destination}). */
+  readonly destination?: string;
+  /** Where a code was just sent, masked, and when a new one may be asked for (whole seconds from now). */
+  readonly sent?: { readonly to: string; readonly resendInSeconds: number };
+  /** The form token every form of the page carries (field `csrf`). */
+  readonly csrf: string;
+  /**
+   * Where the factor's forms post (absent: the page offers no such form here). `verify`/`confirm` take the field
+   * `code`; `send` and `renew` take none. Challenge forms also carry the field `method` (the factor's id).
+   */
+  readonly actions: { readonly verify?: string; readonly send?: string; readonly confirm?: string; readonly renew?: string };
+  /** The page's error message, already shown at the top; `aria-describedby` of the input points at `form-error`. */
+  readonly error?: string;
 }
 
 /** A second factor. */
@@ -197,6 +246,8 @@ export interface Factor {
    * ("use a recovery code"), set up after a primary factor.
    */
   readonly role: 'primary' | 'backup';
+  /** What the pages offer to switch to this factor ("Use a recovery code"); default: the label. */
+  readonly offer?: string;
   readonly views: FactorViews;
   readonly enrol?: FactorEnrolment;
   readonly challenge?: FactorChallenge;
@@ -221,6 +272,16 @@ export interface Factor {
    * the account's current address.
    */
   verifiedEmail?(accountId: string): Promise<string | undefined>;
+  /**
+   * Where the factor delivers its codes for this account, masked so it is safe to show (`m•••@example.com`), or
+   * `undefined` for a factor that delivers nothing. Optional.
+   */
+  destination?(account: FactorAccount): string | undefined;
+  /**
+   * How many single-use codes the account has left (`undefined` when it holds none). Optional: factors of counted
+   * codes report it, the console shows it, and a success of such a factor tells the customer how many remain.
+   */
+  remaining?(accountId: string): Promise<number | undefined>;
 }
 
 /** Whether `value` is a valid factor id: lower_snake_case, 1-32 characters. */

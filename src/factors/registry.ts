@@ -14,8 +14,12 @@ import { createTotpFactor } from './totp/factor.ts';
 
 /** The registered factors, in display order (primary factors first, then backups). */
 export interface FactorRegistry {
-  /** Every factor, in registration order. */
+  /** Every factor: primary factors first, then backups, each in registration order. */
   readonly all: readonly Factor[];
+  /** The factors offered to set up and to sign in with (`role: 'primary'`). */
+  readonly primary: readonly Factor[];
+  /** The fallbacks (`role: 'backup'`: recovery codes), set up after a primary factor. */
+  readonly backup: readonly Factor[];
   /** The factor with this id, or `undefined` (ids come from forms: treat an unknown one as a user error). */
   get(id: string): Factor | undefined;
   /**
@@ -46,10 +50,9 @@ export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry
     byId.set(factor.id, factor);
   }
   if (problems.length > 0) throw new Error(`invalid factor registry: ${problems.join('; ')}`);
-  const all = Object.freeze([
-    ...factors.filter((factor) => factor.role === 'primary'),
-    ...factors.filter((factor) => factor.role === 'backup'),
-  ]);
+  const primary = Object.freeze(factors.filter((factor) => factor.role === 'primary'));
+  const backup = Object.freeze(factors.filter((factor) => factor.role === 'backup'));
+  const all = Object.freeze([...primary, ...backup]);
 
   async function enrolled(accountId: string, candidates: readonly Factor[]): Promise<Factor[]> {
     const flags = await Promise.all(candidates.map((factor) => factor.isEnrolled(accountId)));
@@ -58,6 +61,8 @@ export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry
 
   return Object.freeze({
     all,
+    primary,
+    backup,
     get(id: string): Factor | undefined {
       return typeof id === 'string' ? byId.get(id) : undefined;
     },
@@ -65,10 +70,10 @@ export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry
       return enrolled(accountId, all.filter((factor) => factor.level >= minLevel));
     },
     enrollableFactors(minLevel: number, role?: Factor['role']): Factor[] {
-      return all.filter((factor) => factor.enrol && factor.level >= minLevel && (role === undefined || factor.role === role));
+      return (role === undefined ? all : role === 'primary' ? primary : backup).filter((factor) => factor.enrol && factor.level >= minLevel);
     },
     async hasPrimaryFactor(accountId: string): Promise<boolean> {
-      return (await enrolled(accountId, all.filter((factor) => factor.role === 'primary'))).length > 0;
+      return (await enrolled(accountId, primary)).length > 0;
     },
     async removeAll(accountId: string): Promise<void> {
       await Promise.all(all.map((factor) => factor.remove(accountId)));

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pug from 'pug';
 
@@ -20,20 +21,36 @@ export const VIEW_NAME = /^[a-z_]+(\/[a-z_]+)*$/;
 export interface Views {
   /** Renders `views/<name>.pug` to HTML (pug escapes every interpolated value); `name` matches {@link VIEW_NAME}. */
   render(name: string, locals: PageLocals): string;
+  /**
+   * Renders a part of a page that code names: a view name as for {@link render}, or an absolute path to a `.pug`
+   * file (a second factor shipped outside this package keeps its templates beside its code). The page embeds the
+   * HTML as is, so the reference must come from code (the factor contract), never from a request.
+   */
+  renderPart(reference: string, locals: Record<string, unknown>): string;
 }
 
 /** Compiled pug templates, cached per name (pages are small and few). */
 export function createViews(dir: string = VIEWS_DIR): Views {
   const cache = new Map<string, pug.compileTemplate>();
+  function compiled(file: string): pug.compileTemplate {
+    let template = cache.get(file);
+    if (!template) {
+      template = pug.compileFile(file, { basedir: dir });
+      cache.set(file, template);
+    }
+    return template;
+  }
+  function fileOf(name: string): string {
+    if (!VIEW_NAME.test(name)) throw new Error(`invalid view name ${JSON.stringify(name)}`);
+    return `${dir}${name}.pug`;
+  }
   return {
     render(name, locals) {
-      if (!VIEW_NAME.test(name)) throw new Error(`invalid view name ${JSON.stringify(name)}`);
-      let template = cache.get(name);
-      if (!template) {
-        template = pug.compileFile(`${dir}${name}.pug`, { basedir: dir });
-        cache.set(name, template);
-      }
-      return template(locals);
+      return compiled(fileOf(name))(locals);
+    },
+    renderPart(reference, locals) {
+      const file = isAbsolute(reference) && reference.endsWith('.pug') ? reference : fileOf(reference);
+      return compiled(file)(locals);
     },
   };
 }

@@ -13,7 +13,7 @@ import { createMethodChoice, type MethodChoice } from '../factors/method_choice.
 import type { FactorRegistry } from '../factors/registry.ts';
 import { requestedAcrLevel } from '../policy/step_up.ts';
 import { requestFromParams } from '../policy/step_up_params.ts';
-import { maskEmail } from '../shared/mask_email.ts';
+import { renderFactorPart } from '../http/pages.ts';
 import { clientNameOf, formBody, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { MFA_MESSAGES, STATUS, failureMessage, type MfaMessageId } from './factor_messages.ts';
 import { finishLogin, finishUnmet, notify, notifyLockout, restartSignIn } from './finish.ts';
@@ -101,15 +101,27 @@ export async function renderChallenge(ctx: Context, deps: InteractionDeps, step:
     await finishUnmet(ctx, step.interaction);
     return;
   }
+  const csrf = deps.csrf.tokenFor(interaction.uid);
+  const destination = current.destination?.(account);
+  const methodHtml = renderFactorPart(deps.views, current, 'challenge', {
+    stage: 'challenge',
+    csrf,
+    actions: {
+      verify: `/interaction/${interaction.uid}/mfa`,
+      ...(current.challenge ? { send: `/interaction/${interaction.uid}/mfa/send` } : {}),
+    },
+    ...(destination ? { destination } : {}),
+    ...(form.sentTo ? { sent: { to: form.sentTo, resendInSeconds: 0 } } : {}),
+    ...(form.message ? { error: form.message.text } : {}),
+  });
+  const backups = new Set(deps.factors?.backup ?? []);
   renderInteractionPage(ctx, deps, interaction, 'mfa_challenge', {
     title: 'Two-factor authentication',
     clientName: await clientNameOf(deps.provider, interaction),
-    csrf: deps.csrf.tokenFor(interaction.uid),
-    method: { id: current.id, label: current.label, role: current.role, sends: current.challenge !== undefined },
-    otherMethods: others.filter((factor) => factor.role === 'primary').map((factor) => ({ id: factor.id, label: factor.label })),
-    backupMethods: others.filter((factor) => factor.role === 'backup').map((factor) => ({ id: factor.id, label: factor.label })),
-    maskedEmail: current.challenge ? maskEmail(account.email) : undefined,
-    sentTo: form.sentTo,
+    csrf,
+    methodHtml,
+    otherMethods: others.filter((factor) => !backups.has(factor)).map((factor) => ({ id: factor.id, label: factor.label })),
+    backupMethods: others.filter((factor) => backups.has(factor)).map((factor) => ({ id: factor.id, offer: factor.offer ?? factor.label })),
     error: form.message?.text,
     errorId: form.message?.id,
   }, form.status ?? 200);
@@ -170,7 +182,8 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
   }
   deps.logger.info({ event: 'mfa.succeeded', accountId: account.id, factor: factor.id }, 'second factor verified');
   const proven = await proveFactor(deps, ctx.req, proofHolderOf(interaction, pending), account, factor.id, { at: new Date(), interaction: interaction.uid });
-  if (factor.role === 'backup') {
+  if (result.remaining !== undefined) {
+    // A counted backup code was used (a recovery code): the customer learns it, and how many are left.
     await notify(ctx, deps, interaction, account, { kind: 'recovery_code_used', details: { remaining: result.remaining ?? 0 } });
   }
   if (!proven) return restartSignIn(ctx, deps, interaction);

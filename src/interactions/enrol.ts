@@ -9,12 +9,13 @@
  *   to it.
  * - The password is re-confirmed first when this interaction did not prove it (a signed-in session; OWASP ASVS
  *   7.5.1), throttled like the login: a stolen session alone cannot bind its own factor.
- * - A factor whose pending secret is shown on the page (the app): QR + manual key, confirmed with a code.
- * - A factor that sends its code (email): `enrol.begin` mails a code to the account's address and `enrol.confirm`
- *   activates it. Until `confirm` succeeds
- *   nothing about the account changes: a wrong code, a refused resend or a failed mail leave it without the factor.
+ * - The factor's own template (`factor.views.enrol`) is the middle of every enrolment page; this file keeps the
+ *   frame and the steps. A factor whose `begin` only prepares what the page shows (the app's QR code) begins when the
+ *   page is shown; one whose `begin` delivers the code (`enrol.delivers`: a mail) begins only when the customer asks
+ *   ("Send code"). `enrol.confirm` activates it; until then nothing about the account changes: a wrong code, a
+ *   refused resend or a failed mail leave it without the factor.
  *
- * Both kinds end in one code path ({@link submitEnrol}): the new factor is recorded as proven in the session (its code
+ * Every factor ends in one code path ({@link submitEnrol}): the new factor is recorded as proven in the session (its code
  * was just entered), `factor_added` notification, recovery codes, then the login. An account that already holds a
  * factor reaches these pages only after proving its strongest one (the step-up decision asks for that first).
  * The interaction remembers the choice and its progress server-side (`PendingStepUp.enrolment`); every form carries
@@ -24,8 +25,8 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { verifyLogin } from '../accounts/accounts.ts';
 import { proveFactor, provePassword } from '../authentication/request_state.ts';
-import type { ConfirmSuccess, EnrolBeginOptions, Factor, FactorFailure } from '../factors/contract.ts';
-import { maskEmail } from '../shared/mask_email.ts';
+import type { Factor, FactorAccount } from '../factors/contract.ts';
+import { renderFactorPart } from '../http/pages.ts';
 import { clientNameOf, formBody, loadInteraction, renderInteractionPage, type InteractionDeps } from './context.ts';
 import { codeForm, postStep, renderChallenge, type Step } from './challenge.ts';
 import { STATUS, failureMessage, type MfaMessageId } from './factor_messages.ts';
@@ -49,10 +50,6 @@ interface PageMessage {
   readonly text: string;
 }
 
-type BoundConfirm = (accountId: string, input: unknown, binding?: string) => Promise<ConfirmSuccess | FactorFailure>;
-/** `binding` ties a pending app secret to this interaction (the TOTP factor reads it; others ignore it). */
-type BeginOptions = EnrolBeginOptions & { readonly binding?: string; readonly initial?: boolean };
-
 const methodForm = z.object({ method: z.string().max(64) });
 const passwordForm = z.object({ password: z.string().max(1024).optional() });
 
@@ -67,9 +64,13 @@ function chosenFactor(options: readonly Factor[], pending: PendingStepUp): Facto
   return chosen ?? (options.length === 1 ? options[0] : undefined);
 }
 
-/** A factor that delivers its code (it has a challenge to send): its enrolment mails a code to the account's address. */
-function sendsCode(factor: Factor): boolean {
-  return factor.challenge !== undefined;
+/** A factor whose enrolment delivers the code it confirms (see `FactorEnrolment.delivers`). */
+function delivers(factor: Factor): boolean {
+  return factor.enrol?.delivers === true;
+}
+
+function factorAccount(account: Step['account']): FactorAccount {
+  return { id: account.id, email: account.email, name: account.name };
 }
 
 /** Whether the password must be confirmed again before a factor is set up: it was not proven in this interaction. */
@@ -97,64 +98,71 @@ async function renderChoice(ctx: Context, deps: InteractionDeps, step: Step, opt
   const selected = options.find((factor) => factor.id === step.pending.enrolment?.factorId) ?? recommended ?? options[0];
   renderInteractionPage(ctx, deps, step.interaction, 'mfa_enrol_choice', {
     ...await commonLocals(deps, step),
-    methods: options.map((factor) => ({
-      id: factor.id,
-      label: sendsCode(factor) ? `${factor.label} to ${maskEmail(step.account.email)}` : factor.label,
-      recommended: factor === recommended,
-      selected: factor === selected,
-    })),
+    methods: options.map((factor) => {
+      const destination = factor.destination?.(factorAccount(step.account));
+      return {
+        id: factor.id,
+        label: destination ? `${factor.label} to ${destination}` : factor.label,
+        recommended: factor === recommended,
+        selected: factor === selected,
+      };
+    }),
     error: form.message?.text,
     errorId: form.message?.id,
   }, form.status ?? 200);
 }
 
-/** The app's page: QR + manual key of the pending secret (bound to this interaction), confirm with a code. */
-async function renderAppEnrol(
-  ctx: Context, deps: InteractionDeps, step: Step, factor: Factor, options: { renew?: boolean; message?: PageMessage; status?: number },
-): Promise<void> {
-  if (!factor.enrol) return finishUnmet(ctx, step.interaction);
-  const { account, interaction } = step;
-  const begun = await factor.enrol.begin(
-    { id: account.id, email: account.email, name: account.name },
-    { ...(options.renew ? { renew: true } : {}), binding: interaction.uid } as BeginOptions,
-  );
-  if (!begun.ok) {
-    // Enrolled meanwhile (another tab): the challenge takes over.
-    if (begun.code === 'already_enrolled') return renderChallenge(ctx, deps, step, {});
-    return renderChallenge(ctx, deps, step, { message: failureMessage(begun), status: 400 });
-  }
-  const view = begun.view as { qrDataUrl?: string; manualKey?: string };
-  renderInteractionPage(ctx, deps, interaction, 'mfa_enrol', {
-    ...await commonLocals(deps, step),
-    factorLabel: factor.label,
-    qrDataUrl: view.qrDataUrl,
-    manualKey: view.manualKey,
-    canChoose: enrolOptions(deps, step.level).length > 1,
-    error: options.message?.text,
-    errorId: options.message?.id,
-  }, options.status ?? 200);
+interface FactorStepForm {
+  readonly message?: PageMessage;
+  readonly status?: number;
+  /** The view `enrol.begin` answered with (a factor that delivers shows the pending step from `codeSent` alone). */
+  readonly enrolment?: Readonly<Record<string, unknown>>;
+  /** Ask the factor for a new pending enrolment ("new QR code"). */
+  readonly renew?: boolean;
 }
 
 /**
- * The email steps: the password re-confirmation when needed, else the code form once a code went out, else the
- * "send code" form (after a failed mail: try again, or choose another method).
+ * The chosen factor's page: the password re-confirmation when needed, else the factor's own template — before
+ * `begin` (a delivering factor not yet asked to send), or with the pending enrolment. A factor that delivers nothing
+ * begins here, bound to this interaction (a resumed pending enrolment shows the same QR code again).
  */
-async function renderEmailStep(
-  ctx: Context, deps: InteractionDeps, step: Step, factor: Factor,
-  form: { message?: PageMessage; status?: number; sentTo?: string; resendAvailableAt?: Date },
-): Promise<void> {
+async function renderFactorStep(ctx: Context, deps: InteractionDeps, step: Step, factor: Factor, form: FactorStepForm): Promise<void> {
   if (needsPassword(step)) return renderPasswordStep(ctx, deps, step, factor, form);
-  const resendInSeconds = form.resendAvailableAt ? Math.max(0, Math.ceil((form.resendAvailableAt.getTime() - Date.now()) / 1000)) : 0;
-  renderInteractionPage(ctx, deps, step.interaction, 'mfa_enrol_email', {
-    ...await commonLocals(deps, step),
-    factorLabel: factor.label,
-    maskedEmail: maskEmail(step.account.email),
+  if (!factor.enrol) return finishUnmet(ctx, step.interaction);
+  const { interaction, account } = step;
+  let enrolment = form.enrolment;
+  if (!delivers(factor) && !enrolment) {
+    const begun = await factor.enrol.begin(factorAccount(account), { ...(form.renew ? { renew: true } : {}), binding: interaction.uid });
+    if (!begun.ok) {
+      // Enrolled meanwhile (another tab): the challenge takes over.
+      if (begun.code === 'already_enrolled') return renderChallenge(ctx, deps, step, {});
+      return renderChallenge(ctx, deps, step, { message: failureMessage(begun), status: 400 });
+    }
+    enrolment = begun.view;
+  }
+  const pending = !delivers(factor) || step.pending.enrolment?.codeSent === true;
+  const destination = factor.destination?.(factorAccount(account));
+  const sentTo = typeof enrolment?.sentTo === 'string' ? enrolment.sentTo : destination;
+  const resendAt = enrolment?.resendAvailableAt;
+  const base = `/interaction/${interaction.uid}/enrol`;
+  const common = await commonLocals(deps, step);
+  const enrolmentHtml = renderFactorPart(deps.views, factor, 'enrol', {
+    stage: pending ? 'pending' : 'before',
+    csrf: common.csrf,
+    actions: { send: `${base}/send`, confirm: base, renew: delivers(factor) ? `${base}/send` : `${base}/renew` },
+    ...(enrolment ? { enrolment } : {}),
+    ...(destination ? { destination } : {}),
+    ...(pending && sentTo ? {
+      sent: { to: sentTo, resendInSeconds: resendAt instanceof Date ? Math.max(0, Math.ceil((resendAt.getTime() - Date.now()) / 1000)) : 0 },
+    } : {}),
+    ...(form.message ? { error: form.message.text } : {}),
+  });
+  renderInteractionPage(ctx, deps, interaction, 'mfa_enrol', {
+    ...common,
+    enrolmentHtml,
     canChoose: enrolOptions(deps, step.level).length > 1,
     error: form.message?.text,
     errorId: form.message?.id,
-    step: step.pending.enrolment?.codeSent ? 'code' : 'send',
-    sentTo: form.sentTo,
-    resendInSeconds,
   }, form.status ?? 200);
 }
 
@@ -163,7 +171,7 @@ async function renderPasswordStep(ctx: Context, deps: InteractionDeps, step: Ste
   renderInteractionPage(ctx, deps, step.interaction, 'mfa_enrol_password', {
     ...await commonLocals(deps, step),
     factorLabel: factor.label,
-    maskedEmail: sendsCode(factor) ? maskEmail(step.account.email) : undefined,
+    destination: factor.destination?.(factorAccount(step.account)),
     canChoose: enrolOptions(deps, step.level).length > 1,
     error: form.message?.text,
     errorId: form.message?.id,
@@ -176,22 +184,17 @@ export async function showEnrolment(ctx: Context, deps: InteractionDeps, step: S
   if (factors.length === 0) return finishUnmet(ctx, step.interaction);
   const factor = options.choose && factors.length > 1 ? undefined : chosenFactor(factors, step.pending);
   if (!factor) return renderChoice(ctx, deps, step, factors, {});
-  if (needsPassword(step)) return renderPasswordStep(ctx, deps, step, factor, {});
-  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, step, factor, {});
-  return renderEmailStep(ctx, deps, step, factor, {});
+  return renderFactorStep(ctx, deps, step, factor, {});
 }
 
 /**
- * `enrol.begin` of a factor that mails its code: sends one (or, with `renew`, a new one within the cooldown and the
+ * `enrol.begin` of a factor that delivers its code: sends one (or, with `renew`, a new one within the cooldown and the
  * hourly budget). A failure changes nothing; the page says why and offers to retry or to choose another method.
  */
 async function sendEnrolmentCode(ctx: Context, deps: InteractionDeps, step: Step, factor: Factor, renew: boolean): Promise<void> {
   if (!factor.enrol) return finishUnmet(ctx, step.interaction);
   const { account, interaction } = step;
-  const begun = await factor.enrol.begin(
-    { id: account.id, email: account.email, name: account.name },
-    { ...(renew ? { renew: true } : {}), binding: interaction.uid } as BeginOptions,
-  );
+  const begun = await factor.enrol.begin(factorAccount(account), { ...(renew ? { renew: true } : {}), binding: interaction.uid });
   if (!begun.ok) {
     if (begun.code === 'already_enrolled') {
       // Enrolled meanwhile (another tab): the challenge takes over.
@@ -200,16 +203,12 @@ async function sendEnrolmentCode(ctx: Context, deps: InteractionDeps, step: Step
     }
     deps.logger.info({ event: 'mfa.enrol_send_refused', accountId: account.id, factor: factor.id, code: begun.code }, 'enrolment code not sent');
     const message = failureMessage(begun);
-    await renderEmailStep(ctx, deps, step, factor, { message, status: STATUS[message.id] ?? 400 });
+    await renderFactorStep(ctx, deps, step, factor, { message, status: STATUS[message.id] ?? 400 });
     return;
   }
   const pending = withEnrolment(step.pending, factor, { codeSent: true });
   await savePending(step.interaction, pending);
-  const view = begun.view as { sentTo?: string; resendAvailableAt?: Date };
-  await renderEmailStep(ctx, deps, { ...step, pending }, factor, {
-    ...(view.sentTo ? { sentTo: view.sentTo } : {}),
-    ...(view.resendAvailableAt instanceof Date ? { resendAvailableAt: view.resendAvailableAt } : {}),
-  });
+  await renderFactorStep(ctx, deps, { ...step, pending }, factor, { enrolment: begun.view });
 }
 
 /** The enrolment of a POST: the step, the options and the chosen factor; undefined after a redirect. */
@@ -237,8 +236,7 @@ export async function submitEnrolMethod(ctx: Context, deps: InteractionDeps): Pr
   }
   const next = { ...step, pending: withEnrolment(step.pending, factor, {}) };
   await savePending(next.interaction, next.pending);
-  if (needsPassword(next)) return renderPasswordStep(ctx, deps, next, factor, {});
-  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, next, factor, {});
+  if (needsPassword(next) || !delivers(factor)) return renderFactorStep(ctx, deps, next, factor, {});
   // `begin` without renew resumes a code that still works (back and forth between the methods mails nothing new).
   return sendEnrolmentCode(ctx, deps, next, factor, false);
 }
@@ -285,7 +283,7 @@ export async function submitEnrolPassword(ctx: Context, deps: InteractionDeps): 
   }
   const state = await provePassword(deps, ctx.req, proofHolderOf(interaction, pending), account, { at: new Date(), interaction: interaction.uid }, 'reconfirm');
   const next = { ...step, evaluation: { ...step.evaluation, state } };
-  if (!sendsCode(factor)) return renderAppEnrol(ctx, deps, next, factor, {});
+  if (!delivers(factor)) return renderFactorStep(ctx, deps, next, factor, {});
   await sendEnrolmentCode(ctx, deps, next, factor, false);
 }
 
@@ -294,7 +292,7 @@ export async function submitEnrolSend(ctx: Context, deps: InteractionDeps): Prom
   const step = await enrolStep(ctx, deps);
   if (!step) return;
   const { interaction, pending, factor } = step;
-  if (!factor || !sendsCode(factor) || needsPassword(step)) {
+  if (!factor || !delivers(factor) || needsPassword(step)) {
     redirectToStep(ctx, interaction.uid);
     return;
   }
@@ -309,20 +307,17 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
   const step = await enrolStep(ctx, deps);
   if (!step) return;
   const { interaction, pending, account, factor } = step;
-  if (!factor?.enrol?.confirm || needsPassword(step) || (sendsCode(factor) && pending.enrolment?.codeSent !== true)) {
+  if (!factor?.enrol?.confirm || needsPassword(step) || (delivers(factor) && pending.enrolment?.codeSent !== true)) {
     redirectToStep(ctx, interaction.uid);
     return;
   }
   const parsed = codeForm.safeParse(formBody(ctx));
   const code = parsed.success ? parsed.data.code ?? '' : '';
-  const confirm = factor.enrol.confirm.bind(factor.enrol) as BoundConfirm;
-  const confirmed = await confirm(account.id, code, interaction.uid);
+  const confirmed = await factor.enrol.confirm(account.id, code, interaction.uid);
   if (!confirmed.ok) {
     const message = failureMessage(confirmed);
     await notifyLockout(ctx, deps, interaction, account, confirmed);
-    const form = { message, status: STATUS[message.id] ?? 400 };
-    if (sendsCode(factor)) await renderEmailStep(ctx, deps, step, factor, form);
-    else await renderAppEnrol(ctx, deps, step, factor, form);
+    await renderFactorStep(ctx, deps, step, factor, { message, status: STATUS[message.id] ?? 400 });
     return;
   }
   deps.logger.info({ event: 'mfa.enrolled', accountId: account.id, factor: factor.id }, 'second factor enrolled during login');
@@ -332,19 +327,17 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
   }
   await savePending(interaction, { ...pending, enrolled: { factorId: factor.id } });
 
+  // The backup (recovery codes) handed out once, right after the first factor: its own template shows what it issued.
   const backup = deps.factors?.enrollableFactors(step.level, 'backup')[0];
-  const codes = backup?.enrol
-    ? await backup.enrol.begin({ id: account.id, email: account.email, name: account.name }, { initial: true } as BeginOptions)
-    : undefined;
-  const list = codes?.ok ? (codes.view as { codes?: readonly string[] }).codes ?? [] : [];
+  const issued = backup?.enrol ? await backup.enrol.begin(factorAccount(account), { initial: true, binding: interaction.uid }) : undefined;
+  const csrf = deps.csrf.tokenFor(interaction.uid);
   renderInteractionPage(ctx, deps, interaction, 'mfa_recovery_codes', {
     title: 'Two-factor authentication is set up',
     clientName: await clientNameOf(deps.provider, interaction),
-    csrf: deps.csrf.tokenFor(interaction.uid),
+    csrf,
     factorLabel: factor.label,
-    sentTo: sendsCode(factor) ? maskEmail(account.email) : undefined,
-    codes: list,
-    codesText: list.join('\n'),
+    destination: factor.destination?.(factorAccount(account)),
+    backupHtml: backup && issued?.ok ? renderFactorPart(deps.views, backup, 'enrol', { stage: 'pending', csrf, actions: {}, enrolment: issued.view }) : undefined,
   });
 }
 
@@ -353,11 +346,11 @@ export async function submitEnrolRenew(ctx: Context, deps: InteractionDeps): Pro
   const step = await enrolStep(ctx, deps);
   if (!step) return;
   const { interaction, factor } = step;
-  if (!factor || sendsCode(factor) || needsPassword(step)) {
+  if (!factor || delivers(factor) || needsPassword(step)) {
     redirectToStep(ctx, interaction.uid);
     return;
   }
-  await renderAppEnrol(ctx, deps, step, factor, { renew: true });
+  await renderFactorStep(ctx, deps, step, factor, { renew: true });
 }
 
 /** POST /interaction/:uid/mfa/continue — after the recovery codes page: back to the shop. */

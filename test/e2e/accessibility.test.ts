@@ -154,7 +154,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
 
     const key = (await page.locator('#manual-key').getAttribute('data-key'))?.replace(/\s+/g, '') as string;
     await page.getByLabel('Authentication code').fill(await appCode(key));
-    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Authenticate' }).click()]);
+    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Verify code' }).click()]);
     await page.locator('#recovery-codes').waitFor();
     problems.push(...await audit(page, 'recovery codes'));
     expect(problems, problems.join('\n')).to.deep.equal([]);

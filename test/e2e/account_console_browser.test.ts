@@ -57,7 +57,7 @@ describe('security console in a real browser (headless Chromium)', function () {
     const key = (await page.locator('#manual-key').getAttribute('data-key'))?.replace(/\s+/g, '');
     expect(key, 'the manual key').to.match(/^[A-Z2-7]{32}$/);
     expect(await page.getByRole('img', { name: /QR code/ }).getAttribute('src')).to.match(/^data:image\/png;base64,/);
-    await page.getByLabel('Verification code').fill(await appCode(key as string));
+    await page.getByLabel('Authentication code').fill(await appCode(key as string));
     await page.getByRole('button', { name: 'Verify code' }).click();
 
     await page.locator('#recovery-codes').waitFor();

@@ -65,7 +65,7 @@ describe('invoice customer enrols an authenticator during login (headless Chromi
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
     await page.getByLabel('Authentication code').fill(await appCode(secret));
-    await page.getByRole('button', { name: 'Authenticate' }).click();
+    await page.getByRole('button', { name: 'Verify code' }).click();
     await page.getByRole('heading', { name: 'Two-factor authentication successfully set up' }).waitFor();
     expect(await page.locator('#recovery-codes li').count()).to.equal(10);
 

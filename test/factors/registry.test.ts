@@ -64,7 +64,7 @@ describe('factor registry', () => {
   });
 
   it('lists the factors a user can enrol for a level and role', () => {
-    const withEnrol = (factor: Factor): Factor => ({ ...factor, enrol: { begin: async () => ({ ok: true, status: 'active', view: {} }) } });
+    const withEnrol = (factor: Factor): Factor => ({ ...factor, enrol: { delivers: false, begin: async () => ({ ok: true, status: 'active', view: {} }) } });
     const registry = createFactorRegistry([
       withEnrol(stubFactor('app', 3, 'primary', new Set())),
       withEnrol(stubFactor('mail', 2, 'primary', new Set())),

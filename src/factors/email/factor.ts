@@ -101,6 +101,7 @@ export interface EmailCodeEnrolView extends Record<string, unknown> {
 
 export interface EmailCodeFactor extends Factor {
   readonly enrol: {
+    readonly delivers: boolean;
     /**
      * Sends an enrolment code to `account.email` and records the pending enrolment (only when the mail went out).
      * With a pending enrolment whose code still works, returns it without sending again unless `renew: true`.
@@ -407,7 +408,10 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
     label: 'Email code',
     role: 'primary' as const,
     views: Object.freeze({ challenge: 'factors/email/challenge', enrol: 'factors/email/enrol' }),
-    enrol: Object.freeze({ begin, confirm }),
+    enrol: Object.freeze({ delivers: true, begin, confirm }),
+    destination(account: FactorAccount): string {
+      return maskEmail(account.email);
+    },
     challenge: Object.freeze({ send }),
     verify,
     async isEnrolled(accountId: string): Promise<boolean> {

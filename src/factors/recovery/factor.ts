@@ -70,6 +70,7 @@ export interface RecoveryFactorOptions {
 
 export interface RecoveryFactor extends Factor {
   readonly enrol: {
+    readonly delivers: boolean;
     /**
      * Generates a code set (status `active`, the codes in `view`, shown once).
      *
@@ -257,8 +258,9 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
     level: LEVEL.mfaApp,
     label: 'Recovery code',
     role: 'backup' as const,
-    views: Object.freeze({ challenge: 'factors/recovery/challenge', enrolled: 'factors/recovery/codes' }),
-    enrol: Object.freeze({ begin }),
+    offer: 'Use a recovery code',
+    views: Object.freeze({ challenge: 'factors/recovery/challenge', enrol: 'factors/recovery/enrol' }),
+    enrol: Object.freeze({ delivers: false, begin }),
     verify,
     generate,
     remaining,

@@ -77,6 +77,7 @@ export interface TotpBeginOptions extends EnrolBeginOptions {
 
 export interface TotpFactor extends Factor {
   readonly enrol: {
+    readonly delivers: boolean;
     /** Starts or resumes the enrolment of the flow `options.binding`; see {@link TotpBeginOptions}. */
     begin(account: FactorAccount, options?: TotpBeginOptions): Promise<EnrolBeginSuccess<TotpEnrolView> | FactorFailure>;
     /**
@@ -260,8 +261,8 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
     level: LEVEL.mfaApp,
     label: 'Authenticator app',
     role: 'primary' as const,
-    views: Object.freeze({ challenge: 'factors/totp/challenge', enrol: 'factors/totp/enrol', enrolled: 'factors/totp/enrolled' }),
-    enrol: Object.freeze({ begin, confirm }),
+    views: Object.freeze({ challenge: 'factors/totp/challenge', enrol: 'factors/totp/enrol' }),
+    enrol: Object.freeze({ delivers: false, begin, confirm }),
     verify,
     async isEnrolled(accountId: string): Promise<boolean> {
       checkAccountId(accountId);
