@@ -584,7 +584,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
 
   async function removableFactor(ctx: Context, account: Account): Promise<{ factor: Factor; removal: Removal }> {
     const factor = factorParam(ctx);
-    if (factor.role !== 'primary') throw unknownFactor();
+    if (!factors.primary.includes(factor)) throw unknownFactor();
     const primaries = await enrolledPrimaries(account.id);
     if (!primaries.includes(factor)) {
       throw consoleError('not_enrolled', 'This sign-in method is not set up for your account.', 400);
@@ -668,7 +668,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
     const signed = await postContext(ctx);
     const id = field(ctx, 'factor') ?? '';
     const factor = FACTOR_ID.test(id) ? factors.get(id) : undefined;
-    if (!factor || factor.role !== 'primary') throw unknownFactor();
+    if (!factor || !factors.primary.includes(factor)) throw unknownFactor();
     if (!await factor.isEnrolled(signed.account.id)) {
       throw consoleError('not_enrolled', 'This sign-in method is not set up for your account.', 400);
     }

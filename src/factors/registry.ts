@@ -103,6 +103,11 @@ export interface DefaultFactorOptions {
   readonly codeMailer?: CodeMailer;
   /** HMAC key of email-code hashes, ≥ 32 bytes; required with {@link codeMailer}. */
   readonly emailCodePepper?: Buffer;
+  /**
+   * Factors of your own, each implementing the {@link Factor} contract with its own templates: registered after the
+   * built-in primary factors, offered, challenged, set up and removed on the same pages.
+   */
+  readonly extraFactors?: readonly Factor[];
   /** Email-code limits (defaults in `email/factor.ts`: 10 min, 5 tries, 30 s cooldown, 5 codes per hour). */
   readonly emailCode?: Partial<Pick<EmailCodeFactorOptions, 'codeTtlMs' | 'triesPerCode' | 'resendCooldownMs' | 'codesPerHour'>>;
 }
@@ -120,6 +125,7 @@ export function createDefaultFactors(options: DefaultFactorOptions): { registry:
     ...(options.codeMailer && options.emailCodePepper
       ? [createEmailCodeFactor({ ...options.emailCode, conn: options.conn, attempts, codeMailer: options.codeMailer, pepper: options.emailCodePepper })]
       : []),
+    ...options.extraFactors ?? [],
     createRecoveryFactor({ conn: options.conn, attempts, pepper: options.recoveryPepper, otherFactors: () => registry.all }),
   ]);
   return { registry, attempts };

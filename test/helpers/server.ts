@@ -21,7 +21,7 @@ import { createStepUp } from '../../src/plugin.ts';
 import { loadOrCreateDevKeys } from '../../src/provider/keys.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createCompany } from '../../src/accounts/companies.ts';
-import { createDefaultFactors, createSecretBox, generateKey, type FactorRegistry, type TotpFactor } from '../../src/factors/index.ts';
+import { createDefaultFactors, createSecretBox, generateKey, type Factor, type FactorRegistry, type TotpFactor } from '../../src/factors/index.ts';
 import { connectFreshDb } from './db.ts';
 import { hookHandle } from './hook_handle.ts';
 import { enrolTotp } from '../factors/support.ts';
@@ -87,6 +87,8 @@ export interface TestServerOptions {
    * outbox), or pass one. Either way it is wrapped to count failures in `metrics`. Default: no mailer.
    */
   mailer?: 'config' | Mailer;
+  /** Second factors of the test's own, registered beside the built-in ones (`DefaultFactorOptions.extraFactors`). */
+  extraFactors?: readonly Factor[];
   /** Turn on the driver's command monitoring on `conn` (count commands with `recordCommands`). Default: off. */
   monitorCommands?: boolean;
 }
@@ -149,6 +151,7 @@ export async function startTestServer(label: string, options: TestServerOptions 
     secretBox: createSecretBox({ activeKeyId: 'test', keys: { test: generateKey() } }),
     issuer: 'oidc-stepup test',
     recoveryPepper: generateKey(),
+    ...(options.extraFactors ? { extraFactors: options.extraFactors } : {}),
     ...(mailer ? { codeMailer: createCodeMailer({ mailer, issuerName: config.issuerName, logger }), emailCodePepper: generateKey() } : {}),
   });
   const company = await createCompany(conn, { name: `Forced ${label}`, mfaPolicy: 'forced' });
