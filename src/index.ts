@@ -37,7 +37,7 @@ export { deriveProven, isCurrent, type AuthenticationState, type Proven } from '
 export { endSignIns, type EndedSignIns, type KeptSession } from './authentication/credentials.ts';
 export { buildInteractionPolicy, MFA_REQUIRED_REASON, SESSION_OUTDATED_REASON } from './provider/step_up_policy.ts';
 export { createDefaultFactors, createFactorRegistry, type FactorRegistry } from './factors/registry.ts';
-export type { Factor, FactorAccount, VerifyResult } from './factors/contract.ts';
+export type { Factor, FactorAccount, FactorViewModel, FactorViews, VerifyResult } from './factors/contract.ts';
 export { createSecretBox, generateKey, parseKeyRing, type KeyRing } from './factors/shared/secret_box.ts';
 export { createMailer, type Mailer } from './mail/index.ts';
 export { createAccount, findAccountByEmail, setPrivilege, type Account } from './accounts/accounts.ts';

@@ -27,7 +27,8 @@ import { activeFactors, resetFactors, unlockSecondFactor, type ActionContext } f
 import { isDuplicateKeyError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { ACCOUNT_PATH } from './client.ts';
-import { consoleError, field, requireForm, type ConsoleKit, type Signed } from './kit.ts';
+import { field, requireForm } from '../http/forms.ts';
+import { consoleError, type ConsoleKit, type Signed } from './kit.ts';
 import { oncePerConnection } from '../store/once_per_connection.ts';
 
 export const COMPANY_PATH = `${ACCOUNT_PATH}/company`;

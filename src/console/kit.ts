@@ -1,13 +1,49 @@
 /**
- * What the console's page groups share (the settings pages in `router.ts`, the company admin pages in `company.ts`):
- * the signed-in session, CSRF-checked posts, re-authentication before changes with the parked action, rendering.
- * Built once per router by `accountConsoleRouter`.
+ * What the console's page groups share (docs/ARCHITECTURE.md "The security console and the company admin pages"):
+ * the signed-in session, CSRF-checked posts, re-authentication before changes with the parked action, rendering, the
+ * audit and notification of changes, and the factor look-ups of the pages. Built once per router by
+ * {@link createConsoleKit}; each page group (`overview.ts`, `sign_in.ts`, `add_method.ts`, `remove_method.ts`,
+ * `sign_in_settings.ts`, `recovery_codes.ts`, `password.ts`, `company.ts`) adds its routes with it.
  */
 import type { Context, Middleware } from 'koa';
-import type { Account } from '../accounts/accounts.ts';
+import type { Connection } from 'mongoose';
+import type Provider from 'oidc-provider';
+import { findAccountById, type Account } from '../accounts/accounts.ts';
+import { findCompanyById } from '../accounts/companies.ts';
+import { recordEvent, type AuditEventName } from '../audit/audit_log.ts';
+import type { Factor, FactorAccount } from '../factors/contract.ts';
+import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
+import { formBody, formParser } from '../http/forms.ts';
+import { renderFactorPart, renderPage, seeOther } from '../http/pages.ts';
+import type { Views } from '../http/views.ts';
+import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
+import type { NotificationFacts, NotificationKind } from '../mail/templates.ts';
+import { LEVEL } from '../policy/acr.ts';
 import { AppError } from '../shared/errors.ts';
-import type { ConsoleCsrf } from './csrf.ts';
-import type { ConsoleSession, SignedIn } from './session.ts';
+import type { Logger } from '../shared/logger.ts';
+import { ACCOUNT_CONSOLE_CLIENT_ID, ACCOUNT_PATH } from './client.ts';
+import { createConsoleCsrf, type ConsoleCsrf } from './csrf.ts';
+import { REAUTH_WINDOW_MS, isFresh } from './freshness.ts';
+import { newLogin, pushAuthorizationRequest } from './oidc.ts';
+import {
+  createSession, findSession, setLogin, setPendingAction, touchSession, type ConsoleSession, type PendingLogin, type SignedIn,
+} from './session.ts';
+
+export interface AccountConsoleDeps {
+  readonly provider: Provider;
+  readonly conn: Connection;
+  /** The provider's issuer (the console's redirect URIs hang below it). */
+  readonly issuer: string;
+  readonly factors: FactorRegistry;
+  /** Audit + mail of security events; without it the console still writes the audit records. */
+  readonly notify?: NotifyDeps | undefined;
+  readonly logger: Logger;
+  /** The token endpoint the console redeems codes at; default `<issuer>/token`. */
+  readonly tokenEndpoint?: string | undefined;
+  /** The app's pug views (the console renders `console/*`). */
+  readonly views: Views;
+}
 
 /** A signed-in console request: its session and the (re-read, active) account. */
 export interface Signed {
@@ -16,10 +52,29 @@ export interface Signed {
   readonly account: Account;
 }
 
+/** The kinds of notification the console's own changes send. */
+type ConsoleNotification = NotificationKind & ('factor_added' | 'factor_removed' | 'recovery_codes_regenerated');
+
 export interface ConsoleKit {
+  readonly deps: AccountConsoleDeps;
+  /** The issuer without a trailing slash. */
+  readonly issuer: string;
   readonly csrf: ConsoleCsrf;
+  readonly methodChoice: MethodChoice;
   /** Form-body parser of console posts (size-limited). */
   readonly parseForm: Middleware;
+  /** The console session the browser's cookie points at (signed in or not). */
+  currentSession(ctx: Context): Promise<ConsoleSession | null>;
+  /** Sets (or, with `null`, clears) the console's session cookie. */
+  writeCookie(ctx: Context, token: string | null): void;
+  /**
+   * Pushes the authorization request of a sign-in or a re-authentication (at `level`) to the provider, remembers it
+   * in the console session and sends the browser to `/auth` with the request's reference.
+   */
+  startLogin(
+    ctx: Context, session: ConsoleSession | null, purpose: PendingLogin['purpose'], returnTo: string,
+    options?: { loginHint?: string; level?: number },
+  ): Promise<void>;
   /** The signed-in session of a GET page, or a redirect to the sign-in (then `undefined`). */
   requireSignIn(ctx: Context, returnTo: string): Promise<Signed | undefined>;
   /** The signed-in session of a POST with a valid CSRF token; an ended session is a 401 page, a bad token 403. */
@@ -36,35 +91,221 @@ export interface ConsoleKit {
   /** The parked change for `path`, when recent. */
   pendingFor(signed: Signed, path: string): Record<string, string> | undefined;
   clearPending(signed: Signed): Promise<void>;
-  /** Renders `views/account/<view>.pug` (no caching). */
+  /** Renders `views/console/<view>.pug` (never cached). */
   render(ctx: Context, view: string, locals: Record<string, unknown> & { title: string }, status?: number): void;
   seeOther(ctx: Context, location: string): void;
   /** The request's address and browser, and the console's client id, for audit records. */
   auditContext(ctx: Context): { ip: string; userAgent: string | undefined; clientId: string };
+  /** A notification (audit + mail) of a change; the audit record alone when there is no mailer. */
+  notify<K extends ConsoleNotification>(
+    ctx: Context, account: Account, kind: K, details: NotificationFacts[K], auditDetails: Record<string, unknown>,
+  ): Promise<void>;
+  /** An audit record of a change by the account holder (a failed write is logged; the change stands). */
+  audit(ctx: Context, account: Account, event: AuditEventName, details: Record<string, unknown>): Promise<void>;
+  /** The factor named by the route's `:factorId`, or a 400 page. */
+  factorParam(ctx: Context): Factor;
+  /** The backup factor the customer can (re)generate (recovery codes), if any. */
+  backupFactor(): Factor | undefined;
+  /** What a backup's enrolment issued (the recovery codes), in the factor's own template. */
+  issuedPart(signed: Signed, backup: Factor, issued: Readonly<Record<string, unknown>>): string | undefined;
+  /** The primary factors the account holds. */
+  enrolledPrimaries(accountId: string): Promise<Factor[]>;
+  /** Whether the account's company requires two-factor authentication. */
+  companyForces(account: Account): Promise<boolean>;
 }
+
+const COOKIE = 'account_session';
+const FACTOR_ID = /^[a-z][a-z0-9_]{0,31}$/;
 
 /** An expected failure shown as the console's error page (`expose`: the message is for the user). */
 export function consoleError(code: string, message: string, status: number): AppError {
   return new AppError(code, message, { status, expose: true });
 }
 
-export function formBody(ctx: Context): Record<string, unknown> {
-  const body = (ctx.request as { body?: unknown }).body;
-  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+export function unknownFactor(): AppError {
+  return consoleError('unknown_factor', 'This sign-in method does not exist. Go back to your security settings and choose one from the list.', 400);
 }
 
-/** A string form field of at most `max` characters, or `undefined`. */
-export function field(ctx: Context, name: string, max = 64): string | undefined {
-  const value = formBody(ctx)[name];
-  return typeof value === 'string' && value.length <= max ? value : undefined;
+export function notEnrolled(): AppError {
+  return consoleError('not_enrolled', 'This sign-in method is not set up for your account.', 400);
 }
 
-/** Refuses (415) a post that is not a web form. */
-export function requireForm(): Middleware {
-  return async function requireFormBody(ctx, next) {
-    if (!ctx.is('application/x-www-form-urlencoded')) {
-      throw consoleError('unsupported_media_type', 'The data was not sent as a web form.', 415);
+export function factorAccount(account: Account): FactorAccount {
+  return { id: account.id, email: account.email, name: account.name };
+}
+
+type Sessions = Pick<ConsoleKit, 'currentSession' | 'writeCookie' | 'startLogin' | 'requireSignIn' | 'postContext'>;
+
+/** The console's sign-in session: the signed cookie, the pushed sign-in, the signed-in check of pages and posts. */
+function consoleSessions(deps: AccountConsoleDeps, issuer: string, csrf: ConsoleCsrf): Sessions {
+  const { conn, provider } = deps;
+
+  function writeCookie(ctx: Context, token: string | null): void {
+    ctx.cookies.set(COOKIE, token, { signed: true, httpOnly: true, sameSite: 'lax', path: ACCOUNT_PATH, secure: ctx.secure, overwrite: true });
+  }
+
+  async function currentSession(ctx: Context): Promise<ConsoleSession | null> {
+    return findSession(conn, ctx.cookies.get(COOKIE, { signed: true }));
+  }
+
+  async function loadSigned(ctx: Context): Promise<Signed | undefined> {
+    const session = await currentSession(ctx);
+    if (!session?.signedIn) return undefined;
+    const account = await findAccountById(conn, session.signedIn.accountId);
+    // Signed in before a password change, a factor reset or a disable: signed out.
+    if (!account || account.status !== 'active' || session.signedIn.epoch !== account.credentialsEpoch) return undefined;
+    await touchSession(conn, session);
+    return { session, signedIn: session.signedIn, account };
+  }
+
+  async function startLogin(
+    ctx: Context, session: ConsoleSession | null, purpose: PendingLogin['purpose'], returnTo: string,
+    options: { loginHint?: string; level?: number } = {},
+  ): Promise<void> {
+    const login = newLogin(purpose, returnTo, options.level);
+    const location = await pushAuthorizationRequest({ issuer, provider, tokenEndpoint: deps.tokenEndpoint }, login, { loginHint: options.loginHint });
+    if (session) {
+      await setLogin(conn, session.id, login);
+    } else {
+      writeCookie(ctx, (await createSession(conn, { login })).token);
     }
-    await next();
+    seeOther(ctx, location);
+  }
+
+  return {
+    currentSession,
+    writeCookie,
+    startLogin,
+    async requireSignIn(ctx, returnTo) {
+      const signed = await loadSigned(ctx);
+      if (signed) return signed;
+      const session = await currentSession(ctx);
+      await startLogin(ctx, session && !session.signedIn ? session : null, 'sign_in', returnTo);
+      return undefined;
+    },
+    async postContext(ctx) {
+      const signed = await loadSigned(ctx);
+      if (!signed) throw consoleError('session_expired', 'Your security settings session has ended. Open the page again and sign in.', 401);
+      csrf.verify(signed.session.id, formBody(ctx).csrf);
+      return signed;
+    },
+  };
+}
+
+type Freshness = Pick<ConsoleKit, 'changeLevel' | 'isFreshNow' | 'ensureFresh' | 'pendingFor' | 'clearPending'>;
+
+/** Re-authentication before changes (`freshness.ts`), with the change parked in the session across the detour. */
+function consoleFreshness(deps: AccountConsoleDeps, startLogin: ConsoleKit['startLogin']): Freshness {
+  const { conn, factors, logger } = deps;
+
+  // The account's strongest usable second factor (an account with an authenticator app proves the app, not an email
+  // code), or the password alone without one.
+  async function changeLevel(accountId: string): Promise<number> {
+    const usable = await factors.usableFactors(accountId, LEVEL.mfa);
+    return Math.max(LEVEL.pwd, ...usable.filter((factor) => factors.primary.includes(factor)).map((factor) => factor.level));
+  }
+
+  return {
+    changeLevel,
+    async isFreshNow(signed) {
+      return isFresh(signed.signedIn, await changeLevel(signed.account.id), Date.now());
+    },
+    async ensureFresh(ctx, signed, returnTo, fields = {}) {
+      const level = await changeLevel(signed.account.id);
+      if (isFresh(signed.signedIn, level, Date.now())) return true;
+      await setPendingAction(conn, signed.session.id, { returnTo, fields, savedAt: new Date(Date.now()) });
+      logger.info({ event: 'account.reauth_required', accountId: signed.account.id, level }, 're-authentication required');
+      await startLogin(ctx, signed.session, 'reauth', returnTo, { loginHint: signed.account.email, level });
+      return false;
+    },
+    pendingFor(signed, path) {
+      const action = signed.session.pendingAction;
+      if (!action || action.returnTo !== path || Date.now() - action.savedAt.getTime() > REAUTH_WINDOW_MS * 2) return undefined;
+      return { ...action.fields };
+    },
+    async clearPending(signed) {
+      if (signed.session.pendingAction) await setPendingAction(conn, signed.session.id, null);
+    },
+  };
+}
+
+type Records = Pick<ConsoleKit, 'auditContext' | 'notify' | 'audit'>;
+
+/** Audit records and notifications of the customer's own changes. */
+function consoleRecords(deps: AccountConsoleDeps): Records {
+  const { conn, logger } = deps;
+  function auditContext(ctx: Context): { ip: string; userAgent: string | undefined; clientId: string } {
+    return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId: ACCOUNT_CONSOLE_CLIENT_ID };
+  }
+  async function audit(ctx: Context, account: Account, event: AuditEventName, details: Record<string, unknown>): Promise<void> {
+    try {
+      await recordEvent(conn, { accountId: account.id, actor: { type: 'user', id: account.id }, event, details, ...auditContext(ctx) });
+    } catch (err) {
+      logger.error({ err, accountId: account.id, event }, 'audit record of a console change could not be written');
+    }
+  }
+  return {
+    auditContext,
+    audit,
+    async notify(ctx, account, kind, details, auditDetails) {
+      if (!deps.notify) return audit(ctx, account, kind, { ...auditDetails, ...details });
+      await notifySecurityEvent(deps.notify, {
+        account: factorAccount(account),
+        kind,
+        details,
+        auditDetails,
+        ...auditContext(ctx),
+      } as Parameters<typeof notifySecurityEvent<typeof kind>>[1]);
+    },
+  };
+}
+
+type FactorLookups = Pick<ConsoleKit, 'factorParam' | 'backupFactor' | 'issuedPart' | 'enrolledPrimaries' | 'companyForces'>;
+
+function factorLookups(deps: AccountConsoleDeps, csrf: ConsoleCsrf): FactorLookups {
+  const { factors, conn, views } = deps;
+  return {
+    factorParam(ctx) {
+      const id = (ctx.params as { factorId?: string }).factorId ?? '';
+      const factor = FACTOR_ID.test(id) ? factors.get(id) : undefined;
+      if (!factor) throw unknownFactor();
+      return factor;
+    },
+    backupFactor() {
+      return factors.backup.find((factor) => factor.enrol);
+    },
+    issuedPart(signed, backup, issued) {
+      return renderFactorPart(views, backup, 'enrol', { stage: 'pending', csrf: csrf.tokenFor(signed.session.id), actions: {}, enrolment: issued });
+    },
+    async enrolledPrimaries(accountId) {
+      const flags = await Promise.all(factors.primary.map((factor) => factor.isEnrolled(accountId)));
+      return factors.primary.filter((_, index) => flags[index]);
+    },
+    async companyForces(account) {
+      if (!account.companyId) return false;
+      return (await findCompanyById(conn, account.companyId))?.mfaPolicy === 'forced';
+    },
+  };
+}
+
+/** The kit of one console router. */
+export function createConsoleKit(deps: AccountConsoleDeps): ConsoleKit {
+  const issuer = deps.issuer.replace(/\/+$/, '');
+  const csrf = createConsoleCsrf(deps.provider.keys as readonly (string | Buffer)[]);
+  const sessions = consoleSessions(deps, issuer, csrf);
+  return {
+    deps,
+    issuer,
+    csrf,
+    methodChoice: createMethodChoice({ conn: deps.conn, registry: deps.factors }),
+    parseForm: formParser(),
+    ...sessions,
+    ...consoleFreshness(deps, sessions.startLogin),
+    ...consoleRecords(deps),
+    ...factorLookups(deps, csrf),
+    render(ctx, view, locals, status = 200) {
+      renderPage(ctx, deps.views, `console/${view}`, locals, status);
+    },
+    seeOther,
   };
 }

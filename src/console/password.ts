@@ -28,7 +28,8 @@ import { LEVEL } from '../policy/acr.ts';
 import { endSignIns } from '../authentication/credentials.ts';
 import type { Logger } from '../shared/logger.ts';
 import { ACCOUNT_PATH } from './client.ts';
-import { formBody, requireForm, type ConsoleKit, type Signed } from './kit.ts';
+import { formBody, requireForm } from '../http/forms.ts';
+import type { ConsoleKit, Signed } from './kit.ts';
 import { deleteOtherSessions, setSessionEpoch } from './session.ts';
 
 export const PASSWORD_PATH = `${ACCOUNT_PATH}/password`;

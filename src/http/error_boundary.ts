@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import { AppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Views } from './views.ts';
+import { renderPage } from './pages.ts';
 
 /** What the boundary answers with: an HTTP status, a stable lower_snake_case code and a message safe to show. */
 export interface PublicError {
@@ -73,13 +74,6 @@ export function errorBoundary(deps: { views: Views; logger: Logger }): Middlewar
       ctx.body = { error: failure.code, error_description: failure.message };
       return;
     }
-    ctx.type = 'html';
-    ctx.body = views.render('error', {
-      title: failure.heading,
-      cspNonce: typeof ctx.state.cspNonce === 'string' ? ctx.state.cspNonce : '',
-      heading: failure.heading,
-      message: failure.message,
-      code: failure.code,
-    });
+    renderPage(ctx, views, 'error', { title: failure.heading, heading: failure.heading, message: failure.message, code: failure.code }, failure.status);
   };
 }

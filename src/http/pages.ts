@@ -1,9 +1,26 @@
 /**
- * What every page of the sign-in and the console does the same way: the factor's own part of a page
- * (docs/ARCHITECTURE.md "The factor contract").
+ * What every page of the sign-in, the console and the error boundary does the same way: rendered never cached with
+ * the CSP nonce of its inline style, redirects as 303 (the next request is a GET), and the factor's own part of a
+ * page (docs/ARCHITECTURE.md "The factor contract").
  */
+import type { Context } from 'koa';
 import type { Factor, FactorViewModel } from '../factors/contract.ts';
 import type { Views } from './views.ts';
+
+/** Renders `views/<name>.pug` as the response: HTML, `Cache-Control: no-store`, the request's CSP nonce. */
+export function renderPage(ctx: Context, views: Views, name: string, locals: Record<string, unknown> & { title: string }, status = 200): void {
+  ctx.status = status;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.type = 'html';
+  ctx.body = views.render(name, { cspNonce: typeof ctx.state.cspNonce === 'string' ? ctx.state.cspNonce : '', ...locals });
+}
+
+/** `303 See Other` to `location`, never cached. */
+export function seeOther(ctx: Context, location: string): void {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.redirect(location);
+  ctx.status = 303;
+}
 
 /** The model of a factor's template, less the factor itself (filled in from the contract). */
 export type FactorPartModel = Omit<FactorViewModel, 'factor'>;

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
-import { finishInteraction, formBody, loadInteraction, type InteractionDeps } from './context.ts';
+import { finishInteraction, loadInteraction, type InteractionDeps } from './context.ts';
+import { formBody } from '../http/forms.ts';
 
 /** POST /interaction/:uid/abort — the user cancels: the shop receives `access_denied` (RFC 6749 §4.1.2.1). */
 export async function submitAbort(ctx: Context, deps: InteractionDeps): Promise<void> {

@@ -4,15 +4,8 @@ import { requestFromParams } from '../policy/step_up_params.ts';
 import { proofWindowOf } from './step_up_state.ts';
 import type { Context } from 'koa';
 import { findAccountById } from '../accounts/accounts.ts';
-import {
-  clientNameOf,
-  finishInteraction,
-  formBody,
-  loadInteraction,
-  renderInteractionPage,
-  type InteractionDeps,
-  type InteractionDetails,
-} from './context.ts';
+import { clientNameOf, finishInteraction, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
+import { formBody } from '../http/forms.ts';
 
 /** What each scope lets a shop do, in the user's words. */
 const SCOPE_DESCRIPTIONS: Record<string, string> = {

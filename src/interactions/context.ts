@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { Connection } from 'mongoose';
 import { errors, type default as Provider } from 'oidc-provider';
 import { carryHeldProofs, type HoldingInteraction } from '../authentication/held_proofs.ts';
+import { renderPage, seeOther } from '../http/pages.ts';
 import type { Views } from '../http/views.ts';
 import { allowFormActions } from '../http/security_headers.ts';
 import { AppError } from '../shared/errors.ts';
@@ -78,10 +79,7 @@ export function renderInteractionPage(
 ): void {
   const redirectUri = interaction.params.redirect_uri;
   if (typeof redirectUri === 'string') allowFormActions(ctx, [redirectUri]);
-  ctx.status = status;
-  ctx.set('Cache-Control', 'no-store');
-  ctx.type = 'html';
-  ctx.body = deps.views.render(view, { cspNonce: String(ctx.state.cspNonce ?? ''), uid: interaction.uid, ...locals });
+  renderPage(ctx, deps.views, view, { uid: interaction.uid, ...locals }, status);
 }
 
 /** What a step hands to oidc-provider (`login`, `consent`, `error`, or our own keys between the pages). */
@@ -109,14 +107,6 @@ export async function finishInteraction(
   result: InteractionResult,
   options: { mergeWithLastSubmission: boolean },
 ): Promise<void> {
-  const returnTo = await saveInteractionResult(interaction, result, options);
-  ctx.set('Cache-Control', 'no-store');
-  ctx.redirect(returnTo);
-  ctx.status = 303;
+  seeOther(ctx, await saveInteractionResult(interaction, result, options));
 }
 
-/** A form body as sent by a browser: every field a string (arrays/objects only come from tampering). */
-export function formBody(ctx: Context): Record<string, unknown> {
-  const body = (ctx.request as { body?: unknown }).body;
-  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-}

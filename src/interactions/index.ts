@@ -1,8 +1,8 @@
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { saveHeldProofsOf } from '../authentication/request_state.ts';
 import { INTERACTION_PATH } from '../provider/step_up_configuration.ts';
+import { formParser, requireForm } from '../http/forms.ts';
 import { AppError } from '../shared/errors.ts';
 import { submitAbort } from './abort.ts';
 import { showConsent, submitConsent } from './consent.ts';
@@ -15,9 +15,6 @@ import { pendingStepUpOf } from './step_up_state.ts';
 
 export type { InteractionDeps } from './context.ts';
 export { createCsrfTokens, type CsrfTokens } from './csrf.ts';
-
-/** Largest accepted interaction form body; a bigger one is answered 413 before any work. */
-export const FORM_LIMIT_BYTES = 16 * 1024;
 
 /** Interaction ids are oidc-provider nanoids; anything else is refused before touching the store. */
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -32,15 +29,6 @@ function checkUid(): Middleware {
   };
 }
 
-function requireForm(): Middleware {
-  return async function requireFormBody(ctx, next) {
-    if (!ctx.is('application/x-www-form-urlencoded')) {
-      throw new AppError('unsupported_media_type', 'The data was not sent as a web form.', { status: 415 });
-    }
-    await next();
-  };
-}
-
 /**
  * The interaction routes, all below `/interaction/:uid` because oidc-provider scopes the `_interaction` cookie
  * to that path. GET shows the current step (login or consent); each POST handles one step.
@@ -50,7 +38,7 @@ export function interactionRouter(interactionDeps: InteractionDeps): Router {
   const methodChoice = methodChoiceOf(interactionDeps);
   const deps: InteractionDeps = { ...interactionDeps, ...(methodChoice ? { methodChoice } : {}) };
   const router = new Router({ prefix: INTERACTION_PATH });
-  const parseForm = bodyParser({ enableTypes: ['form'], formLimit: `${FORM_LIMIT_BYTES}b` }) as unknown as Middleware;
+  const parseForm = formParser();
 
   // A step that recorded a proof for a browser without a session and saved nothing after it saves the interaction now.
   router.use(async function saveHeldProofs(ctx, next) {

@@ -1,14 +1,8 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { verifyLogin } from '../accounts/accounts.ts';
-import {
-  clientNameOf,
-  formBody,
-  loadInteraction,
-  renderInteractionPage,
-  type InteractionDeps,
-  type InteractionDetails,
-} from './context.ts';
+import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
+import { formBody } from '../http/forms.ts';
 import { minutesUntil, throttleLogin } from './login_throttle.ts';
 import type { LockState } from '../factors/contract.ts';
 import { knownAccount, provePassword } from '../authentication/request_state.ts';

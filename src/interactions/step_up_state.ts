@@ -19,6 +19,7 @@ import type { ProofWindow } from '../authentication/state.ts';
 import { maxAgeSince, requestFromParams } from '../policy/step_up_params.ts';
 import { MFA_REQUIRED_REASON, SESSION_OUTDATED_REASON } from '../provider/step_up_policy.ts';
 import { saveInteractionResult, type InteractionDeps, type InteractionDetails } from './context.ts';
+import { seeOther } from '../http/pages.ts';
 
 /** What the interaction remembers between its pages (server-side, in the interaction's result). */
 export interface PendingStepUp {
@@ -86,9 +87,7 @@ export async function savePending(interaction: InteractionDetails, pending: Pend
 }
 
 export function redirectToStep(ctx: Context, uid: string): void {
-  ctx.set('Cache-Control', 'no-store');
-  ctx.redirect(`/interaction/${uid}`);
-  ctx.status = 303;
+  seeOther(ctx, `/interaction/${uid}`);
 }
 
 /**
