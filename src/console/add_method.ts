@@ -18,124 +18,132 @@ function failureStatus(failure: FactorFailure): number {
 }
 
 export function addMethodRoutes(router: Router, kit: ConsoleKit): void {
-  const { conn, factors, logger } = kit.deps;
+  router.get('/methods/:factorId/add', (ctx) => showAdd(ctx, kit));
+  router.post('/methods/:factorId/add', requireForm(), kit.parseForm, (ctx) => startAdd(ctx, kit));
+  router.post('/methods/:factorId/renew', requireForm(), kit.parseForm, (ctx) => renewAdd(ctx, kit));
+  router.post('/methods/:factorId/confirm', requireForm(), kit.parseForm, (ctx) => confirmAdd(ctx, kit));
+}
 
-  /** A primary method the customer can set up here (enrolment with a confirmation step). */
-  function addableFactor(ctx: Context): Factor {
-    const factor = kit.factorParam(ctx);
-    if (!factors.primary.includes(factor) || !factor.enrol?.confirm) throw unknownFactor();
-    return factor;
+const addPath = (factor: Factor): string => `${ACCOUNT_PATH}/methods/${factor.id}/add`;
+
+/** A primary method the customer can set up here (enrolment with a confirmation step). */
+function addableFactor(ctx: Context, kit: ConsoleKit): Factor {
+  const factor = kit.factorParam(ctx);
+  if (!kit.deps.factors.primary.includes(factor) || !factor.enrol?.confirm) throw unknownFactor();
+  return factor;
+}
+
+/** The page before anything began: what will happen, in the factor's own words, and "Continue". */
+async function renderAddStart(
+  ctx: Context, kit: ConsoleKit, signed: Signed, factor: Factor, message?: { id: string; text: string }, status = 200,
+): Promise<void> {
+  const token = kit.csrf.tokenFor(signed.session.id);
+  const destination = factor.destination?.(factorAccount(signed.account));
+  kit.render(ctx, 'add', {
+    title: `Add ${factor.label.toLowerCase()}`,
+    csrf: token,
+    action: addPath(factor),
+    factorHtml: renderFactorPart(kit.deps.views, factor, 'enrol', { stage: 'before', csrf: token, actions: {}, ...(destination ? { destination } : {}) }),
+    fresh: await kit.isFreshNow(signed),
+    pending: kit.pendingFor(signed, addPath(factor)) !== undefined,
+    error: message?.text,
+    errorId: message?.id,
+  }, status);
+}
+
+/** Begins (or resumes, or with `renew` restarts) the enrolment, bound to this console session, and shows it. */
+async function beginEnrol(
+  ctx: Context, kit: ConsoleKit, signed: Signed, factor: Factor,
+  options: { renew?: boolean; message?: { id: string; text: string }; status?: number },
+): Promise<void> {
+  if (!factor.enrol) throw unknownFactor();
+  const begun = await factor.enrol.begin(factorAccount(signed.account), { ...(options.renew ? { renew: true } : {}), binding: signed.session.id });
+  if (!begun.ok) {
+    if (begun.code === 'already_enrolled') return kit.seeOther(ctx, `${ACCOUNT_PATH}?done=already_enrolled`);
+    return renderAddStart(ctx, kit, signed, factor, failureMessage(begun), failureStatus(begun));
   }
-
-  const addPath = (factor: Factor): string => `${ACCOUNT_PATH}/methods/${factor.id}/add`;
-
-  async function renderAddStart(
-    ctx: Context, signed: Signed, factor: Factor, message?: { id: string; text: string }, status = 200,
-  ): Promise<void> {
-    const token = kit.csrf.tokenFor(signed.session.id);
-    const destination = factor.destination?.(factorAccount(signed.account));
-    kit.render(ctx, 'add', {
-      title: `Add ${factor.label.toLowerCase()}`,
+  const token = kit.csrf.tokenFor(signed.session.id);
+  const destination = factor.destination?.(factorAccount(signed.account));
+  const sentTo = typeof begun.view.sentTo === 'string' ? begun.view.sentTo : undefined;
+  const base = `${ACCOUNT_PATH}/methods/${factor.id}`;
+  kit.render(ctx, 'enrol', {
+    title: `Add ${factor.label.toLowerCase()}`,
+    csrf: token,
+    factorHtml: renderFactorPart(kit.deps.views, factor, 'enrol', {
+      stage: 'pending',
       csrf: token,
-      action: addPath(factor),
-      // What will happen (scan a QR code, a code sent to the address); the page's own form continues.
-      factorHtml: renderFactorPart(kit.deps.views, factor, 'enrol', { stage: 'before', csrf: token, actions: {}, ...(destination ? { destination } : {}) }),
-      fresh: await kit.isFreshNow(signed),
-      pending: kit.pendingFor(signed, addPath(factor)) !== undefined,
-      error: message?.text,
-      errorId: message?.id,
-    }, status);
+      actions: { confirm: `${base}/confirm`, renew: `${base}/renew` },
+      enrolment: begun.view,
+      ...(destination ? { destination } : {}),
+      ...(sentTo ? { sent: { to: sentTo, resendInSeconds: 0 } } : {}),
+      ...(options.message ? { error: options.message.text } : {}),
+    }),
+    error: options.message?.text,
+    errorId: options.message?.id,
+  }, options.status ?? 200);
+}
+
+async function showAdd(ctx: Context, kit: ConsoleKit): Promise<void> {
+  const factor = addableFactor(ctx, kit);
+  const signed = await kit.requireSignIn(ctx, addPath(factor));
+  if (!signed) return;
+  if (await factor.isEnrolled(signed.account.id)) return kit.seeOther(ctx, `${ACCOUNT_PATH}?done=already_enrolled`);
+  await renderAddStart(ctx, kit, signed, factor);
+}
+
+async function startAdd(ctx: Context, kit: ConsoleKit): Promise<void> {
+  const signed = await kit.postContext(ctx);
+  const factor = addableFactor(ctx, kit);
+  if (await factor.isEnrolled(signed.account.id)) return kit.seeOther(ctx, `${ACCOUNT_PATH}?done=already_enrolled`);
+  if (!await kit.ensureFresh(ctx, signed, addPath(factor))) return;
+  await kit.clearPending(signed);
+  await beginEnrol(ctx, kit, signed, factor, {});
+}
+
+async function renewAdd(ctx: Context, kit: ConsoleKit): Promise<void> {
+  const signed = await kit.postContext(ctx);
+  const factor = addableFactor(ctx, kit);
+  if (!await kit.ensureFresh(ctx, signed, addPath(factor))) return;
+  await beginEnrol(ctx, kit, signed, factor, { renew: true });
+}
+
+async function confirmAdd(ctx: Context, kit: ConsoleKit): Promise<void> {
+  const { factors, logger } = kit.deps;
+  const signed = await kit.postContext(ctx);
+  const factor = addableFactor(ctx, kit);
+  const { account } = signed;
+  if (!await kit.ensureFresh(ctx, signed, addPath(factor))) return;
+  if (!factor.enrol?.confirm) throw unknownFactor();
+  const hadPrimary = await factors.hasPrimaryFactor(account.id);
+  const confirmed = await factor.enrol.confirm(account.id, field(ctx, 'code') ?? '', signed.session.id);
+  if (!confirmed.ok) {
+    const message = failureMessage(confirmed);
+    logger.info({ event: 'account.enrol_failed', accountId: account.id, factor: factor.id, code: confirmed.code }, 'console enrolment code refused');
+    if (confirmed.code === 'not_enrolled' || confirmed.code === 'expired') return renderAddStart(ctx, kit, signed, factor, message, 400);
+    return beginEnrol(ctx, kit, signed, factor, { message, status: failureStatus(confirmed) });
   }
+  logger.info({ event: 'account.factor_added', accountId: account.id, factor: factor.id }, 'factor added in the console');
+  await kit.notify(ctx, account, 'factor_added', { method: factor.label }, { factorId: factor.id, replaced: confirmed.replaced });
+  if (hadPrimary) return kit.seeOther(ctx, `${ACCOUNT_PATH}?done=factor_added`);
+  await turnOnTwoFactor(ctx, kit, signed, factor);
+}
 
-  async function beginEnrol(
-    ctx: Context, signed: Signed, factor: Factor,
-    options: { renew?: boolean; message?: { id: string; text: string }; status?: number },
-  ): Promise<void> {
-    if (!factor.enrol) throw unknownFactor();
-    const begun = await factor.enrol.begin(factorAccount(signed.account), { ...(options.renew ? { renew: true } : {}), binding: signed.session.id });
-    if (!begun.ok) {
-      if (begun.code === 'already_enrolled') return kit.seeOther(ctx, `${ACCOUNT_PATH}?done=already_enrolled`);
-      const message = failureMessage(begun);
-      return renderAddStart(ctx, signed, factor, message, failureStatus(begun));
-    }
-    const token = kit.csrf.tokenFor(signed.session.id);
-    const destination = factor.destination?.(factorAccount(signed.account));
-    const sentTo = typeof begun.view.sentTo === 'string' ? begun.view.sentTo : undefined;
-    const base = `${ACCOUNT_PATH}/methods/${factor.id}`;
-    kit.render(ctx, 'enrol', {
-      title: `Add ${factor.label.toLowerCase()}`,
-      csrf: token,
-      factorHtml: renderFactorPart(kit.deps.views, factor, 'enrol', {
-        stage: 'pending',
-        csrf: token,
-        actions: { confirm: `${base}/confirm`, renew: `${base}/renew` },
-        enrolment: begun.view,
-        ...(destination ? { destination } : {}),
-        ...(sentTo ? { sent: { to: sentTo, resendInSeconds: 0 } } : {}),
-        ...(options.message ? { error: options.message.text } : {}),
-      }),
-      error: options.message?.text,
-      errorId: options.message?.id,
-    }, options.status ?? 200);
+/**
+ * The first method: this is "enable two-factor authentication": sign-in asks for a code from now on, and the
+ * recovery codes are shown once.
+ */
+async function turnOnTwoFactor(ctx: Context, kit: ConsoleKit, signed: Signed, factor: Factor): Promise<void> {
+  const { account } = signed;
+  if (!await signInMfaEnabled(kit.deps.conn, account.id)) {
+    await setSignInMfa(kit.deps.conn, account.id, true);
+    await kit.audit(ctx, account, 'sign_in_mfa_enabled', { reason: 'first_factor' });
   }
-
-  router.get('/methods/:factorId/add', async function showAdd(ctx) {
-    const factor = addableFactor(ctx);
-    const signed = await kit.requireSignIn(ctx, addPath(factor));
-    if (!signed) return;
-    if (await factor.isEnrolled(signed.account.id)) return kit.seeOther(ctx, `${ACCOUNT_PATH}?done=already_enrolled`);
-    await renderAddStart(ctx, signed, factor);
-  });
-
-  router.post('/methods/:factorId/add', requireForm(), kit.parseForm, async function startAdd(ctx) {
-    const signed = await kit.postContext(ctx);
-    const factor = addableFactor(ctx);
-    if (await factor.isEnrolled(signed.account.id)) return kit.seeOther(ctx, `${ACCOUNT_PATH}?done=already_enrolled`);
-    if (!await kit.ensureFresh(ctx, signed, addPath(factor))) return;
-    await kit.clearPending(signed);
-    await beginEnrol(ctx, signed, factor, {});
-  });
-
-  router.post('/methods/:factorId/renew', requireForm(), kit.parseForm, async function renewAdd(ctx) {
-    const signed = await kit.postContext(ctx);
-    const factor = addableFactor(ctx);
-    if (!await kit.ensureFresh(ctx, signed, addPath(factor))) return;
-    await beginEnrol(ctx, signed, factor, { renew: true });
-  });
-
-  router.post('/methods/:factorId/confirm', requireForm(), kit.parseForm, async function confirmAdd(ctx) {
-    const signed = await kit.postContext(ctx);
-    const factor = addableFactor(ctx);
-    const { account } = signed;
-    if (!await kit.ensureFresh(ctx, signed, addPath(factor))) return;
-    if (!factor.enrol?.confirm) throw unknownFactor();
-    const hadPrimary = await factors.hasPrimaryFactor(account.id);
-    const confirmed = await factor.enrol.confirm(account.id, field(ctx, 'code') ?? '', signed.session.id);
-    if (!confirmed.ok) {
-      const message = failureMessage(confirmed);
-      logger.info({ event: 'account.enrol_failed', accountId: account.id, factor: factor.id, code: confirmed.code }, 'console enrolment code refused');
-      if (confirmed.code === 'not_enrolled' || confirmed.code === 'expired') {
-        return renderAddStart(ctx, signed, factor, message, 400);
-      }
-      return beginEnrol(ctx, signed, factor, { message, status: failureStatus(confirmed) });
-    }
-    logger.info({ event: 'account.factor_added', accountId: account.id, factor: factor.id }, 'factor added in the console');
-    await kit.notify(ctx, account, 'factor_added', { method: factor.label }, { factorId: factor.id, replaced: confirmed.replaced });
-    if (hadPrimary) return kit.seeOther(ctx, `${ACCOUNT_PATH}?done=factor_added`);
-
-    // The first method: this is "enable two-factor authentication": sign-in asks for a code from now
-    // on, and the recovery codes are shown once.
-    if (!await signInMfaEnabled(conn, account.id)) {
-      await setSignInMfa(conn, account.id, true);
-      await kit.audit(ctx, account, 'sign_in_mfa_enabled', { reason: 'first_factor' });
-    }
-    const backup = kit.backupFactor();
-    const issued = backup?.enrol ? await backup.enrol.begin(factorAccount(account), { initial: true, binding: signed.session.id }) : undefined;
-    kit.render(ctx, 'recovery_codes', {
-      title: 'Two-factor authentication is on',
-      heading: 'Two-factor authentication is on',
-      intro: `Your ${factor.label.toLowerCase()} is set up. From now on every sign-in asks for a code; you can change this in your security settings.`,
-      backupHtml: backup && issued?.ok ? kit.issuedPart(signed, backup, issued.view) : undefined,
-    });
+  const backup = kit.backupFactor();
+  const issued = backup?.enrol ? await backup.enrol.begin(factorAccount(account), { initial: true, binding: signed.session.id }) : undefined;
+  kit.render(ctx, 'recovery_codes', {
+    title: 'Two-factor authentication is on',
+    heading: 'Two-factor authentication is on',
+    intro: `Your ${factor.label.toLowerCase()} is set up. From now on every sign-in asks for a code; you can change this in your security settings.`,
+    backupHtml: backup && issued?.ok ? kit.issuedPart(signed, backup, issued.view) : undefined,
   });
 }
