@@ -18,7 +18,7 @@ import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
 import type { ClientMetadata, Configuration } from 'oidc-provider';
 import { accountConsoleClient, ACCOUNT_PATH } from './console/client.ts';
-import { ensurePolicyNoticeIndexes } from './console/company.ts';
+import { ensurePolicyNoticeIndexes } from './console/company_notice.ts';
 import { accountConsole } from './console/router.ts';
 import { ensureAccountSessionIndexes } from './console/session.ts';
 import { ensureAccountIndexes } from './accounts/accounts.ts';

@@ -69,98 +69,100 @@ export function newPasswordProblem(password: string, repeated: string, email: st
 }
 
 export function passwordRoutes(router: Router, kit: ConsoleKit, deps: PasswordChangeDeps): void {
-  const { conn, provider, logger } = deps;
-
-  async function renderForm(ctx: Context, signed: Signed, options: { error?: PasswordMessageId; status?: number } = {}): Promise<void> {
-    const second = await kit.changeLevel(signed.account.id) >= LEVEL.mfa;
-    kit.render(ctx, 'password', {
-      title: 'Change password',
-      csrf: kit.csrf.tokenFor(signed.session.id),
-      action: PASSWORD_PATH,
-      minLength: PASSWORD_MIN_LENGTH,
-      maxLength: PASSWORD_MAX_LENGTH,
-      fresh: await kit.isFreshNow(signed),
-      secondFactor: second,
-      pending: !options.error && kit.pendingFor(signed, PASSWORD_PATH) !== undefined,
-      error: options.error ? PASSWORD_MESSAGES[options.error] : undefined,
-      errorId: options.error,
-    }, options.status ?? 200);
-  }
-
-  /** What must not outlive the old password; best effort after the (already written) change, each step logged. */
-  async function endOtherSignIns(ctx: Context, signed: Signed, epoch: number): Promise<Record<string, unknown>> {
-    const { account } = signed;
-    const ended: Record<string, unknown> = {};
-    try {
-      ended.consoleSessionsEnded = await deleteOtherSessions(conn, account.id, signed.session.id);
-    } catch (err) {
-      ended.consoleSessionsEnded = 'failed';
-      logger.error({ err, accountId: account.id }, 'other console sessions could not be ended after a password change');
-    }
-    try {
-      // This browser's provider session stays: it is the one that just re-authenticated.
-      const currentId = ctx.cookies.get(provider.cookieName('session'), { signed: true });
-      const current = currentId ? await provider.Session.find(currentId) : undefined;
-      const keep = current?.accountId === account.id
-        ? { sessionId: current.jti, sessionUid: current.uid, provenEpoch: account.credentialsEpoch }
-        : undefined;
-      const { providerSessionsEnded, grantsRevoked } = await endSignIns(conn, account.id, { epoch, ...(keep ? { keep } : {}) });
-      // This console session stays signed in under the new epoch — unless another change came in meanwhile.
-      await setSessionEpoch(conn, signed.session.id, account.credentialsEpoch, epoch);
-      Object.assign(ended, { providerSessionsEnded, grantsRevoked });
-    } catch (err) {
-      ended.providerSessionsEnded = 'failed';
-      logger.error({ err, accountId: account.id }, 'sign-ins could not be ended after a password change');
-    }
-    try {
-      await resetLoginThrottle(conn, provider, account.email);
-    } catch (err) {
-      logger.error({ err, accountId: account.id }, 'the login throttle could not be reset after a password change');
-    }
-    return ended;
-  }
-
-  async function notifyChange(ctx: Context, account: Account, auditDetails: Record<string, unknown>): Promise<void> {
-    const context = kit.auditContext(ctx);
-    if (deps.notify) {
-      await notifySecurityEvent(deps.notify, {
-        account: { id: account.id, email: account.email, name: account.name },
-        kind: 'password_changed',
-        auditDetails,
-        ...context,
-      });
-      return;
-    }
-    try {
-      await recordEvent(conn, { accountId: account.id, actor: { type: 'user', id: account.id }, event: 'password_changed', details: auditDetails, ...context });
-    } catch (err) {
-      logger.error({ err, accountId: account.id }, 'audit record of a password change could not be written');
-    }
-  }
-
   router.get('/password', async function showPasswordForm(ctx) {
     const signed = await kit.requireSignIn(ctx, PASSWORD_PATH);
     if (!signed) return;
-    await renderForm(ctx, signed);
+    await renderForm(ctx, kit, signed);
   });
+  router.post('/password', requireForm(), kit.parseForm, (ctx) => changePassword(ctx, kit, deps));
+}
 
-  router.post('/password', requireForm(), kit.parseForm, async function changePassword(ctx) {
-    const signed = await kit.postContext(ctx);
-    // Parks the intent only (no fields): the new password is typed again after the re-authentication.
-    if (!await kit.ensureFresh(ctx, signed, PASSWORD_PATH)) return;
-    const { account } = signed;
-    const password = text(ctx, 'password');
-    const problem = newPasswordProblem(password, text(ctx, 'confirm'), account.email);
-    if (problem) {
-      logger.info({ event: 'account.password_refused', accountId: account.id, code: problem }, 'new password refused');
-      return renderForm(ctx, signed, { error: problem, status: 400 });
-    }
-    // Only if no other change of credentials (a reset, a disable) came in since this session was proven: else 409.
-    const epoch = await setPassword(conn, account.id, password, { expectedEpoch: account.credentialsEpoch });
-    const ended = await endOtherSignIns(ctx, signed, epoch);
-    await kit.clearPending(signed);
-    logger.info({ event: 'account.password_changed', accountId: account.id, ...ended }, 'password changed in the console');
-    await notifyChange(ctx, account, ended);
-    kit.seeOther(ctx, `${ACCOUNT_PATH}?done=password_changed`);
-  });
+async function renderForm(ctx: Context, kit: ConsoleKit, signed: Signed, options: { error?: PasswordMessageId; status?: number } = {}): Promise<void> {
+  const second = await kit.changeLevel(signed.account.id) >= LEVEL.mfa;
+  kit.render(ctx, 'password', {
+    title: 'Change password',
+    csrf: kit.csrf.tokenFor(signed.session.id),
+    action: PASSWORD_PATH,
+    minLength: PASSWORD_MIN_LENGTH,
+    maxLength: PASSWORD_MAX_LENGTH,
+    fresh: await kit.isFreshNow(signed),
+    secondFactor: second,
+    pending: !options.error && kit.pendingFor(signed, PASSWORD_PATH) !== undefined,
+    error: options.error ? PASSWORD_MESSAGES[options.error] : undefined,
+    errorId: options.error,
+  }, options.status ?? 200);
+}
+
+async function changePassword(ctx: Context, kit: ConsoleKit, deps: PasswordChangeDeps): Promise<void> {
+  const { conn, logger } = deps;
+  const signed = await kit.postContext(ctx);
+  // Parks the intent only (no fields): the new password is typed again after the re-authentication.
+  if (!await kit.ensureFresh(ctx, signed, PASSWORD_PATH)) return;
+  const { account } = signed;
+  const password = text(ctx, 'password');
+  const problem = newPasswordProblem(password, text(ctx, 'confirm'), account.email);
+  if (problem) {
+    logger.info({ event: 'account.password_refused', accountId: account.id, code: problem }, 'new password refused');
+    return renderForm(ctx, kit, signed, { error: problem, status: 400 });
+  }
+  // Only if no other change of credentials (a reset, a disable) came in since this session was proven: else 409.
+  const epoch = await setPassword(conn, account.id, password, { expectedEpoch: account.credentialsEpoch });
+  const ended = await endOtherSignIns(ctx, deps, signed, epoch);
+  await kit.clearPending(signed);
+  logger.info({ event: 'account.password_changed', accountId: account.id, ...ended }, 'password changed in the console');
+  await notifyChange(ctx, kit, deps, account, ended);
+  kit.seeOther(ctx, `${ACCOUNT_PATH}?done=password_changed`);
+}
+
+/** What must not outlive the old password; best effort after the (already written) change, each step logged. */
+async function endOtherSignIns(ctx: Context, deps: PasswordChangeDeps, signed: Signed, epoch: number): Promise<Record<string, unknown>> {
+  const { conn, provider, logger } = deps;
+  const { account } = signed;
+  const ended: Record<string, unknown> = {};
+  try {
+    ended.consoleSessionsEnded = await deleteOtherSessions(conn, account.id, signed.session.id);
+  } catch (err) {
+    ended.consoleSessionsEnded = 'failed';
+    logger.error({ err, accountId: account.id }, 'other console sessions could not be ended after a password change');
+  }
+  try {
+    // This browser's provider session stays: it is the one that just re-authenticated.
+    const currentId = ctx.cookies.get(provider.cookieName('session'), { signed: true });
+    const current = currentId ? await provider.Session.find(currentId) : undefined;
+    const keep = current?.accountId === account.id
+      ? { sessionId: current.jti, sessionUid: current.uid, provenEpoch: account.credentialsEpoch }
+      : undefined;
+    const { providerSessionsEnded, grantsRevoked } = await endSignIns(conn, account.id, { epoch, ...(keep ? { keep } : {}) });
+    // This console session stays signed in under the new epoch — unless another change came in meanwhile.
+    await setSessionEpoch(conn, signed.session.id, account.credentialsEpoch, epoch);
+    Object.assign(ended, { providerSessionsEnded, grantsRevoked });
+  } catch (err) {
+    ended.providerSessionsEnded = 'failed';
+    logger.error({ err, accountId: account.id }, 'sign-ins could not be ended after a password change');
+  }
+  try {
+    await resetLoginThrottle(conn, provider, account.email);
+  } catch (err) {
+    logger.error({ err, accountId: account.id }, 'the login throttle could not be reset after a password change');
+  }
+  return ended;
+}
+
+async function notifyChange(ctx: Context, kit: ConsoleKit, deps: PasswordChangeDeps, account: Account, auditDetails: Record<string, unknown>): Promise<void> {
+  const { conn, logger } = deps;
+  const context = kit.auditContext(ctx);
+  if (deps.notify) {
+    await notifySecurityEvent(deps.notify, {
+      account: { id: account.id, email: account.email, name: account.name },
+      kind: 'password_changed',
+      auditDetails,
+      ...context,
+    });
+    return;
+  }
+  try {
+    await recordEvent(conn, { accountId: account.id, actor: { type: 'user', id: account.id }, event: 'password_changed', details: auditDetails, ...context });
+  } catch (err) {
+    logger.error({ err, accountId: account.id }, 'audit record of a password change could not be written');
+  }
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { csvCell, reportCsv, type MemberReport } from '../../src/console/company.ts';
+import { csvCell, reportCsv, type MemberReport } from '../../src/console/company_report.ts';
 import { createViews } from '../../src/http/views.ts';
 
 describe('account console: shared views with sub-folders', function () {
