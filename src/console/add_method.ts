@@ -64,7 +64,7 @@ async function beginEnrol(
   }
   const token = kit.csrf.tokenFor(signed.session.id);
   const destination = factor.destination?.(factorAccount(signed.account));
-  const sentTo = typeof begun.view.sentTo === 'string' ? begun.view.sentTo : undefined;
+  const sentTo = begun.sent?.to;
   const base = `${ACCOUNT_PATH}/methods/${factor.id}`;
   kit.render(ctx, 'enrol', {
     title: `Add ${factor.label.toLowerCase()}`,

@@ -135,6 +135,11 @@ export interface EnrolBeginSuccess<View = Record<string, unknown>> {
   readonly status: 'pending' | 'active';
   /** Data for the enrolment view (QR code, manual key, recovery codes …). Never log it. */
   readonly view: View;
+  /**
+   * A factor that delivers (`FactorEnrolment.delivers`): where the code went (masked, safe to show) and when "send a
+   * new code" is allowed.
+   */
+  readonly sent?: { readonly to: string; readonly resendAvailableAt?: Date };
 }
 
 /** The result of a successful {@link FactorEnrolment.confirm}. */

@@ -25,7 +25,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { verifyLogin } from '../accounts/accounts.ts';
 import { proveFactor, provePassword } from '../authentication/request_state.ts';
-import type { Factor, FactorAccount } from '../factors/contract.ts';
+import type { EnrolBeginSuccess, Factor, FactorAccount } from '../factors/contract.ts';
 import { renderFactorPart } from '../http/pages.ts';
 import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps } from './context.ts';
 import { formBody } from '../http/forms.ts';
@@ -116,8 +116,8 @@ async function renderChoice(ctx: Context, deps: InteractionDeps, step: Step, opt
 interface FactorStepForm {
   readonly message?: PageMessage;
   readonly status?: number;
-  /** The view `enrol.begin` answered with (a factor that delivers shows the pending step from `codeSent` alone). */
-  readonly enrolment?: Readonly<Record<string, unknown>>;
+  /** What `enrol.begin` answered (a factor that delivers shows the pending step from `codeSent` alone). */
+  readonly begun?: EnrolBeginSuccess;
   /** Ask the factor for a new pending enrolment ("new QR code"). */
   readonly renew?: boolean;
 }
@@ -131,30 +131,30 @@ async function renderFactorStep(ctx: Context, deps: InteractionDeps, step: Step,
   if (needsPassword(step)) return renderPasswordStep(ctx, deps, step, factor, form);
   if (!factor.enrol) return finishUnmet(ctx, step.interaction);
   const { interaction, account } = step;
-  let enrolment = form.enrolment;
-  if (!delivers(factor) && !enrolment) {
-    const begun = await factor.enrol.begin(factorAccount(account), { ...(form.renew ? { renew: true } : {}), binding: interaction.uid });
-    if (!begun.ok) {
+  let begun = form.begun;
+  if (!delivers(factor) && !begun) {
+    const answer = await factor.enrol.begin(factorAccount(account), { ...(form.renew ? { renew: true } : {}), binding: interaction.uid });
+    if (!answer.ok) {
       // Enrolled meanwhile (another tab): the challenge takes over.
-      if (begun.code === 'already_enrolled') return renderChallenge(ctx, deps, step, {});
-      return renderChallenge(ctx, deps, step, { message: failureMessage(begun), status: 400 });
+      if (answer.code === 'already_enrolled') return renderChallenge(ctx, deps, step, {});
+      return renderChallenge(ctx, deps, step, { message: failureMessage(answer), status: 400 });
     }
-    enrolment = begun.view;
+    begun = answer;
   }
   const pending = !delivers(factor) || step.pending.enrolment?.codeSent === true;
   const destination = factor.destination?.(factorAccount(account));
-  const sentTo = typeof enrolment?.sentTo === 'string' ? enrolment.sentTo : destination;
-  const resendAt = enrolment?.resendAvailableAt;
+  const sentTo = begun?.sent?.to ?? destination;
+  const resendAt = begun?.sent?.resendAvailableAt;
   const base = `/interaction/${interaction.uid}/enrol`;
   const common = await commonLocals(deps, step);
   const enrolmentHtml = renderFactorPart(deps.views, factor, 'enrol', {
     stage: pending ? 'pending' : 'before',
     csrf: common.csrf,
     actions: { send: `${base}/send`, confirm: base, renew: delivers(factor) ? `${base}/send` : `${base}/renew` },
-    ...(enrolment ? { enrolment } : {}),
+    ...(begun ? { enrolment: begun.view } : {}),
     ...(destination ? { destination } : {}),
     ...(pending && sentTo ? {
-      sent: { to: sentTo, resendInSeconds: resendAt instanceof Date ? Math.max(0, Math.ceil((resendAt.getTime() - Date.now()) / 1000)) : 0 },
+      sent: { to: sentTo, resendInSeconds: resendAt ? Math.max(0, Math.ceil((resendAt.getTime() - Date.now()) / 1000)) : 0 },
     } : {}),
     ...(form.message ? { error: form.message.text } : {}),
   });
@@ -209,7 +209,7 @@ async function sendEnrolmentCode(ctx: Context, deps: InteractionDeps, step: Step
   }
   const pending = withEnrolment(step.pending, factor, { codeSent: true });
   await savePending(step.interaction, pending);
-  await renderFactorStep(ctx, deps, { ...step, pending }, factor, { enrolment: begun.view });
+  await renderFactorStep(ctx, deps, { ...step, pending }, factor, { begun });
 }
 
 /** The enrolment of a POST: the step, the options and the chosen factor; undefined after a redirect. */

@@ -305,16 +305,13 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
         && live.usedAt === null && live.triesLeft > 0 && live.expiresAt.getTime() > now
       ) {
         // Resume: the code already sent still works ("reload the page" must not mail again).
-        return {
-          ok: true,
-          status: 'pending',
-          view: {
-            sentTo: maskEmail(doc.pending.email),
-            expiresAt: live.expiresAt,
-            resendAvailableAt: new Date(doc.lastSentAt.getTime() + resendCooldownMs),
-            replacing,
-          },
+        const view = {
+          sentTo: maskEmail(doc.pending.email),
+          expiresAt: live.expiresAt,
+          resendAvailableAt: new Date(doc.lastSentAt.getTime() + resendCooldownMs),
+          replacing,
         };
+        return { ok: true, status: 'pending', view, sent: { to: view.sentTo, resendAvailableAt: view.resendAvailableAt } };
       }
       return {
         send: true,
@@ -324,18 +321,15 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
         alsoSet: (at) => ({ pending: { email: account.email, startedAt: at } }),
       };
     });
-    if (!result.ok || !('sent' in result)) return result;
+    if (!result.ok || 'status' in result) return result;
     const { sent } = result;
-    return {
-      ok: true,
-      status: 'pending',
-      view: {
-        sentTo: sent.sentTo as string,
-        expiresAt: sent.expiresAt,
-        resendAvailableAt: sent.resendAvailableAt as Date,
-        replacing: (await load(account.id))?.active != null,
-      },
+    const view = {
+      sentTo: sent.sentTo as string,
+      expiresAt: sent.expiresAt,
+      resendAvailableAt: sent.resendAvailableAt as Date,
+      replacing: (await load(account.id))?.active != null,
     };
+    return { ok: true, status: 'pending', view, sent: { to: view.sentTo, resendAvailableAt: view.resendAvailableAt } };
   }
 
   async function confirm(accountId: string, input: unknown): Promise<ConfirmSuccess | FactorFailure> {
