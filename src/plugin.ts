@@ -43,6 +43,7 @@ import { keepOfflineAccessAsked } from './provider/offline_access.ts';
 import { applyStepUp, INTERACTION_PATH, proofsKeepMsOf } from './provider/step_up_configuration.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 
+/** What {@link createStepUp} needs: the connection, the factors' secrets (or a registry of your own), and optionally the issuer and a mailer. */
 export interface StepUpOptions {
   /** The mongoose connection holding accounts, factors, attempt counters and audit records. */
   readonly conn: Connection;
@@ -78,6 +79,7 @@ export interface StepUpOptions {
   readonly attemptPolicy?: Partial<AttemptPolicy>;
 }
 
+/** The step-up layer of one deployment: lay it over the provider's configuration, mount its pages, create its indexes. */
 export interface StepUp {
   /** The second factors in use. */
   readonly factors: FactorRegistry;
@@ -108,6 +110,11 @@ export interface StepUp {
   ensureIndexes(options?: AuditLogOptions): Promise<void>;
 }
 
+/**
+ * Step-up MFA for an existing oidc-provider 9 deployment, in two phases because oidc-provider reads its configuration
+ * once: {@link StepUp.configure} before `new Provider(…)`, {@link StepUp.middleware} after it (see the README's plugin
+ * section). The ready server is built on the same calls.
+ */
 export function createStepUp(options: StepUpOptions): StepUp {
   const { conn, issuerName } = options;
   const issuer = options.issuer?.replace(/\/+$/, '');

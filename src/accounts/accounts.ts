@@ -17,6 +17,7 @@ export type Privilege = (typeof PRIVILEGES)[number];
 export type CompanyRole = (typeof COMPANY_ROLES)[number];
 export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
 
+/** A customer account: who signs in with a password, its company and role, its privileges (`invoice`) and status. */
 export interface Account {
   id: string;
   email: string;

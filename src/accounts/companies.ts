@@ -8,8 +8,10 @@ import { MFA_POLICIES, companies, type CompanyDoc } from './models.ts';
 
 export { ensureAccountIndexes } from './models.ts';
 
+/** A company's two-factor policy: `forced` (every member sets one up and is asked at every sign-in) or `opt_in`. */
 export type MfaPolicy = (typeof MFA_POLICIES)[number];
 
+/** A company whose members' accounts share one two-factor policy, set by its admins. */
 export interface Company {
   id: string;
   name: string;

@@ -96,6 +96,7 @@ export interface VerifySuccess {
   readonly unlocked?: boolean;
 }
 
+/** What {@link Factor.verify} answers: a success with what it proves, or an expected failure. */
 export type VerifyResult = VerifySuccess | FactorFailure;
 
 /** Options of {@link FactorEnrolment.begin}. */

@@ -61,6 +61,7 @@ export interface OutboxEntry extends MailMessage {
   readonly sentAt: Date;
 }
 
+/** Sends the product's mails: over SMTP, or into an in-process outbox for development and tests. */
 export interface Mailer {
   /** `smtp`: real delivery; `outbox`: captured in process (development and tests only). */
   readonly mode: 'smtp' | 'outbox';
