@@ -8,7 +8,7 @@
 // The plugin and its settings.
 export { createStepUp, type StepUp, type StepUpOptions } from './plugin.ts';
 export { loadConfig, ConfigError, type Config } from './config/index.ts';
-export { deriveMfaPeppers, resolveMfaSecrets, type MfaPeppers, type MfaSecrets } from './config/index.ts';
+export { deriveMfaPeppers, resolveMfaSecrets, type MfaPeppers, type MfaSecrets } from './provider/mfa_secrets.ts';
 export { createMongoAdapter, ensureAdapterIndexes } from './provider/adapter.ts';
 export { generateProviderKeys, type ProviderKeys } from './provider/keys.ts';
 export { createMailer, type Mailer } from './mail/index.ts';
@@ -22,7 +22,8 @@ export { createCompany, setCompanyPolicy, type Company, type MfaPolicy } from '.
 
 // Second factors: the built-in ones, the registry, and the contract a factor of one's own implements.
 export { createDefaultFactors, createFactorRegistry, type DefaultFactorOptions, type FactorRegistry } from './factors/registry.ts';
-export { createSecretBox, generateKey, parseKeyRing, type KeyRing } from './factors/shared/secret_box.ts';
+export { createSecretBox, generateKey } from './factors/shared/secret_box.ts';
+export { parseKeyRing, type KeyRing } from './config/key_ring.ts';
 export type {
   ChallengeSent, ConfirmSuccess, EnrolBeginOptions, EnrolBeginSuccess, Factor, FactorAccount, FactorChallenge, FactorEnrolment,
   FactorFailure, FactorFailureCode, FactorViewModel, FactorViews, VerifyResult, VerifySuccess,

@@ -9,13 +9,14 @@ import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import type Router from '@koa/router';
 import { createApp } from './app.ts';
-import { ConfigError, loadConfig, resolveMfaSecrets, type Config } from './config/index.ts';
+import { ConfigError, loadConfig, type Config } from './config/index.ts';
+import { resolveMfaSecrets } from './provider/mfa_secrets.ts';
 import { DEV_MAIL_PATH } from './http/dev_mail.ts';
 import { METRICS_PATH, countMailFailures, createMetrics } from './http/metrics.ts';
 import { createViews } from './http/views.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { ensureAdapterIndexes } from './provider/adapter.ts';
-import { createProvider } from './provider/configuration.ts';
+import { buildProviderConfiguration, createProvider } from './provider/configuration.ts';
 import { loadOrCreateDevKeys, type ProviderKeys } from './provider/keys.ts';
 import { createStepUp } from './plugin.ts';
 import { seedDevData, type DevSeed } from './seed/dev_seed.ts';
@@ -188,7 +189,8 @@ async function main(): Promise<void> {
       })
       : undefined;
 
-    const provider = createProvider({ config, conn: store.conn, keys, views, logger, stepUp });
+    // The step-up layer over the server's own configuration, as a plugin user writes it (README "plugin").
+    const provider = createProvider({ config, logger }, stepUp.configure(buildProviderConfiguration({ config, conn: store.conn, keys, views })));
     const extraRouters: Router[] = [];
     if (seed) {
       // openid-client is a dev dependency: load the demo shop only when the dev seed runs.

@@ -23,10 +23,11 @@ import { accountConsole } from './console/router.ts';
 import { ensureAccountSessionIndexes } from './console/session.ts';
 import { ensureAccountIndexes } from './accounts/accounts.ts';
 import { DEFAULT_AUDIT_RETENTION_DAYS, ensureAuditIndexes, type AuditLogOptions } from './audit/audit_log.ts';
-import type { MfaPeppers } from './config/mfa_secrets.ts';
+import type { MfaPeppers } from './provider/mfa_secrets.ts';
 import type { FactorRegistry } from './factors/registry.ts';
 import { createDefaultFactors } from './factors/registry.ts';
-import { createSecretBox, type KeyRing } from './factors/shared/secret_box.ts';
+import { createSecretBox } from './factors/shared/secret_box.ts';
+import { type KeyRing } from './config/key_ring.ts';
 import { ensureAttemptIndexes, type AttemptPolicy } from './factors/shared/attempts.ts';
 import { errorBoundary } from './http/error_boundary.ts';
 import { securityHeaders } from './http/security_headers.ts';
@@ -40,7 +41,8 @@ import { saveAdoptedProofs, type AuthenticationDeps } from './authentication/req
 import { ensureFactorSetLeaseIndexes } from './factors/shared/factor_set_guard.ts';
 import { answerRequestedAcr } from './provider/acr_answer.ts';
 import { keepOfflineAccessAsked } from './provider/offline_access.ts';
-import { applyStepUp, INTERACTION_PATH, proofsKeepMsOf } from './provider/step_up_configuration.ts';
+import { INTERACTION_PATH } from './policy/interaction.ts';
+import { applyStepUp, proofsKeepMsOf } from './provider/step_up_configuration.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 
 /** What {@link createStepUp} needs: the connection, the factors' secrets (or a registry of your own), and optionally the issuer and a mailer. */

@@ -57,8 +57,7 @@ export const AUDIT_EVENTS = [
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 
-/** Default retention of audit records: 400 days (a year of history plus a margin for yearly reviews). */
-export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
+export { DEFAULT_AUDIT_RETENTION_DAYS } from '../config/load_config.ts';
 
 /** Limits of `details` (a small object, never a payload dump). */
 const DETAILS_MAX_DEPTH = 3;

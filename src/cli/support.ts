@@ -9,7 +9,8 @@
  */
 import type { Connection } from 'mongoose';
 import { ensureAuditIndexes, type AuditActor } from '../audit/audit_log.ts';
-import { resolveMfaSecrets, type Config } from '../config/index.ts';
+import type { Config } from '../config/index.ts';
+import { resolveMfaSecrets } from '../provider/mfa_secrets.ts';
 import { createDefaultFactors, createSecretBox } from '../factors/index.ts';
 import { createCodeMailer, createMailer, type MailLogger } from '../mail/index.ts';
 import { loadDevKeys } from '../provider/keys.ts';

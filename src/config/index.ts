@@ -3,4 +3,3 @@ export {
   MIN_METRICS_TOKEN_LENGTH,
 } from './load_config.ts';
 export type { Config, MailConfig, ResourceServerConfig, TtlConfig } from './load_config.ts';
-export { DEV_SECRETS_COLLECTION, deriveMfaPeppers, resolveMfaSecrets, type MfaPeppers, type MfaSecrets } from './mfa_secrets.ts';

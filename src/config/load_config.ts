@@ -4,11 +4,14 @@
  */
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_AUDIT_RETENTION_DAYS } from '../audit/audit_log.ts';
-import { parseKeyRing, type KeyRing } from '../factors/shared/secret_box.ts';
-import { MAIL_REQUIRED_IN_PRODUCTION, SMTP_URL_SETTING, createMailer, parseSmtpUrl } from '../mail/transport.ts';
-import { parseConfiguredKeys, type ProviderKeys } from '../provider/keys.ts';
+import { parseKeyRing, type KeyRing } from './key_ring.ts';
+import { MAIL_REQUIRED_IN_PRODUCTION, SMTP_URL_SETTING, formatFrom, parseSmtpUrl } from './mail_settings.ts';
+import { parseConfiguredKeys, type ProviderKeys } from './provider_keys.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.ts';
+
+
+/** Default retention of audit records: 400 days (a year of history plus a margin for yearly reviews). */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
 
 /** One API (resource server) that receives JWT access tokens (RFC 8707 resource indicators, RFC 9068). */
 export interface ResourceServerConfig {
@@ -346,9 +349,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   }
   const mailFrom = isSet('MAIL_FROM') ? (env.MAIL_FROM as string).trim() : undefined;
   if (mailFrom !== undefined) {
-    // the mailer's own rule, applied now: an outbox mailer is pure (no connection, nothing sent)
+    // the mailer's own rule, applied now
     try {
-      createMailer({ from: mailFrom, issuerName, production: false });
+      formatFrom(mailFrom, issuerName);
     } catch {
       problems.push('MAIL_FROM: must be an address (no-reply@shop.example) or "Name <address>"');
     }

@@ -7,7 +7,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { setSignInMfa, signInMfaEnabled } from '../accounts/accounts.ts';
 import type { Factor, FactorFailure } from '../factors/contract.ts';
-import { failureMessage } from '../interactions/factor_messages.ts';
+import { failureMessage } from '../factors/failure_messages.ts';
 import { field, requireForm } from '../http/forms.ts';
 import { renderFactorPart } from '../http/pages.ts';
 import { ACCOUNT_PATH } from './client.ts';

@@ -8,9 +8,8 @@ export {
   ATTEMPT_RETENTION_MS, DEFAULT_ATTEMPT_POLICY, SECOND_FACTOR_BUCKET, createAttemptLimiter, ensureAttemptIndexes, lockoutMs,
   resetAttempts, type AttemptLimiter, type AttemptPolicy, type AttemptStatus, type AttemptTicket,
 } from './shared/attempts.ts';
-export {
-  createSecretBox, formatKeyRing, generateKey, parseKeyRing, type KeyRing, type SealedSecret, type SecretBox,
-} from './shared/secret_box.ts';
+export { createSecretBox, generateKey, type SealedSecret, type SecretBox } from './shared/secret_box.ts';
+export { formatKeyRing, parseKeyRing, type KeyRing } from '../config/key_ring.ts';
 export { advanceCounter, consumeOnce } from './shared/single_use.ts';
 export { createTotpFactor, type TotpEnrolView, type TotpFactor, type TotpFactorOptions } from './totp/index.ts';
 export {

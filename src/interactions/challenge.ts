@@ -16,7 +16,7 @@ import { requestFromParams } from '../policy/step_up_params.ts';
 import { renderFactorPart } from '../http/pages.ts';
 import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
-import { MFA_MESSAGES, STATUS, failureMessage, type MfaMessageId } from './factor_messages.ts';
+import { MFA_MESSAGES, STATUS, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
 import { finishLogin, finishUnmet, notify, notifyLockout, restartSignIn } from './finish.ts';
 import { evaluatePending, pendingStepUpOf, proofHolderOf, redirectToStep, type PendingStepUp } from './step_up_state.ts';
 

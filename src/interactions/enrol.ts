@@ -30,9 +30,9 @@ import { renderFactorPart } from '../http/pages.ts';
 import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps } from './context.ts';
 import { formBody } from '../http/forms.ts';
 import { codeForm, postStep, renderChallenge, type Step } from './challenge.ts';
-import { STATUS, failureMessage, type MfaMessageId } from './factor_messages.ts';
+import { STATUS, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
 import { finishLogin, finishUnmet, notify, notifyLockout, restartSignIn } from './finish.ts';
-import { minutesUntil, throttleLogin } from './login_throttle.ts';
+import { minutesUntil, throttleLogin } from '../accounts/login_throttle.ts';
 import { pendingStepUpOf, proofHolderOf, redirectToStep, savePending, type PendingStepUp } from './step_up_state.ts';
 
 /** Stable message ids of the enrolment pages (besides the factor failures of `MFA_MESSAGES`). */

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { saveHeldProofsOf } from '../authentication/request_state.ts';
-import { INTERACTION_PATH } from '../provider/step_up_configuration.ts';
+import { INTERACTION_PATH } from '../policy/interaction.ts';
 import { formParser, requireForm } from '../http/forms.ts';
 import { AppError } from '../shared/errors.ts';
 import { submitAbort } from './abort.ts';

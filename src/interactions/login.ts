@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { verifyLogin } from '../accounts/accounts.ts';
 import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
-import { minutesUntil, throttleLogin } from './login_throttle.ts';
+import { minutesUntil, throttleLogin } from '../accounts/login_throttle.ts';
 import type { LockState } from '../factors/contract.ts';
 import { knownAccount, provePassword } from '../authentication/request_state.ts';
 import { showStepUp } from './step_up.ts';

@@ -17,7 +17,7 @@ import { evaluateStepUp, type ProofHolder, type StepUpEvaluation } from '../auth
 import type { HoldingInteraction } from '../authentication/held_proofs.ts';
 import type { ProofWindow } from '../authentication/state.ts';
 import { maxAgeSince, requestFromParams } from '../policy/step_up_params.ts';
-import { MFA_REQUIRED_REASON, SESSION_OUTDATED_REASON } from '../provider/step_up_policy.ts';
+import { MFA_REQUIRED_REASON, SESSION_OUTDATED_REASON } from '../policy/interaction.ts';
 import { saveInteractionResult, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { seeOther } from '../http/pages.ts';
 

@@ -1,10 +1,5 @@
 /** The mail layer's public surface: transport, templates, the email-code port, security notifications. */
-export {
-  DEFAULT_OUTBOX_PATH, DEFAULT_OUTBOX_SIZE, DEFAULT_SMTP_TIMEOUTS, MAIL_REQUIRED_IN_PRODUCTION, SMTP_URL_SETTING,
-  createMailer, parseSmtpUrl,
-  type MailLogger, type MailMessage, type Mailer, type MailerOptions, type OutboxEntry, type SendResult, type SmtpSettings,
-  type SmtpTimeouts,
-} from './transport.ts';
+export { DEFAULT_OUTBOX_PATH, DEFAULT_OUTBOX_SIZE, DEFAULT_SMTP_TIMEOUTS, createMailer, type MailLogger, type MailMessage, type Mailer, type MailerOptions, type OutboxEntry, type SendResult, type SmtpTimeouts } from './transport.ts';
 export {
   EMAIL_CODE_PURPOSES, MAIL_MESSAGES, NOTIFICATIONS, NOTIFICATION_KINDS, formatMailTime, maskEmail, renderEmailCode,
   renderNotification, summarizeUserAgent,

@@ -11,6 +11,7 @@
  * The session level is *derived* from the completed methods (ory/kratos style): each method declares the level it
  * proves and its RFC 8176 `amr` values; the policy never knows a factor by name.
  */
+import { LEVEL, MAX_LEVEL } from '../shared/assurance.ts';
 
 /** The default ACR values. */
 export const ACR = Object.freeze({
@@ -25,11 +26,7 @@ export const MULTI_FACTOR_ALIAS = 'http://schemas.openid.net/pape/policies/2007/
 /** `acr_values_supported` in discovery: the levels weakest to strongest, the PAPE alias last. */
 export const ACR_VALUES: readonly string[] = Object.freeze([ACR.pwd, ACR.mfa, ACR.mfaApp, MULTI_FACTOR_ALIAS]);
 
-/** Level numbers, so callers never write a bare `2`. */
-export const LEVEL = Object.freeze({ none: 0, pwd: 1, mfa: 2, mfaApp: 3 } as const);
-
-/** The highest level this provider knows. */
-export const MAX_LEVEL = LEVEL.mfaApp;
+export { LEVEL, MAX_LEVEL };
 
 /** A completed authentication method: what it proves and its RFC 8176 `amr` values. */
 export interface CompletedMethod {

@@ -1,7 +1,7 @@
 /**
  * The ready server's oidc-provider configuration: which protocol features are on, where errors and logout pages
- * render, where it stores things and with which keys, its APIs and lifetimes — with the step-up layer
- * (`createStepUp(...).configure`, the same call a plugin user makes) laid over it.
+ * render, where it stores things and with which keys, its APIs and lifetimes. The composition root lays the step-up
+ * layer over it (`createStepUp(...).configure`, the same call a plugin user makes) before the Provider is created.
  */
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
@@ -16,7 +16,6 @@ import type { Config } from '../config/index.ts';
 import type { Views } from '../http/views.ts';
 import { allowFormActions } from '../http/security_headers.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { StepUp } from '../plugin.ts';
 import { createMongoAdapter } from './adapter.ts';
 import type { ProviderKeys } from './keys.ts';
 
@@ -25,9 +24,6 @@ export interface ProviderDeps {
   conn: Connection;
   keys: ProviderKeys;
   views: Views;
-  logger: Logger;
-  /** The step-up layer (`createStepUp`): accounts, acr values, the step-up policy, its scopes and token rules. */
-  stepUp: StepUp;
 }
 
 /** The CSP nonce of the current response (set by the security-headers middleware; a fresh one otherwise). */
@@ -80,7 +76,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     };
   };
 
-  return deps.stepUp.configure({
+  return {
     // No `clockTolerance` is set here: oidc-provider's default (15 s) applies to JWTs it verifies, while its models
     // expire entities at `exp` exactly, as the adapter does. If one is configured for the models' sake, pass it to
     // the adapter too (`createMongoAdapter(conn, { clockToleranceSeconds })`).
@@ -165,12 +161,15 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       BackchannelAuthenticationRequest: 600,
       PreAuthorizedCode: 600,
     },
-  });
+  };
 }
 
-/** A configured Provider (a Koa app) with `proxy` from config and its error events logged without secrets. */
-export function createProvider(deps: ProviderDeps): Provider {
-  const provider = new Provider(deps.config.issuer, buildProviderConfiguration(deps));
+/**
+ * A Provider (a Koa app) with `configuration` (the base of {@link buildProviderConfiguration}, the step-up layer laid
+ * over it), `proxy` from config and its error events logged without secrets.
+ */
+export function createProvider(deps: { readonly config: Config; readonly logger: Logger }, configuration: Configuration): Provider {
+  const provider = new Provider(deps.config.issuer, configuration);
   provider.proxy = deps.config.trustProxy;
   const log = deps.logger.child({ component: 'provider' });
   provider.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {

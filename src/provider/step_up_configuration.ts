@@ -24,9 +24,8 @@ import { FIRST_PARTY_PROPERTY } from './clients.ts';
 import { createFindAccount } from './find_account.ts';
 import { OFFLINE_ACCESS_ASKED_PARAM, restoreOfflineAccess } from './offline_access.ts';
 import { buildInteractionPolicy, evaluateAuthorization } from './step_up_policy.ts';
+import { INTERACTION_PATH } from '../policy/interaction.ts';
 
-/** Where interactions live; the `_interaction` cookie is scoped to this path, so every step's route sits below it. */
-export const INTERACTION_PATH = '/interaction';
 
 /** Scopes the step-up adds besides those the `claims` map defines (`email`, `profile`). */
 export const SCOPES: readonly string[] = ['openid', 'offline_access', ...STEP_UP_SCOPES];

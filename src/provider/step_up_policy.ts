@@ -17,12 +17,9 @@ import { adoptHeldProofs, evaluateStepUp, type AuthenticationDeps, type StepUpEv
 import type { ProofWindow } from '../authentication/state.ts';
 import { LEVEL } from '../policy/acr.ts';
 import { requestedAcrLevel } from '../policy/step_up.ts';
+import { MFA_REQUIRED_REASON, SESSION_OUTDATED_REASON } from '../policy/interaction.ts';
 import { maxAgeSince, requestFromParams } from '../policy/step_up_params.ts';
 
-/** The step-up check's reason (wire-visible in `prompt.reasons`). */
-export const MFA_REQUIRED_REASON = 'mfa_required';
-/** The reason of the check that asks a session whose authentication no longer holds to sign in again. */
-export const SESSION_OUTDATED_REASON = 'session_outdated';
 
 /**
  * Which proofs count for the request: with `max_age`, those newer than the request minus `max_age` — when resuming an

@@ -14,7 +14,7 @@
  */
 import type { Connection } from 'mongoose';
 import { findAccountById, setAccountStatus, type Account, type AccountStatus } from '../accounts/accounts.ts';
-import { endSignIns } from '../authentication/credentials.ts';
+import { endSignIns } from './end_sign_ins.ts';
 import { recordEvent, type AuditActor, type AuditEventInput } from '../audit/audit_log.ts';
 import type { Factor } from '../factors/contract.ts';
 import { createMethodChoice } from '../factors/method_choice.ts';

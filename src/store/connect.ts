@@ -5,7 +5,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import mongoose from 'mongoose';
-import type { Config } from '../config/index.ts';
 import type { Logger } from '../shared/logger.ts';
 import { startEngine, type EmbeddedEngine } from './engine/index.ts';
 
@@ -28,7 +27,7 @@ export function redactMongoUri(uri: string): string {
 }
 
 export async function connectStore(
-  config: Pick<Config, 'mongodbUri' | 'embeddedDbSnapshot'>,
+  config: { readonly mongodbUri: string | undefined; readonly embeddedDbSnapshot: string | undefined },
   logger: Logger,
 ): Promise<Store> {
   const log = logger.child({ component: 'store' });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { runCli } from '../../src/cli/run.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { parseConfiguredKeys } from '../../src/provider/keys.ts';
+import { parseConfiguredKeys } from '../../src/config/provider_keys.ts';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';

@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import { expect } from 'chai';
 import { CONFIG_KEYS, ConfigError, loadConfig } from '../../src/config/index.ts';
-import { MAIL_REQUIRED_IN_PRODUCTION } from '../../src/mail/index.ts';
+import { MAIL_REQUIRED_IN_PRODUCTION } from '../../src/config/mail_settings.ts';
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
   try {

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { AppError } from '../../src/shared/errors.ts';
-import {
-  createSecretBox, formatKeyRing, generateKey, parseKeyRing, type SealedSecret,
-} from '../../src/factors/shared/secret_box.ts';
+import { createSecretBox, generateKey, type SealedSecret } from '../../src/factors/shared/secret_box.ts';
+import { formatKeyRing, parseKeyRing } from '../../src/config/key_ring.ts';
 
 const plaintext = Buffer.from('12345678901234567890');
 

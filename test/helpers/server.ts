@@ -16,7 +16,7 @@ import { createViews } from '../../src/http/views.ts';
 import { createCodeMailer, createMailer, type Mailer } from '../../src/mail/index.ts';
 import { ensureAdapterIndexes } from '../../src/provider/adapter.ts';
 import { saveClient } from '../../src/provider/clients.ts';
-import { createProvider } from '../../src/provider/configuration.ts';
+import { buildProviderConfiguration, createProvider } from '../../src/provider/configuration.ts';
 import { createStepUp } from '../../src/plugin.ts';
 import { loadOrCreateDevKeys } from '../../src/provider/keys.ts';
 import { createLogger } from '../../src/shared/logger.ts';
@@ -177,7 +177,7 @@ export async function startTestServer(label: string, options: TestServerOptions 
   const views = createViews();
   const stepUp = createStepUp({ conn, issuer, issuerName: config.issuerName, factors, views, logger, ...(mailer ? { mailer } : {}) });
   await stepUp.ensureIndexes(); // as main.ts: every TTL index in place before the first request
-  const provider = createProvider({ config, conn, keys, views, logger, stepUp });
+  const provider = createProvider({ config, logger }, stepUp.configure(buildProviderConfiguration({ config, conn, keys, views })));
   const extraRouters = [];
   if (options.demoShop) {
     const demo = await saveClient(conn, {

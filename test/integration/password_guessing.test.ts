@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { createAccount } from '../../src/accounts/accounts.ts';
 import { passwordInternals } from '../../src/accounts/passwords.ts';
-import { MAX_CONCURRENT_PASSWORD_CHECKS, PASSWORD_ATTEMPT_POLICY, resetLoginThrottle } from '../../src/interactions/login_throttle.ts';
+import { MAX_CONCURRENT_PASSWORD_CHECKS, PASSWORD_ATTEMPT_POLICY, resetLoginThrottle } from '../../src/accounts/login_throttle.ts';
 import { freezeClock, type FrozenClock } from '../helpers/clock.ts';
 import { Browser, findForm, useShop, type Form, type Page } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';

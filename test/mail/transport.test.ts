@@ -3,9 +3,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { AppError } from '../../src/shared/errors.ts';
 import { renderEmailCode } from '../../src/mail/templates.ts';
-import {
-  DEFAULT_OUTBOX_SIZE, MAIL_REQUIRED_IN_PRODUCTION, createMailer, parseSmtpUrl, type Mailer,
-} from '../../src/mail/transport.ts';
+import { DEFAULT_OUTBOX_SIZE, createMailer, type Mailer } from '../../src/mail/transport.ts';
+import { MAIL_REQUIRED_IN_PRODUCTION, parseSmtpUrl } from '../../src/config/mail_settings.ts';
 import { captureLogger, closedPort, occurrences, silentServer, startSmtp, type TestSmtp } from './support.ts';
 
 const ISSUER = 'Keys Express';

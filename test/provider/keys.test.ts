@@ -4,13 +4,8 @@ import { expect } from 'chai';
 import { SignJWT, importJWK, jwtVerify, type JWK } from 'jose';
 import type { Connection } from 'mongoose';
 
-import {
-  DEV_KEYS_COLLECTION,
-  MIN_COOKIE_KEY_LENGTH,
-  loadOrCreateDevKeys,
-  parseConfiguredKeys,
-  type ProviderKeys,
-} from '../../src/provider/keys.ts';
+import { DEV_KEYS_COLLECTION, loadOrCreateDevKeys, type ProviderKeys } from '../../src/provider/keys.ts';
+import { MIN_COOKIE_KEY_LENGTH, parseConfiguredKeys } from '../../src/config/provider_keys.ts';
 import { connectFreshDb } from '../helpers/db.ts';
 
 function rsaJwk(modulusLength = 2048): JWK {

@@ -12,7 +12,7 @@ import type { Connection, mongo } from 'mongoose';
 import { createAccount } from '../../src/accounts/accounts.ts';
 import { DEFAULT_AUDIT_RETENTION_DAYS } from '../../src/audit/audit_log.ts';
 import type { Factor } from '../../src/factors/contract.ts';
-import { loginThrottleKey, PASSWORD_ATTEMPT_POLICY, PASSWORD_BUCKET, passwordAttemptLimiter } from '../../src/interactions/login_throttle.ts';
+import { loginThrottleKey, PASSWORD_ATTEMPT_POLICY, PASSWORD_BUCKET, passwordAttemptLimiter } from '../../src/accounts/login_throttle.ts';
 import { createStepUp } from '../../src/plugin.ts';
 import { ADAPTER_MODEL_NAMES, collectionNameFor } from '../../src/provider/adapter.ts';
 import { connectSameDb, wrongCode } from '../factors/support.ts';

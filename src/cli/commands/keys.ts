@@ -3,7 +3,8 @@
  * (COOKIE_KEYS), the key ring for authenticator secrets at rest (FACTOR_KEYS) and the MFA pepper (MFA_PEPPER).
  */
 import { randomBytes } from 'node:crypto';
-import { formatKeyRing, generateKey } from '../../factors/shared/secret_box.ts';
+import { generateKey } from '../../factors/shared/secret_box.ts';
+import { formatKeyRing } from '../../config/key_ring.ts';
 import { generateProviderKeys } from '../../provider/keys.ts';
 import type { CommandSpec, OfflineContext } from '../io.ts';
 import { parseCommandArgs } from '../parse.ts';

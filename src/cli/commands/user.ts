@@ -12,8 +12,8 @@ import {
   type Privilege,
 } from '../../accounts/accounts.ts';
 import { findCompanyByName, listCompanies, type Company } from '../../accounts/companies.ts';
-import { resetLoginThrottle } from '../../interactions/login_throttle.ts';
-import { endSignIns } from '../../authentication/credentials.ts';
+import { resetLoginThrottle } from '../../accounts/login_throttle.ts';
+import { endSignIns } from '../../security/end_sign_ins.ts';
 import { activeFactors, changeAccountStatus, recordUnlock, resetFactors, unlockSecondFactor } from '../../security/support_actions.ts';
 import { confirm } from '../confirm.ts';
 import { formatJson, formatTable } from '../format.ts';

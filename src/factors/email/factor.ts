@@ -30,7 +30,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { LEVEL } from '../../policy/acr.ts';
+import { LEVEL } from '../../shared/assurance.ts';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
 import type {
   ChallengeSent, ConfirmSuccess, EnrolBeginOptions, EnrolBeginSuccess, Factor, FactorAccount, FactorFailure,

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { LEVEL } from '../../policy/acr.ts';
+import { LEVEL } from '../../shared/assurance.ts';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
 import type { EnrolBeginOptions, EnrolBeginSuccess, Factor, FactorAccount, FactorFailure, VerifyResult } from '../contract.ts';
 import { checkAccountId } from '../shared/account_id.ts';

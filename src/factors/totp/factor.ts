@@ -33,7 +33,7 @@ import { listFactor } from '../shared/factor_directory.ts';
 import type { SecretBox } from '../shared/secret_box.ts';
 import { advanceCounter } from '../shared/single_use.ts';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
-import { LEVEL } from '../../policy/acr.ts';
+import { LEVEL } from '../../shared/assurance.ts';
 import { totpEnrolmentModel, type TotpEnrolmentDoc, type TotpPendingDoc, type TotpSlotDoc } from './model.ts';
 import {
   buildOtpauthUri, checkTotpCode, encodeBase32, formatManualKey, generateTotpSecret, normaliseTotpInput,

@@ -8,7 +8,7 @@
 import type { Connection } from 'mongoose';
 import { raiseCredentialsEpoch } from '../accounts/accounts.ts';
 import { endAccountSessions, revokeAccountGrants } from '../provider/adapter.ts';
-import { keepOnlyProofs } from './proofs.ts';
+import { keepOnlyProofs } from '../authentication/proofs.ts';
 
 /** The browser that made the change and stays signed in: its provider session, and the epoch it was proven under. */
 export interface KeptSession {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import type { Connection } from 'mongoose';
-import { DEV_SECRETS_COLLECTION, deriveMfaPeppers, loadConfig, resolveMfaSecrets } from '../../src/config/index.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { DEV_SECRETS_COLLECTION, deriveMfaPeppers, resolveMfaSecrets } from '../../src/provider/mfa_secrets.ts';
 import { createSecretBox } from '../../src/factors/index.ts';
 import { connectFreshDb } from '../helpers/db.ts';
 

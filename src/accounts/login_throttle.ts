@@ -16,6 +16,7 @@ import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
 import { createAttemptLimiter, type AttemptLimiter, type AttemptPolicy } from '../factors/shared/attempts.ts';
 import type { LockState } from '../factors/contract.ts';
+import { createSemaphore } from '../shared/semaphore.ts';
 
 /** The attempt-limiter bucket of password logins. */
 export const PASSWORD_BUCKET = 'password';
@@ -39,34 +40,6 @@ export type ThrottledLogin<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly code: 'invalid'; readonly lock?: LockState }
   | { readonly ok: false; readonly code: 'locked'; readonly lock: LockState };
-
-/** A small FIFO semaphore: `run` waits for one of `size` slots. */
-export function createSemaphore(size: number): { run<T>(task: () => Promise<T>): Promise<T>; readonly active: number; readonly queued: number } {
-  let active = 0;
-  const queue: Array<() => void> = [];
-  const release = (): void => {
-    const next = queue.shift();
-    if (next) next();
-    else active -= 1;
-  };
-  return {
-    async run<T>(task: () => Promise<T>): Promise<T> {
-      if (active < size) active += 1;
-      else await new Promise<void>((resolve) => queue.push(resolve)); // the slot is handed over, `active` unchanged
-      try {
-        return await task();
-      } finally {
-        release();
-      }
-    },
-    get active() {
-      return active;
-    },
-    get queued() {
-      return queue.length;
-    },
-  };
-}
 
 const passwordChecks = createSemaphore(MAX_CONCURRENT_PASSWORD_CHECKS);
 

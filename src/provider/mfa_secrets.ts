@@ -9,9 +9,10 @@
  */
 import { hkdfSync, randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { formatKeyRing, generateKey, parseKeyRing, type KeyRing } from '../factors/shared/secret_box.ts';
+import { generateKey } from '../factors/shared/secret_box.ts';
+import { formatKeyRing, parseKeyRing, type KeyRing } from '../config/key_ring.ts';
 import { AppError, isDuplicateKeyError } from '../shared/errors.ts';
-import { MIN_MFA_PEPPER_BYTES, parseMfaPepper, type Config } from './load_config.ts';
+import { MIN_MFA_PEPPER_BYTES, parseMfaPepper, type Config } from '../config/load_config.ts';
 
 /** Collection of the generated development secrets. */
 export const DEV_SECRETS_COLLECTION = 'dev_secrets';

@@ -2,7 +2,7 @@
  * The messages of second-factor failures (stable ids, OWASP: clear, specific, no hint whether an account exists),
  * shared by the sign-in pages and the security console.
  */
-import type { FactorFailure } from '../factors/contract.ts';
+import type { FactorFailure } from './contract.ts';
 
 /** Stable message ids of the second-factor pages. */
 export const MFA_MESSAGES = {
