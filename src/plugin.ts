@@ -34,7 +34,6 @@ import { securityHeaders } from './http/security_headers.ts';
 import { createViews, type Views } from './http/views.ts';
 import { createCsrfTokens, interactionRouter } from './interactions/index.ts';
 import { createCodeMailer } from './mail/code_mailer.ts';
-import type { NotifyDeps } from './mail/notify.ts';
 import type { Mailer } from './mail/transport.ts';
 import { ensureProofIndexes } from './authentication/proofs.ts';
 import { saveAdoptedProofs, type AuthenticationDeps } from './authentication/request_state.ts';
@@ -43,6 +42,7 @@ import { answerRequestedAcr } from './provider/acr_answer.ts';
 import { keepOfflineAccessAsked } from './provider/offline_access.ts';
 import { INTERACTION_PATH } from './policy/interaction.ts';
 import { applyStepUp, proofsKeepMsOf } from './provider/step_up_configuration.ts';
+import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 
 /** What {@link createStepUp} needs: the connection, the factors' secrets (or a registry of your own), and optionally the issuer and a mailer. */
@@ -86,8 +86,8 @@ export interface StepUp {
   /** The second factors in use. */
   readonly factors: FactorRegistry;
   readonly views: Views;
-  /** Audit + mail of security events; absent without a mailer. */
-  readonly notify: NotifyDeps | undefined;
+  /** Security events: the audit record, and the customer's mail when a mailer is configured. */
+  readonly events: SecurityEvents;
   /**
    * Your oidc-provider configuration with the step-up parts laid over it: accounts (`findAccount`), acr values and
    * the claims carrying them, the `invoice` scope, the level-comparing interaction policy and its pages' URL,
@@ -123,9 +123,11 @@ export function createStepUp(options: StepUpOptions): StepUp {
   const logger = options.logger ?? createLogger('silent');
   const views = options.views ?? createViews();
   const factors = options.factors ?? defaultFactors(options, logger);
-  const notify: NotifyDeps | undefined = options.mailer
-    ? { conn, mailer: options.mailer, issuerName, accountUrl: issuer ? `${issuer}${ACCOUNT_PATH}` : undefined, logger: logger.child({ component: 'notify' }) }
-    : undefined;
+  const events = createSecurityEvents({
+    conn,
+    mail: options.mailer ? { mailer: options.mailer, issuerName, accountUrl: issuer ? `${issuer}${ACCOUNT_PATH}` : undefined } : undefined,
+    logger: logger.child({ component: 'events' }),
+  });
 
   // What `configure` learns of the deployment that the pages need: how long the sessions' proofs must be kept, and
   // where the authorization endpoint is.
@@ -135,7 +137,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
   return Object.freeze({
     factors,
     views,
-    notify,
+    events,
     configure(base: Configuration): Configuration {
       proofsKeepMs = proofsKeepMsOf(base);
       authorizationPath = base.routes?.authorization ?? authorizationPath;
@@ -161,13 +163,13 @@ export function createStepUp(options: StepUpOptions): StepUp {
         csrf: createCsrfTokens(provider.keys),
         logger: logger.child({ component: 'interactions' }),
         factors,
-        ...(notify ? { notify } : {}),
+        events,
         proofsKeepMs,
       });
       const pages = compose([errorBoundary({ views, logger }), securityHeaders(), router.routes() as Middleware, router.allowedMethods() as Middleware]);
       const accountPages = issuer
         ? compose([errorBoundary({ views, logger }), securityHeaders(), accountConsole({
-          provider, conn, issuer, factors, notify, logger: logger.child({ component: 'account' }), tokenEndpoint: options.tokenEndpoint, views,
+          provider, conn, issuer, factors, events, logger: logger.child({ component: 'account' }), tokenEndpoint: options.tokenEndpoint, views,
         })])
         : undefined;
       return async function stepUpPages(ctx, next) {

@@ -14,6 +14,7 @@ import { resolveMfaSecrets } from '../provider/mfa_secrets.ts';
 import { createDefaultFactors, createSecretBox } from '../factors/index.ts';
 import { createCodeMailer, createMailer, type MailLogger } from '../mail/index.ts';
 import { loadDevKeys } from '../provider/keys.ts';
+import { createSecurityEvents, type SecurityEvents } from '../security/events.ts';
 import type { ActionContext, SupportDeps } from '../security/support_actions.ts';
 import type { CliIo, CommandContext } from './io.ts';
 
@@ -48,6 +49,11 @@ export function stderrLogger(io: CliIo): MailLogger {
     io.stderr.write(`Warning: ${msg}${detail === ' ()' ? '' : detail}\n`);
   };
   return { info: () => undefined, warn, error: warn };
+}
+
+/** The security events of a CLI command that mails nothing (unlock, disable): audited, failures on standard error. */
+export function auditOnly(ctx: CommandContext): { conn: Connection; events: SecurityEvents } {
+  return { conn: ctx.conn, events: createSecurityEvents({ conn: ctx.conn, logger: stderrLogger(ctx.io) }) };
 }
 
 /** The support actions' dependencies for a CLI run; `close` releases the SMTP transport. */
@@ -90,8 +96,8 @@ export async function openSupport(ctx: CommandContext): Promise<CliSupport> {
       deps: {
         conn: ctx.conn,
         factors: registry,
-        logger,
-        ...(smtp ? { notify: { conn: ctx.conn, mailer, issuerName: config.issuerName, logger } } : {}),
+        // Without SMTP the dev outbox of this short-lived process would swallow the mail: audited only.
+        events: createSecurityEvents({ conn: ctx.conn, mail: smtp ? { mailer, issuerName: config.issuerName } : undefined, logger }),
       },
       mail: smtp ? 'smtp' : 'none',
       close: () => mailer.close(),

@@ -123,7 +123,7 @@ async function confirmAdd(ctx: Context, kit: ConsoleKit): Promise<void> {
     return beginEnrol(ctx, kit, signed, factor, { message, status: failureStatus(confirmed) });
   }
   logger.info({ event: 'account.factor_added', accountId: account.id, factor: factor.id }, 'factor added in the console');
-  await kit.notify(ctx, account, 'factor_added', { method: factor.label }, { factorId: factor.id, replaced: confirmed.replaced });
+  await kit.record(ctx, { kind: 'factor_added', account, details: { method: factor.label }, auditDetails: { factorId: factor.id, replaced: confirmed.replaced } });
   if (hadPrimary) return kit.seeOther(ctx, `${ACCOUNT_PATH}?done=factor_added`);
   await turnOnTwoFactor(ctx, kit, signed, factor);
 }
@@ -136,7 +136,7 @@ async function turnOnTwoFactor(ctx: Context, kit: ConsoleKit, signed: Signed, fa
   const { account } = signed;
   if (!await signInMfaEnabled(kit.deps.conn, account.id)) {
     await setSignInMfa(kit.deps.conn, account.id, true);
-    await kit.audit(ctx, account, 'sign_in_mfa_enabled', { reason: 'first_factor' });
+    await kit.record(ctx, { kind: 'sign_in_mfa_enabled', account, details: { reason: 'first_factor' } });
   }
   const backup = kit.backupFactor();
   const issued = backup?.enrol ? await backup.enrol.begin(factorAccount(account), { initial: true, binding: signed.session.id }) : undefined;

@@ -16,10 +16,9 @@ import type { Context } from 'koa';
 import type { Connection } from 'mongoose';
 import { findAccountById, type Account } from '../accounts/accounts.ts';
 import { findCompanyById, isMfaPolicy, setCompanyPolicy, type Company, type MfaPolicy } from '../accounts/companies.ts';
-import { recordEvent } from '../audit/audit_log.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { field, requireForm } from '../http/forms.ts';
-import type { NotifyDeps } from '../mail/notify.ts';
+import type { SecurityEvents } from '../security/events.ts';
 import { activeFactors, resetFactors, unlockSecondFactor, type ActionContext } from '../security/support_actions.ts';
 import type { Logger } from '../shared/logger.ts';
 import { ACCOUNT_PATH } from './client.ts';
@@ -52,7 +51,7 @@ export const POLICY_TEXT: Record<MfaPolicy, { label: string; description: string
 export interface CompanyAdminDeps {
   readonly conn: Connection;
   readonly factors: FactorRegistry;
-  readonly notify?: NotifyDeps | undefined;
+  readonly events: SecurityEvents;
   readonly logger: Logger;
 }
 
@@ -107,9 +106,9 @@ async function memberOf(ctx: Context, { deps }: AdminPages, company: Company): P
   return member;
 }
 
+/** The admin's request: the browser, the console, the admin as actor. */
 function actionContext(ctx: Context, { kit }: AdminPages, admin: Account): ActionContext {
-  const { ip, userAgent } = kit.auditContext(ctx);
-  return { actor: { type: 'admin', id: admin.id }, ip, userAgent };
+  return { ...kit.origin(ctx), actor: { type: 'admin', id: admin.id } };
 }
 
 // ── the company page: policy and the users' 2FA report ───────────────────────────────────────────────────────────
@@ -148,18 +147,11 @@ async function changePolicy(ctx: Context, admin: AdminPages): Promise<void> {
   if (company.mfaPolicy === policy) return kit.seeOther(ctx, `${COMPANY_PATH}?done=policy_unchanged`);
   await setCompanyPolicy(conn, company.id, policy);
   logger.info({ event: 'account.company_policy_changed', accountId: signed.account.id, companyId: company.id, policy }, 'company policy changed');
-  try {
-    await recordEvent(conn, {
-      accountId: signed.account.id,
-      actor: { type: 'admin', id: signed.account.id },
-      event: 'company_policy_changed',
-      details: { companyId: company.id, company: company.name, from: company.mfaPolicy, to: policy },
-      ...kit.auditContext(ctx),
-    });
-  } catch (err) {
-    logger.error({ err, accountId: signed.account.id, companyId: company.id }, 'audit record of a policy change could not be written');
-  }
-  if (policy === 'forced' && deps.notify) await noticeForcedPolicy(deps, deps.notify, company, signed.account);
+  await deps.events.record(actionContext(ctx, admin, signed.account), {
+    kind: 'company_policy_changed', account: signed.account,
+    details: { companyId: company.id, company: company.name, from: company.mfaPolicy, to: policy },
+  });
+  if (policy === 'forced' && deps.events.mailing) await noticeForcedPolicy(deps, company, signed.account);
   kit.seeOther(ctx, `${COMPANY_PATH}?done=policy_changed`);
 }
 
@@ -212,7 +204,7 @@ async function resetMember(ctx: Context, admin: AdminPages): Promise<void> {
   if (!await kit.ensureFresh(ctx, signed, resetPath(member.id))) return;
   await kit.clearPending(signed);
   const result = await resetFactors(
-    { conn, factors, notify: deps.notify, logger },
+    { conn, factors, events: deps.events },
     { id: member.id, email: member.email, name: member.name },
     'admin',
     actionContext(ctx, admin, signed.account),
@@ -233,7 +225,7 @@ async function unlockMember(ctx: Context, admin: AdminPages): Promise<void> {
   if (member.id === signed.account.id) throw ownAccount();
   if (!await kit.ensureFresh(ctx, signed, COMPANY_PATH, { unlock: member.id })) return;
   await kit.clearPending(signed);
-  const result = await unlockSecondFactor({ conn, logger }, { id: member.id, email: member.email, name: member.name }, actionContext(ctx, admin, signed.account));
+  const result = await unlockSecondFactor({ conn, events: deps.events }, { id: member.id, email: member.email, name: member.name }, actionContext(ctx, admin, signed.account));
   logger.info({ event: 'account.member_unlocked', accountId: signed.account.id, memberId: member.id, unlocked: result.unlocked }, 'company admin unlock');
   kit.seeOther(ctx, `${COMPANY_PATH}?done=${result.unlocked ? 'unlocked' : 'not_locked'}`);
 }

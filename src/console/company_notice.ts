@@ -7,9 +7,8 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { listAccounts, type Account } from '../accounts/accounts.ts';
 import type { Company, MfaPolicy } from '../accounts/companies.ts';
-import { recordEvent } from '../audit/audit_log.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
-import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
+import type { SecurityEvents } from '../security/events.ts';
 import { isDuplicateKeyError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { oncePerConnection } from '../store/once_per_connection.ts';
@@ -18,6 +17,7 @@ import { oncePerConnection } from '../store/once_per_connection.ts';
 export interface PolicyNoticeDeps {
   readonly conn: Connection;
   readonly factors: FactorRegistry;
+  readonly events: SecurityEvents;
   readonly logger: Logger;
 }
 
@@ -88,30 +88,18 @@ async function claimPolicyNotice(
   return { claimed: true, release: async () => { await model.deleteOne({ _id, noticedAt: now }); } };
 }
 
-/** Audits a notice not sent to `member` (on the member's account, the admin as actor); never throws. */
-async function recordSkippedNotice(deps: PolicyNoticeDeps, company: Company, admin: Account, member: Account, state: MfaPolicy, reason: string): Promise<void> {
-  try {
-    await recordEvent(deps.conn, {
-      accountId: member.id,
-      actor: { type: 'admin', id: admin.id },
-      event: 'company_policy_notice_skipped',
-      details: { companyId: company.id, company: company.name, state, reason },
-    });
-  } catch (err) {
-    deps.logger.error({ err, accountId: member.id, companyId: company.id }, 'audit record of a skipped policy notice could not be written');
-  }
-}
-
 /**
  * Tells every other active member that the company now requires two-factor authentication (the `forced` policy:
- * they are asked to set it up at their next sign-in), each through `notifySecurityEvent` so their own security
- * events list it — but a member already told of the forced policy within a day is not mailed again
+ * they are asked to set it up at their next sign-in), each as a security event of their own account, so their
+ * security events list it — but a member already told of the forced policy within a day is not mailed again
  * ({@link claimPolicyNotice}), the notice is audited as skipped instead. Best effort: the policy is already saved,
  * a failed mail is recorded there, nothing here throws. The admin's IP and device are left out: they are the
  * admin's, not a fact about the member's account.
  */
-export async function noticeForcedPolicy(deps: PolicyNoticeDeps, notify: NotifyDeps, company: Company, admin: Account): Promise<void> {
-  const { conn, factors, logger } = deps;
+export async function noticeForcedPolicy(deps: PolicyNoticeDeps, company: Company, admin: Account): Promise<void> {
+  const { conn, factors, events, logger } = deps;
+  // Events of the members' accounts: the admin's IP and device are not facts about them.
+  const byAdmin = { actor: { type: 'admin' as const, id: admin.id } };
   try {
     const members = (await listAccounts(conn, { companyId: company.id }))
       .filter((member) => member.id !== admin.id && member.status === 'active');
@@ -129,16 +117,15 @@ export async function noticeForcedPolicy(deps: PolicyNoticeDeps, notify: NotifyD
         if (!claim) continue;
         if (!claim.claimed) {
           skipped += 1;
-          await recordSkippedNotice(deps, company, admin, member, 'forced', 'already_notified');
+          await events.record(byAdmin, {
+            kind: 'company_policy_notice_skipped', account: member,
+            details: { companyId: company.id, company: company.name, state: 'forced', reason: 'already_notified' },
+          });
           continue;
         }
         const enrolled = await factors.hasPrimaryFactor(member.id).catch(() => false);
-        const result = await notifySecurityEvent({ ...notify, logger: notify.logger ?? logger }, {
-          account: { id: member.id, email: member.email, name: member.name },
-          kind: 'company_policy_forced',
-          details: { company: company.name, enrolled },
-          actor: { type: 'admin', id: admin.id },
-          auditDetails: { companyId: company.id },
+        const result = await events.record(byAdmin, {
+          kind: 'company_policy_forced', account: member, details: { company: company.name, enrolled }, auditDetails: { companyId: company.id },
         });
         if (result.mailed) {
           mailed += 1;

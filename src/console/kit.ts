@@ -10,15 +10,14 @@ import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
 import { findAccountById, type Account } from '../accounts/accounts.ts';
 import { findCompanyById } from '../accounts/companies.ts';
-import { recordEvent, type AuditEventName } from '../audit/audit_log.ts';
 import type { Factor, FactorAccount } from '../factors/contract.ts';
 import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { formBody, formParser } from '../http/forms.ts';
 import { renderFactorPart, renderPage, seeOther } from '../http/pages.ts';
 import type { Views } from '../http/views.ts';
-import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
-import type { NotificationFacts, NotificationKind } from '../mail/templates.ts';
+import type { NotificationKind } from '../mail/templates.ts';
+import type { AuditedEvent, EventResult, NotifiedEvent, Origin, SecurityEvents } from '../security/events.ts';
 import { LEVEL } from '../policy/acr.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -36,8 +35,8 @@ export interface AccountConsoleDeps {
   /** The provider's issuer (the console's redirect URIs hang below it). */
   readonly issuer: string;
   readonly factors: FactorRegistry;
-  /** Audit + mail of security events; without it the console still writes the audit records. */
-  readonly notify?: NotifyDeps | undefined;
+  /** Security events: the audit record, and the customer's mail when a mailer is configured. */
+  readonly events: SecurityEvents;
   readonly logger: Logger;
   /** The token endpoint the console redeems codes at; default `<issuer>/token`. */
   readonly tokenEndpoint?: string | undefined;
@@ -51,9 +50,6 @@ export interface Signed {
   readonly signedIn: SignedIn;
   readonly account: Account;
 }
-
-/** The kinds of notification the console's own changes send. */
-type ConsoleNotification = NotificationKind & ('factor_added' | 'factor_removed' | 'recovery_codes_regenerated');
 
 export interface ConsoleKit {
   readonly deps: AccountConsoleDeps;
@@ -94,14 +90,11 @@ export interface ConsoleKit {
   /** Renders `views/console/<view>.pug` (never cached). */
   render(ctx: Context, view: string, locals: Record<string, unknown> & { title: string }, status?: number): void;
   seeOther(ctx: Context, location: string): void;
-  /** The request's address and browser, and the console's client id, for audit records. */
-  auditContext(ctx: Context): { ip: string; userAgent: string | undefined; clientId: string };
-  /** A notification (audit + mail) of a change; the audit record alone when there is no mailer. */
-  notify<K extends ConsoleNotification>(
-    ctx: Context, account: Account, kind: K, details: NotificationFacts[K], auditDetails: Record<string, unknown>,
-  ): Promise<void>;
-  /** An audit record of a change by the account holder (a failed write is logged; the change stands). */
-  audit(ctx: Context, account: Account, event: AuditEventName, details: Record<string, unknown>): Promise<void>;
+  /** Where this request's events come from: the browser, the console as the client (the account holder acts). */
+  origin(ctx: Context): Origin;
+  /** Records a security event of this request (`src/security/events.ts`); never throws. */
+  record<K extends NotificationKind>(ctx: Context, event: NotifiedEvent<K>): Promise<EventResult>;
+  record(ctx: Context, event: AuditedEvent): Promise<EventResult>;
   /** The factor named by the route's `:factorId`, or a 400 page. */
   factorParam(ctx: Context): Factor;
   /** The backup factor the customer can (re)generate (recovery codes), if any. */
@@ -229,35 +222,19 @@ function consoleFreshness(deps: AccountConsoleDeps, startLogin: ConsoleKit['star
   };
 }
 
-type Records = Pick<ConsoleKit, 'auditContext' | 'notify' | 'audit'>;
+type Records = Pick<ConsoleKit, 'origin' | 'record'>;
 
-/** Audit records and notifications of the customer's own changes. */
+/** The security events of the customer's own changes. */
 function consoleRecords(deps: AccountConsoleDeps): Records {
-  const { conn, logger } = deps;
-  function auditContext(ctx: Context): { ip: string; userAgent: string | undefined; clientId: string } {
+  function origin(ctx: Context): Origin {
     return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId: ACCOUNT_CONSOLE_CLIENT_ID };
   }
-  async function audit(ctx: Context, account: Account, event: AuditEventName, details: Record<string, unknown>): Promise<void> {
-    try {
-      await recordEvent(conn, { accountId: account.id, actor: { type: 'user', id: account.id }, event, details, ...auditContext(ctx) });
-    } catch (err) {
-      logger.error({ err, accountId: account.id, event }, 'audit record of a console change could not be written');
-    }
-  }
   return {
-    auditContext,
-    audit,
-    async notify(ctx, account, kind, details, auditDetails) {
-      if (!deps.notify) return audit(ctx, account, kind, { ...auditDetails, ...details });
-      await notifySecurityEvent(deps.notify, {
-        account: factorAccount(account),
-        kind,
-        details,
-        auditDetails,
-        ...auditContext(ctx),
-      } as Parameters<typeof notifySecurityEvent<typeof kind>>[1]);
+    origin,
+    record(ctx: Context, event: NotifiedEvent<NotificationKind> | AuditedEvent): Promise<EventResult> {
+      return deps.events.record(origin(ctx), event as AuditedEvent);
     },
-  };
+  } as Records;
 }
 
 type FactorLookups = Pick<ConsoleKit, 'factorParam' | 'backupFactor' | 'issuedPart' | 'enrolledPrimaries' | 'companyForces'>;

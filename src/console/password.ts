@@ -19,11 +19,9 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, setPassword, type Account } from '../accounts/accounts.ts';
-import { recordEvent } from '../audit/audit_log.ts';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, setPassword } from '../accounts/accounts.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { resetLoginThrottle } from '../accounts/login_throttle.ts';
-import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
 import { LEVEL } from '../policy/acr.ts';
 import { endSignIns } from '../security/end_sign_ins.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -48,7 +46,6 @@ export interface PasswordChangeDeps {
   readonly conn: Connection;
   readonly provider: Provider;
   readonly factors: FactorRegistry;
-  readonly notify?: NotifyDeps | undefined;
   readonly logger: Logger;
 }
 
@@ -110,7 +107,7 @@ async function changePassword(ctx: Context, kit: ConsoleKit, deps: PasswordChang
   const ended = await endOtherSignIns(ctx, deps, signed, epoch);
   await kit.clearPending(signed);
   logger.info({ event: 'account.password_changed', accountId: account.id, ...ended }, 'password changed in the console');
-  await notifyChange(ctx, kit, deps, account, ended);
+  await kit.record(ctx, { kind: 'password_changed', account, auditDetails: ended });
   kit.seeOther(ctx, `${ACCOUNT_PATH}?done=password_changed`);
 }
 
@@ -146,23 +143,4 @@ async function endOtherSignIns(ctx: Context, deps: PasswordChangeDeps, signed: S
     logger.error({ err, accountId: account.id }, 'the login throttle could not be reset after a password change');
   }
   return ended;
-}
-
-async function notifyChange(ctx: Context, kit: ConsoleKit, deps: PasswordChangeDeps, account: Account, auditDetails: Record<string, unknown>): Promise<void> {
-  const { conn, logger } = deps;
-  const context = kit.auditContext(ctx);
-  if (deps.notify) {
-    await notifySecurityEvent(deps.notify, {
-      account: { id: account.id, email: account.email, name: account.name },
-      kind: 'password_changed',
-      auditDetails,
-      ...context,
-    });
-    return;
-  }
-  try {
-    await recordEvent(conn, { accountId: account.id, actor: { type: 'user', id: account.id }, event: 'password_changed', details: auditDetails, ...context });
-  } catch (err) {
-    logger.error({ err, accountId: account.id }, 'audit record of a password change could not be written');
-  }
 }

@@ -45,7 +45,7 @@ export function recoveryCodesRoutes(router: Router, kit: ConsoleKit): void {
     const made = await enrol.begin(factorAccount(account), { replace: true, binding: signed.session.id });
     if (!made.ok) throw consoleError('try_again', 'New recovery codes could not be made right now. Try again.', 409);
     await kit.clearPending(signed);
-    await kit.notify(ctx, account, 'recovery_codes_regenerated', {}, { count: await backup.remaining?.(account.id) });
+    await kit.record(ctx, { kind: 'recovery_codes_regenerated', account, auditDetails: { count: await backup.remaining?.(account.id) } });
     kit.render(ctx, 'recovery_codes', {
       title: 'Your new recovery codes',
       heading: 'Your new recovery codes',

@@ -92,7 +92,7 @@ export function removeMethodRoutes(router: Router, kit: ConsoleKit): void {
         await kit.methodChoice.clear(account.id);
         if (await signInMfaEnabled(conn, account.id)) {
           await setSignInMfa(conn, account.id, false);
-          await kit.audit(ctx, account, 'sign_in_mfa_disabled', { reason: 'last_factor_removed' });
+          await kit.record(ctx, { kind: 'sign_in_mfa_disabled', account, details: { reason: 'last_factor_removed' } });
         }
       }
       return { last, alsoRemoved };
@@ -101,7 +101,7 @@ export function removeMethodRoutes(router: Router, kit: ConsoleKit): void {
     const { last, alsoRemoved } = held.value;
     await kit.clearPending(signed);
     logger.info({ event: 'account.factor_removed', accountId: account.id, factor: factor.id, last }, 'factor removed in the console');
-    await kit.notify(ctx, account, 'factor_removed', { method: factor.label }, { factorId: factor.id, alsoRemoved });
+    await kit.record(ctx, { kind: 'factor_removed', account, details: { method: factor.label }, auditDetails: { factorId: factor.id, alsoRemoved } });
     const invoice = last && account.privileges.includes('invoice');
     kit.seeOther(ctx, `${ACCOUNT_PATH}?done=${invoice ? 'factor_removed_invoice' : 'factor_removed'}`);
   });

@@ -75,7 +75,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
   removeMethodRoutes(router, kit);
   signInSettingsRoutes(router, kit);
   recoveryCodesRoutes(router, kit);
-  companyAdminRoutes(router, kit, { conn: deps.conn, factors: deps.factors, notify: deps.notify, logger: deps.logger });
-  passwordRoutes(router, kit, { conn: deps.conn, provider: deps.provider, factors: deps.factors, notify: deps.notify, logger: deps.logger });
+  companyAdminRoutes(router, kit, { conn: deps.conn, factors: deps.factors, events: deps.events, logger: deps.logger });
+  passwordRoutes(router, kit, { conn: deps.conn, provider: deps.provider, factors: deps.factors, logger: deps.logger });
   return router;
 }

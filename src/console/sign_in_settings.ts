@@ -25,7 +25,7 @@ export function signInSettingsRoutes(router: Router, kit: ConsoleKit): void {
     const chosen = await kit.methodChoice.choosePrimary(signed.account.id, factor.id);
     if (!chosen.ok) throw consoleError(chosen.code, 'This sign-in method cannot be your primary method.', 400);
     await kit.clearPending(signed);
-    await kit.audit(ctx, signed.account, 'primary_factor_changed', { factorId: factor.id, method: factor.label });
+    await kit.record(ctx, { kind: 'primary_factor_changed', account: signed.account, details: { factorId: factor.id, method: factor.label } });
     kit.seeOther(ctx, `${ACCOUNT_PATH}?done=primary_changed`);
   });
 
@@ -45,7 +45,7 @@ export function signInSettingsRoutes(router: Router, kit: ConsoleKit): void {
     await kit.clearPending(signed);
     if (await signInMfaEnabled(conn, account.id) !== enable) {
       await setSignInMfa(conn, account.id, enable);
-      await kit.audit(ctx, account, enable ? 'sign_in_mfa_enabled' : 'sign_in_mfa_disabled', {});
+      await kit.record(ctx, { kind: enable ? 'sign_in_mfa_enabled' : 'sign_in_mfa_disabled', account });
     }
     kit.seeOther(ctx, `${ACCOUNT_PATH}?done=${enable ? 'sign_in_mfa_enabled' : 'sign_in_mfa_disabled'}`);
   });

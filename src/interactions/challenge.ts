@@ -17,7 +17,7 @@ import { renderFactorPart } from '../http/pages.ts';
 import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
 import { MFA_MESSAGES, STATUS, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
-import { finishLogin, finishUnmet, notify, notifyLockout, restartSignIn } from './finish.ts';
+import { finishLogin, finishUnmet, notifyLockout, originOf, restartSignIn } from './finish.ts';
 import { evaluatePending, pendingStepUpOf, proofHolderOf, redirectToStep, type PendingStepUp } from './step_up_state.ts';
 
 /** One step of a step-up in progress: the interaction, whose it is, the account and what the decision asks. */
@@ -185,7 +185,7 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
   const proven = await proveFactor(deps, ctx.req, proofHolderOf(interaction, pending), account, factor.id, { at: new Date(), interaction: interaction.uid });
   if (result.remaining !== undefined) {
     // A counted backup code was used (a recovery code): the customer learns it, and how many are left.
-    await notify(ctx, deps, interaction, account, { kind: 'recovery_code_used', details: { remaining: result.remaining ?? 0 } });
+    await deps.events.record(originOf(ctx, interaction), { kind: 'recovery_code_used', account, details: { remaining: result.remaining } });
   }
   if (!proven) return restartSignIn(ctx, deps, interaction);
   // More may be needed now (an enrolment after the held factor was proven, a stronger factor): the next step's page.

@@ -10,7 +10,7 @@ import type { Logger } from '../shared/logger.ts';
 import type { CsrfTokens } from './csrf.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import type { MethodChoice } from '../factors/method_choice.ts';
-import type { NotifyDeps } from '../mail/notify.ts';
+import type { SecurityEvents } from '../security/events.ts';
 
 /** What every interaction step needs. */
 export interface InteractionDeps {
@@ -26,8 +26,8 @@ export interface InteractionDeps {
    * `conn` + `factors` (see `methodChoiceOf` in `mfa.ts`).
    */
   methodChoice?: MethodChoice;
-  /** Audit + email of security events (factor added, recovery code used, lockout); absent without a mailer. */
-  notify?: NotifyDeps;
+  /** Security events (factor added, recovery code used, lockout): the audit record and, with a mailer, the mail. */
+  events: SecurityEvents;
   /** How long a session's proofs are kept (see `AuthenticationDeps.proofsKeepMs`). */
   proofsKeepMs?: number | undefined;
 }

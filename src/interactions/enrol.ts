@@ -31,7 +31,7 @@ import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionD
 import { formBody } from '../http/forms.ts';
 import { codeForm, postStep, renderChallenge, type Step } from './challenge.ts';
 import { STATUS, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
-import { finishLogin, finishUnmet, notify, notifyLockout, restartSignIn } from './finish.ts';
+import { finishLogin, finishUnmet, notifyLockout, originOf, restartSignIn } from './finish.ts';
 import { minutesUntil, throttleLogin } from '../accounts/login_throttle.ts';
 import { pendingStepUpOf, proofHolderOf, redirectToStep, savePending, type PendingStepUp } from './step_up_state.ts';
 
@@ -322,7 +322,7 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
     return;
   }
   deps.logger.info({ event: 'mfa.enrolled', accountId: account.id, factor: factor.id }, 'second factor enrolled during login');
-  await notify(ctx, deps, interaction, account, { kind: 'factor_added', details: { method: factor.label } });
+  await deps.events.record(originOf(ctx, interaction), { kind: 'factor_added', account, details: { method: factor.label } });
   if (!await proveFactor(deps, ctx.req, proofHolderOf(interaction, pending), account, factor.id, { at: new Date(), interaction: interaction.uid })) {
     return restartSignIn(ctx, deps, interaction);
   }

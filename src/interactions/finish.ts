@@ -12,8 +12,7 @@ import type { Account } from '../accounts/accounts.ts';
 import { accountFacts, holderProofs } from '../authentication/request_state.ts';
 import { deriveProven, isCurrent, proofsOf } from '../authentication/state.ts';
 import type { FactorFailure } from '../factors/contract.ts';
-import { notifySecurityEvent, type NotifyInput } from '../mail/notify.ts';
-import type { NotificationKind } from '../mail/templates.ts';
+import type { Origin } from '../security/events.ts';
 import { finishInteraction, renderInteractionPage, clientNameOf, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { proofHolderOf, savePending, type PendingStepUp } from './step_up_state.ts';
 
@@ -68,19 +67,9 @@ export async function finishLogin(ctx: Context, deps: InteractionDeps, interacti
   }, { mergeWithLastSubmission: false });
 }
 
-/** Audit + email of a security event (ASVS 2.5.5); best effort, never blocks the sign-in. */
-export async function notify<K extends NotificationKind>(
-  ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, account: Pick<Account, 'id' | 'email' | 'name'>,
-  input: Omit<NotifyInput<K>, 'account' | 'ip' | 'userAgent' | 'clientId'>,
-): Promise<void> {
-  if (!deps.notify) return;
-  await notifySecurityEvent(deps.notify, {
-    ...input,
-    account: { id: account.id, email: account.email, name: account.name },
-    ip: ctx.ip,
-    userAgent: ctx.get('user-agent') || undefined,
-    clientId: String(interaction.params.client_id ?? '') || undefined,
-  } as NotifyInput<K>);
+/** Where a sign-in's events come from: the browser, and the shop the sign-in is for. */
+export function originOf(ctx: Context, interaction: InteractionDetails): Origin {
+  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId: String(interaction.params.client_id ?? '') || undefined };
 }
 
 /** Notifies a lockout that this very failure started. */
@@ -89,5 +78,5 @@ export async function notifyLockout(
 ): Promise<void> {
   if (failure.code === 'locked' || !failure.lock) return;
   deps.logger.warn({ event: 'mfa.locked', accountId: account.id, permanent: failure.lock.permanent }, 'second factor locked');
-  await notify(ctx, deps, interaction, account, { kind: 'account_locked', details: { until: failure.lock.until, failures: failure.lock.failures } });
+  await deps.events.record(originOf(ctx, interaction), { kind: 'account_locked', account, details: { until: failure.lock.until, failures: failure.lock.failures } });
 }

@@ -7,4 +7,3 @@ export {
   type NotificationFacts, type NotificationKind, type RenderedMail,
 } from './templates.ts';
 export { createCodeMailer, type CodeMailerDeps, type EmailCodeSender } from './code_mailer.ts';
-export { notifySecurityEvent, type NotifyDeps, type NotifyInput, type NotifyResult } from './notify.ts';

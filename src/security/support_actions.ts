@@ -15,33 +15,26 @@
 import type { Connection } from 'mongoose';
 import { findAccountById, setAccountStatus, type Account, type AccountStatus } from '../accounts/accounts.ts';
 import { endSignIns } from './end_sign_ins.ts';
-import { recordEvent, type AuditActor, type AuditEventInput } from '../audit/audit_log.ts';
+import type { AuditActor } from '../audit/audit_log.ts';
 import type { Factor } from '../factors/contract.ts';
 import { createMethodChoice } from '../factors/method_choice.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { resetAttempts } from '../factors/shared/attempts.ts';
-import { notifySecurityEvent, type NotifyDeps } from '../mail/notify.ts';
-import type { MailLogger } from '../mail/transport.ts';
+import type { Origin, SecurityEvents } from './events.ts';
 
 /** What the support actions need. */
 export interface SupportDeps {
   readonly conn: Connection;
   readonly factors: FactorRegistry;
   /**
-   * Audit + mail of security events. Absent when no mail can be sent (the CLI without `SMTP_URL`): the audit record is
-   * still written, nothing is mailed.
+   * Security events: the audit record, and the customer's mail when mail can be sent (the CLI without `SMTP_URL`
+   * audits only).
    */
-  readonly notify?: NotifyDeps | undefined;
-  /** Where audit-write failures are logged (a pino `Logger` fits); also the notifier's logger when it has none. */
-  readonly logger?: MailLogger | undefined;
+  readonly events: SecurityEvents;
 }
 
 /** Who acts, and from where (a page passes the request's IP and User-Agent; the CLI has neither). */
-export interface ActionContext {
-  readonly actor: AuditActor;
-  readonly ip?: string | undefined;
-  readonly userAgent?: string | undefined;
-}
+export type ActionContext = Origin & { readonly actor: AuditActor };
 
 /** The account acted on (an {@link Account} fits). */
 export type SupportAccount = Pick<Account, 'id' | 'email'> & { readonly name?: string | undefined };
@@ -54,7 +47,7 @@ export interface ResetFactorsResult {
   readonly unlocked: boolean;
   /** An audit record of the reset was written (false when nothing changed, or when the write failed: see the log). */
   readonly recorded: boolean;
-  /** The customer was emailed about the reset (false without {@link SupportDeps.notify}, or when sending failed). */
+  /** The customer was emailed about the reset (false when mail cannot be sent, or when sending failed). */
   readonly mailed: boolean;
 }
 
@@ -73,21 +66,6 @@ export type UnlockScope = 'second_factor' | 'password';
 export async function activeFactors(factors: FactorRegistry, accountId: string): Promise<Factor[]> {
   const flags = await Promise.all(factors.all.map((factor) => factor.isEnrolled(accountId)));
   return factors.all.filter((_, index) => flags[index]);
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message.slice(0, 300) : String(err).slice(0, 300);
-}
-
-/** Writes one audit record; a failure is logged and answered `false` (the change it reports has happened). */
-async function record(deps: Pick<SupportDeps, 'conn' | 'logger'>, input: AuditEventInput): Promise<boolean> {
-  try {
-    await recordEvent(deps.conn, input);
-    return true;
-  } catch (err) {
-    deps.logger?.error({ accountId: input.accountId, event: input.event, err: errorMessage(err) }, 'audit record of a support action could not be written');
-    return false;
-  }
 }
 
 /**
@@ -122,27 +100,7 @@ export async function resetFactors(
     return { removed, unlocked, recorded, mailed: false };
   }
 
-  const auditDetails = { removed, unlocked };
-  if (!deps.notify) {
-    const recorded = await record(deps, {
-      accountId: account.id,
-      actor: context.actor,
-      event: 'factors_reset',
-      ip: context.ip,
-      userAgent: context.userAgent,
-      details: { ...auditDetails, by },
-    });
-    return { removed, unlocked, recorded, mailed: false };
-  }
-  const notified = await notifySecurityEvent({ ...deps.notify, logger: deps.notify.logger ?? deps.logger }, {
-    account: { id: account.id, email: account.email, name: account.name },
-    kind: 'factors_reset',
-    details: { by },
-    actor: context.actor,
-    ip: context.ip,
-    userAgent: context.userAgent,
-    auditDetails,
-  });
+  const notified = await deps.events.record(context, { kind: 'factors_reset', account, details: { by }, auditDetails: { removed, unlocked } });
   return { removed, unlocked, recorded: notified.recorded, mailed: notified.mailed };
 }
 
@@ -154,7 +112,7 @@ export async function resetFactors(
  * support for it).
  */
 export async function unlockSecondFactor(
-  deps: Pick<SupportDeps, 'conn' | 'logger'>,
+  deps: Pick<SupportDeps, 'conn' | 'events'>,
   account: SupportAccount,
   context: ActionContext,
 ): Promise<UnlockResult> {
@@ -169,19 +127,12 @@ export async function unlockSecondFactor(
  * caller lifts it and records it here). Never throws; `false` when the write failed (logged).
  */
 export async function recordUnlock(
-  deps: Pick<SupportDeps, 'conn' | 'logger'>,
+  deps: Pick<SupportDeps, 'events'>,
   account: SupportAccount,
   context: ActionContext,
   scope: UnlockScope,
 ): Promise<boolean> {
-  return record(deps, {
-    accountId: account.id,
-    actor: context.actor,
-    event: 'account_unlocked',
-    ip: context.ip,
-    userAgent: context.userAgent,
-    details: { scope },
-  });
+  return (await deps.events.record(context, { kind: 'account_unlocked', account, details: { scope } })).recorded;
 }
 
 /**
@@ -190,7 +141,7 @@ export async function recordUnlock(
  * the status changed.
  */
 export async function changeAccountStatus(
-  deps: Pick<SupportDeps, 'conn' | 'logger'>,
+  deps: Pick<SupportDeps, 'conn' | 'events'>,
   account: SupportAccount,
   status: AccountStatus,
   context: ActionContext,
@@ -200,9 +151,7 @@ export async function changeAccountStatus(
   if (status === 'disabled') await endSignIns(deps.conn, account.id);
   const changed = before?.status !== status;
   if (changed) {
-    await record(deps, {
-      accountId: account.id, actor: context.actor, event: status === 'disabled' ? 'account_disabled' : 'account_enabled', ip: context.ip, userAgent: context.userAgent,
-    });
+    await deps.events.record(context, { kind: status === 'disabled' ? 'account_disabled' : 'account_enabled', account });
   }
   return { changed };
 }

@@ -21,6 +21,7 @@ import { createStepUp } from '../../src/plugin.ts';
 import { loadOrCreateDevKeys } from '../../src/provider/keys.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createCompany } from '../../src/accounts/companies.ts';
+import type { SecurityEvents } from '../../src/security/events.ts';
 import { createDefaultFactors, createSecretBox, generateKey, type Factor, type FactorRegistry, type TotpFactor } from '../../src/factors/index.ts';
 import { connectFreshDb } from './db.ts';
 import { hookHandle } from './hook_handle.ts';
@@ -59,6 +60,8 @@ export interface TestServer {
   totpSecrets: Record<'carol' | 'ivan' | 'fred', string>;
   /** The second factors the app uses. */
   factors: FactorRegistry;
+  /** The app's security events (audit, and mail when the server has a mailer). */
+  events: SecurityEvents;
   /** The API configured in RESOURCE_SERVERS (JWT access tokens, scope `invoice orders:read`). */
   api: { resource: string; scope: string };
   /** The app's mailer (counted in `metrics`), when the `mailer` option asked for one. */
@@ -205,6 +208,7 @@ export async function startTestServer(label: string, options: TestServerOptions 
     mfaAccounts: { carol, ivan, nina, fred, gina },
     totpSecrets,
     factors,
+    events: stepUp.events,
     api: { resource: API_RESOURCE, scope: 'invoice orders:read' },
     ...(mailer ? { mailer } : {}),
     metrics,

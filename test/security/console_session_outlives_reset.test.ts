@@ -35,7 +35,7 @@ describe('a console session does not outlive a reset that lands while its reques
   }
 
   async function reset(victim: Customer): Promise<void> {
-    await resetFactors({ conn: server.conn, factors: server.factors }, victim, 'support', { actor: { type: 'support', id: 'agent' } });
+    await resetFactors({ conn: server.conn, factors: server.factors, events: server.events }, victim, 'support', { actor: { type: 'support', id: 'agent' } });
   }
 
   it('a password change with a reset landing during its password hash is refused, changes nothing, and the console is signed out', async function () {

@@ -295,7 +295,7 @@ describe('no dead-end sign-in: every policy × ask-every-sign-in × factors × r
     await expectSignedIn('before the reset', before, 2, false);
     expect(before.journey, 'the app code is asked before the reset').to.include('app code');
 
-    const reset = await resetFactors({ conn: server.conn, factors: server.factors }, customer, 'support', { actor: { type: 'support', id: 'support-desk' } });
+    const reset = await resetFactors({ conn: server.conn, factors: server.factors, events: server.events }, customer, 'support', { actor: { type: 'support', id: 'support-desk' } });
     expect(reset.removed, 'the app was removed').to.include(app.id);
     delete customer.appSecret; // the lost phone
 

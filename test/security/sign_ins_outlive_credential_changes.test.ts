@@ -116,7 +116,7 @@ describe('sign-ins do not outlive a change of credentials', function () {
     const totp = server.factors.all.find((factor) => factor.role === 'primary' && !factor.challenge) as TotpFactor;
     await enrolTotp(totp, customer);
     const tokens = await offlineTokens(customer);
-    await resetFactors({ conn: server.conn, factors: server.factors }, customer, 'support', { actor: { type: 'support', id: 'cli' } });
+    await resetFactors({ conn: server.conn, factors: server.factors, events: server.events }, customer, 'support', { actor: { type: 'support', id: 'cli' } });
     await expectRefreshRefused(tokens.refresh_token as string);
     expect((await oidc.tokenIntrospection(shop.config, tokens.access_token)).active).to.equal(false);
   });
@@ -124,8 +124,8 @@ describe('sign-ins do not outlive a change of credentials', function () {
   it('disabling an account revokes its tokens, and enabling it again does not bring them back', async function () {
     const customer = await newCustomer(server, 'disabled');
     const tokens = await offlineTokens(customer);
-    await changeAccountStatus({ conn: server.conn }, customer, 'disabled', { actor: { type: 'support', id: 'cli' } });
-    await changeAccountStatus({ conn: server.conn }, customer, 'active', { actor: { type: 'support', id: 'cli' } });
+    await changeAccountStatus({ conn: server.conn, events: server.events }, customer, 'disabled', { actor: { type: 'support', id: 'cli' } });
+    await changeAccountStatus({ conn: server.conn, events: server.events }, customer, 'active', { actor: { type: 'support', id: 'cli' } });
     await expectRefreshRefused(tokens.refresh_token as string);
   });
 });

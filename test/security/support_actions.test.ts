@@ -6,7 +6,7 @@ import { listEvents } from '../../src/audit/audit_log.ts';
 import { createMethodChoice } from '../../src/factors/method_choice.ts';
 import type { FactorRegistry } from '../../src/factors/registry.ts';
 import { createAttemptLimiter, type AttemptLimiter } from '../../src/factors/shared/attempts.ts';
-import type { NotifyDeps } from '../../src/mail/notify.ts';
+import { createSecurityEvents } from '../../src/security/events.ts';
 import { createMailer, type Mailer } from '../../src/mail/transport.ts';
 import {
   activeFactors, resetFactors, unlockSecondFactor, type ActionContext, type SupportDeps,
@@ -25,8 +25,8 @@ describe('support actions: reset factors, unlock', () => {
   let codes: ReturnType<typeof memoryCodeMailer>;
   let smtp: TestSmtp;
   let mailer: Mailer;
-  let notify: NotifyDeps;
   let deps: SupportDeps;
+  const auditOnly = () => ({ conn, events: createSecurityEvents({ conn }) });
   const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
@@ -35,8 +35,7 @@ describe('support actions: reset factors, unlock', () => {
     ({ registry, conn } = bed);
     smtp = await startSmtp();
     mailer = createMailer({ smtpUrl: smtp.url, from: 'no-reply@keys.example', issuerName: TEST_ISSUER, production: true });
-    notify = { conn, mailer, issuerName: TEST_ISSUER };
-    deps = { conn, factors: registry, notify };
+    deps = { conn, factors: registry, events: createSecurityEvents({ conn, mail: { mailer, issuerName: TEST_ISSUER } }) };
   });
   after(async () => {
     await mailer.close();
@@ -154,7 +153,7 @@ describe('support actions: reset factors, unlock', () => {
     it('without mail configured, the reset is still recorded and nothing is sent', async () => {
       const { account } = await lockedOutCustomer();
       const before = smtp.received.length;
-      const result = await resetFactors({ conn, factors: registry }, account, 'support', SUPPORT);
+      const result = await resetFactors({ conn, factors: registry, events: createSecurityEvents({ conn }) }, account, 'support', SUPPORT);
       expect(result).to.include({ recorded: true, mailed: false, unlocked: true });
       expect(result.removed).to.have.length(3);
       const [event] = await listEvents(conn, account.id);
@@ -168,7 +167,7 @@ describe('support actions: reset factors, unlock', () => {
       const logger = captureLogger();
       const broken = createMailer({ smtpUrl: `smtp://127.0.0.1:${await closedPort()}`, from: 'no-reply@keys.example', issuerName: TEST_ISSUER, production: true });
       try {
-        const result = await resetFactors({ conn, factors: registry, notify: { conn, mailer: broken, issuerName: TEST_ISSUER }, logger }, account, 'support', SUPPORT);
+        const result = await resetFactors({ conn, factors: registry, events: createSecurityEvents({ conn, mail: { mailer: broken, issuerName: TEST_ISSUER }, logger }) }, account, 'support', SUPPORT);
         expect(result).to.include({ recorded: true, mailed: false });
         expect(await activeFactors(registry, account.id)).to.deep.equal([]);
         expect((await listEvents(conn, account.id)).map((event) => event.event)).to.include.members(['factors_reset', 'notification_failed']);
@@ -209,7 +208,7 @@ describe('support actions: reset factors, unlock', () => {
       await lockWithWrongCodes(totp, account.id, secret);
       expect(await totp.verify(account.id, await appCode(secret))).to.include({ ok: false, code: 'locked' });
 
-      expect(await unlockSecondFactor({ conn }, account, SUPPORT)).to.deep.equal({ unlocked: true, recorded: true });
+      expect(await unlockSecondFactor(auditOnly(), account, SUPPORT)).to.deep.equal({ unlocked: true, recorded: true });
       expect(await totp.verify(account.id, await appCode(secret))).to.include({ ok: true });
       expect(await totp.isEnrolled(account.id)).to.equal(true);
       const [event] = await listEvents(conn, account.id);
@@ -222,14 +221,14 @@ describe('support actions: reset factors, unlock', () => {
       await strict.reserve(account.id);
       await strict.reserve(account.id);
       expect(await strict.status(account.id)).to.include({ locked: true, permanent: true });
-      expect((await unlockSecondFactor({ conn }, account, SUPPORT)).unlocked).to.equal(true);
+      expect((await unlockSecondFactor(auditOnly(), account, SUPPORT)).unlocked).to.equal(true);
       expect(await strict.status(account.id)).to.include({ locked: false, failures: 0 });
     });
 
     it('an account that is not locked: a clear "not locked", failures cleared, nothing recorded', async () => {
       const account = await customer();
       await bed.attempts.reserve(account.id);
-      expect(await unlockSecondFactor({ conn }, account, SUPPORT)).to.deep.equal({ unlocked: false, recorded: false });
+      expect(await unlockSecondFactor(auditOnly(), account, SUPPORT)).to.deep.equal({ unlocked: false, recorded: false });
       expect(await bed.attempts.status(account.id)).to.include({ failures: 0 });
       expect(await listEvents(conn, account.id)).to.deep.equal([]);
     });

@@ -20,7 +20,7 @@ import { formatJson, formatTable } from '../format.ts';
 import { CliFailure, UsageError, type CliIo, type CommandContext, type CommandSpec } from '../io.ts';
 import { optionalString, parseCommandArgs, requireString, type Parsed } from '../parse.ts';
 import { promptNewPassword, readPasswordFromStdin } from '../password_input.ts';
-import { cliActionContext, loadThrottleKeys, openSupport, prepareAuditLog, stderrLogger } from '../support.ts';
+import { auditOnly, cliActionContext, loadThrottleKeys, openSupport, prepareAuditLog } from '../support.ts';
 
 const ADD_USAGE =
   'user add --email EMAIL --name NAME [--password PASSWORD | --password-stdin] [--company NAME] [--admin] [--invoice]';
@@ -206,7 +206,7 @@ function statusCommand(status: 'active' | 'disabled'): CommandSpec {
         async run(ctx: CommandContext) {
           const account = await accountByEmail(ctx, email);
           await prepareAuditLog(ctx);
-          await changeAccountStatus({ conn: ctx.conn, logger: stderrLogger(ctx.io) }, account, status, cliActionContext(ctx.io.env));
+          await changeAccountStatus(auditOnly(ctx), account, status, cliActionContext(ctx.io.env));
           ctx.print(`${account.email} is ${status === 'disabled' ? 'disabled: it cannot sign in' : 'active: it can sign in'}.`);
         },
       };
@@ -284,7 +284,7 @@ export const userUnlock: CommandSpec = {
         const config = ctx.config();
         const account = await accountByEmail(ctx, email);
         await prepareAuditLog(ctx);
-        const deps = { conn: ctx.conn, logger: stderrLogger(ctx.io) };
+        const deps = auditOnly(ctx);
         const context = cliActionContext(ctx.io.env);
         const recorded: boolean[] = [];
 

@@ -1,17 +1,27 @@
 import { expect } from 'chai';
 import type mongoose from 'mongoose';
 import { listEvents } from '../../src/audit/audit_log.ts';
-import { notifySecurityEvent, type NotifyDeps, type NotifyInput } from '../../src/mail/notify.ts';
 import { NOTIFICATION_KINDS, type NotificationKind } from '../../src/mail/templates.ts';
 import { createMailer, type Mailer } from '../../src/mail/transport.ts';
+import {
+  recordSecurityEvent, type EventResult, type NotifiedEvent, type Origin, type SecurityEventsDeps,
+} from '../../src/security/events.ts';
 import { connectFreshDb } from '../helpers/db.ts';
-import { captureLogger, closedPort, startSmtp, type TestSmtp } from './support.ts';
+import { captureLogger, closedPort, startSmtp, type TestSmtp } from '../mail/support.ts';
 
 const ISSUER = 'Keys Express';
 const AT = new Date('2026-11-25T19:20:00Z');
 const FIREFOX_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0';
 
 /** The kind-specific facts each notification needs, and one fact each mail must show. */
+/** An event with where it came from, as one object (what the pages pass in two). */
+type NotifyInput<K extends NotificationKind> = NotifiedEvent<K> & Origin;
+
+function record<K extends NotificationKind>(deps: SecurityEventsDeps, input: NotifyInput<K>): Promise<EventResult> {
+  const { ip, userAgent, clientId, actor, ...event } = input;
+  return recordSecurityEvent(deps, { ip, userAgent, clientId, actor }, event as unknown as NotifiedEvent<K>);
+}
+
 const CASES: { [K in NotificationKind]: { details: NotifyInput<K>['details']; shows: string } } = {
   factor_added: { details: { method: 'Authenticator app' }, shows: 'Method: Authenticator app' },
   factor_removed: { details: { method: 'Email code' }, shows: 'Method: Email code' },
@@ -34,17 +44,17 @@ function input<K extends NotificationKind>(kind: K, accountId: string): NotifyIn
   } as NotifyInput<K>;
 }
 
-describe('security notifications: audit record and mail', () => {
+describe('security events: the audit record and the customer\'s mail', () => {
   let conn: mongoose.Connection;
   let smtp: TestSmtp;
   let mailer: Mailer;
-  let deps: NotifyDeps;
+  let deps: SecurityEventsDeps;
 
   before(async () => {
     conn = await connectFreshDb('notify');
     smtp = await startSmtp();
     mailer = createMailer({ smtpUrl: smtp.url, from: 'no-reply@keys.example', issuerName: ISSUER, production: true });
-    deps = { conn, mailer, issuerName: ISSUER, now: () => AT };
+    deps = { conn, mail: { mailer, issuerName: ISSUER }, now: () => AT };
   });
   after(async () => {
     await mailer.close();
@@ -55,7 +65,7 @@ describe('security notifications: audit record and mail', () => {
   for (const kind of NOTIFICATION_KINDS) {
     it(`${kind}: the mail arrives through SMTP and the audit record exists`, async () => {
       const accountId = `acc-${kind}`;
-      const result = await notifySecurityEvent(deps, input(kind, accountId));
+      const result = await record(deps, input(kind, accountId));
       expect(result).to.include({ recorded: true, mailed: true });
 
       const { parsed, envelopeTo } = await smtp.next();
@@ -74,11 +84,11 @@ describe('security notifications: audit record and mail', () => {
   }
 
   it('records who did it: the user by default, support or an admin for a reset or a forced policy, the system for a lockout', async () => {
-    await notifySecurityEvent(deps, input('factor_added', 'acc-actor-user'));
-    await notifySecurityEvent(deps, { ...input('factors_reset', 'acc-actor-admin'), details: { by: 'admin' }, actor: { type: 'admin', id: 'acc-boss' } });
-    await notifySecurityEvent(deps, { ...input('factors_reset', 'acc-actor-support'), details: { by: 'support' } });
-    await notifySecurityEvent(deps, input('account_locked', 'acc-actor-system'));
-    await notifySecurityEvent(deps, input('company_policy_forced', 'acc-actor-policy'));
+    await record(deps, input('factor_added', 'acc-actor-user'));
+    await record(deps, { ...input('factors_reset', 'acc-actor-admin'), details: { by: 'admin' }, actor: { type: 'admin', id: 'acc-boss' } });
+    await record(deps, { ...input('factors_reset', 'acc-actor-support'), details: { by: 'support' } });
+    await record(deps, input('account_locked', 'acc-actor-system'));
+    await record(deps, input('company_policy_forced', 'acc-actor-policy'));
     expect((await listEvents(conn, 'acc-actor-user'))[0]?.actor).to.deep.equal({ type: 'user', id: 'acc-actor-user' });
     expect((await listEvents(conn, 'acc-actor-admin'))[0]?.actor).to.deep.equal({ type: 'admin', id: 'acc-boss' });
     expect((await listEvents(conn, 'acc-actor-support'))[0]?.actor).to.deep.equal({ type: 'support' });
@@ -89,7 +99,7 @@ describe('security notifications: audit record and mail', () => {
   });
 
   it('stores the facts and extra audit details in the record, never a secret', async () => {
-    await notifySecurityEvent(deps, { ...input('recovery_code_used', 'acc-facts'), auditDetails: { factorId: 'recovery', code: 'abcd-efgh-jkmn' } });
+    await record(deps, { ...input('recovery_code_used', 'acc-facts'), auditDetails: { factorId: 'recovery', code: 'abcd-efgh-jkmn' } });
     const [recorded] = await listEvents(conn, 'acc-facts');
     expect(recorded?.details).to.deep.equal({ factorId: 'recovery', remaining: 4 });
     const raw = JSON.stringify(await conn.collection('audit_events').find({ accountId: 'acc-facts' }).toArray());
@@ -109,7 +119,7 @@ describe('security notifications: failures', () => {
     const logger = captureLogger();
     const mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${await closedPort()}`, from: 'no-reply@keys.example', issuerName: ISSUER, production: true, logger });
     try {
-      const result = await notifySecurityEvent({ conn, mailer, issuerName: ISSUER, now: () => AT }, input('factor_removed', 'acc-nomail'));
+      const result = await record({ conn, mail: { mailer, issuerName: ISSUER }, now: () => AT }, input('factor_removed', 'acc-nomail'));
       expect(result).to.include({ recorded: true, mailed: false });
       const events = await listEvents(conn, 'acc-nomail');
       expect(events.map((e) => e.event)).to.have.members(['factor_removed', 'notification_failed']);
@@ -126,7 +136,7 @@ describe('security notifications: failures', () => {
     const logger = captureLogger();
     const mailer = createMailer({ from: 'no-reply@keys.example', issuerName: ISSUER, production: false });
     const bad = { ...input('recovery_code_used', 'acc-badfacts'), details: { remaining: -3 } };
-    const result = await notifySecurityEvent({ conn, mailer, issuerName: ISSUER, logger }, bad);
+    const result = await record({ conn, mail: { mailer, issuerName: ISSUER }, logger }, bad);
     expect(result).to.include({ recorded: true, mailed: false });
     expect(mailer.outbox()).to.have.length(0);
     expect((await listEvents(conn, 'acc-badfacts')).map((e) => e.event)).to.have.members(['recovery_code_used', 'notification_failed']);
@@ -138,9 +148,20 @@ describe('security notifications: failures', () => {
     await gone.close();
     const logger = captureLogger();
     const mailer = createMailer({ from: 'no-reply@keys.example', issuerName: ISSUER, production: false });
-    const result = await notifySecurityEvent({ conn: gone, mailer, issuerName: ISSUER, logger }, input('factor_added', 'acc-nodb'));
+    const result = await record({ conn: gone, mail: { mailer, issuerName: ISSUER }, logger }, input('factor_added', 'acc-nodb'));
     expect(result).to.deep.equal({ recorded: false, mailed: true });
     expect(mailer.outbox()?.[0]?.to).to.equal('acc-nodb@example.com');
     expect(logger.entries.map((e) => e.msg)).to.deep.equal(['audit record of a security event could not be written']);
+  });
+
+  it('without a mailer, a notified kind is audited only; an audit-only kind never mails', async () => {
+    const audited = await recordSecurityEvent({ conn, now: () => AT }, { ip: '203.0.113.9' }, { kind: 'factor_added', account: { id: 'acc-audit-only', email: 'acc-audit-only@example.com' }, details: { method: 'Authenticator app' } });
+    expect(audited).to.include({ recorded: true, mailed: false });
+    const mailer = createMailer({ from: 'no-reply@keys.example', issuerName: ISSUER, production: false });
+    const unlocked = await recordSecurityEvent({ conn, mail: { mailer, issuerName: ISSUER } }, { actor: { type: 'support', id: 'desk' } }, { kind: 'account_unlocked', account: { id: 'acc-unlocked' }, details: { scope: 'password' } });
+    expect(unlocked).to.include({ recorded: true, mailed: false });
+    expect(mailer.outbox(), 'no mail for an audit-only event').to.have.length(0);
+    expect(await listEvents(conn, 'acc-audit-only')).to.have.length(1);
+    expect((await listEvents(conn, 'acc-unlocked'))[0]).to.deep.include({ event: 'account_unlocked', actor: { type: 'support', id: 'desk' }, details: { scope: 'password' } });
   });
 });
