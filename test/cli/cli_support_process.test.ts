@@ -46,7 +46,7 @@ describe('operators CLI as a process: support commands', function () {
   it('reset-factors from a script: refused without --yes (exit 2), done with it, and says no mail went out', async function () {
     const account = await createAccount(conn, { email: 'scripted@example.com', name: 'Scripted', password: 'a long password' });
     const secrets = await resolveMfaSecrets(loadConfig({ MONGODB_URI: uri }), conn);
-    const recovery = createRecoveryFactor({ conn, attempts: createAttemptLimiter(conn), pepper: secrets.peppers.recoveryCodes });
+    const recovery = createRecoveryFactor({ conn, attempts: createAttemptLimiter(conn), pepper: secrets.peppers.recoveryCodes, otherFactors: () => [] });
     await recovery.generate(account.id);
 
     const refused = await npmRunCli(['user', 'reset-factors', 'scripted@example.com'], env);

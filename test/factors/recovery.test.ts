@@ -12,7 +12,7 @@ describe('recovery codes', () => {
 
   before(async () => {
     bed = await setUpFactors('recovery');
-    recovery = createRecoveryFactor({ conn: bed.conn, attempts: bed.attempts, pepper: bed.pepper });
+    recovery = createRecoveryFactor({ conn: bed.conn, attempts: bed.attempts, pepper: bed.pepper, otherFactors: () => bed.registry.all });
   });
   after(async () => bed.conn.close());
 
@@ -55,7 +55,7 @@ describe('recovery codes', () => {
     const [code] = await recovery.generate(id);
     // No lockout inside the recovery bucket's 10 consecutive failures, so that only single use decides.
     const generous = createRecoveryFactor({
-      conn: bed.conn, pepper: bed.pepper, attempts: createAttemptLimiter(bed.conn, { policy: { failuresPerLockout: 100 } }),
+      conn: bed.conn, pepper: bed.pepper, attempts: createAttemptLimiter(bed.conn, { policy: { failuresPerLockout: 100 } }), otherFactors: () => bed.registry.all,
     });
     const results = await Promise.all(Array.from({ length: 10 }, () => generous.verify(id, code)));
     expect(results.filter((result) => result.ok)).to.have.length(1);
@@ -137,7 +137,7 @@ describe('recovery codes', () => {
   it('does not accept codes under another pepper (a database copy without the server secret)', async () => {
     const { id } = newAccount();
     const [code] = await recovery.generate(id);
-    const otherServer = createRecoveryFactor({ conn: bed.conn, attempts: bed.attempts, pepper: randomBytes(32) });
+    const otherServer = createRecoveryFactor({ conn: bed.conn, attempts: bed.attempts, pepper: randomBytes(32), otherFactors: () => bed.registry.all });
     expect(await otherServer.verify(id, code)).to.deep.equal({ ok: false, code: 'invalid_code' });
   });
 
@@ -153,10 +153,10 @@ describe('recovery codes', () => {
 
   it('refuses a shared limiter that would allow more than 100 consecutive failures together with its own 10', () => {
     const lenient = createAttemptLimiter(bed.conn, { policy: { maxConsecutiveFailures: 100 } });
-    expect(() => createRecoveryFactor({ conn: bed.conn, attempts: lenient, pepper: bed.pepper })).to.throw(/exceeds 100 per account/);
+    expect(() => createRecoveryFactor({ conn: bed.conn, attempts: lenient, pepper: bed.pepper, otherFactors: () => [] })).to.throw(/exceeds 100 per account/);
   });
 
   it('refuses a pepper shorter than 32 bytes', () => {
-    expect(() => createRecoveryFactor({ conn: bed.conn, attempts: bed.attempts, pepper: randomBytes(16) })).to.throw(/32 bytes/);
+    expect(() => createRecoveryFactor({ conn: bed.conn, attempts: bed.attempts, pepper: randomBytes(16), otherFactors: () => [] })).to.throw(/32 bytes/);
   });
 });

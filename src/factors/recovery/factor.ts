@@ -21,7 +21,6 @@ import { checkAccountId } from '../shared/account_id.ts';
 import {
   RECOVERY_CODE_FAILURE_SHARE, SECOND_FACTOR_FAILURE_CAP, createAttemptLimiter, type AttemptLimiter,
 } from '../shared/attempts.ts';
-import { listedFactors } from '../shared/factor_directory.ts';
 import { consumeOnce } from '../shared/single_use.ts';
 import {
   MIN_PEPPER_BYTES, RECOVERY_CODE_COUNT, generateRecoveryCode, hashRecoveryCode, normaliseRecoveryCode,
@@ -60,10 +59,9 @@ export interface RecoveryFactorOptions {
   readonly pepper: Buffer;
   /**
    * The account's other second factors, asked whether they are enrolled and since when (a function: the registry
-   * is built after its factors). Default: the factors listed on `conn` (`shared/factor_directory.ts`); a factor
-   * without `enrolledAt` counts as enrolled long ago.
+   * is built after its factors, `() => registry.all`); a factor without `enrolledAt` counts as enrolled long ago.
    */
-  readonly otherFactors?: () => Iterable<Factor>;
+  readonly otherFactors: () => Iterable<Factor>;
   /** How recent the other factors' confirmation must be for `initial: true`, in ms. Default 15 minutes. */
   readonly initialWindowMs?: number;
 }
@@ -134,7 +132,7 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
 
   /** When each other enrolled factor was confirmed (`undefined`: unknown, i.e. long ago). */
   async function otherEnrolments(accountId: string): Promise<(Date | undefined)[]> {
-    const others = [...(options.otherFactors?.() ?? listedFactors(conn))].filter((factor) => factor.id !== RECOVERY_FACTOR_ID);
+    const others = [...options.otherFactors()].filter((factor) => factor.id !== RECOVERY_FACTOR_ID);
     const flags = await Promise.all(others.map((factor) => factor.isEnrolled(accountId)));
     const enrolled = others.filter((_, index) => flags[index]);
     return Promise.all(enrolled.map(async (factor) => factor.enrolledAt?.(accountId)));

@@ -29,7 +29,6 @@ import type {
 } from '../contract.ts';
 import { checkAccountId } from '../shared/account_id.ts';
 import type { AttemptLimiter } from '../shared/attempts.ts';
-import { listFactor } from '../shared/factor_directory.ts';
 import type { SecretBox } from '../shared/secret_box.ts';
 import { advanceCounter } from '../shared/single_use.ts';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
@@ -277,7 +276,5 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
       return (await load(accountId))?.active?.confirmedAt ?? undefined;
     },
   });
-  // Recovery codes ask their sibling factors whether the account holds one (shared/factor_directory.ts).
-  listFactor(options.conn, factor);
   return factor;
 }
