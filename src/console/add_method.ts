@@ -6,8 +6,8 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { setSignInMfa, signInMfaEnabled } from '../accounts/accounts.ts';
-import type { Factor, FactorFailure } from '../factors/contract.ts';
-import { failureMessage } from '../factors/failure_messages.ts';
+import { isWellFormed, type Factor, type FactorFailure } from '../factors/contract.ts';
+import { entryMessage, failureMessage } from '../factors/failure_messages.ts';
 import { field, requireForm } from '../http/forms.ts';
 import { renderFactorPart } from '../http/pages.ts';
 import { ACCOUNT_PATH } from './client.ts';
@@ -115,7 +115,10 @@ async function confirmAdd(ctx: Context, kit: ConsoleKit): Promise<void> {
   if (!await kit.ensureFresh(ctx, signed, addPath(factor))) return;
   if (!factor.enrol?.confirm) throw unknownFactor();
   const hadPrimary = await factors.hasPrimaryFactor(account.id);
-  const confirmed = await factor.enrol.confirm(account.id, field(ctx, 'code') ?? '', signed.session.id);
+  const code = field(ctx, 'code') ?? '';
+  // Empty or not a code of this factor: refused unchecked, so it never counts as an attempt.
+  if (!isWellFormed(factor, code)) return beginEnrol(ctx, kit, signed, factor, { message: entryMessage(code), status: 400 });
+  const confirmed = await factor.enrol.confirm(account.id, code, signed.session.id);
   if (!confirmed.ok) {
     const message = failureMessage(confirmed);
     logger.info({ event: 'account.enrol_failed', accountId: account.id, factor: factor.id, code: confirmed.code }, 'console enrolment code refused');

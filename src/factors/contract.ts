@@ -263,6 +263,13 @@ export interface Factor {
    * when exhausted) and consumes the accepted code atomically (a second use → `code_replayed` or `invalid_code`).
    */
   verify(accountId: string, input: unknown): Promise<VerifyResult>;
+  /**
+   * Whether `input` could be a code of this factor at all (the right length and alphabet, once spaces and the like
+   * are dropped). Pages refuse an empty or malformed entry before `verify`, so it never counts as an attempt: it
+   * cannot be right, and a customer who pressed Enter too early must not lock themselves out. Optional: without it
+   * only an empty entry is refused.
+   */
+  wellFormed?(input: unknown): boolean;
   /** Whether the account has an **active** enrolment (a pending one does not count). */
   isEnrolled(accountId: string): Promise<boolean>;
   /** Removes every enrolment of the account (active and pending); idempotent. Notify and audit in the caller. */
@@ -288,6 +295,11 @@ export interface Factor {
    * codes report it, the console shows it, and a success of such a factor tells the customer how many remain.
    */
   remaining?(accountId: string): Promise<number | undefined>;
+}
+
+/** Whether `input` could be a code of `factor` (see {@link Factor.wellFormed}); an empty entry never is. */
+export function isWellFormed(factor: Factor, input: unknown): boolean {
+  return typeof input === 'string' && input.trim() !== '' && (factor.wellFormed?.(input) ?? true);
 }
 
 /** Whether `value` is a valid factor id: lower_snake_case, 1-32 characters. */

@@ -18,6 +18,8 @@ export const MFA_MESSAGES = {
   not_enrolled: 'This method is not set up for your account. Choose another method.',
   already_enrolled: 'A second factor is already set up for this account.',
   invalid_form: 'The form was not filled in correctly. Enter the code again.',
+  code_missing: 'Enter the code first.',
+  code_malformed: 'That is not a code of this kind. Check it and enter it again (this try did not count).',
 } as const;
 export type MfaMessageId = keyof typeof MFA_MESSAGES;
 
@@ -41,4 +43,10 @@ export function failureMessage(failure: FactorFailure): { id: MfaMessageId; text
     .replace('{minutes}', minutesText(retry * 1000))
     .replace('{seconds}', String(retry));
   return { id, text };
+}
+
+/** The message for an entry refused before any check (empty, or not a code of this factor): nothing was counted. */
+export function entryMessage(input: unknown): { id: MfaMessageId; text: string } {
+  const empty = typeof input !== 'string' || input.trim() === '';
+  return empty ? { id: 'code_missing', text: MFA_MESSAGES.code_missing } : { id: 'code_malformed', text: MFA_MESSAGES.code_malformed };
 }

@@ -8,7 +8,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Account } from '../accounts/accounts.ts';
 import { accountFacts, proveFactor, usableFactors, type StepUpEvaluation } from '../authentication/request_state.ts';
-import type { Factor, VerifyResult } from '../factors/contract.ts';
+import { isWellFormed, type Factor, type VerifyResult } from '../factors/contract.ts';
 import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { requestedAcrLevel } from '../policy/step_up.ts';
@@ -16,7 +16,7 @@ import { requestFromParams } from '../policy/step_up_params.ts';
 import { renderFactorPart } from '../http/pages.ts';
 import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
-import { MFA_MESSAGES, STATUS, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
+import { MFA_MESSAGES, STATUS, entryMessage, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
 import { finishLogin, finishUnmet, notifyLockout, originOf, restartSignIn } from './finish.ts';
 import { evaluatePending, pendingStepUpOf, proofHolderOf, redirectToStep, type PendingStepUp } from './step_up_state.ts';
 
@@ -171,7 +171,15 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
       return;
     }
   }
-  const result: VerifyResult = await factor.verify(account.id, parsed.data.code ?? '');
+  const code = parsed.data.code ?? '';
+  if (!isWellFormed(factor, code)) {
+    // Empty or not a code of this factor: refused unchecked, so it never counts as an attempt.
+    const step = await postStep(ctx, deps, interaction);
+    if (!step) return;
+    await renderChallenge(ctx, deps, step, { message: entryMessage(code), method: factor.id, status: 400 });
+    return;
+  }
+  const result: VerifyResult = await factor.verify(account.id, code);
   if (!result.ok) {
     deps.logger.info({ event: 'mfa.failed', accountId: account.id, factor: factor.id, code: result.code }, 'second factor failed');
     await notifyLockout(ctx, deps, interaction, account, result);

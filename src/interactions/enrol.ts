@@ -25,12 +25,12 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { verifyLogin } from '../accounts/accounts.ts';
 import { proveFactor, provePassword } from '../authentication/request_state.ts';
-import type { EnrolBeginSuccess, Factor, FactorAccount } from '../factors/contract.ts';
+import { isWellFormed, type EnrolBeginSuccess, type Factor, type FactorAccount } from '../factors/contract.ts';
 import { renderFactorPart } from '../http/pages.ts';
 import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps } from './context.ts';
 import { formBody } from '../http/forms.ts';
 import { codeForm, postStep, renderChallenge, type Step } from './challenge.ts';
-import { STATUS, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
+import { STATUS, entryMessage, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
 import { finishLogin, finishUnmet, notifyLockout, originOf, restartSignIn } from './finish.ts';
 import { minutesUntil, throttleLogin } from '../accounts/login_throttle.ts';
 import { pendingStepUpOf, proofHolderOf, redirectToStep, savePending, type PendingStepUp } from './step_up_state.ts';
@@ -314,6 +314,10 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
   }
   const parsed = codeForm.safeParse(formBody(ctx));
   const code = parsed.success ? parsed.data.code ?? '' : '';
+  if (!isWellFormed(factor, code)) {
+    await renderFactorStep(ctx, deps, step, factor, { message: entryMessage(code), status: 400 });
+    return;
+  }
   const confirmed = await factor.enrol.confirm(account.id, code, interaction.uid);
   if (!confirmed.ok) {
     const message = failureMessage(confirmed);

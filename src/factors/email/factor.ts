@@ -408,6 +408,7 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
     },
     challenge: Object.freeze({ send }),
     verify,
+    wellFormed: (input: unknown) => normaliseEmailCode(input) !== undefined,
     async isEnrolled(accountId: string): Promise<boolean> {
       checkAccountId(accountId);
       return (await load(accountId))?.active != null;

@@ -260,6 +260,7 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
     views: Object.freeze({ challenge: 'factors/recovery/challenge', enrol: 'factors/recovery/enrol' }),
     enrol: Object.freeze({ delivers: false, begin }),
     verify,
+    wellFormed: (input: unknown) => normaliseRecoveryCode(input) !== undefined,
     generate,
     remaining,
     async isEnrolled(accountId: string): Promise<boolean> {

@@ -263,6 +263,7 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
     views: Object.freeze({ challenge: 'factors/totp/challenge', enrol: 'factors/totp/enrol' }),
     enrol: Object.freeze({ delivers: false, begin, confirm }),
     verify,
+    wellFormed: (input: unknown) => normaliseTotpInput(input) !== undefined,
     async isEnrolled(accountId: string): Promise<boolean> {
       checkAccountId(accountId);
       return (await load(accountId))?.active != null;
