@@ -143,8 +143,10 @@ describe('store engine: wire protocol robustness (engine only)', function () {
     const { responseTo, doc } = await client.reply();
     expect(responseTo).to.equal(2);
     expect((doc.cursor as { firstBatch: unknown[] }).firstBatch).to.deep.equal([{ _id: 'f' }]);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(client.replies).to.equal(1);
+    // Commands are answered in order: the ping's reply comes after any reply the fire-and-forget insert could have had.
+    client.socket.write(opMsg({ ping: 1, $db: 'admin' }, {}, 3));
+    expect((await client.reply()).responseTo).to.equal(3);
+    expect(client.replies).to.equal(2);
     client.socket.destroy();
   });
 
