@@ -291,6 +291,32 @@ describe('store engine contract: CRUD through mongoose', function () {
     expect(await rates.findOne({ _id: 'nok' as never })).to.deep.equal({ _id: 'nok', rate: 11 });
   });
 
+  it('projects _id first, included fields in document order, and $elemMatch fields after them', async function () {
+    const raw = conn.collection('projection_order');
+    await raw.insertOne({ _id: 'o' as never, a: 1, ids: [1, 2, 3], sub: [{ x: 1, y: 1 }, { x: 2, y: 2 }], z: 'last' });
+    const keys = async (projection: Record<string, unknown>): Promise<string[]> => Object.keys((await raw.findOne({ _id: 'o' as never }, { projection })) ?? {});
+    expect(await keys({ z: 1, a: 1 })).to.deep.equal(['_id', 'a', 'z']);
+    expect(await keys({ ids: 1 })).to.deep.equal(['_id', 'ids']);
+    expect(await keys({ a: 0 })).to.deep.equal(['_id', 'ids', 'sub', 'z']);
+    expect(await keys({ sub: { $elemMatch: { x: 2 } }, z: 1, a: 1 })).to.deep.equal(['_id', 'a', 'z', 'sub']);
+    expect(await raw.findOne({ _id: 'o' as never }, { projection: { 'sub.y': 1, 'sub.x': 1 } })).to.deep.equal({ _id: 'o', sub: [{ x: 1, y: 1 }, { x: 2, y: 2 }] });
+    expect(Object.keys((await raw.findOne({ _id: 'o' as never }, { projection: { 'sub.y': 1, 'sub.x': 1 } }))?.sub[0])).to.deep.equal(['x', 'y']);
+    const [projected] = await raw.aggregate([{ $match: { _id: 'o' } }, { $project: { z: 1, a: 1 } }]).toArray();
+    expect(Object.keys(projected ?? {})).to.deep.equal(['_id', 'a', 'z']);
+    const updated = await raw.findOneAndUpdate({ _id: 'o' as never }, { $set: { a: 2 } }, { projection: { z: 1, a: 1 }, returnDocument: 'after' });
+    expect(Object.keys(updated ?? {})).to.deep.equal(['_id', 'a', 'z']);
+  });
+
+  it('$elemMatch projections take an operator condition on the array elements', async function () {
+    const raw = conn.collection('projection_elem_match');
+    await raw.insertOne({ _id: 'e' as never, ids: [1, 5, 9], tags: ['a', 'b'] });
+    const project = (projection: Record<string, unknown>): Promise<unknown> => raw.findOne({ _id: 'e' as never }, { projection });
+    expect(await project({ ids: { $elemMatch: { $in: [5, 9] } } })).to.deep.equal({ _id: 'e', ids: [5] });
+    expect(await project({ ids: { $elemMatch: { $gt: 6 } } })).to.deep.equal({ _id: 'e', ids: [9] });
+    expect(await project({ ids: { $elemMatch: { $gt: 10 } } })).to.deep.equal({ _id: 'e' });
+    expect(await project({ tags: { $elemMatch: { $eq: 'b' } }, ids: 1 })).to.deep.equal({ _id: 'e', ids: [1, 5, 9], tags: ['b'] });
+  });
+
   it('answers serverStatus with the version, the uptime and the connections (what tools read)', async function () {
     const status = await conn.db!.admin().serverStatus();
     expect(status.ok).to.equal(1);

@@ -193,6 +193,38 @@ describe('store engine contract: errors and refusals', function () {
       expect(rangeErr.code).to.equal(238);
     });
 
+    it('comparing a Decimal128 field with a number is refused', async function () {
+      expect((await failure(db.collection('items').find({ d: 1.5 }).toArray())).code).to.equal(238);
+      expect((await failure(db.collection('items').find({ d: { $in: [1.5, 2] } }).toArray())).code).to.equal(238);
+    });
+
+    it('computed aggregation stages over long or whole-number double values are refused; $match, $sort and counts work', async function () {
+      const typed = db.collection('typed_numbers');
+      await typed.insertMany([{ _id: 'l', n: mongoose.mongo.Long.fromNumber(3) }, { _id: 'd', n: new mongoose.mongo.Double(4) }] as never);
+      const err = await failure(typed.aggregate([{ $group: { _id: null, total: { $sum: '$n' } } }]).toArray());
+      expect(err.code).to.equal(238);
+      expect(err.message).to.contain('64-bit long values');
+      const sorted = await typed.aggregate([{ $match: { n: { $gte: 3 } } }, { $sort: { n: -1 } }]).toArray();
+      expect(sorted.map((doc) => doc._id)).to.deep.equal(['d', 'l']);
+      expect(await typed.countDocuments({ n: { $type: 'long' } })).to.equal(1);
+      const pipelineErr = await failure(typed.updateOne({ _id: 'd' as never }, [{ $set: { m: { $add: ['$n', 1] } } }]));
+      expect(pipelineErr.code).to.equal(238);
+    });
+
+    it('a positional $ whose array the query tests only inside $or is refused', async function () {
+      const raw = db.collection('positional_or');
+      await raw.insertOne({ _id: 'o' as never, list: [{ a: 1 }, { a: 2 }] });
+      const err = await failure(raw.updateOne({ $or: [{ 'list.a': 2 }, { x: 1 }] }, { $set: { 'list.$.a': 3 } }));
+      expect(err.code).to.equal(238);
+      expect(err.message).to.contain('positional');
+    });
+
+    it('queries on fields named __proto__ are refused', async function () {
+      const err = await failure(db.collection('items').find({ '__proto__.x': 1 }).toArray());
+      expect(err.code).to.equal(238);
+      expect(err.message).to.contain('__proto__');
+    });
+
     it('aggregating over Decimal128 values is refused (mingo does not add or compare them)', async function () {
       const err = await failure(db.collection('items').aggregate([{ $group: { _id: null, total: { $sum: '$d' } } }]).toArray());
       expect(err.code).to.equal(238);
@@ -215,9 +247,11 @@ describe('store engine contract: errors and refusals', function () {
       expect(err.message).to.contain("Unrecognized expression '$frob'");
     });
 
-    it('$type aliases that need int/long/double distinctions are refused', async function () {
-      const err = await failure(db.collection('items').find({ n: { $type: 'int' } }).toArray());
-      expect(err.code).to.equal(238);
+    it('$type aliases of deprecated types the engine does not keep (undefined, symbol, dbPointer) are refused', async function () {
+      for (const alias of ['undefined', 'symbol', 'dbPointer', 6]) {
+        const err = await failure(db.collection('items').find({ n: { $type: alias } }).toArray());
+        expect(err.code).to.equal(238);
+      }
     });
 
     it('change streams are refused', async function () {

@@ -1,12 +1,13 @@
 /**
  * Contract suite (part 4): BSON types survive the round trip (ObjectId, Date, Long/BigInt, Binary, Decimal128,
- * nested documents) and compare as on MongoDB in filters and sorts.
+ * nested documents, DBRef) with their exact type (int, long, double; binary subtype) and compare as on MongoDB in
+ * filters, updates and sorts.
  */
 import { expect } from 'chai';
 import mongoose, { Schema, type Connection } from 'mongoose';
 import { connectFreshDb } from '../helpers/db.ts';
 
-const { Binary, Decimal128, Long, ObjectId } = mongoose.mongo;
+const { Binary, DBRef, Decimal128, Double, Int32, Long, ObjectId } = mongoose.mongo;
 
 describe('store engine contract: BSON types', function () {
   let conn: Connection;
@@ -93,6 +94,102 @@ describe('store engine contract: BSON types', function () {
     expect(await keys({ v: { $gte: '0' } })).to.deep.equal(['str']);
     expect(await keys({ v: { $lte: null } })).to.deep.equal(['missing', 'null']);
     expect(await keys({ v: Long.fromString('9007199254740993') })).to.deep.equal(['long']);
+  });
+
+  it('keeps the numeric type written (int, long, double) through reads and updates', async function () {
+    const raw = conn.collection('numeric_types');
+    await raw.insertOne({ _id: 'n' as never, i: new Int32(7), l: Long.fromNumber(37), d: new Double(5), f: 2.5 });
+    const typed = async (): Promise<Record<string, unknown>> => (await raw.findOne({ _id: 'n' as never }, { promoteValues: false })) as Record<string, unknown>;
+    let doc = await typed();
+    expect(doc.i).to.be.instanceOf(Int32);
+    expect(doc.l).to.be.instanceOf(Long);
+    expect(doc.d).to.be.instanceOf(Double);
+    expect(doc.f).to.be.instanceOf(Double);
+    expect((await raw.findOne({ _id: 'n' as never }, { promoteLongs: false }))?.l).to.be.instanceOf(Long);
+    expect((await raw.findOne({ _id: 'n' as never }, { useBigInt64: true }))?.l).to.equal(37n);
+    // Numbers of different types are equal by value in filters, and $type tells them apart.
+    expect(await raw.countDocuments({ l: 37, d: 5, i: Long.fromNumber(7) })).to.equal(1);
+    expect(await raw.countDocuments({ i: { $type: 'int' }, l: { $type: 'long' }, d: { $type: 'double' }, f: { $type: 'double' } })).to.equal(1);
+    expect(await raw.countDocuments({ d: { $type: 'int' } })).to.equal(0);
+    // $inc keeps the stored type (MongoDB: int + int = int, long + int = long, double + int = double).
+    await raw.updateOne({ _id: 'n' as never }, { $inc: { i: 1, l: 1, d: 1 } });
+    doc = await typed();
+    expect(doc.i).to.be.instanceOf(Int32);
+    expect(doc.l).to.be.instanceOf(Long);
+    expect(String(doc.l)).to.equal('38');
+    expect(doc.d).to.be.instanceOf(Double);
+    expect(Number(doc.d)).to.equal(6);
+    // Setting the same value with another type changes the stored type (and counts as a modification).
+    const res = await raw.updateOne({ _id: 'n' as never }, { $set: { d: 6 } });
+    expect(res.modifiedCount).to.equal(1);
+    expect((await typed()).d).to.be.instanceOf(Int32);
+  });
+
+  it('$inc turns an int that overflows into a long, and a double operand makes a double', async function () {
+    const raw = conn.collection('numeric_promotion');
+    await raw.insertOne({ _id: 'p' as never, i: 2147483647, j: 4 });
+    await raw.updateOne({ _id: 'p' as never }, { $inc: { i: 1, j: new Double(1) } });
+    const doc = await raw.findOne({ _id: 'p' as never }, { promoteValues: false });
+    expect(doc?.i).to.be.instanceOf(Long);
+    expect(String(doc?.i)).to.equal('2147483648');
+    expect(doc?.j).to.be.instanceOf(Double);
+    expect(Number(doc?.j)).to.equal(5);
+  });
+
+  it('$mod truncates doubles, and the bit tests and $in work beyond 32 bits', async function () {
+    const raw = conn.collection('wide_numbers');
+    await raw.insertMany([{ _id: 'half', v: 5.5 }, { _id: 'big', v: 2 ** 40 }, { _id: 'neg', v: -1 }, { _id: 'text', v: 'Abc' }] as never);
+    const ids = async (filter: object): Promise<unknown[]> => (await raw.find(filter).sort({ _id: 1 }).toArray()).map((d) => d._id);
+    expect(await ids({ v: { $mod: [2, 1] } })).to.deep.equal(['half']);
+    expect(await ids({ v: { $bitsAllSet: [40] } })).to.deep.equal(['big', 'neg']);
+    expect(await ids({ v: { $bitsAnySet: [63] } })).to.deep.equal(['neg']);
+    expect(await ids({ v: { $in: [Long.fromNumber(2 ** 40), /^a/i] } })).to.deep.equal(['big', 'text']);
+  });
+
+  it('binary values of different subtypes are different values in filters and updates', async function () {
+    const raw = conn.collection('binary_subtypes');
+    const generic = new Binary(Buffer.from('hi'), 0);
+    const user = new Binary(Buffer.from('hi'), 128);
+    await raw.insertMany([{ _id: 'generic', b: generic }, { _id: 'user', b: user }] as never);
+    const ids = async (filter: object): Promise<unknown[]> => (await raw.find(filter).sort({ _id: 1 }).toArray()).map((d) => d._id);
+    expect(await ids({ b: user })).to.deep.equal(['user']);
+    expect(await ids({ b: { $eq: generic } })).to.deep.equal(['generic']);
+    expect(await ids({ b: { $in: [user] } })).to.deep.equal(['user']);
+    expect(await ids({ b: { $ne: user } })).to.deep.equal(['generic']);
+    expect(await ids({ b: { $nin: [generic] } })).to.deep.equal(['user']);
+    const res = await raw.updateOne({ _id: 'generic' as never }, { $set: { b: user } });
+    expect(res.modifiedCount).to.equal(1);
+    expect((await raw.findOne({ _id: 'generic' as never }))?.b.sub_type).to.equal(128);
+  });
+
+  it('$bitsAllSet, $bitsAnySet, $bitsAllClear and $bitsAnyClear test binary values as well as numbers', async function () {
+    const raw = conn.collection('bits');
+    // 0x66 = 0b01100110 (bits 1, 2, 5, 6); 54 = 0b00110110 (bits 1, 2, 4, 5). Bit 0 is the lowest bit of the first byte.
+    await raw.insertMany([{ _id: 'bin', a: new Binary(Buffer.from([0x66]), 0) }, { _id: 'num', a: 54 }, { _id: 'str', a: 'x' }] as never);
+    const ids = async (filter: object): Promise<unknown[]> => (await raw.find(filter).sort({ _id: 1 }).toArray()).map((d) => d._id);
+    expect(await ids({ a: { $bitsAllSet: [1, 5] } })).to.deep.equal(['bin', 'num']);
+    expect(await ids({ a: { $bitsAllSet: new Binary(Buffer.from([0x22]), 0) } })).to.deep.equal(['bin', 'num']);
+    expect(await ids({ a: { $bitsAnySet: [6] } })).to.deep.equal(['bin']);
+    expect(await ids({ a: { $bitsAnySet: 16 } })).to.deep.equal(['num']);
+    expect(await ids({ a: { $bitsAllClear: [0, 3, 20] } })).to.deep.equal(['bin', 'num']);
+    expect(await ids({ a: { $bitsAnyClear: [1, 6] } })).to.deep.equal(['num']);
+  });
+
+  it('matches DBRef fields by $ref and $id, as plain and as $elemMatch conditions', async function () {
+    const raw = conn.collection('dbrefs');
+    const target = new ObjectId();
+    const other = new ObjectId();
+    await raw.insertOne({ _id: 'r' as never, one: new DBRef('things', target), many: [new DBRef('things', target), new DBRef('others', other)] });
+    const ids = async (filter: object): Promise<unknown[]> => (await raw.find(filter).toArray()).map((d) => d._id);
+    expect(await ids({ 'one.$id': target })).to.deep.equal(['r']);
+    expect(await ids({ 'one.$ref': 'things' })).to.deep.equal(['r']);
+    expect(await ids({ one: new DBRef('things', target) })).to.deep.equal(['r']);
+    expect(await ids({ 'many.$id': other })).to.deep.equal(['r']);
+    expect(await ids({ many: { $elemMatch: { $id: other } } })).to.deep.equal(['r']);
+    expect(await ids({ many: { $elemMatch: { $ref: 'others', $id: target } } })).to.deep.equal([]);
+    const back = await raw.findOne({ _id: 'r' as never });
+    expect(back?.one).to.be.instanceOf(DBRef);
+    expect(back?.one.oid.toHexString()).to.equal(target.toHexString());
   });
 
   it('a document read back and changed by the caller does not change the stored one', async function () {

@@ -14,9 +14,14 @@ import * as projectionOperators from 'mingo/operators/projection';
 import * as queryOperators from 'mingo/operators/query';
 import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
-import { Binary, Decimal128, Long, MaxKey, MinKey, ObjectId, Timestamp, isPlainObject, type Doc } from './bson.ts';
+import { Decimal128, isPlainObject, type Doc } from './bson.ts';
 import { fail } from './errors.ts';
-import { compareValues, sortKeyOf, typeRank } from './values.ts';
+import { applyProjection, planProjection } from './projection.ts';
+import {
+  QUERY_OPERATORS, TYPE_TESTS, elementPredicate, equalTo, isDbRef, lowerNumbers, namesDbRefFields, prepareFilter, typeAlias,
+  valueMingoLoses,
+} from './query_operators.ts';
+import { compareValues, sortKeyOf } from './values.ts';
 
 export type Matcher = (doc: Doc) => boolean;
 export type SortSpec = ReadonlyArray<readonly [string, 1 | -1]>;
@@ -58,53 +63,6 @@ function sortStage(coll: LazyIterator, expr: unknown): LazyIterator {
   return coll.transform((docs: Doc[]) => Lazy(sortDocs(docs, spec)));
 }
 
-/** BSON type tests for `$type` (mingo's cannot see ObjectId, Binary, … nor array elements). */
-const TYPE_TESTS = new Map<string | number, (value: unknown) => boolean>();
-const typeTest = (aliases: ReadonlyArray<string | number>, test: (value: unknown) => boolean): void => {
-  for (const alias of aliases) TYPE_TESTS.set(alias, test);
-};
-typeTest(['number'], (v) => typeof v === 'number' || v instanceof Long || v instanceof Decimal128);
-typeTest(['string', 2], (v) => typeof v === 'string');
-typeTest(['object', 3], (v) => isPlainObject(v));
-typeTest(['array', 4], (v) => Array.isArray(v));
-typeTest(['binData', 5], (v) => v instanceof Binary);
-typeTest(['objectId', 7], (v) => v instanceof ObjectId);
-typeTest(['bool', 8], (v) => typeof v === 'boolean');
-typeTest(['date', 9], (v) => v instanceof Date);
-typeTest(['null', 10], (v) => v === null);
-typeTest(['regex', 11], (v) => v instanceof RegExp);
-typeTest(['timestamp', 17], (v) => v instanceof Timestamp);
-typeTest(['decimal', 19], (v) => v instanceof Decimal128);
-typeTest(['minKey', -1], (v) => v instanceof MinKey);
-typeTest(['maxKey', 127], (v) => v instanceof MaxKey);
-
-/** The values `$type` looks at: the field itself and, for an array, each of its elements. */
-function typeCandidates(value: unknown, parts: readonly string[], at: number, out: unknown[]): void {
-  if (at === parts.length) {
-    if (value === undefined) return;
-    out.push(value);
-    if (Array.isArray(value)) out.push(...value);
-    return;
-  }
-  const part = parts[at] as string;
-  if (Array.isArray(value)) {
-    if (/^\d+$/.test(part)) typeCandidates(value[Number(part)], parts, at + 1, out);
-    else for (const item of value) typeCandidates(item, parts, at, out);
-  } else if (isPlainObject(value)) {
-    typeCandidates(value[part], parts, at + 1, out);
-  }
-}
-
-function typeOperator(selector: string, value: unknown): (doc: Doc) => boolean {
-  const tests = (Array.isArray(value) ? value : [value]).map((alias) => TYPE_TESTS.get(alias as string | number));
-  const parts = selector.split('.');
-  return (doc) => {
-    const candidates: unknown[] = [];
-    typeCandidates(doc, parts, 0, candidates);
-    return candidates.some((candidate) => tests.some((test) => test?.(candidate)));
-  };
-}
-
 /** Aggregation-expression comparisons with MongoDB's cross-type order (a missing value sorts below null). */
 function expressionComparison(name: string, test: (order: number) => boolean | number) {
   return (obj: unknown, expr: unknown, options: unknown): boolean | number => {
@@ -125,49 +83,30 @@ const EXPRESSION_COMPARISONS = {
   $cmp: expressionComparison('$cmp', (c) => Math.sign(c)),
 };
 
-/**
- * `$gt`/`$gte`/`$lt`/`$lte` as MongoDB evaluates them: the field (or any element of an array field) compared
- * within the operand's type bracket, numbers of every width together (mingo compares same-class values only,
- * so a 64-bit Long never matches a number range). `$gte`/`$lte: null` also match a missing field.
- */
-function rangeOperator(test: (order: number) => boolean) {
-  return (selector: string, operand: unknown): ((doc: Doc) => boolean) => {
-    const parts = selector.split('.');
-    const bracket = typeRank(operand);
-    return (doc) => {
-      const candidates: unknown[] = [];
-      typeCandidates(doc, parts, 0, candidates);
-      if (operand === null && test(0) && (candidates.length === 0 || candidates.includes(null))) return true;
-      return candidates.some((value) => value !== undefined && typeRank(value) === bracket && test(compareValues(value, operand)));
-    };
-  };
+/** `$elemMatch` projection: the first element matching the criteria (an operator condition or a query). */
+function elemMatchProjection(obj: Doc, criteria: unknown, field: string, options: Partial<Options>): unknown[] | undefined {
+  if (!isPlainObject(criteria)) fail('BadValue', '$elemMatch projection needs an Object');
+  if (field.includes('.')) fail('BadValue', `Cannot use $elemMatch projection on a nested field (${field})`);
+  const value = obj[field];
+  if (!Array.isArray(value)) return undefined;
+  const index = value.findIndex(elementPredicate(criteria, options));
+  return index < 0 ? undefined : [value[index]];
 }
 
-const RANGE_QUERY_OPERATORS = {
-  $gt: rangeOperator((c) => c > 0),
-  $gte: rangeOperator((c) => c >= 0),
-  $lt: rangeOperator((c) => c < 0),
-  $lte: rangeOperator((c) => c <= 0),
-};
-
-/**
- * `$all` as MongoDB defines it (https://www.mongodb.com/docs/manual/reference/operator/query/all/): `{f: {$all: [a, b]}}`
- * is `{$and: [{f: a}, {f: b}]}`, each value (or `$elemMatch`) matched like an equality — so a field that is not an
- * array matches when it equals every value — and an empty list matches nothing. mingo's own `$all` needs an array.
- */
-function allOperator(selector: string, value: unknown): (doc: unknown) => boolean {
-  if (!Array.isArray(value) || value.length === 0) return () => false;
-  const clauses = value.map((item: unknown) => ({ [selector]: isPlainObject(item) && '$elemMatch' in item ? item : { $eq: item } }));
-  const query = new Query({ $and: clauses }, QUERY_OPTIONS);
-  return (doc) => query.test(doc as Doc);
+/** The `$project` stage, shaped as MongoDB shapes it (see `projection.ts`). */
+function projectStage(coll: LazyIterator, expr: unknown, options: Partial<Options>): LazyIterator {
+  if (!isPlainObject(expr)) fail('TypeMismatch', '$project specification must be an object');
+  if (Object.keys(expr).length === 0) return coll;
+  const plan = planProjection(expr, 'aggregate');
+  return coll.transform((docs: Doc[]) => Lazy(applyProjection(docs, plan, options)));
 }
 
 const CONTEXT = Context.init({
   accumulator: accumulatorOperators,
   expression: { ...expressionOperators, ...EXPRESSION_COMPARISONS },
-  pipeline: { ...pipelineOperators, $sort: sortStage },
-  projection: projectionOperators,
-  query: { ...queryOperators, ...RANGE_QUERY_OPERATORS, $type: typeOperator, $all: allOperator },
+  pipeline: { ...pipelineOperators, $sort: sortStage, $project: projectStage },
+  projection: { ...projectionOperators, $elemMatch: elemMatchProjection },
+  query: { ...queryOperators, ...QUERY_OPERATORS },
 } as never);
 
 /**
@@ -202,6 +141,8 @@ const FIELD_OPERATORS = new Set([
 ]);
 const RANGE_OPERATORS = new Set(['$gt', '$gte', '$lt', '$lte']);
 const TOP_LEVEL_OPERATORS = new Set(['$and', '$or', '$nor', '$expr', '$comment']);
+const LOGICAL_OPERATORS = new Set(['$and', '$or', '$nor']);
+const DBREF_FIELD_NAMES = new Set(['$ref', '$id', '$db']);
 const REFUSED_OPERATORS: Record<string, string> = {
   $where: '$where (server-side JavaScript) is not supported by the embedded engine',
   $text: '$text needs a text index, which the embedded engine does not support',
@@ -222,8 +163,16 @@ function checkOperand(op: string, value: unknown, path: string): void {
   else if (isPlainObject(value)) for (const [k, v] of Object.entries(value)) checkOperand(op, v, `${path}.${k}`);
 }
 
+/** mingo refuses paths through a field named `__proto__`; the engine says so in MongoDB's terms. */
+function checkPath(path: string): void {
+  if (path === '__proto__' || path.startsWith('__proto__.') || path.includes('.__proto__')) {
+    fail('NotImplemented', `the embedded engine does not query fields named __proto__ (${path})`);
+  }
+}
+
 function checkFieldExpression(path: string, expr: unknown): void {
-  if (!isPlainObject(expr) || !Object.keys(expr).some((k) => k.startsWith('$'))) {
+  checkPath(path);
+  if (!isPlainObject(expr) || !Object.keys(expr).some((k) => k.startsWith('$')) || isDbRef(expr)) {
     checkOperand('$eq', expr, path);
     return;
   }
@@ -233,8 +182,8 @@ function checkFieldExpression(path: string, expr: unknown): void {
     if (!FIELD_OPERATORS.has(op)) fail('BadValue', `unknown operator: ${op}`);
     if (op === '$type') {
       for (const alias of Array.isArray(operand) ? operand : [operand]) {
-        if (!TYPE_TESTS.has(alias as string | number)) {
-          fail('NotImplemented', `the embedded engine does not support $type: ${JSON.stringify(alias)} (it does not keep int, long and double apart)`);
+        if (!TYPE_TESTS.has(typeAlias(alias))) {
+          fail('NotImplemented', `the embedded engine does not support $type: ${JSON.stringify(alias)}`);
         }
       }
     } else if (op === '$not') {
@@ -243,9 +192,7 @@ function checkFieldExpression(path: string, expr: unknown): void {
       checkFieldExpression(path, operand);
     } else if (op === '$elemMatch') {
       if (!isPlainObject(operand)) fail('BadValue', '$elemMatch needs an Object');
-      const keys = Object.keys(operand);
-      if (keys.length > 0 && keys.every((k) => k.startsWith('$') && !TOP_LEVEL_OPERATORS.has(k))) checkFieldExpression(path, operand);
-      else checkFilter(operand);
+      checkElementCriteria(path, operand);
     } else if (op === '$in' || op === '$nin' || op === '$all') {
       if (!Array.isArray(operand)) fail('BadValue', `${op} needs an array`);
       checkOperand(op, operand, path);
@@ -255,26 +202,43 @@ function checkFieldExpression(path: string, expr: unknown): void {
   }
 }
 
-/** Checks a `$pull` condition (a value, a field expression, or a filter on array elements). */
+/** Checks `$elemMatch` criteria: an operator condition on the elements, or a query on element documents. */
+function checkElementCriteria(path: string, criteria: Doc): void {
+  const first = Object.keys(criteria)[0];
+  if (namesDbRefFields(criteria)) checkFilter(criteria, true);
+  else if (first?.startsWith('$') && !LOGICAL_OPERATORS.has(first)) checkFieldExpression(path, criteria);
+  else checkFilter(criteria);
+}
+
+/**
+ * Checks a `$pull` condition as MongoDB reads it (https://www.mongodb.com/docs/manual/reference/operator/update/pull/):
+ * a document starting with a field operator (`{$gte: 6}`) tests each element as a value; any other document
+ * (`{score: 8}`, `{$or: [...]}`) is a query each element document must match; anything else is a value.
+ */
 export function checkCondition(path: string, condition: unknown): void {
-  if (isPlainObject(condition) && Object.keys(condition).length > 0 && Object.keys(condition).every((k) => !k.startsWith('$'))) {
-    checkFilter(condition);
+  if (isPlainObject(condition)) {
+    const first = Object.keys(condition)[0];
+    if (first !== undefined && FIELD_OPERATORS.has(first)) checkFieldExpression(path, condition);
+    else checkFilter(condition);
   } else {
-    checkFieldExpression(path, condition);
+    checkOperand('$eq', condition, path);
   }
 }
 
-/** Refuses filters mingo would answer differently from MongoDB (throws a MongoDB-style error). */
-export function checkFilter(filter: unknown): void {
+/**
+ * Refuses filters mingo would answer differently from MongoDB (throws a MongoDB-style error). `dbRefFields` lets
+ * `$ref`, `$id` and `$db` stand as field names (inside `$elemMatch`, as MongoDB allows).
+ */
+export function checkFilter(filter: unknown, dbRefFields = false): void {
   if (!isPlainObject(filter)) fail('TypeMismatch', 'filter must be an object');
   for (const [key, value] of Object.entries(filter)) {
-    if (key.startsWith('$')) {
+    if (key.startsWith('$') && !(dbRefFields && DBREF_FIELD_NAMES.has(key))) {
       const refused = REFUSED_OPERATORS[key];
       if (refused) fail('NotImplemented', refused);
       if (!TOP_LEVEL_OPERATORS.has(key)) fail('BadValue', `unknown top level operator: ${key}`);
-      if (key === '$and' || key === '$or' || key === '$nor') {
+      if (LOGICAL_OPERATORS.has(key)) {
         if (!Array.isArray(value) || value.length === 0) fail('BadValue', `${key} must be a nonempty array`);
-        for (const clause of value) checkFilter(clause);
+        for (const clause of value) checkFilter(clause, dbRefFields);
       }
       continue;
     }
@@ -287,20 +251,63 @@ export function compileFilter(filter: Doc): Matcher {
   checkFilter(filter);
   const { $comment: _comment, ...rest } = filter;
   if (Object.keys(rest).length === 0) return () => true;
-  const query = new Query(rest, QUERY_OPTIONS);
+  const query = new Query(prepareFilter(rest), QUERY_OPTIONS);
   return (doc) => query.test(doc);
 }
 
-/** Applies a find-style projection (inclusion/exclusion, positional `$`, `$elemMatch`, `$slice`). */
+/** A matcher for array elements under `$pull` (see {@link checkCondition}). */
+export function compilePullCondition(condition: unknown): (element: unknown) => boolean {
+  if (isPlainObject(condition)) {
+    const first = Object.keys(condition)[0];
+    if (first !== undefined && FIELD_OPERATORS.has(first)) {
+      const query = new Query({ e: condition }, QUERY_OPTIONS);
+      return (element) => query.test({ e: element });
+    }
+    if (first === undefined) return (element) => isPlainObject(element);
+    const query = new Query(prepareFilter(condition), QUERY_OPTIONS);
+    return (element) => isPlainObject(element) && query.test(element);
+  }
+  if (condition instanceof RegExp) {
+    const query = new Query({ e: condition }, QUERY_OPTIONS);
+    return (element) => query.test({ e: element });
+  }
+  const equal = equalTo(condition);
+  return (element) => (condition === null ? element === null : equal(element));
+}
+
+/** A matcher for `$[identifier]` array filters: `filter` names the element as `identifier` (`{'x.qty': {$gt: 1}}`). */
+export function compileArrayFilter(identifier: string, filter: Doc): (element: unknown) => boolean {
+  checkFilter(filter);
+  const query = new Query(prepareFilter(filter), QUERY_OPTIONS);
+  return (element) => query.test({ [identifier]: element });
+}
+
+/** mingo's prepared options with a query `condition` (what a positional `.$` projection reads). */
+function optionsWithCondition(condition: Doc): Partial<Options> {
+  const ComputeOptions = (QUERY_OPTIONS as { constructor: { init(options: unknown): { update(locals: Doc): Partial<Options> } } }).constructor;
+  return ComputeOptions.init(QUERY_OPTIONS).update({ condition });
+}
+
+/** Applies a find-style projection (inclusion/exclusion, positional `$`, `$elemMatch`, `$slice`, expressions). */
 export function projectDocs(docs: Doc[], projection: Doc | undefined, filter: Doc): Doc[] {
   if (!projection || Object.keys(projection).length === 0) return docs;
   const { $comment: _comment, ...rest } = filter;
   checkProjection(projection, rest);
+  const plan = planProjection(projection, 'find');
   if (docs.length === 0) return docs;
-  // The documents were already selected; the filter only serves a positional `.$` projection. Matching them
-  // again would drop a findAndModify result whose update changed a field the filter tested.
-  const positional = Object.keys(projection).some((key) => key.endsWith('.$'));
-  return new Query(positional ? rest : {}, QUERY_OPTIONS).find<Doc>(docs, projection).all();
+  if (plan.hasExpressions) for (const doc of docs) refuseForExpressions(doc, 'find projections with expressions');
+  // The documents were already selected; the filter only serves a positional `.$` projection.
+  return applyProjection(docs, plan, plan.positional ? optionsWithCondition(prepareFilter(rest)) : QUERY_OPTIONS);
+}
+
+/**
+ * Refuses documents whose values mingo's expression operators would compute or pass on differently from MongoDB:
+ * Decimal128 and int64 values and doubles holding whole numbers (mingo computes with JS numbers, so their BSON type
+ * would be lost), and fields named `__proto__`.
+ */
+export function refuseForExpressions(doc: unknown, where: string): void {
+  const found = valueMingoLoses(doc);
+  if (found) fail('NotImplemented', `the embedded engine does not run ${where} over documents holding ${found} (mingo would not keep them as MongoDB does); use MongoDB`);
 }
 
 /**
@@ -324,8 +331,8 @@ function checkProjection(projection: Doc, filter: Doc): void {
   }
 }
 
-/** Runs an aggregation pipeline over already-isolated input documents. */
+/** Runs an aggregation pipeline over already-isolated input documents (numbers in the pipeline lowered for mingo). */
 export function runPipeline(docs: Doc[], pipeline: Doc[], resolver: (name: string) => Doc[], variables?: Doc): Doc[] {
-  const options = { ...mingoOptions(resolver), processingMode: ProcessingMode.CLONE_INPUT, ...(variables ? { variables } : {}) };
-  return new Aggregator(pipeline, options).run(docs) as Doc[];
+  const options = { ...mingoOptions(resolver), processingMode: ProcessingMode.CLONE_INPUT, ...(variables ? { variables: lowerNumbers(variables) as Doc } : {}) };
+  return new Aggregator(lowerNumbers(pipeline) as Doc[], options).run(docs) as Doc[];
 }

@@ -1,14 +1,16 @@
 /**
- * Update documents: operator updates (through mingo's updater, plus `$setOnInsert` which mingo lacks),
- * replacements, and pipeline updates limited to the stages MongoDB allows there. A stored document is never
- * touched: every function here works on a copy and returns the new version.
+ * Update documents: operator updates (applied by `update_operators.ts`), replacements, and pipeline updates limited
+ * to the stages MongoDB allows there. A stored document is never touched: every function here works on a copy and
+ * returns the new version.
  */
-import { update as mingoUpdate } from 'mingo/updater';
-import { BSON, ObjectId, cloneValue, formatValue, isPlainObject, isUnorderableBsonValue, type Doc } from './bson.ts';
+import { BSON, Decimal128, ObjectId, cloneValue, formatValue, isPlainObject, setField, type Doc } from './bson.ts';
 import { fail } from './errors.ts';
-import { checkCondition, runPipeline } from './matcher.ts';
+import { checkCondition, refuseForExpressions, runPipeline } from './matcher.ts';
+import { numberKind } from './numbers.ts';
+import { isDbRef } from './query_operators.ts';
+import { applyOperators } from './update_operators.ts';
 import { MAX_BSON_OBJECT_BYTES } from './wire.ts';
-import { compareValues, keyOf } from './values.ts';
+import { keyOf } from './values.ts';
 
 export type UpdateSpec =
   | { readonly kind: 'replace'; readonly doc: Doc }
@@ -17,8 +19,6 @@ export type UpdateSpec =
 
 const OPERATORS = new Set(['$set', '$unset', '$inc', '$mul', '$min', '$max', '$rename', '$push', '$addToSet', '$pop',
   '$pull', '$pullAll', '$currentDate', '$bit', '$setOnInsert']);
-/** Operators that fail on a path through a scalar (those creating fields, and `$pop`). */
-const CREATING = new Set(['$set', '$inc', '$mul', '$min', '$max', '$push', '$addToSet', '$currentDate', '$bit', '$setOnInsert', '$pop']);
 const PIPELINE_STAGES = new Set(['$addFields', '$set', '$project', '$unset', '$replaceRoot', '$replaceWith']);
 
 /** Validates the `u` of an update statement. */
@@ -50,28 +50,102 @@ export function parseUpdate(raw: unknown): UpdateSpec {
       fail('FailedToParse', `Modifiers operate on fields but we found type ${Array.isArray(args) ? 'array' : typeof args} instead. For example: {$mod: {<field>: ...}} not {${op}: ${String(args)}}`);
     }
     for (const [path, value] of Object.entries(args)) {
-      if (path.length === 0) fail('BadValue', "An update path cannot be empty");
+      checkUpdatePath(op, path);
       paths.push(path);
       if (op === '$rename') {
         if (typeof value !== 'string') fail('BadValue', `The 'to' field for $rename must be a string: ${path}: ${String(value)}`);
+        if (path.split('.').some(isPositionalPart) || value.split('.').some(isPositionalPart)) {
+          fail('BadValue', `The source and destination fields for $rename may not be dynamic: ${path}`);
+        }
+        checkUpdatePath(op, value);
         paths.push(value);
       }
-      if ((op === '$inc' || op === '$mul') && typeof value !== 'number') {
-        if (isUnorderableBsonValue(value)) fail('NotImplemented', `the embedded engine does not do ${op} with Long/Decimal128 operands (${path})`);
-        fail('TypeMismatch', `Cannot ${op === '$inc' ? 'increment' : 'multiply'} with non-numeric argument: {${path}: ${JSON.stringify(value)}}`);
-      }
-      if ((op === '$min' || op === '$max') && isUnorderableBsonValue(value)) fail('NotImplemented', `the embedded engine does not order Long/Decimal128 values (${op} ${path})`);
-      if (op === '$pull') checkCondition(path, value);
-      if (op === '$pop' && value !== 1 && value !== -1) fail('FailedToParse', `$pop expects 1 or -1, found: ${formatValue(value)}`);
-      if (op === '$currentDate' && value !== true && !(isPlainObject(value) && value.$type === 'date')) {
-        fail('NotImplemented', `the embedded engine supports $currentDate only with true or {$type: "date"} (${path})`);
-      }
+      checkOperand(op, path, value);
     }
     if (op === '$setOnInsert') setOnInsert = args;
     else ops[op] = args;
   }
   checkConflicts(paths);
   return { kind: 'operators', ops, setOnInsert };
+}
+
+function isPositionalPart(part: string): boolean {
+  return part === '$' || (part.startsWith('$[') && part.endsWith(']'));
+}
+
+/** MongoDB's checks of an update path: no empty part, at most one `$`, array filter identifiers well formed. */
+function checkUpdatePath(op: string, path: string): void {
+  if (path.length === 0) fail('BadValue', 'An update path cannot be empty');
+  const parts = path.split('.');
+  if (parts.some((part) => part.length === 0)) fail('EmptyFieldName', `The update path '${path}' contains an empty field name, which is not allowed.`);
+  if (parts.filter((part) => part === '$').length > 1) fail('BadValue', `Too many positional (i.e. '$') elements found in path '${path}'`);
+  if (parts[0] === '$' || parts[0]?.startsWith('$[')) fail('BadValue', `Cannot have array filter identifier (i.e. '$[<id>]') or positional operator ('$') as the first element in path '${path}' (${op})`);
+  for (const part of parts) {
+    if (part.startsWith('$[') && part.endsWith(']') && part !== '$[]' && !/^[a-z][a-zA-Z0-9]*$/.test(part.slice(2, -1))) {
+      fail('BadValue', `Error parsing array filter :: caused by :: The top-level field name must be an alphanumeric string beginning with a lowercase letter, found '${part.slice(2, -1)}'`);
+    }
+  }
+}
+
+function numericValue(value: unknown): number | undefined {
+  const kind = numberKind(value);
+  return kind && kind !== 'decimal' ? Number((value as number).valueOf()) : undefined;
+}
+
+/** Checks the operand of one operator on one path. */
+function checkOperand(op: string, path: string, value: unknown): void {
+  if (op === '$inc' || op === '$mul') {
+    const kind = numberKind(value);
+    if (kind === 'decimal') fail('NotImplemented', `the embedded engine does not do ${op} with Decimal128 operands (${path})`);
+    if (!kind) fail('TypeMismatch', `Cannot ${op === '$inc' ? 'increment' : 'multiply'} with non-numeric argument: {${path}: ${formatValue(value)}}`);
+  }
+  if ((op === '$min' || op === '$max') && value instanceof Decimal128) fail('NotImplemented', `the embedded engine does not order Decimal128 values (${op} ${path})`);
+  if (op === '$pull') checkCondition(path, value);
+  if (op === '$pullAll' && !Array.isArray(value)) fail('BadValue', `$pullAll requires an array argument but was given a ${typeof value}`);
+  if (op === '$pop' && numericValue(value) !== 1 && numericValue(value) !== -1) fail('FailedToParse', `$pop expects 1 or -1, found: ${formatValue(value)}`);
+  if (op === '$currentDate' && value !== true && !(isPlainObject(value) && value.$type === 'date')) {
+    fail('NotImplemented', `the embedded engine supports $currentDate only with true or {$type: "date"} (${path})`);
+  }
+  if (op === '$bit') checkBitOperand(path, value);
+  if (op === '$push' || op === '$addToSet') checkEach(op, path, value);
+}
+
+function checkBitOperand(path: string, value: unknown): void {
+  if (!isPlainObject(value) || Object.keys(value).length === 0) {
+    fail('BadValue', `The $bit modifier is not compatible with a ${Array.isArray(value) ? 'array' : typeof value}. You must pass in an embedded document: {$bit: {field: {and/or/xor: #}}`);
+  }
+  for (const [op, operand] of Object.entries(value)) {
+    if (op !== 'and' && op !== 'or' && op !== 'xor') fail('BadValue', `The $bit modifier only supports 'and', 'or', and 'xor', not '${op}' which is an unknown operator: {${op}: ${formatValue(operand)}}`);
+    const kind = numberKind(operand);
+    if (kind !== 'int' && kind !== 'long') fail('BadValue', `The $bit modifier field must be an Integer(32/64 bit); a '${kind ?? typeof operand}' is not supported here: {${op}: ${formatValue(operand)}} (${path})`);
+  }
+}
+
+/** `$push`/`$addToSet` modifiers (https://www.mongodb.com/docs/manual/reference/operator/update/push/#modifiers). */
+function checkEach(op: string, path: string, value: unknown): void {
+  if (!isPlainObject(value) || !('$each' in value)) return;
+  const allowed = op === '$push' ? ['$each', '$slice', '$sort', '$position'] : ['$each'];
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) fail('BadValue', `Unrecognized clause in ${op}: ${key}`);
+  }
+  if (!Array.isArray(value.$each)) fail('BadValue', `The argument to $each in ${op} must be an array but it was of type: ${typeof value.$each} (${path})`);
+  for (const modifier of ['$slice', '$position'] as const) {
+    if (value[modifier] === undefined) continue;
+    const n = numericValue(value[modifier]);
+    if (n === undefined || !Number.isInteger(n)) fail('BadValue', `The value for ${modifier} must be an integer value but was given type: ${typeof value[modifier]}`);
+  }
+  if (value.$sort !== undefined) {
+    const sort = value.$sort;
+    const n = numericValue(sort);
+    if (isPlainObject(sort)) {
+      if (Object.keys(sort).length === 0) fail('BadValue', 'The $sort pattern is empty when it should be a set of fields.');
+      for (const direction of Object.values(sort)) {
+        if (numericValue(direction) !== 1 && numericValue(direction) !== -1) fail('BadValue', 'The $sort element value must be either 1 or -1');
+      }
+    } else if (n !== 1 && n !== -1) {
+      fail('BadValue', 'The $sort is invalid: use 1/-1 to sort the whole element, or {field:1/-1} to sort embedded fields');
+    }
+  }
 }
 
 function normalisePath(path: string): string {
@@ -89,64 +163,6 @@ function checkConflicts(paths: readonly string[]): void {
       }
     }
     seen.push(path);
-  }
-}
-
-/** MongoDB fails where mingo silently skips or overwrites: creating a field under a scalar, null or array. */
-function checkPathsViable(doc: Doc, ops: Doc): void {
-  for (const [op, args] of Object.entries(ops)) {
-    const targets = op === '$rename' ? Object.values(args as Doc).map(String) : CREATING.has(op) ? Object.keys(args as Doc) : [];
-    for (const path of targets) {
-      const parts = path.split('.');
-      let current: unknown = doc;
-      for (let i = 0; i < parts.length - 1; i++) {
-        const part = parts[i] as string;
-        if (part === '$' || part.startsWith('$[')) break;
-        const next: unknown = Array.isArray(current) ? (/^\d+$/.test(part) ? current[Number(part)] : undefined)
-          : (current as Doc)[part];
-        if (next === undefined) break;
-        const following = parts[i + 1] as string;
-        const arrayStep = Array.isArray(next) && (/^\d+$/.test(following) || following === '$' || following.startsWith('$['));
-        if (!arrayStep && (next === null || typeof next !== 'object' || Array.isArray(next) || !isPlainObject(next))) {
-          fail('PathNotViable', `Cannot create field '${following}' in element {${part}: ${formatValue(next)}}`);
-        }
-        current = next;
-      }
-    }
-    if (op === '$inc' || op === '$mul') checkNumericTargets(doc, op, args as Doc);
-    if (ARRAY_OPERATORS.has(op)) checkArrayTargets(doc, op, args as Doc);
-    if (op === '$bit') checkIntegerTargets(doc, args as Doc);
-  }
-}
-
-/** Operators that need an array where the field exists (mingo skips other types silently). */
-const ARRAY_OPERATORS = new Set(['$push', '$addToSet', '$pull', '$pullAll', '$pop']);
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (value instanceof Date) return 'date';
-  if (isPlainObject(value)) return 'object';
-  return typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
-}
-
-function checkArrayTargets(doc: Doc, op: string, args: Doc): void {
-  for (const path of Object.keys(args)) {
-    for (const value of targetValues(doc, path.split('.'))) {
-      if (value === undefined || Array.isArray(value)) continue;
-      if (op === '$pop') fail('TypeMismatch', `Path '${path}' contains an element of non-array type '${typeName(value)}'`);
-      if (op === '$pull' || op === '$pullAll') fail('BadValue', `Cannot apply ${op} to a non-array value`);
-      fail('BadValue', `The field '${path}' must be an array but is of type ${typeName(value)} in document {_id: ${formatValue(doc._id)}}`);
-    }
-  }
-}
-
-function checkIntegerTargets(doc: Doc, args: Doc): void {
-  for (const path of Object.keys(args)) {
-    for (const value of targetValues(doc, path.split('.'))) {
-      if (value === undefined || (typeof value === 'number' && Number.isInteger(value))) continue;
-      fail('TypeMismatch', `Cannot apply $bit to a value of non-integral type. {_id: ${formatValue(doc._id)}} has the field '${path}' of non-integer type ${typeName(value)}`);
-    }
   }
 }
 
@@ -172,32 +188,6 @@ export function checkArrayFilters(spec: UpdateSpec, arrayFilters: Doc[] | undefi
   }
   for (const id of provided) {
     if (!used.has(id)) fail('FailedToParse', `The array filter for identifier '${id}' was not used in the update`);
-  }
-}
-
-/** The values a (possibly positional) update path currently holds; positional parts expand to all elements. */
-function targetValues(doc: unknown, parts: readonly string[], at = 0): unknown[] {
-  if (at === parts.length) return [doc];
-  if (doc === null || typeof doc !== 'object') return [];
-  const part = parts[at] as string;
-  if (Array.isArray(doc)) {
-    if (part === '$' || part.startsWith('$[')) return doc.flatMap((item) => targetValues(item, parts, at + 1));
-    if (/^\d+$/.test(part)) return targetValues(doc[Number(part)], parts, at + 1);
-    return [];
-  }
-  if (!isPlainObject(doc)) return [];
-  return targetValues(doc[part], parts, at + 1);
-}
-
-/** mingo silently skips `$inc`/`$mul` on non-numbers; MongoDB fails with TypeMismatch. */
-function checkNumericTargets(doc: Doc, op: string, args: Doc): void {
-  for (const path of Object.keys(args)) {
-    for (const value of targetValues(doc, path.split('.'))) {
-      if (value === undefined || (typeof value === 'number')) continue;
-      if (isUnorderableBsonValue(value)) fail('NotImplemented', `the embedded engine does not apply ${op} to Long/Decimal128 values (${path})`);
-      const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value === 'object' ? 'object' : typeof value;
-      fail('TypeMismatch', `Cannot apply ${op} to a value of non-numeric type. {_id: ${formatValue(doc._id)}} has the field '${path}' of non-numeric type ${type}`);
-    }
   }
 }
 
@@ -236,43 +226,6 @@ function withoutSameId(ops: Doc, doc: Doc): Doc {
   return out;
 }
 
-/**
- * `$min`/`$max` on plain paths become `$set` (or nothing) decided with MongoDB's cross-type order; mingo's own
- * order puts ObjectId, Binary and Timestamp elsewhere. Positional paths are left to mingo.
- */
-function resolveMinMax(target: Doc, ops: Doc): Doc {
-  if (!ops.$min && !ops.$max) return ops;
-  const out: Doc = { ...ops };
-  const set: Doc = { ...(ops.$set as Doc | undefined) };
-  for (const op of ['$min', '$max'] as const) {
-    const args = ops[op] as Doc | undefined;
-    if (!args) continue;
-    const rest: Doc = {};
-    for (const [path, operand] of Object.entries(args)) {
-      if (path.includes('$')) {
-        rest[path] = operand;
-        continue;
-      }
-      const [current] = targetValues(target, path.split('.'));
-      const order = current === undefined ? (op === '$min' ? -1 : 1) : compareValues(operand, current);
-      if (op === '$min' ? order < 0 : order > 0) set[path] = operand;
-    }
-    if (Object.keys(rest).length) out[op] = rest;
-    else delete out[op];
-  }
-  if (Object.keys(set).length) out.$set = set;
-  return out;
-}
-
-function applyOperators(target: Doc, rawOps: Doc, arrayFilters: Doc[] | undefined, condition: Doc): void {
-  if (Object.keys(rawOps).length === 0) return;
-  checkPathsViable(target, rawOps);
-  const ops = resolveMinMax(target, rawOps);
-  // The filter only matters to the positional `$` operator; compiling it otherwise is wasted work.
-  const positional = Object.values(ops).some((args) => Object.keys(args as Doc).some((path) => path.split('.').includes('$')));
-  mingoUpdate(target, ops as never, arrayFilters, (positional ? condition : {}) as never, { cloneMode: 'deep' });
-}
-
 /** MongoDB refuses updates that grow a document past the BSON size limit. */
 export function checkDocumentSize(doc: Doc): Doc {
   const size = BSON.calculateObjectSize(doc);
@@ -293,13 +246,14 @@ function computeUpdate(stored: Doc, spec: UpdateSpec, filter: Doc, arrayFilters:
   }
   const copy = cloneValue(stored);
   if (spec.kind === 'pipeline') {
+    refuseForExpressions(copy, 'pipeline-style updates');
     const [out] = runPipeline([copy], spec.stages, () => fail('InvalidOptions', 'no collections in update pipelines'));
     if (!out) fail('BadValue', 'update pipeline produced no document');
     if (!('_id' in out)) return idFirst({ ...out, _id: stored._id });
     if (idChanged(stored, out)) immutableId(out);
     return out;
   }
-  applyOperators(copy, withoutSameId(spec.ops, stored), arrayFilters, stripComment(filter));
+  applyOperators(copy, withoutSameId(spec.ops, stored), arrayFilters, stripComment(filter), false);
   if (idChanged(stored, copy)) immutableId(copy);
   return copy;
 }
@@ -307,18 +261,19 @@ function computeUpdate(stored: Doc, spec: UpdateSpec, filter: Doc, arrayFilters:
 function setPath(doc: Doc, path: string, value: unknown): void {
   const parts = path.split('.');
   let current = doc;
+  const has = (obj: Doc, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
   for (let i = 0; i < parts.length - 1; i++) {
     const part = parts[i] as string;
-    const next = current[part];
+    const next = has(current, part) ? current[part] : undefined;
     if (!isPlainObject(next)) {
       if (next !== undefined) fail('BadValue', `cannot infer query fields to set, path '${path}' is matched twice`);
-      current[part] = {};
+      setField(current, part, {});
     }
     current = current[part] as Doc;
   }
   const last = parts[parts.length - 1] as string;
-  if (last in current) fail('BadValue', `cannot infer query fields to set, path '${path}' is matched twice`);
-  current[last] = cloneValue(value);
+  if (has(current, last)) fail('BadValue', `cannot infer query fields to set, path '${path}' is matched twice`);
+  setField(current, last, cloneValue(value));
 }
 
 /** The equality fields of a filter, as MongoDB seeds an upserted document from them. */
@@ -329,7 +284,7 @@ function seedFromFilter(filter: Doc, seed: Doc = {}): Doc {
       continue;
     }
     if (key.startsWith('$') || value instanceof RegExp) continue;
-    if (isPlainObject(value) && Object.keys(value).some((k) => k.startsWith('$'))) {
+    if (isPlainObject(value) && Object.keys(value).some((k) => k.startsWith('$')) && !isDbRef(value)) {
       const ops = Object.keys(value);
       if (ops.length === 1 && ops[0] === '$eq') setPath(seed, key, value.$eq);
       else if (ops.length === 1 && ops[0] === '$in' && Array.isArray(value.$in) && value.$in.length === 1) setPath(seed, key, value.$in[0]);
@@ -348,7 +303,9 @@ export function upsertDocument(spec: UpdateSpec, filter: Doc, arrayFilters: Doc[
     doc = cloneValue(spec.doc);
     if (!('_id' in doc) && '_id' in seed) doc = { _id: seed._id, ...doc };
   } else if (spec.kind === 'pipeline') {
-    const [out] = runPipeline([seedFromFilter(filter)], spec.stages, () => fail('InvalidOptions', 'no collections in update pipelines'));
+    const seed = seedFromFilter(filter);
+    refuseForExpressions(seed, 'pipeline-style updates');
+    const [out] = runPipeline([seed], spec.stages, () => fail('InvalidOptions', 'no collections in update pipelines'));
     if (!out) fail('BadValue', 'update pipeline produced no document');
     doc = out;
   } else {
@@ -362,7 +319,7 @@ export function upsertDocument(spec: UpdateSpec, filter: Doc, arrayFilters: Doc[
       const { _id: _ignored, ...rest } = set;
       ops.$set = rest;
     }
-    applyOperators(doc, withoutSameId(ops, doc), arrayFilters, {});
+    applyOperators(doc, withoutSameId(ops, doc), arrayFilters, {}, true);
   }
   if (!('_id' in doc) || doc._id === undefined) doc._id = new ObjectId();
   checkId(doc._id);

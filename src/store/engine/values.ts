@@ -2,12 +2,13 @@
  * Value semantics shared by indexes, sorting and `distinct`: canonical keys for equality (as a unique index
  * sees values) and MongoDB's cross-type ordering (https://www.mongodb.com/docs/manual/reference/bson-type-comparison-order/).
  */
-import { Binary, Decimal128, Long, MaxKey, MinKey, ObjectId, Timestamp, isPlainObject } from './bson.ts';
+import { BSON, Binary, Decimal128, Double, Long, MaxKey, MinKey, ObjectId, Timestamp, isPlainObject } from './bson.ts';
 import { fail } from './errors.ts';
 
 /**
- * A string equal for exactly the values MongoDB considers equal in an index: numbers of any width compare by
- * value, `null` and a missing field share one key, embedded documents compare field by field in order.
+ * A string equal for exactly the values MongoDB considers equal (in an index, `$eq`, `$in`, `$addToSet`, `$pull`):
+ * numbers of any type (int, long, double) compare by value, binary values by subtype and bytes, `null` and a
+ * missing field share one key, embedded documents compare field by field in order.
  */
 export function keyOf(value: unknown): string {
   if (value === undefined || value === null) return 'z';
@@ -20,6 +21,7 @@ export function keyOf(value: unknown): string {
   }
   if (value instanceof Date) return `d${value.getTime()}`;
   if (value instanceof ObjectId) return `o${value.toHexString()}`;
+  if (value instanceof Double) return `n${value.value}`;
   if (value instanceof Long) {
     const n = value.toNumber();
     return Number.isSafeInteger(n) ? `n${n}` : `n${value.toString()}`;
@@ -86,7 +88,7 @@ export function typeRank(value: unknown): number {
     default: break;
   }
   if (value instanceof MinKey) return 1;
-  if (value instanceof Long || value instanceof Decimal128) return 3;
+  if (value instanceof Double || value instanceof Long || value instanceof Decimal128) return 3;
   if (Array.isArray(value)) return 6;
   if (value instanceof Binary) return 7;
   if (value instanceof ObjectId) return 8;
@@ -99,6 +101,7 @@ export function typeRank(value: unknown): number {
 }
 
 function toBigOrNumber(value: unknown): number | bigint {
+  if (value instanceof Double) return value.value;
   if (value instanceof Long) return BigInt(value.toString());
   if (value instanceof Decimal128) {
     return fail('NotImplemented', 'the embedded engine does not order Decimal128 values; use MongoDB for decimal sorting or ranges');
@@ -192,3 +195,40 @@ export function sortKeyOf(doc: unknown, path: string, direction: 1 | -1): unknow
 
 /** Stand-in that sorts below null (MongoDB orders an empty array before null and missing fields). */
 const EMPTY_ARRAY_SORT_KEY = new MinKey();
+
+/**
+ * True when two values are the same BSON: same types (int, long and double apart; binary subtypes apart), same
+ * values, same field order. MongoDB counts an update as a modification unless it leaves the document byte-identical,
+ * so `$set: { n: 5 }` over the double 5.0 changes the stored type.
+ */
+export function identical(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === 'number') return typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b);
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!identical(a[i], b[i])) return false;
+    return true;
+  }
+  if (isPlainObject(a)) {
+    if (!isPlainObject(b)) return false;
+    const ka = Object.keys(a);
+    const kb = Object.keys(b);
+    if (ka.length !== kb.length) return false;
+    for (let i = 0; i < ka.length; i++) {
+      const key = ka[i] as string;
+      if (key !== kb[i] || !identical(a[key], b[key])) return false;
+    }
+    return true;
+  }
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  if (a instanceof Double) return Object.is(a.value, (b as InstanceType<typeof Double>).value);
+  if (a instanceof Date) return Object.is(a.getTime(), (b as Date).getTime());
+  if (a instanceof RegExp) return a.source === (b as RegExp).source && a.flags === (b as RegExp).flags;
+  if (a instanceof ObjectId || a instanceof Long || a instanceof Timestamp) return a.equals(b as never);
+  if (a instanceof Binary) {
+    const other = b as InstanceType<typeof Binary>;
+    return a.sub_type === other.sub_type && compareBytes(a.buffer, other.buffer) === 0;
+  }
+  return Buffer.from(BSON.serialize({ v: a })).equals(BSON.serialize({ v: b }));
+}

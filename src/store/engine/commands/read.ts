@@ -1,7 +1,7 @@
 /** Read commands: find, getMore, killCursors, count, distinct, aggregate. */
-import { Decimal128, Long, cloneValue, isPlainObject, type Doc } from '../bson.ts';
+import { Long, cloneValue, isPlainObject, type Doc } from '../bson.ts';
 import { fail } from '../errors.ts';
-import { checkFilter, parseSort, projectDocs, runPipeline, sortDocs } from '../matcher.ts';
+import { checkFilter, parseSort, projectDocs, refuseForExpressions, runPipeline, sortDocs } from '../matcher.ts';
 import { compareValues, keyOf, pathValues } from '../values.ts';
 import {
   collectionName, checkHint, defineCommand, optionalBool, optionalDoc, optionalInt, refuseCollation, refuseLet,
@@ -149,19 +149,13 @@ function countShortcut(docs: Doc[], stages: Doc[]): Doc[] | undefined {
   return n > 0 ? [{ _id: id, [field]: n }] : [];
 }
 
-/** True when a value holds a Decimal128 or a (large) Long anywhere. */
-function holdsInexactNumber(value: unknown): boolean {
-  if (value instanceof Decimal128 || value instanceof Long) return true;
-  if (Array.isArray(value)) return value.some(holdsInexactNumber);
-  if (isPlainObject(value)) return Object.values(value).some(holdsInexactNumber);
-  return false;
-}
-
-/** mingo's arithmetic and comparisons ignore Decimal128 and Long values: refuse instead of answering wrong. */
-function refuseInexactNumbers(docs: Doc[]): void {
-  if (docs.some(holdsInexactNumber)) {
-    fail('NotImplemented', 'the embedded engine does not aggregate over documents holding Decimal128 or 64-bit Long values beyond $match/$sort');
-  }
+/**
+ * Stages other than a leading `$match`/`$sort`, the count shortcut and uncorrelated `$lookup` joins run in mingo,
+ * which computes with JS numbers: documents holding values it would not keep as MongoDB does (Decimal128, int64,
+ * whole-number doubles, `__proto__` fields) are refused rather than answered with changed types.
+ */
+function refuseForMingo(docs: Doc[]): void {
+  for (const doc of docs) refuseForExpressions(doc, 'aggregation stages beyond $match and $sort');
 }
 
 function runAggregate(cmd: Doc, ctx: CommandContext, name: string): Doc[] {
@@ -190,8 +184,11 @@ function aggregateOver(collection: Collection | undefined, pipeline: Doc[], ctx:
   if (rest.length === 0) return docs;
   const counted = countShortcut(docs, rest);
   if (counted) return counted;
-  refuseInexactNumbers(docs);
-  const resolver = (other: string): Doc[] => (ctx.catalog.get(ctx.db, other)?.all() ?? []).map((doc) => cloneValue(doc));
+  const resolver = (other: string): Doc[] => {
+    const joined = ctx.catalog.get(ctx.db, other)?.all() ?? [];
+    refuseForMingo(joined);
+    return joined.map((doc) => cloneValue(doc));
+  };
   // Stages up to each uncorrelated $lookup run in mingo; the $lookup itself runs here, through the joined
   // collection's indexes, instead of mingo's join over a copy of the whole joined collection.
   let segment: Doc[] = [];
@@ -201,12 +198,17 @@ function aggregateOver(collection: Collection | undefined, pipeline: Doc[], ctx:
       segment.push(stage);
       continue;
     }
-    if (segment.length > 0) docs = runPipeline(docs, segment, resolver, variables);
+    if (segment.length > 0) {
+      refuseForMingo(docs);
+      docs = runPipeline(docs, segment, resolver, variables);
+    }
     segment = [];
     const found = aggregateOver(ctx.catalog.get(ctx.db, joined.from), joined.pipeline, ctx, variables);
     docs = docs.map((doc) => ({ ...doc, [joined.as]: found.map((one) => cloneValue(one)) }));
   }
-  return segment.length > 0 ? runPipeline(docs, segment, resolver, variables) : docs;
+  if (segment.length === 0) return docs;
+  refuseForMingo(docs);
+  return runPipeline(docs, segment, resolver, variables);
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Collection } from '../collection.ts';
 import { fail, toCommandError } from '../errors.ts';
 import { parseSort, projectDocs } from '../matcher.ts';
 import { checkArrayFilters, checkId, parseUpdate, updatedDocument, upsertDocument } from '../update.ts';
-import { keyOf } from '../values.ts';
+import { identical } from '../values.ts';
 import {
   checkFields, checkHint, collectionName, defineCommand, optionalBool, optionalDoc, refuseCollation, refuseLet,
   type CommandContext, type CommandDef,
@@ -102,7 +102,7 @@ const update = defineCommand(['updates', 'ordered', 'bypassDocumentValidation', 
     for (const stored of matched) {
       const next = updatedDocument(stored, spec, filter, arrayFilters);
       n += 1;
-      if (keyOf(next) !== keyOf(stored)) {
+      if (!identical(next, stored)) {
         (collection as Collection).replace(stored, next);
         nModified += 1;
         ctx.catalog.touch();
@@ -170,7 +170,7 @@ function findAndModifyRun(cmd: Doc, ctx: CommandContext, name: string): Doc {
   const updateSpec = spec as NonNullable<typeof spec>;
   if (stored) {
     const next = updatedDocument(stored, updateSpec, filter, arrayFilters);
-    if (keyOf(next) !== keyOf(stored)) {
+    if (!identical(next, stored)) {
       (collection as Collection).replace(stored, next);
       ctx.catalog.touch();
     }
