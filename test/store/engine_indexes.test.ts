@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { Schema, type Connection, type Model } from 'mongoose';
-import { connectFreshDb, onlyOnEngine } from '../helpers/db.ts';
+import { connectFreshDb } from '../helpers/db.ts';
 
 interface MongoErrorLike { name: string; code: number; message: string; keyValue?: Record<string, unknown>; keyPattern?: Record<string, unknown> }
 
@@ -176,19 +176,38 @@ describe('store engine contract: indexes', function () {
     expect(ttl).to.include({ expireAfterSeconds: 0 });
   });
 
-  it('TTL sweep removes expired documents and keeps live ones', async function () {
-    onlyOnEngine(this); // a real mongod's TTL monitor runs once a minute
+  it('setParameter ttlMonitorSleepSecs (admin database only) answers the previous value and sets the new one', async function () {
+    const admin = conn.db!.admin();
+    const first = await admin.command({ setParameter: 1, ttlMonitorSleepSecs: 1 });
+    expect(first.ok).to.equal(1);
+    expect(first.was).to.be.a('number').and.above(0);
+    try {
+      const err = await conn.db!.command({ setParameter: 1, ttlMonitorSleepSecs: 2 }).then(() => undefined, (e: unknown) => e as { code?: number });
+      expect(err?.code).to.equal(13);
+    } finally {
+      const second = await admin.command({ setParameter: 1, ttlMonitorSleepSecs: first.was });
+      expect(second.was).to.equal(1);
+    }
+  });
+
+  it('TTL sweep removes expired documents and keeps live ones (every second after setParameter ttlMonitorSleepSecs: 1)', async function () {
     const Grants = conn.model('TtlGrant', new Schema({ name: String, expiresAt: Date }).index({ expiresAt: 1 }, { expireAfterSeconds: 0 }), 'ttl_grants');
     await Grants.init();
-    await Grants.create([
-      { name: 'expired', expiresAt: new Date(Date.now() - 60_000) },
-      { name: 'live', expiresAt: new Date(Date.now() + 3_600_000) },
-      { name: 'no-date' },
-    ]);
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline && (await Grants.countDocuments({ name: 'expired' })) > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    const admin = conn.db!.admin();
+    const { was } = await admin.command({ setParameter: 1, ttlMonitorSleepSecs: 1 });
+    try {
+      await Grants.create([
+        { name: 'expired', expiresAt: new Date(Date.now() - 60_000) },
+        { name: 'live', expiresAt: new Date(Date.now() + 3_600_000) },
+        { name: 'no-date' },
+      ]);
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && (await Grants.countDocuments({ name: 'expired' })) > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect((await Grants.find().sort({ name: 1 }).lean()).map((g) => g.name)).to.deep.equal(['live', 'no-date']);
+    } finally {
+      await admin.command({ setParameter: 1, ttlMonitorSleepSecs: was });
     }
-    expect((await Grants.find().sort({ name: 1 }).lean()).map((g) => g.name)).to.deep.equal(['live', 'no-date']);
   });
 });

@@ -225,6 +225,12 @@ describe('store engine contract: errors and refusals', function () {
       expect(err.message).to.contain('__proto__');
     });
 
+    it('setParameter of anything but ttlMonitorSleepSecs is refused', async function () {
+      const err = await failure(db.admin().command({ setParameter: 1, notablescan: true }));
+      expect(err.code).to.equal(238);
+      expect(err.message).to.contain('notablescan');
+    });
+
     it('aggregating over Decimal128 values is refused (mingo does not add or compare them)', async function () {
       const err = await failure(db.collection('items').aggregate([{ $group: { _id: null, total: { $sum: '$d' } } }]).toArray());
       expect(err.code).to.equal(238);

@@ -30,6 +30,7 @@ export const ErrorCodes = {
   InvalidPipelineOperator: 168,
   CannotIndexParallelArrays: 171,
   NotImplemented: 238,
+  Unauthorized: 13,
   Location31250: 31250,
   Location31253: 31253,
   Location31254: 31254,

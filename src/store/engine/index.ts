@@ -5,6 +5,7 @@
  */
 import { Catalog } from './catalog.ts';
 import { runCommand } from './commands/index.ts';
+import type { EngineControls } from './commands/context.ts';
 import { CursorRegistry } from './cursors.ts';
 import { WireServer } from './server.ts';
 import { loadSnapshot, saveSnapshot } from './snapshot.ts';
@@ -17,7 +18,10 @@ export interface EngineOptions {
   port?: number;
   /** Dev only: load from and save to this file. */
   snapshotFile?: string;
-  /** Interval of the TTL sweep in milliseconds. Default 60000 (MongoDB's TTL monitor period). */
+  /**
+   * Interval of the TTL sweep in milliseconds. Default 60000 (MongoDB's TTL monitor period). Clients change it
+   * with `setParameter: 1, ttlMonitorSleepSecs: N` on the admin database, as on mongod.
+   */
   ttlSweepMs?: number;
 }
 
@@ -41,18 +45,32 @@ export async function startEngine(options: EngineOptions = {}): Promise<Embedded
   const catalog = new Catalog();
   if (snapshotFile) loadSnapshot(snapshotFile, catalog);
   const cursors = new CursorRegistry();
-  const engine = { startedAt: Date.now(), connections: (): { current: number; totalCreated: number } => server.connections() };
+  let closed = false;
+  let sweepMs = ttlSweepMs;
+  const sweepOnce = (): void => {
+    const now = Date.now();
+    sweepExpired(catalog, now);
+    cursors.expire(now);
+  };
+  let sweep = setInterval(sweepOnce, sweepMs);
+  sweep.unref();
+  const engine: EngineControls = {
+    startedAt: Date.now(),
+    connections: () => server.connections(),
+    ttlSweepMs: () => sweepMs,
+    setTtlSweepMs(ms) {
+      if (closed) return;
+      sweepMs = ms;
+      clearInterval(sweep);
+      sweep = setInterval(sweepOnce, sweepMs);
+      sweep.unref();
+    },
+  };
   const server: WireServer = new WireServer(
     (cmd, connectionId, legacyDb) => runCommand(cmd, { catalog, cursors, connectionId, engine }, legacyDb),
     (message) => { if (process.env.ENGINE_DEBUG) console.error(`[engine] ${message}`); },
   );
   const listeningPort = await server.listen(port, host);
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    sweepExpired(catalog, now);
-    cursors.expire(now);
-  }, ttlSweepMs);
-  sweep.unref();
   let savedVersion = catalog.version;
   const save = (): void => {
     if (!snapshotFile || catalog.version === savedVersion) return;
@@ -71,7 +89,6 @@ export async function startEngine(options: EngineOptions = {}): Promise<Embedded
   const snapshotTimer = snapshotFile ? setInterval(saveQuietly, SNAPSHOT_INTERVAL_MS) : undefined;
   snapshotTimer?.unref();
   const hostInUri = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-  let closed = false;
   return {
     uri: `mongodb://${hostInUri}:${listeningPort}`,
     port: listeningPort,

@@ -11,8 +11,17 @@ export interface CommandContext {
   /** The command's `$db`. */
   readonly db: string;
   readonly connectionId: number;
-  /** The serving engine, for `serverStatus`: when it started (epoch ms) and its connections. */
-  readonly engine?: { readonly startedAt: number; connections(): { current: number; totalCreated: number } };
+  /** The serving engine: when it started (epoch ms) and its connections (`serverStatus`), its TTL sweep (`setParameter`). */
+  readonly engine?: EngineControls;
+}
+
+export interface EngineControls {
+  readonly startedAt: number;
+  connections(): { current: number; totalCreated: number };
+  /** The interval of the TTL sweep in milliseconds. */
+  ttlSweepMs(): number;
+  /** Changes the interval of the TTL sweep (the next sweep runs one new interval from now). */
+  setTtlSweepMs(ms: number): void;
 }
 
 export interface CommandDef {

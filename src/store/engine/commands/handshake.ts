@@ -3,9 +3,10 @@
  * `logicalSessionTimeoutMinutes` (without it the driver disables sessions) and omits `topologyVersion`
  * (streaming monitoring), `compression` and `setName` (replica set), none of which the engine implements.
  */
-import type { Doc } from '../bson.ts';
+import { Double, Long, type Doc } from '../bson.ts';
+import { fail } from '../errors.ts';
 import { MAX_BSON_OBJECT_BYTES, MAX_MESSAGE_BYTES } from '../wire.ts';
-import { defineCommand, type CommandContext, type CommandDef } from './context.ts';
+import { defineCommand, type CommandContext, type CommandDef, type EngineControls } from './context.ts';
 
 export const SERVER_VERSION = '7.0.0';
 export const MAX_WIRE_VERSION = 21;
@@ -59,6 +60,55 @@ const serverStatus = defineCommand('any', (_cmd, ctx) => {
   };
 });
 
+/** Fields of a `setParameter`/`getParameter` command that are not parameters. */
+const NOT_PARAMETERS = new Set(['$db', 'lsid', '$clusterTime', '$readPreference', 'readPreference', 'writeConcern',
+  'comment', 'apiVersion', 'apiStrict', 'apiDeprecationErrors', 'maxTimeMS', 'readConcern', '$client']);
+
+function parameterNames(cmd: Doc, name: string): string[] {
+  return Object.keys(cmd).filter((key) => key !== name && !NOT_PARAMETERS.has(key));
+}
+
+function engineControls(ctx: CommandContext, name: string): EngineControls {
+  if (ctx.db !== 'admin') fail('Unauthorized', `${name} may only be run against the admin database.`);
+  if (!ctx.engine) fail('NotImplemented', `${name} needs a running engine`);
+  return ctx.engine;
+}
+
+function refuseParameter(name: string, parameter: string): never {
+  return fail('NotImplemented', `the embedded engine does not support ${name} of '${parameter}' (it supports ttlMonitorSleepSecs)`);
+}
+
+/**
+ * `setParameter` of `ttlMonitorSleepSecs`, the TTL monitor's sleep between sweeps
+ * (https://www.mongodb.com/docs/manual/reference/parameters/#mongodb-parameter-param.ttlMonitorSleepSecs), answered
+ * `{ was: <previous> }` as mongod does. The engine also takes fractions of a second (tests use short sweeps).
+ */
+const setParameter = defineCommand('any', (cmd, ctx) => {
+  const engine = engineControls(ctx, 'setParameter');
+  const names = parameterNames(cmd, 'setParameter');
+  if (names.length === 0) fail('BadValue', 'no option found to set, use help:true to see options ');
+  const unsupported = names.find((name) => name !== 'ttlMonitorSleepSecs');
+  if (unsupported) refuseParameter('setParameter', unsupported);
+  const raw = cmd.ttlMonitorSleepSecs;
+  const seconds = raw instanceof Double || raw instanceof Long ? Number(raw.valueOf()) : raw;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+    fail('BadValue', `ttlMonitorSleepSecs must be a positive number of seconds, got ${String(raw)}`);
+  }
+  const was = engine.ttlSweepMs() / 1000;
+  engine.setTtlSweepMs(seconds * 1000);
+  return { was };
+});
+
+/** `getParameter` of `ttlMonitorSleepSecs` (or `'*'`, which lists the one parameter the engine has). */
+const getParameter = defineCommand('any', (cmd, ctx) => {
+  const engine = engineControls(ctx, 'getParameter');
+  const names = cmd.getParameter === '*' ? ['ttlMonitorSleepSecs'] : parameterNames(cmd, 'getParameter');
+  if (names.length === 0) fail('BadValue', 'no option found to get');
+  const unsupported = names.find((name) => name !== 'ttlMonitorSleepSecs');
+  if (unsupported) refuseParameter('getParameter', unsupported);
+  return { ttlMonitorSleepSecs: engine.ttlSweepMs() / 1000 };
+});
+
 export const handshakeCommands: Record<string, CommandDef> = {
   hello: defineCommand('any', (_cmd, ctx) => helloReply(ctx, false)),
   isMaster: defineCommand('any', (_cmd, ctx) => helloReply(ctx, true)),
@@ -68,4 +118,6 @@ export const handshakeCommands: Record<string, CommandDef> = {
   ping: defineCommand([], () => ({})),
   serverStatus,
   endSessions: defineCommand([], () => ({})),
+  setParameter,
+  getParameter,
 };
