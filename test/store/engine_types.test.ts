@@ -146,6 +146,16 @@ describe('store engine contract: BSON types', function () {
     expect(await ids({ v: { $in: [Long.fromNumber(2 ** 40), /^a/i] } })).to.deep.equal(['big', 'text']);
   });
 
+  it('Decimal128 values are equal by value in unique indexes and $addToSet (1.0 and 1.00 are one value)', async function () {
+    const raw = conn.collection('decimal_keys');
+    await raw.createIndex({ amount: 1 }, { unique: true });
+    await raw.insertOne({ _id: 'a' as never, amount: Decimal128.fromString('1.0'), set: [Decimal128.fromString('2.50')] });
+    const err = await raw.insertOne({ _id: 'b' as never, amount: Decimal128.fromString('1.00') }).then(() => undefined, (e: unknown) => e as { code?: number });
+    expect(err?.code).to.equal(11000);
+    const res = await raw.updateOne({ _id: 'a' as never }, { $addToSet: { set: Decimal128.fromString('2.5') } } as never);
+    expect(res.modifiedCount).to.equal(0);
+  });
+
   it('binary values of different subtypes are different values in filters and updates', async function () {
     const raw = conn.collection('binary_subtypes');
     const generic = new Binary(Buffer.from('hi'), 0);

@@ -26,7 +26,7 @@ export function keyOf(value: unknown): string {
     const n = value.toNumber();
     return Number.isSafeInteger(n) ? `n${n}` : `n${value.toString()}`;
   }
-  if (value instanceof Decimal128) return `m${value.toString()}`;
+  if (value instanceof Decimal128) return `m${decimalKey(value.toString())}`;
   if (value instanceof Binary) return `x${value.sub_type}:${Buffer.from(value.buffer).toString('hex')}`;
   if (value instanceof RegExp) return `r${value.source}/${value.flags}`;
   if (value instanceof Timestamp) return `t${value.toString()}`;
@@ -37,6 +37,23 @@ export function keyOf(value: unknown): string {
     return `e{${Object.keys(value).map((k) => `${JSON.stringify(k)}:${keyOf(value[k])}`).join(',')}}`;
   }
   return `u${String(value)}`;
+}
+
+/**
+ * A Decimal128 by value, not by its written form: 1.0, 1.00 and 10E-1 are one value for MongoDB (and -0 is 0).
+ */
+function decimalKey(text: string): string {
+  const match = /^(-)?(\d+)(?:\.(\d+))?(?:E([+-]?\d+))?$/i.exec(text);
+  if (!match) return text;
+  const [, sign = '', whole = '', fraction = '', exponent = '0'] = match;
+  let digits = (whole + fraction).replace(/^0+/, '');
+  let scale = Number(exponent) - fraction.length;
+  if (digits.length === 0) return '0';
+  while (digits.endsWith('0')) {
+    digits = digits.slice(0, -1);
+    scale += 1;
+  }
+  return `${sign}${digits}e${scale}`;
 }
 
 /**
