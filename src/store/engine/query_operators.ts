@@ -42,6 +42,26 @@ export function fieldValues(value: unknown, parts: readonly string[], at = 0, ou
   return out;
 }
 
+/** True when `test` holds for one of the values {@link fieldValues} collects (without collecting them). */
+export function someFieldValue(value: unknown, parts: readonly string[], at: number, test: (candidate: unknown) => boolean): boolean {
+  if (at === parts.length) {
+    if (value === undefined) return false;
+    if (test(value)) return true;
+    if (Array.isArray(value)) for (const item of value) if (test(item)) return true;
+    return false;
+  }
+  const part = parts[at] as string;
+  if (Array.isArray(value)) {
+    if (INDEX.test(part)) return someFieldValue(value[Number(part)], parts, at + 1, test);
+    for (const item of value) {
+      if (isPlainObject(item) && Object.prototype.hasOwnProperty.call(item, part) && someFieldValue(item[part], parts, at + 1, test)) return true;
+    }
+    return false;
+  }
+  if (isPlainObject(value) && Object.prototype.hasOwnProperty.call(value, part)) return someFieldValue(value[part], parts, at + 1, test);
+  return false;
+}
+
 /** The arrays a field path reaches (for `$elemMatch` and `$size`), traversing arrays on the way like {@link fieldValues}. */
 function fieldArrays(doc: Doc, parts: readonly string[]): unknown[][] {
   const out: unknown[][] = [];
@@ -92,7 +112,7 @@ const eqOperator: QueryOperator = (selector, operand, options) => {
   if (operand === null || operand === undefined) return mingoEq(selector, null, options as Options) as Predicate;
   const parts = selector.split('.');
   const matches = equalTo(operand);
-  return (doc) => fieldValues(doc, parts).some(matches);
+  return (doc) => someFieldValue(doc, parts, 0, matches);
 };
 
 /** `$in`: equality to any listed value; a regular expression in the list matches strings. */
@@ -103,15 +123,14 @@ const inOperator: QueryOperator = (selector, operand, options) => {
   const keys = new Set(operand.filter((v) => v !== null && v !== undefined && !(v instanceof RegExp)).map(keyOf));
   const numeric = operand.some((v) => typeRank(v) === 3);
   const parts = selector.split('.');
-  return (doc) => {
-    if (nullTest?.(doc)) return true;
-    for (const candidate of fieldValues(doc, parts)) {
-      if (numeric && candidate instanceof Decimal128) refuseDecimal();
-      if (candidate !== null && keys.has(keyOf(candidate))) return true;
-      if (typeof candidate === 'string' && patterns.some((re) => re.test(candidate))) return true;
-    }
-    return false;
+  const strings = new Set(operand.filter((v): v is string => typeof v === 'string'));
+  const matches = (candidate: unknown): boolean => {
+    if (typeof candidate === 'string') return strings.has(candidate) || patterns.some((re) => re.test(candidate));
+    if (candidate === null || candidate === undefined) return false;
+    if (numeric && candidate instanceof Decimal128) refuseDecimal();
+    return keys.has(keyOf(candidate));
   };
+  return (doc) => Boolean(nullTest?.(doc)) || someFieldValue(doc, parts, 0, matches);
 };
 
 const neOperator: QueryOperator = (selector, operand, options) => {
@@ -133,11 +152,14 @@ function rangeOperator(test: (order: number) => boolean): QueryOperator {
   return (selector, operand) => {
     const parts = selector.split('.');
     const bracket = typeRank(operand);
-    return (doc) => {
-      const candidates = fieldValues(doc, parts);
-      if (operand === null && test(0) && (candidates.length === 0 || candidates.includes(null))) return true;
-      return candidates.some((value) => typeRank(value) === bracket && test(compareValues(value, operand)));
-    };
+    const inBracket = (value: unknown): boolean => typeRank(value) === bracket && test(compareValues(value, operand));
+    if (operand === null && test(0)) {
+      return (doc) => {
+        const candidates = fieldValues(doc, parts);
+        return candidates.length === 0 || candidates.includes(null) || candidates.some(inBracket);
+      };
+    }
+    return (doc) => someFieldValue(doc, parts, 0, inBracket);
   };
 }
 
@@ -170,7 +192,7 @@ typeTest(['number'], (v) => typeof v === 'number' || v instanceof Double || v in
 const typeOperator: QueryOperator = (selector, operand) => {
   const tests = (Array.isArray(operand) ? operand : [operand]).map((alias) => TYPE_TESTS.get(typeAlias(alias)));
   const parts = selector.split('.');
-  return (doc) => fieldValues(doc, parts).some((candidate) => tests.some((test) => test?.(candidate)));
+  return (doc) => someFieldValue(doc, parts, 0, (candidate) => tests.some((test) => test?.(candidate)));
 };
 
 /** A numeric `$type` code may arrive as a long or a double. */
@@ -289,7 +311,7 @@ const modOperator: QueryOperator = (selector, operand) => {
   if (remainder === undefined) fail('BadValue', 'malformed mod, remainder not a number');
   if (divisor === 0n) fail('BadValue', 'divisor cannot be 0');
   const parts = selector.split('.');
-  return (doc) => fieldValues(doc, parts).some((value) => {
+  return (doc) => someFieldValue(doc, parts, 0, (value) => {
     if (typeRank(value) !== 3 || value instanceof Decimal128) return false;
     const n = integerOperand(value);
     return n !== undefined && n % divisor === remainder;
@@ -343,7 +365,7 @@ function bitsOperator(op: string, every: boolean, set: boolean): QueryOperator {
   return (selector, operand) => {
     const positions = bitPositions(op, operand);
     const parts = selector.split('.');
-    return (doc) => fieldValues(doc, parts).some((value) => {
+    return (doc) => someFieldValue(doc, parts, 0, (value) => {
       const bit = bitReader(value);
       if (!bit) return false;
       const test = (i: number): boolean => bit(i) === set;
