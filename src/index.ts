@@ -28,3 +28,9 @@ export type {
   ChallengeSent, ConfirmSuccess, EnrolBeginOptions, EnrolBeginSuccess, Factor, FactorAccount, FactorChallenge, FactorEnrolment,
   FactorFailure, FactorFailureCode, FactorViewModel, FactorViews, VerifyResult, VerifySuccess,
 } from './factors/contract.ts';
+
+// A shop's own APIs: RFC 9470 step-up checks of JWT access tokens.
+export {
+  requireAuthentication, verifyStepUp, bearerTokenOf, issuerKeys,
+  type StepUpRequirement, type StepUpResult, type StepUpGranted, type StepUpRefusal, type StepUpRefusalCode, type BearerError, type StepUpState,
+} from './resource/step_up.ts';
