@@ -18,7 +18,7 @@ import { MongoAdapter, revokeGrantEverywhere, type AdapterDocument } from './ada
 export const FIRST_PARTY_PROPERTY = 'first_party';
 
 /** Scopes a shop client may request unless told otherwise. */
-export const DEFAULT_CLIENT_SCOPE = 'openid email profile offline_access invoice';
+export const DEFAULT_CLIENT_SCOPE = 'openid email profile offline_access invoice invoice_eligibility';
 
 /** Shortest accepted client secret, in characters; generated secrets are 32 random bytes (43 characters). */
 export const MIN_CLIENT_SECRET_LENGTH = 32;

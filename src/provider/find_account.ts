@@ -7,10 +7,14 @@ import { isCurrent } from '../authentication/state.ts';
  * Standard claims of an account (OIDC Core §5.1). oidc-provider filters them by the granted scopes and the
  * `claims` configuration; `sub` is the account id (stable, never reassigned). `email_verified` says whether the
  * customer proved control of this very address (a code mailed to it was entered: the email-code factor's
- * enrolment); an address changed since is unverified again.
+ * enrolment); an address changed since is unverified again. `invoice_eligible` (scope `invoice_eligibility`): the
+ * account holds the invoice privilege, so a shop offers paying by invoice.
  */
-export function accountClaims(account: Account, emailVerified = false): { sub: string; email: string; email_verified: boolean; name: string } {
-  return { sub: account.id, email: account.email, email_verified: emailVerified, name: account.name };
+export function accountClaims(
+  account: Account,
+  emailVerified = false,
+): { sub: string; email: string; email_verified: boolean; name: string; invoice_eligible: boolean } {
+  return { sub: account.id, email: account.email, email_verified: emailVerified, name: account.name, invoice_eligible: account.privileges.includes('invoice') };
 }
 
 /**

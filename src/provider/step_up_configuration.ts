@@ -32,12 +32,15 @@ export const SCOPES: readonly string[] = ['openid', 'offline_access', ...STEP_UP
 
 /**
  * Claims per scope. `acr`, `amr` and `auth_time` sit under `openid` so every ID token carries them
- * (oidc-provider's default map holds only `sub`, which silently drops them).
+ * (oidc-provider's default map holds only `sub`, which silently drops them). `invoice_eligibility` tells a shop
+ * whether to offer paying by invoice (`invoice_eligible`: the account holds the invoice privilege); it proves nothing
+ * and grants nothing — the `invoice` scope and its step-up do (docs/ARCHITECTURE.md "The shop side").
  */
 export const CLAIMS = {
   openid: ['sub', 'acr', 'amr', 'auth_time'],
   email: ['email', 'email_verified'],
   profile: ['name'],
+  invoice_eligibility: ['invoice_eligible'],
 } as const;
 
 /** True for a client registered with `first_party: true` (it skips the consent page). */

@@ -123,7 +123,7 @@ describe('operators CLI: managing shop clients', function () {
       expect(out).to.match(/redirect URIs:\s+https:\/\/intranet\.example\/cb http:\/\/\[::1\]:8080\/cb\n/);
       expect(out).to.match(/post-logout redirect URIs:\s+https:\/\/intranet\.example\/bye\n/);
       expect(out).to.match(/grant types:\s+authorization_code refresh_token client_credentials\n/);
-      expect(out).to.match(/scope:\s+openid email profile offline_access invoice\n/);
+      expect(out).to.match(/scope:\s+openid email profile offline_access invoice invoice_eligibility\n/);
       expect(out).to.include(`required acr:               ${MFA} (level 2: password + any second factor)`);
       expect(out).to.include('Store the client secret now: it is not shown again.');
       expect(stored).to.include({ tokenEndpointAuthMethod: 'client_secret_post', firstParty: true, name: 'Intranet' });
