@@ -19,7 +19,7 @@ import { ensureAdapterIndexes } from './provider/adapter.ts';
 import { buildProviderConfiguration, createProvider } from './provider/configuration.ts';
 import { loadOrCreateDevKeys, type ProviderKeys } from './provider/keys.ts';
 import { createStepUp } from './plugin.ts';
-import { seedDevData, type DevSeed } from './seed/dev_seed.ts';
+import { EXAMPLE_SHOP_URL, seedDevData, withExampleShopApi, type DevSeed } from './seed/dev_seed.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { connectStore, type Store } from './store/connect.ts';
 
@@ -67,6 +67,7 @@ function startBanner(config: Config, seed: DevSeed | undefined, store: Store, ma
     lines.push(
       '',
       `  Demo shop (try the whole flow in a browser): ${config.issuer}/demo-shop`,
+      `  Example shop with a pay-by-invoice checkout: \`npm run shop\` in another terminal, then ${EXAMPLE_SHOP_URL}`,
       '',
       '  Demo shop client (confidential, first-party; PKCE S256 required):',
       `    client_id:     ${seed.client.clientId}`,
@@ -189,8 +190,13 @@ async function main(): Promise<void> {
       })
       : undefined;
 
+    // With the dev seed, the example shop's invoice API gets JWT access tokens too (`npm run shop`).
+    const providerConfig = seed ? { ...config, resourceServers: withExampleShopApi(config.resourceServers) } : config;
     // The step-up layer over the server's own configuration, as a plugin user writes it (README "plugin").
-    const provider = createProvider({ config, logger }, stepUp.configure(buildProviderConfiguration({ config, conn: store.conn, keys, views })));
+    const provider = createProvider(
+      { config: providerConfig, logger },
+      stepUp.configure(buildProviderConfiguration({ config: providerConfig, conn: store.conn, keys, views })),
+    );
     const extraRouters: Router[] = [];
     if (seed) {
       // openid-client is a dev dependency: load the demo shop only when the dev seed runs.

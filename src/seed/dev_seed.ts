@@ -10,6 +10,7 @@ import { createAccount, findAccountByEmail, type CompanyRole, type Privilege } f
 import { createCompany, findCompanyByName, type Company } from '../accounts/companies.ts';
 import { AppError, isDuplicateKeyError } from '../shared/errors.ts';
 import { findClient, saveClient, type ShopClient } from '../provider/clients.ts';
+import type { ResourceServerConfig } from '../config/index.ts';
 
 export interface DevSeed {
   client: { clientId: string; clientSecret: string; redirectUris: string[] };
@@ -19,6 +20,19 @@ export interface DevSeed {
 export const DEMO_CLIENT_ID = 'demo-shop';
 export const DEMO_CLIENT_NAME = 'Demo Shop';
 export const DEMO_COMPANY_NAME = 'Demo Company GmbH';
+
+/** The example shop (`npm run shop`, `examples/shop/`) at its default address, and its invoice API's resource indicator. */
+export const EXAMPLE_SHOP_URL = 'http://localhost:8080';
+export const EXAMPLE_SHOP_API = `${EXAMPLE_SHOP_URL}/api`;
+
+/**
+ * The APIs of `RESOURCE_SERVERS` with the example shop's invoice API added (JWT access tokens with the `invoice` scope)
+ * unless they name it already, so `npm run shop` works against `npm start` without configuration.
+ */
+export function withExampleShopApi(resourceServers: Readonly<Record<string, ResourceServerConfig>>): Record<string, ResourceServerConfig> {
+  if (Object.hasOwn(resourceServers, EXAMPLE_SHOP_API)) return { ...resourceServers };
+  return { ...resourceServers, [EXAMPLE_SHOP_API]: { audience: EXAMPLE_SHOP_API, scope: 'invoice', accessTokenFormat: 'jwt' } };
+}
 
 interface DemoUser {
   email: string;
