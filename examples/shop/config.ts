@@ -44,15 +44,19 @@ export function readShopConfig(env: Readonly<Record<string, string | undefined>>
     if (!/^https?:\/\//.test(raw) || !URL.canParse(raw)) problems.push(`${name} must be an absolute http(s) URL`);
     return raw;
   };
-  const port = Number(value('SHOP_PORT') ?? '8080');
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) problems.push('SHOP_PORT must be a port number');
+  const issuer = url('ISSUER', 'http://localhost:3000');
+  let port = Number(value('SHOP_PORT') ?? '8080');
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    problems.push('SHOP_PORT must be a port number');
+    port = 8080; // the URLs derived from it are not reported again
+  }
   const shopUrl = url('SHOP_URL', `http://localhost:${port}`);
   const internal = value('PROVIDER_INTERNAL_URL');
   const clientId = value('SHOP_CLIENT_ID');
   const clientSecret = value('SHOP_CLIENT_SECRET');
   if ((clientId === undefined) !== (clientSecret === undefined)) problems.push('set SHOP_CLIENT_ID and SHOP_CLIENT_SECRET together');
   const config: ShopConfig = {
-    issuer: url('ISSUER', 'http://localhost:3000'),
+    issuer,
     providerInternalUrl: internal === undefined ? undefined : url('PROVIDER_INTERNAL_URL', internal),
     port,
     host: value('SHOP_HOST') ?? '127.0.0.1',

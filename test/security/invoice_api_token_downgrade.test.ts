@@ -138,7 +138,7 @@ describe('threat: an invoice booked with a downgraded token (the invoice API che
     expect(signedIn.refresh_token).to.be.a('string');
     await tokensFor(ivan(), { scope: 'openid invoice', resource: shop.apiAudience, acr_values: ACR.mfa }, { code: ivanCode, browser });
 
-    for (const parameters of [{ resource: shop.apiAudience }, { resource: shop.apiAudience, scope: 'invoice' }]) {
+    for (const parameters of [{ resource: shop.apiAudience }, { resource: shop.apiAudience, scope: 'invoice' }] as Record<string, string>[]) {
       let token: string | undefined;
       try {
         token = (await oidc.refreshTokenGrant(rp.config, signedIn.refresh_token as string, parameters)).access_token;
