@@ -8,7 +8,18 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:22-bookworm-slim
+# The example shop (examples/shop; `shop` in docker-compose.yml): runs from its TypeScript sources with tsx and
+# openid-client, development dependencies the build stage already installed. `docker build .` builds the provider
+# below (the last stage); `docker build --target shop .` builds this one.
+FROM build AS shop
+COPY examples/shop ./examples/shop
+RUN mkdir -p .data && chown node:node .data
+USER node
+ENV SHOP_HOST=0.0.0.0 SHOP_PORT=8080
+EXPOSE 8080
+CMD ["node", "--import", "tsx", "examples/shop/main.ts"]
+
+FROM node:22-bookworm-slim AS provider
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
