@@ -310,7 +310,7 @@ describe('shop-client registry', function () {
           },
           jwks: keys.jwks,
           cookies: { keys: keys.cookieKeys },
-          scopes: ['openid', 'email', 'profile', 'offline_access', 'invoice'],
+          scopes: DEFAULT_CLIENT_SCOPE.split(' '), // every scope a saved client may ask for
           acrValues: ['urn:oidc-stepup:acr:pwd', 'urn:oidc-stepup:acr:mfa'],
           extraClientMetadata: { properties: [FIRST_PARTY_PROPERTY] },
           features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true }, introspection: { enabled: true } },
