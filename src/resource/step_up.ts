@@ -42,7 +42,11 @@ export interface StepUpRequirement {
    * (`${issuer}/.well-known/openid-configuration`) and cached (see {@link issuerKeys}).
    */
   readonly keys?: JWTVerifyGetKey;
-  /** The fetch used for discovery and the JWKS when `keys` is not given (e.g. to reach the provider on an internal address). */
+  /**
+   * The fetch used for discovery and the JWKS when `keys` is not given (e.g. to reach the provider on an internal
+   * address). `verifyStepUp` shares the keys of one issuer across calls, made with the first call's fetch;
+   * `requireAuthentication` makes its own.
+   */
   readonly fetch?: typeof fetch;
   /** The acr values and their levels; default: this provider's ({@link defaultAcrPolicy}). */
   readonly acrPolicy?: AcrPolicy;
@@ -162,7 +166,10 @@ function insufficientAuthentication(requirement: StepUpRequirement, code: 'acr_t
   return refuse(requirement, code, 'insufficient_user_authentication', description, extra);
 }
 
-/** Keys by issuer (and JWKS URL), so every verification of one issuer shares one fetched, cached key set. */
+/**
+ * `verifyStepUp`'s keys when the requirement brings none, by issuer: every verification of one issuer shares one
+ * fetched, cached key set (made with the `fetch` of the first requirement naming that issuer).
+ */
 const keysByIssuer = new Map<string, JWTVerifyGetKey>();
 
 /**
