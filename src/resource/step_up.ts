@@ -104,6 +104,7 @@ export interface StepUpRefusal {
   readonly challenge: string | undefined;
 }
 
+/** What {@link verifyStepUp} answers: the token's grant, or why it is refused and the challenge to send back. */
 export type StepUpResult = StepUpGranted | StepUpRefusal;
 
 /** Signature algorithms accepted: asymmetric only, so a key from the JWKS can never be used as an HMAC secret. */
