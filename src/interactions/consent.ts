@@ -14,6 +14,7 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
   profile: 'See your name',
   offline_access: 'Stay connected to your account while you are away',
   invoice: 'Let you pay by invoice',
+  invoice_eligibility: 'See whether paying by invoice is open to you',
 };
 
 const CLAIM_DESCRIPTIONS: Record<string, string> = {
