@@ -44,6 +44,7 @@ describe('account console: security settings', function () {
     // no factor yet: no "ask at every sign-in" switch, no recovery codes
     expect(overview.html).to.not.include('id="sign-in-mfa"');
     expect(overview.html).to.not.include('id="recovery-remaining"');
+    expect(overview.html, 'the summary says 2FA is off').to.match(/id="two-factor-summary" data-two-factor="off">Two-factor authentication \(2FA\): <strong>off<\/strong>/);
     // the session cookie is signed and scoped to /account
     const cookies = await browser.jar.getCookies(`${server.issuer}/account`);
     expect(cookies.map((cookie) => cookie.key)).to.include.members(['account_session', 'account_session.sig']);
@@ -79,6 +80,7 @@ describe('account console: security settings', function () {
     const overview = await browser.go(`${server.issuer}/account`);
     expect(overview.html).to.include('data-method="totp" data-enrolled="true"');
     expect(overview.html).to.include('data-remaining="10"');
+    expect(overview.html, 'the summary says 2FA is on').to.match(/data-two-factor="on">Two-factor authentication \(2FA\): <strong>on<\/strong> · 10 recovery codes left/);
     expect(overview.html).to.include('data-state="on"');
     expect(overview.html).to.not.include(codes[0] as string);
     expect(await signInMfaEnabled(server.conn, customer.id)).to.equal(true);

@@ -20,6 +20,7 @@ describe('consent for third-party shops, sessions and RP-initiated logout', func
     const consentPage = await browser.go(callbackUrl);
     expect(consentPage.status).to.equal(200);
     expect(consentPage.html).to.include('Allow Partner Shop?');
+    expect(consentPage.html, 'Enter alone does not grant: Allow is not focused').to.not.match(/<button[^>]*autofocus[^>]*>Allow/);
     expect(consentPage.html).to.include('See your email address');
     expect(consentPage.html).to.include('See your name');
     expect(consentPage.html).to.include('alice@example.com');
