@@ -2,7 +2,7 @@
  * The one-way dependency rules of docs/ARCHITECTURE.md ("Dependency rules"), checked by `npm run lint`.
  * Domain folders are every folder of `src/` except `shared/` (and the folder itself).
  */
-const DOMAIN = '^src/(accounts|audit|authentication|cli|config|console|factors|http|interactions|mail|policy|provider|security|seed|store)/';
+const DOMAIN = '^src/(accounts|audit|authentication|cli|config|console|factors|http|interactions|mail|password_reset|policy|provider|security|seed|store)/';
 
 module.exports = {
   forbidden: [
@@ -39,7 +39,13 @@ module.exports = {
       severity: 'error',
       comment: 'The console and the sign-in pages share the web kit (src/http) and the factors, never each other.',
       from: { path: '^src/console/' },
-      to: { path: '^src/interactions/' },
+      to: { path: '^src/(interactions|password_reset)/' },
+    },
+    {
+      name: 'reset-pages-stand-alone',
+      comment: 'The password reset is its own page group: it shares the web kit, accounts and security events, not other pages.',
+      from: { path: '^src/password_reset/' },
+      to: { path: '^src/(interactions|console|provider)/' },
     },
     {
       name: 'provider-is-not-the-plugin',
@@ -53,7 +59,7 @@ module.exports = {
       severity: 'error',
       comment: 'The sign-in pages and the console share the web kit (src/http) and the factors, never each other.',
       from: { path: '^src/interactions/' },
-      to: { path: '^src/console/' },
+      to: { path: '^src/(console|password_reset)/' },
     },
     {
       name: 'shared-and-policy-stay-pure',

@@ -43,6 +43,9 @@ import { keepOfflineAccessAsked } from './provider/offline_access.ts';
 import { INTERACTION_PATH } from './policy/interaction.ts';
 import { applyStepUp, proofsKeepMsOf } from './provider/step_up_configuration.ts';
 import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
+import { ensureRateWindowIndexes } from './security/rate_windows.ts';
+import { ensureResetLinkIndexes } from './accounts/password_reset_links.ts';
+import { PASSWORD_RESET_PATH, passwordResetPages } from './password_reset/pages.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 
 /** What {@link createStepUp} needs: the connection, the factors' secrets (or a registry of your own), and optionally the issuer and a mailer. */
@@ -96,16 +99,18 @@ export interface StepUp {
    */
   configure(base: Configuration): Configuration;
   /**
-   * The interaction pages (password, second factor, enrolment, consent) below `/interaction` and, with `issuer`, the
-   * security console below `/account`, with their error pages and security headers. Mount it before the provider;
+   * The interaction pages (password, second factor, enrolment, consent) below `/interaction`; with `issuer`, the
+   * security console below `/account`; with `issuer` and a `mailer`, the password reset by email below
+   * `/password-reset` (linked from the sign-in page) — each with its error pages and security headers. Mount it before the provider;
    * it needs the provider's `cookies.keys`.
    */
   middleware(provider: Provider): Middleware;
   /**
    * Creates the indexes of the plugin's collections and sets the audit retention (default 400 days; `null` keeps
    * records forever); idempotent. Call it at start-up. Every collection holding temporary state gets its TTL index
-   * here, so nothing anyone can make the server write outlives its use: the attempt counters (`factor_attempts`)
-   * and the console sessions (`account_sessions`). Accounts, companies and factor enrolments stay until removed; the
+   * here, so nothing anyone can make the server write outlives its use: the attempt counters (`factor_attempts`),
+   * the console sessions (`account_sessions`), the password-reset links (`password_reset_links`) and request limits
+   * (`rate_windows`). Accounts, companies and factor enrolments stay until removed; the
    * audit log is kept for its retention. The oidc-provider adapter's collections belong to the adapter you pass to
    * `configure`: with `createMongoAdapter`, call `ensureAdapterIndexes` too.
    */
@@ -125,7 +130,14 @@ export function createStepUp(options: StepUpOptions): StepUp {
   const factors = options.factors ?? defaultFactors(options, logger);
   const events = createSecurityEvents({
     conn,
-    mail: options.mailer ? { mailer: options.mailer, issuerName, accountUrl: issuer ? `${issuer}${ACCOUNT_PATH}` : undefined } : undefined,
+    mail: options.mailer
+      ? {
+        mailer: options.mailer,
+        issuerName,
+        accountUrl: issuer ? `${issuer}${ACCOUNT_PATH}` : undefined,
+        resetUrl: issuer ? `${issuer}${PASSWORD_RESET_PATH}` : undefined,
+      }
+      : undefined,
     logger: logger.child({ component: 'events' }),
   });
 
@@ -165,6 +177,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
         factors,
         events,
         proofsKeepMs,
+        passwordResetPath: issuer && options.mailer ? PASSWORD_RESET_PATH : undefined,
       });
       const pages = compose([errorBoundary({ views, logger }), securityHeaders(), router.routes() as Middleware, router.allowedMethods() as Middleware]);
       const accountPages = issuer
@@ -172,9 +185,16 @@ export function createStepUp(options: StepUpOptions): StepUp {
           provider, conn, issuer, factors, events, logger: logger.child({ component: 'account' }), tokenEndpoint: options.tokenEndpoint, views,
         })])
         : undefined;
+      const resetPages = issuer && options.mailer
+        ? compose([errorBoundary({ views, logger }), securityHeaders(), passwordResetPages({
+          provider, conn, views, events, factors, mailer: options.mailer, issuerName, issuer, signInPath: ACCOUNT_PATH,
+          logger: logger.child({ component: 'password_reset' }),
+        })])
+        : undefined;
       return async function stepUpPages(ctx, next) {
         if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) return pages(ctx, next);
         if (accountPages && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) return accountPages(ctx, next);
+        if (resetPages && (ctx.path === PASSWORD_RESET_PATH || ctx.path.startsWith(`${PASSWORD_RESET_PATH}/`))) return resetPages(ctx, next);
         return next();
       };
     },
@@ -188,6 +208,8 @@ export function createStepUp(options: StepUpOptions): StepUp {
         ensurePolicyNoticeIndexes(conn),
         ensureProofIndexes(conn),
         ensureFactorSetLeaseIndexes(conn),
+        ensureResetLinkIndexes(conn),
+        ensureRateWindowIndexes(conn),
       ]);
     },
   });

@@ -30,6 +30,8 @@ export interface Account {
   signInMfa: boolean;
   /** See {@link raiseCredentialsEpoch}. */
   credentialsEpoch: number;
+  /** A password reset happened since the last second-factor proof: the next sign-in asks for one. */
+  secondFactorDue: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -89,6 +91,7 @@ function toAccount(doc: AccountDoc): Account {
     status: doc.status,
     signInMfa: doc.signInMfa === true,
     credentialsEpoch: doc.credentialsEpoch ?? 0,
+    secondFactorDue: doc.secondFactorDue === true,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
   };
@@ -243,9 +246,12 @@ function atEpoch(accountId: string, epoch: number): Record<string, unknown> {
  * Replaces the password and raises the credentials epoch (every session and token proven before is dead); returns
  * the new epoch. With `expectedEpoch` (the epoch the caller's sign-in was proven under) the change happens only if
  * no other change of credentials came in between — otherwise AppError `credentials_changed` (409) and nothing is
- * written. `InvalidAccountError` (400) for a bad length, AppError `account_not_found` (404).
+ * written. `secondFactorDue` (a reset by emailed link) makes the next sign-in prove a second factor, in the same write.
+ * `InvalidAccountError` (400) for a bad length, AppError `account_not_found` (404).
  */
-export async function setPassword(conn: Connection, accountId: string, password: string, options: { expectedEpoch?: number } = {}): Promise<number> {
+export async function setPassword(
+  conn: Connection, accountId: string, password: string, options: { expectedEpoch?: number; secondFactorDue?: boolean } = {},
+): Promise<number> {
   const problem = passwordProblem(password);
   if (problem) throw new InvalidAccountError([problem]);
   const Account = await accounts(conn);
@@ -253,7 +259,8 @@ export async function setPassword(conn: Connection, accountId: string, password:
   const passwordHash = await hashPassword(password);
   // One write: the new password and a new credentials epoch, so no sign-in made with the old one outlives it.
   const filter = options.expectedEpoch === undefined ? { _id: accountId } : atEpoch(accountId, options.expectedEpoch);
-  const doc = await Account.findOneAndUpdate(filter, { $set: { passwordHash }, $inc: { credentialsEpoch: 1 } }, {
+  const set = options.secondFactorDue ? { passwordHash, secondFactorDue: true } : { passwordHash };
+  const doc = await Account.findOneAndUpdate(filter, { $set: set, $inc: { credentialsEpoch: 1 } }, {
     returnDocument: 'after', projection: { credentialsEpoch: 1 },
   }).lean<Pick<AccountDoc, 'credentialsEpoch'>>().exec();
   if (doc) return doc.credentialsEpoch ?? 0;
@@ -288,6 +295,11 @@ export async function signInMfaEnabled(conn: Connection, accountId: string): Pro
   if (typeof accountId !== 'string') return false;
   const doc = await (await accounts(conn)).findById(accountId, { signInMfa: 1 }).lean<Pick<AccountDoc, 'signInMfa'>>().exec();
   return doc?.signInMfa === true;
+}
+
+/** The second factor asked after a password reset was proven: sign-ins go back to what the shop asks. */
+export async function clearSecondFactorDue(conn: Connection, accountId: string): Promise<void> {
+  await (await accounts(conn)).updateOne({ _id: accountId, secondFactorDue: true }, { $unset: { secondFactorDue: 1 } }).exec();
 }
 
 /**

@@ -29,6 +29,11 @@ export interface AccountDoc {
    * absent = 0. Sessions and tokens proven under another epoch are dead.
    */
   credentialsEpoch?: number;
+  /**
+   * Set by a password reset: the next sign-in proves a second factor whatever the shop asks (the emailed link is not
+   * a factor), and the first second-factor proof clears it. Absent = not due.
+   */
+  secondFactorDue?: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -57,6 +62,7 @@ const accountSchema = new Schema<AccountDoc>(
     status: { type: String, enum: ACCOUNT_STATUSES, default: 'active', required: true },
     signInMfa: { type: Boolean },
     credentialsEpoch: { type: Number },
+    secondFactorDue: { type: Boolean },
   },
   { ...MODEL_OPTIONS, collection: 'accounts' },
 );

@@ -50,6 +50,8 @@ export const AUDIT_EVENTS = [
   'account_disabled',
   'account_enabled',
   'password_changed',
+  'password_reset',
+  'password_reset_requested',
   'notification_failed',
   'company_policy_changed',
   'company_policy_forced',

@@ -176,6 +176,7 @@ export function stepUpInput(facts: AccountFacts, usable: readonly Factor[], prov
     privileges: facts.account?.privileges ?? [],
     companyPolicy: facts.companyPolicy,
     askEverySignIn: facts.account?.signInMfa ?? false,
+    secondFactorDue: facts.account?.secondFactorDue ?? false,
     enrolledLevels: usable.map((factor) => factor.level),
     now,
   };
@@ -196,7 +197,8 @@ export interface StepUpEvaluation {
 
 /**
  * Evaluates the step-up of a request from what this request loaded (the decision itself is pure). The account's
- * factors are read only when the decision asks for a second factor: whether one is asked never depends on them.
+ * factors are read only when the decision asks for a second factor — whether one is asked never depends on them — or
+ * when a password reset left one due (asked only if the account holds one).
  */
 export async function evaluateStepUp(
   deps: AuthenticationDeps,
@@ -207,7 +209,8 @@ export async function evaluateStepUp(
   const now = subject.now ?? new Date();
   let input = stepUpInput(facts, [], proven, subject.params, now);
   let decision = decideStepUp(input);
-  if (!('required' in decision && !decision.required) && facts.account) {
+  // A reset's due second factor is asked only of an account that holds one: its factors are read to know.
+  if ((!('required' in decision && !decision.required) || facts.account?.secondFactorDue) && facts.account) {
     input = stepUpInput(facts, await usableFactors(deps, request, facts.account.id), proven, subject.params, now);
     decision = decideStepUp(input);
   }

@@ -25,6 +25,8 @@ const WORDS: Record<AuditEventName, string> = {
   account_disabled: 'Your account was disabled',
   account_enabled: 'Your account was enabled again',
   password_changed: 'Password changed',
+  password_reset: 'Password reset with a link sent by email',
+  password_reset_requested: 'A password reset link was sent by email',
   notification_failed: 'A security email could not be delivered',
   company_policy_changed: 'Changed your company\'s two-factor policy',
   company_policy_forced: 'Your company now requires two-factor authentication',

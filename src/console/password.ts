@@ -6,8 +6,7 @@
  * parked across the re-authentication round trip — never the new password (it would sit in the session document):
  * the customer types it again after confirming who they are.
  *
- * Rules (NIST SP 800-63B §5.1.1.2): length only, {@link PASSWORD_MIN_LENGTH}–{@link PASSWORD_MAX_LENGTH} code points,
- * no composition rules, and not the account's email address. After the change (one write, `setPassword`) every sign-in
+ * The new password follows `src/accounts/password_rules.ts`. After the change (one write, `setPassword`) every sign-in
  * made with the old password ends (`endSignIns`: the credentials epoch is raised, the other provider sessions end and
  * every grant with its refresh and access tokens is revoked) — this browser stays signed in — as do the account's
  * other console sessions; the password-login throttle of the email is reset, and the change is audited and mailed
@@ -20,6 +19,7 @@ import type { Context } from 'koa';
 import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, setPassword } from '../accounts/accounts.ts';
+import { PASSWORD_MESSAGES, newPasswordProblem, type PasswordMessageId } from '../accounts/password_rules.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { resetLoginThrottle } from '../accounts/login_throttle.ts';
 import { LEVEL } from '../policy/acr.ts';
@@ -32,16 +32,6 @@ import { deleteOtherSessions, setSessionEpoch } from './session.ts';
 
 export const PASSWORD_PATH = `${ACCOUNT_PATH}/password`;
 
-/** Stable ids of the form's refusals, and what the customer reads. */
-export const PASSWORD_MESSAGES = {
-  password_required: 'Enter your new password in both fields.',
-  password_too_short: `Your new password is too short: use at least ${PASSWORD_MIN_LENGTH} characters.`,
-  password_too_long: `Your new password is too long: use at most ${PASSWORD_MAX_LENGTH} characters.`,
-  password_is_email: 'Your new password must not be your email address. Choose something else.',
-  password_mismatch: 'The two passwords do not match. Type the same new password in both fields.',
-} as const;
-export type PasswordMessageId = keyof typeof PASSWORD_MESSAGES;
-
 export interface PasswordChangeDeps {
   readonly conn: Connection;
   readonly provider: Provider;
@@ -52,17 +42,6 @@ export interface PasswordChangeDeps {
 function text(ctx: Context, name: string): string {
   const value = formBody(ctx)[name];
   return typeof value === 'string' ? value : '';
-}
-
-/** The first problem of a new password (length in code points, like `setPassword`), or `undefined`. */
-export function newPasswordProblem(password: string, repeated: string, email: string): PasswordMessageId | undefined {
-  if (password.length === 0 || repeated.length === 0) return 'password_required';
-  const length = [...password].length;
-  if (length < PASSWORD_MIN_LENGTH) return 'password_too_short';
-  if (length > PASSWORD_MAX_LENGTH) return 'password_too_long';
-  if (password !== repeated) return 'password_mismatch';
-  if (password.trim().normalize('NFC').toLowerCase() === email.trim().normalize('NFC').toLowerCase()) return 'password_is_email';
-  return undefined;
 }
 
 export function passwordRoutes(router: Router, kit: ConsoleKit, deps: PasswordChangeDeps): void {

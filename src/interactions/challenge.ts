@@ -6,11 +6,12 @@
  */
 import type { Context } from 'koa';
 import { z } from 'zod';
-import type { Account } from '../accounts/accounts.ts';
+import { clearSecondFactorDue, type Account } from '../accounts/accounts.ts';
 import { accountFacts, proveFactor, usableFactors, type StepUpEvaluation } from '../authentication/request_state.ts';
 import { isWellFormed, type Factor, type VerifyResult } from '../factors/contract.ts';
 import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
+import { LEVEL } from '../shared/assurance.ts';
 import { requestedAcrLevel } from '../policy/step_up.ts';
 import { requestFromParams } from '../policy/step_up_params.ts';
 import { renderFactorPart } from '../http/pages.ts';
@@ -196,6 +197,7 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
     await deps.events.record(originOf(ctx, interaction), { kind: 'recovery_code_used', account, details: { remaining: result.remaining } });
   }
   if (!proven) return restartSignIn(ctx, deps, interaction);
+  if (account.secondFactorDue && factor.level >= LEVEL.mfa) await clearSecondFactorDue(deps.conn, account.id);
   // More may be needed now (an enrolment after the held factor was proven, a stronger factor): the next step's page.
   const next = (await evaluatePending(ctx, deps, interaction, pending)).decision;
   if ('required' in next && next.required) return redirectToStep(ctx, interaction.uid);

@@ -30,6 +30,8 @@ export interface InteractionDeps {
   events: SecurityEvents;
   /** How long a session's proofs are kept (see `AuthenticationDeps.proofsKeepMs`). */
   proofsKeepMs?: number | undefined;
+  /** The page that asks for a password reset by email, when the deployment offers one (linked from the sign-in). */
+  passwordResetPath?: string | undefined;
 }
 
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;

@@ -17,8 +17,9 @@ export const LOGIN_MESSAGES = {
   invalid_form: 'The form was not filled in correctly. Enter your email address and your password.',
   /** The same for every email, registered or not; `{minutes}` is the wait. */
   too_many_attempts: 'Too many attempts. Try again in {minutes}.',
-  /** 100 consecutive failures (NIST SP 800-63B §5.2.2): only support lifts it. */
+  /** 100 consecutive failures (NIST SP 800-63B §5.2.2): only support lifts it, or a password reset where offered. */
   too_many_attempts_blocked: 'Too many attempts. Sign-in with this email address is blocked: contact customer support.',
+  too_many_attempts_blocked_reset: 'Too many attempts. Sign-in with this email address is blocked until you reset your password.',
 } as const;
 export type LoginMessageId = keyof typeof LOGIN_MESSAGES;
 
@@ -52,6 +53,7 @@ async function renderLogin(
     email: form.email ?? loginHint,
     remember: form.remember === true,
     error: form.message ? loginMessage(form.message, form.minutes) : undefined,
+    passwordResetUrl: deps.passwordResetPath ? `${deps.passwordResetPath}?interaction=${encodeURIComponent(interaction.uid)}` : undefined,
   }, status);
 }
 
@@ -65,7 +67,8 @@ async function renderLocked(
 ): Promise<void> {
   const minutes = minutesUntil(lock);
   if (minutes === undefined) {
-    await renderLogin(ctx, deps, interaction, { ...form, message: 'too_many_attempts_blocked' }, 429);
+    const message = deps.passwordResetPath ? 'too_many_attempts_blocked_reset' : 'too_many_attempts_blocked';
+    await renderLogin(ctx, deps, interaction, { ...form, message }, 429);
     return;
   }
   await renderLogin(ctx, deps, interaction, { ...form, message: 'too_many_attempts', minutes }, 429);

@@ -5,9 +5,10 @@
  * `forced` policy).
  *
  * Every message has an HTML and a plain-text part rendered by pug from `views/mail/`, carries the issuer's name,
- * and loads nothing: no images, no tracking pixels, no rewritten links — the only link is the optional
- * `accountUrl` to the customer's own security settings. The only secret in any mail is the code in the code mail,
- * and it is never in the subject (subjects reach log lines and lock screens).
+ * and loads nothing: no images, no tracking pixels, no rewritten links — the only links are the optional
+ * `accountUrl` to the customer's own security settings, the page that asks for a password reset (`resetUrl`, in
+ * the notifications that advise one) and, in the reset mail, its one link. The only secrets in any mail are the code
+ * in the code mail and the link in the reset mail, never in the subject (subjects reach log lines and lock screens).
  *
  * Words live in one table of stable message ids ({@link MAIL_MESSAGES}); the notifications are one generic
  * renderer driven by {@link NOTIFICATIONS}, one row per kind.
@@ -35,6 +36,7 @@ export const MAIL_MESSAGES = {
   footer: 'This is an automatic security message from {issuer}. Replies to it are not read.',
   footer_notification: '{issuer} sends this message for every change to how you sign in, so that you notice changes you did not make.',
   account_link: 'Review your security settings',
+  reset_link: 'Reset your password',
 
   email_code_subject_confirm: 'Your {issuer} verification code',
   email_code_subject_sign_in: 'Your {issuer} sign-in code',
@@ -87,7 +89,22 @@ export const MAIL_MESSAGES = {
 
   password_changed_subject: 'The password of your {issuer} account was changed',
   password_changed_summary: 'The password of your {issuer} account was changed. Your other devices were signed out and need the new password.',
-  password_changed_advice: "If this wasn't you, someone else may have access to your account: contact {issuer} support at once to have your password reset, then check the methods in your security settings.",
+  password_changed_advice: "If this wasn't you, someone else may have access to your account: reset your password at once with the link below, then check the methods in your security settings.",
+
+  password_reset_link_subject: 'Reset your {issuer} password',
+  password_reset_link_intro: 'Someone, hopefully you, asked to reset the password of your {issuer} account. Open this link to choose a new password:',
+  password_reset_link_validity_one: 'The link works once, for 1 minute.',
+  password_reset_link_validity_other: 'The link works once, for {minutes} minutes.',
+  password_reset_link_second_factor: 'If you use two-factor authentication (2FA), you will still be asked for a code at your next sign-in.',
+  password_reset_link_not_you: "If you did not ask for this, ignore this message: your password stays as it is. Do not forward it: the link lets anyone choose your password.",
+
+  password_reset_subject: 'The password of your {issuer} account was reset',
+  password_reset_summary: 'The password of your {issuer} account was reset with a link sent to this address. All your devices were signed out and need the new password.',
+  password_reset_other_browser: 'The link was opened in a different browser than the one that asked for it.',
+  fact_link_opened_in: 'Link opened in',
+  link_opened_same_browser: 'the browser that asked for it',
+  link_opened_other_browser: 'a different browser',
+  password_reset_advice: "If this wasn't you, someone can read your email: secure your email account first, then reset your password again and contact {issuer} support.",
 
   account_locked_subject: 'Your {issuer} sign-in was locked after failed attempts',
   account_locked_summary: 'Too many wrong codes were entered while signing in to your {issuer} account, so confirming sign-ins is locked for now.',
@@ -137,15 +154,15 @@ function displayIp(ip: string | undefined): string | undefined {
   return /^[0-9a-f:.]{2,45}$/i.test(trimmed) ? trimmed : undefined;
 }
 
-function checkAccountUrl(url: string | undefined): string | undefined {
+function checkUrl(url: string | undefined, name = 'accountUrl'): string | undefined {
   if (url === undefined) return undefined;
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new TypeError('accountUrl must be an absolute http(s) URL');
+    throw new TypeError(`${name} must be an absolute http(s) URL`);
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new TypeError('accountUrl must be an absolute http(s) URL');
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new TypeError(`${name} must be an absolute http(s) URL`);
   return parsed.href;
 }
 
@@ -165,6 +182,8 @@ export interface MailContext {
   readonly name?: string | undefined;
   /** Absolute URL of the customer's security settings, linked as the place to act; no link without it. */
   readonly accountUrl?: string | undefined;
+  /** Absolute URL of the page that asks for a password reset, linked by the notifications that advise one. */
+  readonly resetUrl?: string | undefined;
 }
 
 /** Where and from what a security event came. */
@@ -237,7 +256,7 @@ export function renderEmailCode(data: EmailCodeData): RenderedMail {
     neverShare: t('email_code_never_share', { issuer }),
     facts: contextFacts(data),
     advice: t('email_code_not_you', { issuer }),
-    accountUrl: checkAccountUrl(data.accountUrl),
+    accountUrl: checkUrl(data.accountUrl),
     accountLink: t('account_link'),
     footer: t('footer', { issuer }),
   };
@@ -253,6 +272,7 @@ export const NOTIFICATION_KINDS = [
   'recovery_codes_regenerated',
   'account_locked',
   'password_changed',
+  'password_reset',
   'company_policy_forced',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
@@ -271,6 +291,8 @@ export interface NotificationFacts {
   account_locked: { readonly until?: Date | undefined; readonly failures?: number | undefined };
   /** No facts: the mail never carries the password, old or new. */
   password_changed: Readonly<Record<never, never>>;
+  /** `otherBrowser`: the link was opened in another browser than the one that asked for it. */
+  password_reset: { readonly otherBrowser: boolean };
   /**
    * A company admin made two-factor authentication mandatory for the company. `company`: its name; `enrolled`:
    * the member already has a second factor (asked for a code at every sign-in) rather than setting one up.
@@ -289,6 +311,8 @@ interface NotificationSpec<K extends NotificationKind> {
   /** Facts besides when / IP / device. */
   facts(data: NotificationData<K>, issuer: string): Fact[];
   readonly advice: MailMessageId;
+  /** The advice is to reset the password: the mail links the reset page (when the deployment has one). */
+  readonly linksReset?: boolean;
 }
 
 function methodLabel(method: string): string {
@@ -361,6 +385,14 @@ export const NOTIFICATIONS: { readonly [K in NotificationKind]: NotificationSpec
     summary: (_d, issuer) => [t('password_changed_summary', { issuer })],
     facts: () => [],
     advice: 'password_changed_advice',
+    linksReset: true,
+  },
+  password_reset: {
+    subject: 'password_reset_subject',
+    summary: (d, issuer) => [t('password_reset_summary', { issuer }), ...(d.otherBrowser ? [t('password_reset_other_browser')] : [])],
+    facts: (d) => [{ label: t('fact_link_opened_in'), value: t(d.otherBrowser ? 'link_opened_other_browser' : 'link_opened_same_browser') }],
+    advice: 'password_reset_advice',
+    linksReset: true,
   },
   company_policy_forced: {
     subject: 'company_policy_forced_subject',
@@ -386,10 +418,42 @@ export function renderNotification<K extends NotificationKind>(kind: K, data: No
     summary: spec.summary(data, issuer),
     facts: [...contextFacts(data), ...spec.facts(data, issuer)],
     advice: t(spec.advice, { issuer }),
-    accountUrl: checkAccountUrl(data.accountUrl),
+    accountUrl: checkUrl(data.accountUrl),
     accountLink: t('account_link'),
+    resetUrl: spec.linksReset ? checkUrl(data.resetUrl, 'resetUrl') : undefined,
+    resetLink: t('reset_link'),
     footer: t('footer', { issuer }),
     footerNotification: t('footer_notification', { issuer }),
   };
   return { subject, html: renderView('notification', locals), text: renderView('notification.text', locals) };
+}
+
+/** Data of the password-reset mail. */
+export interface PasswordResetLinkData extends MailContext, Partial<EventContext> {
+  /** The link to the new-password page, with its token: the one secret of this mail. */
+  readonly url: string;
+  /** How long the link works, in whole minutes. */
+  readonly validMinutes: number;
+}
+
+/** The password-reset mail: the link once in each part, its validity, and what to do if it wasn't them. */
+export function renderPasswordResetLink(data: PasswordResetLinkData): RenderedMail {
+  const url = checkUrl(data.url, 'url') as string;
+  if (!Number.isInteger(data.validMinutes) || data.validMinutes < 1) throw new TypeError('validMinutes must be a positive whole number');
+  const issuer = data.issuerName;
+  const subject = t('password_reset_link_subject', { issuer });
+  const locals = {
+    subject,
+    issuer,
+    greeting: greeting(data.name),
+    intro: t('password_reset_link_intro', { issuer }),
+    url,
+    button: t('reset_link'),
+    validity: data.validMinutes === 1 ? t('password_reset_link_validity_one') : t('password_reset_link_validity_other', { minutes: data.validMinutes }),
+    secondFactor: t('password_reset_link_second_factor'),
+    facts: contextFacts(data),
+    advice: t('password_reset_link_not_you', { issuer }),
+    footer: t('footer', { issuer }),
+  };
+  return { subject, html: renderView('password_reset', locals), text: renderView('password_reset.text', locals) };
 }

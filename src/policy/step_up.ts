@@ -7,7 +7,8 @@
  *    the session's (compared by level; unknown values ignored; the PAPE multi-factor URI = level 2);
  * 2. a requested step-up scope needs it (`invoice`: level 2, second factor no older than 15 minutes), for accounts
  *    holding the scope's privilege only — others are not prompted and do not get the scope;
- * 3. the company policy is `forced`, or the customer asked for a code at every sign-in.
+ * 3. the company policy is `forced`, or the customer asked for a code at every sign-in;
+ * 4. the password was reset by emailed link since the last second-factor proof and the account holds a factor.
  * Required at a level the account's factors cannot prove: enrolment when policy demands it (forced company,
  * privileged step-up scope, the customer's own "ask at every sign-in"), or when the account already holds a weaker
  * factor (it may add a stronger one); otherwise `unmet` (`unmet_authentication_requirements`). An account that holds
@@ -30,7 +31,7 @@ export const STEP_UP_SCOPE_RULES: Readonly<Record<string, StepUpScopeRule>> = Ob
   invoice: Object.freeze({ level: LEVEL.mfa, maxAgeSeconds: 15 * 60, privilege: 'invoice' }),
 });
 
-export type StepUpReason = 'acr_values' | 'step_up_scope' | 'company_policy' | 'every_sign_in';
+export type StepUpReason = 'acr_values' | 'step_up_scope' | 'company_policy' | 'every_sign_in' | 'password_reset';
 
 /** What the decision looks at. */
 export interface StepUpInput {
@@ -50,6 +51,8 @@ export interface StepUpInput {
   readonly companyPolicy?: 'forced' | 'opt_in' | null;
   /** The customer's "ask for a code at every sign-in". */
   readonly askEverySignIn?: boolean;
+  /** The password was reset by emailed link since the account's last second-factor proof. */
+  readonly secondFactorDue?: boolean;
   /** Levels of the account's usable (enrolled) factors. */
   readonly enrolledLevels: readonly number[];
   readonly now: Date;
@@ -141,6 +144,9 @@ export function decideStepUp(input: StepUpInput, options: StepUpOptions = {}): S
     // A customer who asked for a code at every sign-in and has no factor left (reset by support or an admin) sets up
     // a new one: never a dead end.
     if (input.askEverySignIn) return need(LEVEL.mfa, 'every_sign_in', true);
+    // A reset link proves only the mailbox: an account holding a second factor proves it before the reset counts as a
+    // sign-in at any level (NIST SP 800-63B §6.1.2.3: a lost factor is replaced after proving the remaining one).
+    if (input.secondFactorDue && canMeet(LEVEL.mfa)) return need(LEVEL.mfa, 'password_reset', false);
   }
   return { required: false };
 }

@@ -81,6 +81,8 @@ export interface SecurityEventsDeps {
     readonly issuerName: string;
     /** Absolute URL of the security settings page, linked in the mail. */
     readonly accountUrl?: string | undefined;
+    /** Absolute URL of the page that asks for a password reset, linked where a mail advises one. */
+    readonly resetUrl?: string | undefined;
   } | undefined;
   /** Where audit-write and rendering failures are logged (mail failures are logged by the mailer). */
   readonly logger?: MailLogger | undefined;
@@ -145,7 +147,7 @@ async function mailNotification(
   const logContext = { accountId: account.id, kind, to: maskEmail(account.email) };
   let mailed = false;
   try {
-    const data = { ...event.details, issuerName: mail.issuerName, name: account.name, accountUrl: mail.accountUrl, at, ip: origin.ip, userAgent: origin.userAgent };
+    const data = { ...event.details, issuerName: mail.issuerName, name: account.name, accountUrl: mail.accountUrl, resetUrl: mail.resetUrl, at, ip: origin.ip, userAgent: origin.userAgent };
     const sent = await mail.mailer.send({ to: account.email, ...renderNotification(kind, data as NotificationData<typeof kind>) });
     mailed = sent.ok;
   } catch (err) {

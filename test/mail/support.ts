@@ -24,8 +24,11 @@ export interface TestSmtp {
   close(): Promise<void>;
 }
 
-/** Starts an SMTP server; with `auth` it requires that user and password (PLAIN/LOGIN over plain TCP, tests only). */
-export async function startSmtp(options: { auth?: { user: string; pass: string } } = {}): Promise<TestSmtp> {
+/**
+ * Starts an SMTP server; with `auth` it requires that user and password (PLAIN/LOGIN over plain TCP, tests only).
+ * With `hold`, each message is accepted only once the promise it returns resolves (a slow mail server).
+ */
+export async function startSmtp(options: { auth?: { user: string; pass: string }; hold?: () => Promise<void> } = {}): Promise<TestSmtp> {
   const received: ReceivedMail[] = [];
   const waiting: Array<(mail: ReceivedMail) => void> = [];
   const server = new SMTPServer({
@@ -46,7 +49,7 @@ export async function startSmtp(options: { auth?: { user: string; pass: string }
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
-        simpleParser(raw).then((parsed) => {
+        (options.hold ? options.hold() : Promise.resolve()).then(() => simpleParser(raw)).then((parsed) => {
           const mail: ReceivedMail = {
             parsed,
             raw,

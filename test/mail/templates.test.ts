@@ -19,6 +19,7 @@ const SAMPLE: { [K in NotificationKind]: NotificationData<K> } = {
   recovery_codes_regenerated: { issuerName: ISSUER, at: AT },
   account_locked: { issuerName: ISSUER, at: AT, until: new Date('2026-11-25T19:35:00Z'), failures: 5 },
   password_changed: { issuerName: ISSUER, at: AT },
+  password_reset: { issuerName: ISSUER, at: AT, otherBrowser: false },
   company_policy_forced: { issuerName: ISSUER, at: AT, company: 'Acme GmbH', enrolled: false },
 };
 

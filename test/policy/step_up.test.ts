@@ -76,6 +76,12 @@ describe('step-up decision', function () {
     expect(decideStepUp(input({ askEverySignIn: true, enrolledLevels: [] }))).to.deep.include({ required: true, level: 2, enrol: true });
   });
 
+  it('after a password reset the second factor is due once: asked of an account holding one, never an enrolment', function () {
+    expect(decideStepUp(input({ secondFactorDue: true }))).to.deep.include({ required: true, level: 2, reason: 'password_reset', enrol: false });
+    expect(decideStepUp(input({ secondFactorDue: true, enrolledLevels: [] })), 'no factor left: nothing to prove').to.deep.equal({ required: false });
+    expect(decideStepUp(input({ secondFactorDue: true, sessionLevel: 2, secondFactorAt: { 2: NOW } }))).to.deep.equal({ required: false });
+  });
+
   it('first match wins: acr values before the step-up scope', function () {
     const decision = decideStepUp(input({ acrValues: [ACR.mfaApp], scopes: ['invoice'], privileges: ['invoice'] }));
     expect(decision).to.deep.include({ required: true, level: 3, reason: 'acr_values' });

@@ -30,6 +30,7 @@ const CASES: { [K in NotificationKind]: { details: NotifyInput<K>['details']; sh
   recovery_codes_regenerated: { details: {}, shows: 'earlier recovery codes no longer work' },
   account_locked: { details: { until: new Date('2026-11-25T19:35:00Z'), failures: 5 }, shows: 'Locked until: 25 November 2026 at 19:35 UTC' },
   password_changed: { details: {}, shows: 'Your other devices were signed out' },
+  password_reset: { details: { otherBrowser: true }, shows: 'Link opened in: a different browser' },
   company_policy_forced: { details: { company: 'Acme GmbH', enrolled: true }, shows: 'Acme GmbH now requires two-factor authentication' },
 };
 

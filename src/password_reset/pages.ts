@@ -1,0 +1,314 @@
+/**
+ * "Forgot your password?": self-service reset by emailed link (docs/SECURITY.md "Password reset"; OWASP Forgot
+ * Password Cheat Sheet).
+ *
+ * 1. `GET /password-reset` asks for the email address (from the sign-in page it remembers the interaction to return
+ *    to). `POST` answers the same "check your email" page for a registered, an unknown and a disabled address, and
+ *    answers it before any lookup: the account is looked up, the link stored and the mail sent after the response, so
+ *    neither the page nor its timing says whether an account exists. Limits: {@link PER_ADDRESS} links per address
+ *    (silently: the same page) and {@link PER_IP} requests per IP address (a 429 page with the wait) per hour.
+ * 2. The mail carries one link (`src/accounts/password_reset_links.ts`: single use, stored hashed, 30 minutes, dead
+ *    after any change of credentials). `GET /password-reset/new?token=…` shows the new-password form without using
+ *    the link (mail scanners follow links); `POST` uses it — one atomic write, so two submissions in flight cannot
+ *    both succeed — then sets the password (the usual rules) in one write with a raised credentials epoch.
+ * 3. After the reset every session and grant of the account has ended (`endSignIns`: provider sessions, console
+ *    sessions, refresh and access tokens), the other links are dead, the login throttle of the address is lifted, and
+ *    the customer gets a `password_reset` mail that says whether the link was used in another browser than the one
+ *    that asked for it. The reset signs nobody in, and it never lowers the bar: an account holding a second factor
+ *    proves it at the next sign-in whatever the shop asks (`secondFactorDue`).
+ *
+ * The asking browser is known by a random nonce in an HttpOnly cookie scoped to these pages; the forms' CSRF tokens
+ * are bound to it (`src/http/form_tokens.ts`). Tokens travel in the query string of a GET and the body of a POST,
+ * never in a path (the request log writes paths).
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type { Connection } from 'mongoose';
+import type Provider from 'oidc-provider';
+import { findAccountByEmail, findAccountById, normaliseEmail, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, setPassword, type Account } from '../accounts/accounts.ts';
+import { resetLoginThrottle } from '../accounts/login_throttle.ts';
+import {
+  RESET_LINK_LIFETIME_MS, createResetLink, digest, dropResetLinks, findResetLink, useResetLink, type ResetLink, type ResetLinkRefusal,
+} from '../accounts/password_reset_links.ts';
+import { PASSWORD_MESSAGES, newPasswordProblem, type PasswordMessageId } from '../accounts/password_rules.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
+import { createFormTokens, type FormTokens } from '../http/form_tokens.ts';
+import { formBody, formParser, requireForm } from '../http/forms.ts';
+import { renderPage } from '../http/pages.ts';
+import type { Views } from '../http/views.ts';
+import { renderPasswordResetLink } from '../mail/templates.ts';
+import type { Mailer } from '../mail/transport.ts';
+import { LEVEL } from '../shared/assurance.ts';
+import { AppError } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
+import { maskEmail } from '../shared/mask_email.ts';
+import { endSignIns } from '../security/end_sign_ins.ts';
+import type { Origin, SecurityEvents } from '../security/events.ts';
+import { createRateWindow, type RateWindow } from '../security/rate_windows.ts';
+
+/** Where the reset pages live. */
+export const PASSWORD_RESET_PATH = '/password-reset';
+const NEW_PASSWORD_PATH = `${PASSWORD_RESET_PATH}/new`;
+
+/** Reset links mailed per address and hour (the same for unknown addresses). */
+export const PER_ADDRESS = 5;
+/** Reset requests per IP address and hour. */
+export const PER_IP = 30;
+const HOUR_MS = 3_600_000;
+
+/** The asking browser's nonce: HttpOnly, scoped to these pages. */
+const BROWSER_COOKIE = 'stepup.reset';
+const NONCE = /^[A-Za-z0-9_-]{43}$/;
+const UID = /^[A-Za-z0-9_-]{1,64}$/;
+const EMAIL_MAX = 320;
+
+export interface PasswordResetDeps {
+  readonly provider: Provider;
+  readonly conn: Connection;
+  readonly views: Views;
+  readonly logger: Logger;
+  readonly events: SecurityEvents;
+  readonly factors: FactorRegistry;
+  readonly mailer: Mailer;
+  /** The provider's name as customers know it (in the mail). */
+  readonly issuerName: string;
+  /** The provider's public URL, without a trailing slash (the link in the mail). */
+  readonly issuer: string;
+  /** Where a customer who reset the password without a sign-in to return to signs in (the security console). */
+  readonly signInPath: string;
+  /** Clock (tests move it). */
+  readonly now?: () => Date;
+}
+
+interface Kit extends PasswordResetDeps {
+  readonly tokens: FormTokens;
+  readonly perAddress: RateWindow;
+  readonly perIp: RateWindow;
+  readonly hashKey: Buffer;
+  readonly clock: () => Date;
+}
+
+/** Stable ids of the pages' messages, and what the customer reads. */
+export const RESET_MESSAGES = {
+  email_invalid: 'Enter the email address of your account, for example name@example.com.',
+  too_many_requests: 'Too many requests from your network. Try again in {minutes}.',
+  invalid: 'This link does not work. It may be incomplete, or your password was changed since it was sent.',
+  expired: 'This link has expired: links work for 30 minutes. Ask for a new one.',
+  used: 'This link was already used. If you did not change your password, ask for a new link.',
+} as const;
+
+/** The reset pages' routes, below {@link PASSWORD_RESET_PATH}. */
+export function passwordResetPages(deps: PasswordResetDeps): Middleware {
+  const keys = deps.provider.keys as readonly (string | Buffer)[];
+  const firstKey = keys[0];
+  if (!firstKey) throw new Error('the provider has no cookie keys (cookies.keys)');
+  const kit: Kit = {
+    ...deps,
+    tokens: createFormTokens(keys, { purpose: 'oidc-stepup password reset csrf v1', refusal: 'This page has expired. Open the password reset page again.' }),
+    perAddress: createRateWindow(deps.conn, { name: 'password_reset_address', limit: PER_ADDRESS, windowMs: HOUR_MS }),
+    perIp: createRateWindow(deps.conn, { name: 'password_reset_ip', limit: PER_IP, windowMs: HOUR_MS }),
+    hashKey: createHmac('sha256', firstKey).update('oidc-stepup/password-reset/v1').digest(),
+    clock: deps.now ?? (() => new Date()),
+  };
+  const router = new Router({ prefix: PASSWORD_RESET_PATH });
+  const parseForm = formParser();
+  router.get('/', (ctx) => showRequestForm(ctx, kit));
+  router.post('/', requireForm(), parseForm, (ctx) => requestLink(ctx, kit));
+  router.get('/new', (ctx) => showNewPasswordForm(ctx, kit));
+  router.post('/new', requireForm(), parseForm, (ctx) => resetPassword(ctx, kit));
+  return router.routes() as Middleware;
+}
+
+/** The asking browser's nonce, set when missing. */
+function browserNonce(ctx: Context): string {
+  const current = ctx.cookies.get(BROWSER_COOKIE);
+  if (current && NONCE.test(current)) return current;
+  const nonce = randomBytes(32).toString('base64url');
+  ctx.cookies.set(BROWSER_COOKIE, nonce, { httpOnly: true, sameSite: 'lax', path: PASSWORD_RESET_PATH, secure: ctx.secure, signed: false, overwrite: true });
+  return nonce;
+}
+
+/** The form's CSRF token, checked against the nonce the POST's own cookie carries. */
+function verifyForm(ctx: Context, kit: Kit): string {
+  const nonce = ctx.cookies.get(BROWSER_COOKIE);
+  if (!nonce || !NONCE.test(nonce)) throw new AppError('csrf_token_invalid', 'This page has expired. Open the password reset page again.', { status: 403 });
+  kit.tokens.verify(nonce, formBody(ctx).csrf);
+  return nonce;
+}
+
+function field(ctx: Context, name: string, max: number): string {
+  const value = formBody(ctx)[name];
+  return typeof value === 'string' ? value.slice(0, max) : '';
+}
+
+function interactionOf(value: unknown): string | undefined {
+  return typeof value === 'string' && UID.test(value) ? value : undefined;
+}
+
+function originOf(ctx: Context): Origin {
+  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined };
+}
+
+function minutesText(ms: number): string {
+  const minutes = Math.max(1, Math.ceil(ms / 60_000));
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
+function renderRequestForm(ctx: Context, kit: Kit, form: { email?: string; interaction?: string | undefined; error?: string }, status = 200): void {
+  renderPage(ctx, kit.views, 'password_reset/request', {
+    title: 'Reset your password',
+    csrf: kit.tokens.tokenFor(browserNonce(ctx)),
+    action: PASSWORD_RESET_PATH,
+    email: form.email ?? '',
+    interaction: form.interaction,
+    error: form.error,
+  }, status);
+}
+
+function showRequestForm(ctx: Context, kit: Kit): void {
+  renderRequestForm(ctx, kit, { interaction: interactionOf(ctx.query.interaction) });
+}
+
+/** POST /password-reset: the same page for every address, answered before the account is looked up. */
+async function requestLink(ctx: Context, kit: Kit): Promise<void> {
+  const nonce = verifyForm(ctx, kit);
+  const interaction = interactionOf(formBody(ctx).interaction);
+  const typed = field(ctx, 'email', EMAIL_MAX).trim();
+  let email: string;
+  try {
+    email = normaliseEmail(typed);
+  } catch {
+    return renderRequestForm(ctx, kit, { email: typed, interaction, error: RESET_MESSAGES.email_invalid }, 400);
+  }
+  const now = kit.clock();
+  const byIp = await kit.perIp.take(createHmac('sha256', kit.hashKey).update(`ip:${ctx.ip}`).digest('base64url'), now);
+  if (!byIp.ok) {
+    ctx.set('Retry-After', String(Math.ceil(byIp.retryAfterMs / 1000)));
+    const error = RESET_MESSAGES.too_many_requests.replace('{minutes}', minutesText(byIp.retryAfterMs));
+    return renderRequestForm(ctx, kit, { email: typed, interaction, error }, 429);
+  }
+  const byAddress = await kit.perAddress.take(createHmac('sha256', kit.hashKey).update(`email:${email}`).digest('base64url'), now);
+  if (byAddress.ok) {
+    void mailLink(kit, { email, nonce, interaction, origin: originOf(ctx), now })
+      .catch((err: unknown) => kit.logger.error({ err }, 'a password reset link could not be sent'));
+  } else {
+    kit.logger.info({ event: 'password_reset.limited' }, 'password reset link not sent: the address asked too often');
+  }
+  renderPage(ctx, kit.views, 'password_reset/sent', {
+    title: 'Check your email',
+    email,
+    minutes: RESET_LINK_LIFETIME_MS / 60_000,
+    backUrl: interaction ? `/interaction/${interaction}` : undefined,
+  });
+}
+
+/** After the response: the link for an active account, stored and mailed; nothing for any other address. */
+async function mailLink(
+  kit: Kit, request: { email: string; nonce: string; interaction: string | undefined; origin: Origin; now: Date },
+): Promise<void> {
+  const account = await findAccountByEmail(kit.conn, request.email);
+  if (!account || account.status !== 'active') {
+    kit.logger.info({ event: 'password_reset.unknown' }, 'password reset asked for an address without an active account');
+    return;
+  }
+  const token = await createResetLink(kit.conn, {
+    accountId: account.id, epoch: account.credentialsEpoch, browserNonce: request.nonce, interaction: request.interaction, now: request.now,
+  });
+  const url = `${kit.issuer}${NEW_PASSWORD_PATH}?token=${token}`;
+  const mail = renderPasswordResetLink({
+    issuerName: kit.issuerName, name: account.name, url, validMinutes: RESET_LINK_LIFETIME_MS / 60_000,
+    at: request.now, ip: request.origin.ip, userAgent: request.origin.userAgent,
+  });
+  const sent = await kit.mailer.send({ to: account.email, ...mail });
+  await kit.events.record(request.origin, { kind: 'password_reset_requested', account, details: { mailed: sent.ok } });
+  kit.logger.info({ event: 'password_reset.requested', accountId: account.id, mailed: sent.ok }, 'password reset link sent');
+}
+
+/** The link's account, if the link still opens it: active, and no change of credentials since the link was sent. */
+async function linkAccount(kit: Kit, link: ResetLink): Promise<Account | undefined> {
+  const account = await findAccountById(kit.conn, link.accountId);
+  return account && account.status === 'active' && account.credentialsEpoch === link.epoch ? account : undefined;
+}
+
+function renderRefused(ctx: Context, kit: Kit, refusal: ResetLinkRefusal): void {
+  const titles: Record<ResetLinkRefusal, string> = { invalid: 'This link does not work', expired: 'This link has expired', used: 'This link was already used' };
+  renderPage(ctx, kit.views, 'password_reset/refused', { title: titles[refusal], message: RESET_MESSAGES[refusal], refusal, restart: PASSWORD_RESET_PATH }, 410);
+}
+
+function renderNewPasswordForm(ctx: Context, kit: Kit, token: string, account: Account, error?: PasswordMessageId): void {
+  renderPage(ctx, kit.views, 'password_reset/new', {
+    title: 'Choose a new password',
+    csrf: kit.tokens.tokenFor(browserNonce(ctx)),
+    action: NEW_PASSWORD_PATH,
+    token,
+    email: maskEmail(account.email),
+    minLength: PASSWORD_MIN_LENGTH,
+    maxLength: PASSWORD_MAX_LENGTH,
+    error: error ? PASSWORD_MESSAGES[error] : undefined,
+    errorId: error,
+  }, error ? 400 : 200);
+}
+
+async function showNewPasswordForm(ctx: Context, kit: Kit): Promise<void> {
+  const token = ctx.query.token;
+  const link = await findResetLink(kit.conn, token, kit.clock());
+  if (typeof link === 'string') return renderRefused(ctx, kit, link);
+  const account = await linkAccount(kit, link);
+  if (!account) return renderRefused(ctx, kit, 'invalid');
+  renderNewPasswordForm(ctx, kit, token as string, account);
+}
+
+/** POST /password-reset/new: the new password, then the link used, then every sign-in of the account ended. */
+async function resetPassword(ctx: Context, kit: Kit): Promise<void> {
+  const nonce = verifyForm(ctx, kit);
+  const token = field(ctx, 'token', 64);
+  const now = kit.clock();
+  const found = await findResetLink(kit.conn, token, now);
+  if (typeof found === 'string') return renderRefused(ctx, kit, found);
+  const account = await linkAccount(kit, found);
+  if (!account) return renderRefused(ctx, kit, 'invalid');
+  const password = field(ctx, 'password', PASSWORD_MAX_LENGTH * 4 + 1);
+  const problem = newPasswordProblem(password, field(ctx, 'confirm', PASSWORD_MAX_LENGTH * 4 + 1), account.email);
+  if (problem) return renderNewPasswordForm(ctx, kit, token, account, problem);
+  // Used first: of two submissions in flight only one gets here; the other answers "already used".
+  const link = await useResetLink(kit.conn, token, now);
+  if (typeof link === 'string') return renderRefused(ctx, kit, link);
+  const secondFactorDue = (await kit.factors.usableFactors(account.id, LEVEL.mfa)).length > 0;
+  let epoch: number;
+  try {
+    epoch = await setPassword(kit.conn, account.id, password, { expectedEpoch: link.epoch, secondFactorDue });
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'credentials_changed') return renderRefused(ctx, kit, 'invalid');
+    throw err;
+  }
+  const otherBrowser = digest(nonce) !== link.browser;
+  const ended = await endEverything(kit, account, epoch, now);
+  kit.logger.info({ event: 'password_reset.done', accountId: account.id, otherBrowser, ...ended }, 'password reset by emailed link');
+  await kit.events.record(originOf(ctx), { kind: 'password_reset', account, details: { otherBrowser }, auditDetails: ended });
+  renderPage(ctx, kit.views, 'password_reset/done', {
+    title: 'Your password was changed',
+    secondFactorDue,
+    // The sign-in the reset started from, in the browser that started it (elsewhere it has no interaction cookie).
+    continueUrl: link.interaction && !otherBrowser ? `/interaction/${link.interaction}` : kit.signInPath,
+    returnsToShop: link.interaction !== null && !otherBrowser,
+  });
+}
+
+/** What must not outlive the old password; best effort after the (already written) change, each step logged. */
+async function endEverything(kit: Kit, account: Account, epoch: number, now: Date): Promise<Record<string, unknown>> {
+  const ended: Record<string, unknown> = {};
+  try {
+    Object.assign(ended, await endSignIns(kit.conn, account.id, { epoch }));
+  } catch (err) {
+    ended.providerSessionsEnded = 'failed';
+    kit.logger.error({ err, accountId: account.id }, 'sign-ins could not be ended after a password reset');
+  }
+  try {
+    await dropResetLinks(kit.conn, account.id, now);
+    await resetLoginThrottle(kit.conn, kit.provider, account.email);
+  } catch (err) {
+    kit.logger.error({ err, accountId: account.id }, 'other reset links or the login throttle could not be cleared after a password reset');
+  }
+  return ended;
+}
