@@ -5,13 +5,10 @@
  * only that rule for that page (`rules: { id: { enabled: false } }`) and say why. axe does not judge focus indicators,
  * so the focus ring's contrast (WCAG 2.1 SC 1.4.11) is measured separately.
  *
- * Injection: our CSP (`script-src 'self'` + nonce) blocks `page.addScriptTag({ content })` — the inline script never
- * runs, `window.axe` stays undefined. `page.evaluate(source)` goes through the DevTools protocol
- * (Runtime.evaluate), which CSP does not govern, so axe is evaluated into each page that way.
+ * Injection (`test/helpers/page_checks.ts`): our CSP (`script-src 'self'` + nonce) blocks
+ * `page.addScriptTag({ content })` — the inline script never runs, `window.axe` stays undefined — so axe is evaluated
+ * through the DevTools protocol, which CSP does not govern.
  */
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { AxeResults, RunOptions } from 'axe-core';
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { createAccount } from '../../src/accounts/accounts.ts';
@@ -20,14 +17,9 @@ import { createAttemptLimiter } from '../../src/factors/shared/attempts.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { appCode, enrolTotp } from '../factors/support.ts';
 import { launchChromium, type HeadlessChromium } from '../helpers/browser.ts';
+import { axeProblems, loadAxe } from '../helpers/page_checks.ts';
 import { Shop } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
-
-const AXE_OPTIONS: RunOptions = {
-  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-  resultTypes: ['violations'],
-};
-const BLOCKING = new Set(['serious', 'critical']);
 
 /** WCAG 2.x relative luminance of an `rgb(r, g, b)` computed colour. */
 function luminance(rgb: string): number {
@@ -43,13 +35,6 @@ function contrastRatio(a: string, b: string): number {
   return (light + 0.05) / (dark + 0.05);
 }
 
-/** One line per blocking violation: rule id, impact, the elements it hit and the rule's help text. */
-function describeViolations(label: string, results: AxeResults): string[] {
-  return results.violations
-    .filter((violation) => BLOCKING.has(violation.impact ?? ''))
-    .map((violation) => `${label}: ${violation.id} (${violation.impact}) at ${violation.nodes.map((node) => JSON.stringify(node.target)).join(', ')} — ${violation.help}`);
-}
-
 describe('accessibility of the pages (axe-core in headless Chromium, phone viewport)', function () {
   this.timeout(60_000);
   const server = useTestServer('e2e_accessibility', { mailer: 'config' });
@@ -61,7 +46,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
 
   before(async function () {
     chromium = await launchChromium();
-    axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+    axeSource = await loadAxe();
     // A company admin (opt-in policy, password only) with two members: one with an app, one locked out of it.
     const company = await createCompany(server.conn, { name: 'Accessible Corp', mfaPolicy: 'opt_in' });
     admin = { email: 'ada.a11y@example.com', password: 'ada-a11y-password-9' };
@@ -89,14 +74,6 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await chromium?.close();
   });
 
-  /** Runs axe on the page as it is now; returns the blocking violations, described. */
-  async function audit(page: Page, label: string): Promise<string[]> {
-    await page.evaluate(axeSource);
-    const results = await page.evaluate<AxeResults>(`axe.run(document, ${JSON.stringify(AXE_OPTIONS)})`);
-    expect(results.passes.length, `${label}: axe checked nothing`).to.be.greaterThan(0);
-    return describeViolations(label, results);
-  }
-
   /** A fresh page in a signed-out browser (the previous pages closed). */
   async function freshPage(): Promise<Page> {
     await Promise.all(chromium.context.pages().map((open) => open.close()));
@@ -117,8 +94,8 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     // How axe gets in (see the file comment): not as an inline script tag, which our CSP refuses …
     await page.addScriptTag({ content: axeSource }).catch(() => undefined);
     expect(await page.evaluate('typeof window.axe'), 'an inline script ran despite script-src \'self\'').to.equal('undefined');
-    // … but evaluated through the DevTools protocol, inside `audit`.
-    const problems = await audit(page, 'login');
+    // … but evaluated through the DevTools protocol, inside `axeProblems`.
+    const problems = await axeProblems(page, 'login');
     // axe does not judge focus indicators: WCAG 2.1 SC 1.4.11 wants 3:1 against what surrounds them (the card).
     await page.getByLabel('Email').focus();
     const [outline, card] = await page.evaluate<[string, string]>(
@@ -127,7 +104,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     expect(contrastRatio(outline, card), `focus outline ${outline} on ${card}`).to.be.at.least(3);
     await signIn(page, server.accounts.alice.email, 'wrong-password');
     await page.getByRole('alert').waitFor();
-    problems.push(...await audit(page, 'login with a wrong password'));
+    problems.push(...await axeProblems(page, 'login with a wrong password'));
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
@@ -136,7 +113,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await page.goto((await firstShop.startLogin({ acr_values: 'urn:oidc-stepup:acr:mfa' })).url.href);
     await signIn(page, server.mfaAccounts.carol.email, server.mfaAccounts.carol.password);
     await page.getByLabel('Authentication code').waitFor();
-    const problems = await audit(page, 'mfa challenge');
+    const problems = await axeProblems(page, 'mfa challenge');
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
@@ -145,18 +122,18 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await page.goto((await firstShop.startLogin({ scope: 'openid invoice' })).url.href);
     await signIn(page, server.mfaAccounts.nina.email, server.mfaAccounts.nina.password);
     await page.getByRole('heading', { name: 'Set up two-factor authentication' }).waitFor();
-    const problems = await audit(page, 'enrolment method choice');
+    const problems = await axeProblems(page, 'enrolment method choice');
 
     await page.getByRole('radio', { name: /^Authenticator app/ }).check();
     await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Continue' }).click()]);
     await page.locator('#manual-key').waitFor();
-    problems.push(...await audit(page, 'enrolment QR page'));
+    problems.push(...await axeProblems(page, 'enrolment QR page'));
 
     const key = (await page.locator('#manual-key').getAttribute('data-key'))?.replace(/\s+/g, '') as string;
     await page.getByLabel('Authentication code').fill(await appCode(key));
     await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Verify code' }).click()]);
     await page.locator('#recovery-codes').waitFor();
-    problems.push(...await audit(page, 'recovery codes'));
+    problems.push(...await axeProblems(page, 'recovery codes'));
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
@@ -165,7 +142,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await page.goto((await partnerShop.startLogin({ scope: 'openid email' })).url.href);
     await signIn(page, server.accounts.bob.email, server.accounts.bob.password);
     await page.getByRole('heading', { name: 'Allow Partner Shop?' }).waitFor();
-    const problems = await audit(page, 'consent');
+    const problems = await axeProblems(page, 'consent');
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
@@ -176,7 +153,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     url.pathname = url.pathname.replace(/.$/, (last) => (last === 'A' ? 'B' : 'A'));
     const response = await page.goto(url.href);
     expect(response?.status()).to.equal(400);
-    const problems = await audit(page, 'error page');
+    const problems = await axeProblems(page, 'error page');
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
@@ -185,22 +162,22 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await page.goto(`${server.issuer}/account`);
     await signIn(page, admin.email, admin.password);
     await page.getByRole('heading', { level: 1, name: 'Security settings' }).waitFor();
-    const problems = await audit(page, 'console overview');
+    const problems = await axeProblems(page, 'console overview');
 
     await Promise.all([page.waitForLoadState('load'), page.locator('#company-link').click()]);
     await page.getByRole('heading', { level: 1, name: 'Accessible Corp' }).waitFor();
     expect(await page.getByRole('button', { name: 'Unlock Leo Locked' }).count(), 'the report shows the locked member').to.equal(1);
-    problems.push(...await audit(page, 'company admin'));
+    problems.push(...await axeProblems(page, 'company admin'));
 
     // Opening the console is not a re-authentication: the form first asks to confirm who it is …
     await page.goto(`${server.issuer}/account/password`);
     await page.getByRole('button', { name: "Confirm it's you and continue" }).waitFor();
-    problems.push(...await audit(page, 'change password: confirm first'));
+    problems.push(...await axeProblems(page, 'change password: confirm first'));
     // … then the password again, and the form itself shows.
     await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: "Confirm it's you and continue" }).click()]);
     await signIn(page, admin.email, admin.password);
     await page.getByLabel('New password', { exact: true }).waitFor();
-    problems.push(...await audit(page, 'change password'));
+    problems.push(...await axeProblems(page, 'change password'));
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 });

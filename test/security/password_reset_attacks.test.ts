@@ -137,7 +137,7 @@ describe('password reset by email: the attacks it must withstand', function () {
     const browser = new Browser([server.clients.firstParty.redirectUri]);
     const done = await useLink(browser, await resetLinkFor(browser, customer), 'a brand new passphrase');
     expect(done.status).to.equal(200);
-    expect(done.html).to.include('Your password was changed').and.include('your next sign-in asks for a code');
+    expect(done.html).to.include('Your password was changed').and.include('Your next sign-in also asks for your two-factor authentication (2FA) code');
 
     // the old sign-ins are dead
     const silent = await shop.startLogin({ prompt: 'none' });
