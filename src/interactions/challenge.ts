@@ -19,6 +19,7 @@ import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionD
 import { formBody } from '../http/forms.ts';
 import { MFA_MESSAGES, STATUS, entryMessage, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
 import { finishLogin, finishUnmet, notifyLockout, originOf, restartSignIn } from './finish.ts';
+import { offerNewPhone } from './recovered.ts';
 import { evaluatePending, pendingStepUpOf, proofHolderOf, redirectToStep, type PendingStepUp } from './step_up_state.ts';
 
 /** One step of a step-up in progress: the interaction, whose it is, the account and what the decision asks. */
@@ -201,6 +202,8 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
   // More may be needed now (an enrolment after the held factor was proven, a stronger factor): the next step's page.
   const next = (await evaluatePending(ctx, deps, interaction, pending)).decision;
   if ('required' in next && next.required) return redirectToStep(ctx, interaction.uid);
+  // A recovery code most likely means a lost phone: "N codes left — set up your new phone?" before the shop.
+  if (result.remaining !== undefined) return offerNewPhone(ctx, deps, interaction, pending, result.remaining);
   await finishLogin(ctx, deps, interaction, pending);
 }
 

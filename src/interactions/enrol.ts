@@ -358,12 +358,12 @@ export async function submitEnrolRenew(ctx: Context, deps: InteractionDeps): Pro
   await renderFactorStep(ctx, deps, step, factor, { renew: true });
 }
 
-/** POST /interaction/:uid/mfa/continue — after the recovery codes page: back to the shop. */
+/** POST /interaction/:uid/mfa/continue — after the recovery codes page, or "Not now" after a recovery code: back to the shop. */
 export async function submitContinue(ctx: Context, deps: InteractionDeps): Promise<void> {
   const interaction = await loadInteraction(ctx, deps.provider);
   deps.csrf.verify(interaction.uid, formBody(ctx).csrf);
   const pending = pendingStepUpOf(interaction);
-  if (!pending?.enrolled) {
+  if (!pending?.enrolled && !pending?.recovered) {
     redirectToStep(ctx, interaction.uid);
     return;
   }

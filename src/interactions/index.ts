@@ -10,6 +10,7 @@ import { loadInteraction, type InteractionDeps } from './context.ts';
 import { showLogin, submitLogin } from './login.ts';
 import { submitContinue, submitEnrol, submitEnrolMethod, submitEnrolPassword, submitEnrolRenew, submitEnrolSend } from './enrol.ts';
 import { methodChoiceOf, submitChallenge, submitSend } from './challenge.ts';
+import { submitReplace, submitReplaceConfirm, submitReplaceRenew } from './recovered.ts';
 import { showStepUp } from './step_up.ts';
 import { pendingStepUpOf } from './step_up_state.ts';
 
@@ -67,6 +68,9 @@ export function interactionRouter(interactionDeps: InteractionDeps): Router {
   router.post('/:uid/enrol/method', checkUid(), requireForm(), parseForm, (ctx) => submitEnrolMethod(ctx, deps));
   router.post('/:uid/enrol/password', checkUid(), requireForm(), parseForm, (ctx) => submitEnrolPassword(ctx, deps));
   router.post('/:uid/enrol/send', checkUid(), requireForm(), parseForm, (ctx) => submitEnrolSend(ctx, deps));
+  router.post('/:uid/replace', checkUid(), requireForm(), parseForm, (ctx) => submitReplace(ctx, deps));
+  router.post('/:uid/replace/renew', checkUid(), requireForm(), parseForm, (ctx) => submitReplaceRenew(ctx, deps));
+  router.post('/:uid/replace/confirm', checkUid(), requireForm(), parseForm, (ctx) => submitReplaceConfirm(ctx, deps));
   router.post('/:uid/confirm', checkUid(), requireForm(), parseForm, (ctx) => submitConsent(ctx, deps));
   router.post('/:uid/abort', checkUid(), requireForm(), parseForm, (ctx) => submitAbort(ctx, deps));
   return router;

@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import type { InteractionDeps, InteractionDetails } from './context.ts';
 import { renderChallenge } from './challenge.ts';
 import { showEnrolment } from './enrol.ts';
+import { showRecovered } from './recovered.ts';
 import { finishLogin, finishUnmet, restartSignIn } from './finish.ts';
 import { evaluatePending, savePending, type PendingStepUp } from './step_up_state.ts';
 
@@ -18,6 +19,7 @@ export async function showStepUp(
   ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp, options: { save?: boolean } = {},
 ): Promise<void> {
   if (pending.enrolled) return finishLogin(ctx, deps, interaction, pending);
+  if (pending.recovered) return showRecovered(ctx, deps, interaction, pending);
   const evaluation = await evaluatePending(ctx, deps, interaction, pending);
   const { account } = evaluation.facts;
   if (!account || !evaluation.current) return restartSignIn(ctx, deps, interaction);

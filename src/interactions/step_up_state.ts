@@ -33,6 +33,8 @@ export interface PendingStepUp {
   readonly remember?: boolean;
   /** Set once enrolment confirmed a new factor in this interaction: the recovery codes page comes next. */
   readonly enrolled?: { readonly factorId: string };
+  /** Set once a recovery code proved this sign-in: the lost-phone page comes next (`recovered.ts`). */
+  readonly recovered?: { readonly remaining: number };
   /** The enrolment in progress in this interaction (see `enrol.ts`). */
   readonly enrolment?: EnrolmentState;
 }
