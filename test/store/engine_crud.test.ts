@@ -340,6 +340,17 @@ describe('store engine contract: CRUD through mongoose', function () {
     expect(await ids({ tags: { $all: [] } })).to.deep.equal([]);
   });
 
+  it('matches regular expressions in $all as patterns (a string field, or elements of an array)', async function () {
+    const raw = conn.collection('all_patterns');
+    await raw.insertMany([{ _id: 1, title: 'Aristocats', tags: ['onex', 'twox'] }, { _id: 2, title: 'Bambi', tags: ['two'] }] as never);
+    const ids = async (filter: object): Promise<unknown[]> => (await raw.find(filter).sort({ _id: 1 }).toArray()).map((doc) => doc._id);
+    expect(await ids({ title: { $all: [/^Aristo/] } })).to.deep.equal([1]);
+    expect(await ids({ tags: { $all: [/^ONE/i] } })).to.deep.equal([1]);
+    expect(await ids({ tags: { $all: [/^two/] } })).to.deep.equal([1, 2]);
+    expect(await ids({ tags: { $all: [/^two/, 'onex'] } })).to.deep.equal([1]);
+    expect(await ids({ tags: { $all: [/^two/, /x$/] } })).to.deep.equal([1]);
+  });
+
   it('sorts by $natural (insertion order, and reversed)', async function () {
     const raw = conn.collection('natural');
     await raw.insertMany([{ k: 'b' }, { k: 'a' }, { k: 'c' }]);

@@ -204,11 +204,15 @@ export function typeAlias(alias: unknown): string | number {
 /**
  * `$all` as MongoDB defines it (https://www.mongodb.com/docs/manual/reference/operator/query/all/): `{f: {$all: [a, b]}}`
  * is `{$and: [{f: a}, {f: b}]}`, each value (or `$elemMatch`) matched like an equality — so a field that is not an
- * array matches when it equals every value — and an empty list matches nothing. mingo's own `$all` needs an array.
+ * array matches when it equals every value — and an empty list matches nothing. A regular expression in the list
+ * matches as `{f: /re/}` does (a string value or element matching the pattern), not as `$eq` of a regex value.
+ * mingo's own `$all` needs an array.
  */
 const allOperator: QueryOperator = (selector, operand, options) => {
   if (!Array.isArray(operand) || operand.length === 0) return () => false;
-  const clauses = operand.map((item: unknown) => ({ [selector]: isPlainObject(item) && '$elemMatch' in item ? item : { $eq: item } }));
+  const clauses = operand.map((item: unknown) => ({
+    [selector]: (isPlainObject(item) && '$elemMatch' in item) || item instanceof RegExp ? item : { $eq: item },
+  }));
   const query = new Query({ $and: clauses }, options);
   return (doc) => query.test(doc);
 };
