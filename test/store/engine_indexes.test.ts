@@ -190,6 +190,31 @@ describe('store engine contract: indexes', function () {
     }
   });
 
+  it('a hint scans the named index: documents come in its key order, and updateOne/findOneAndUpdate/deleteOne take the first', async function () {
+    const raw = conn.collection('hinted');
+    await raw.createIndex({ qty: -1, name: -1 });
+    await raw.createIndex({ tags: 1 });
+    await raw.insertMany([
+      { _id: 1, name: 'Andrew', qty: 4, tags: ['m', 'z'] },
+      { _id: 2, name: 'Betty', qty: 5, tags: ['b'] },
+      { _id: 3, name: 'Charlie', qty: 4, tags: [] },
+      { _id: 4, name: 'Dora', tags: ['a', 'y'] },
+    ] as never);
+    const ids = (docs: { _id?: unknown }[]): unknown[] => docs.map((doc) => doc._id);
+    expect(ids(await raw.find({}).hint({ qty: -1, name: -1 }).toArray())).to.deep.equal([2, 3, 1, 4]);
+    expect(ids(await raw.find({ qty: { $gte: 4 } }).hint('qty_-1_name_-1').toArray())).to.deep.equal([2, 3, 1]);
+    expect(ids(await raw.aggregate([{ $match: {} }], { hint: { qty: -1, name: -1 } }).toArray())).to.deep.equal([2, 3, 1, 4]);
+    // a multikey index: each document at its smallest element, an empty array first
+    expect(ids(await raw.find({}).hint({ tags: 1 }).toArray())).to.deep.equal([3, 4, 2, 1]);
+    expect(ids(await raw.find({}).hint({ $natural: -1 }).toArray())).to.deep.equal([4, 3, 2, 1]);
+    expect(ids(await raw.find({ _id: { $in: [2, 1, 3] } } as never).sort({ $natural: -1 }).toArray())).to.deep.equal([3, 2, 1]);
+    expect((await raw.findOneAndUpdate({ qty: 4 }, { $set: { x: 1 } }, { hint: { qty: -1, name: -1 } }))?._id).to.equal(3);
+    await raw.updateOne({ qty: 4 }, { $set: { y: 1 } }, { hint: { qty: -1, name: -1 } });
+    expect(ids(await raw.find({ y: 1 }).toArray())).to.deep.equal([3]);
+    await raw.deleteOne({ qty: { $lt: 5 } }, { hint: { qty: -1, name: -1 } });
+    expect(ids(await raw.find({}).sort({ _id: 1 }).toArray())).to.deep.equal([1, 2, 4]);
+  });
+
   it('TTL sweep removes expired documents and keeps live ones (every second after setParameter ttlMonitorSleepSecs: 1)', async function () {
     const Grants = conn.model('TtlGrant', new Schema({ name: String, expiresAt: Date }).index({ expiresAt: 1 }, { expireAfterSeconds: 0 }), 'ttl_grants');
     await Grants.init();

@@ -4,6 +4,7 @@ import type { Catalog } from '../catalog.ts';
 import type { Collection } from '../collection.ts';
 import type { CursorRegistry } from '../cursors.ts';
 import { fail } from '../errors.ts';
+import type { SortSpec } from '../matcher.ts';
 
 export interface CommandContext {
   readonly catalog: Catalog;
@@ -84,16 +85,22 @@ export function refuseLet(value: unknown): void {
 }
 
 /**
- * A hint only changes results when it names a sparse or partial index (or none). Hints naming a complete index
- * (or `$natural`) are accepted as they cannot change the answer.
+ * Checks a `hint` and returns the order it imposes (https://www.mongodb.com/docs/manual/reference/method/cursor.hint/):
+ * a hinted index is scanned in its key order, so documents come back in that order when no sort is given (and
+ * `updateOne`, `deleteOne` or `findOneAndUpdate` without a sort take the first one in it); `{$natural: -1}` scans
+ * in reverse insertion order. Hints naming a sparse or partial index are refused (they would change which
+ * documents match), as are hints naming no index.
  */
-export function checkHint(value: unknown, collection: Collection | undefined): void {
-  if (value === undefined || value === null) return;
-  if (typeof value === 'string' && value.length === 0) return;
-  if (isPlainObject(value) && Object.keys(value).length === 0) return;
-  if (isPlainObject(value) && Object.keys(value).length === 1 && '$natural' in value) return;
+export function checkHint(value: unknown, collection: Collection | undefined): SortSpec | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string' && value.length === 0) return undefined;
+  if (isPlainObject(value) && Object.keys(value).length === 0) return undefined;
+  if (isPlainObject(value) && Object.keys(value).length === 1 && '$natural' in value) {
+    return Number(value.$natural) < 0 ? [['$natural', -1]] : [['$natural', 1]];
+  }
   const index = collection?.indexes.find((candidate) => (typeof value === 'string' ? candidate.name === value
     : isPlainObject(value) && JSON.stringify(candidate.spec.key) === JSON.stringify(value)));
   if (!index) fail('BadValue', 'error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index');
   if (!index.complete) fail('NotImplemented', `the embedded engine does not honour hints naming a sparse or partial index (${index.name})`);
+  return Object.entries(index.spec.key);
 }

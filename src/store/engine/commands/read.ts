@@ -1,7 +1,7 @@
 /** Read commands: find, getMore, killCursors, count, distinct, aggregate. */
 import { Long, cloneValue, isPlainObject, type Doc } from '../bson.ts';
 import { fail } from '../errors.ts';
-import { checkFilter, parseSort, projectDocs, refuseForExpressions, runPipeline, sortDocs } from '../matcher.ts';
+import { checkFilter, parseSort, projectDocs, refuseForExpressions, runPipeline, sortDocs, type SortSpec } from '../matcher.ts';
 import { compareValues, keyOf, pathValues } from '../values.ts';
 import {
   collectionName, checkHint, defineCommand, optionalBool, optionalDoc, optionalInt, refuseCollation, refuseLet,
@@ -21,7 +21,7 @@ const find = defineCommand(['filter', 'sort', 'projection', 'skip', 'limit', 'ba
   refuseCollation(cmd.collation);
   refuseLet(cmd.let);
   const collection = ctx.catalog.get(ctx.db, name);
-  checkHint(cmd.hint, collection);
+  const hint = checkHint(cmd.hint, collection);
   const filter = optionalDoc(cmd, 'filter', 'find') ?? {};
   const limit = optionalInt(cmd, 'limit', 'find');
   if (limit !== undefined && limit < 0) fail('BadValue', 'Limit value must be non-negative');
@@ -30,6 +30,7 @@ const find = defineCommand(['filter', 'sort', 'projection', 'skip', 'limit', 'ba
   const docs = runQuery(collection, {
     filter,
     sort: parseSort(optionalDoc(cmd, 'sort', 'find')),
+    hint,
     skip: optionalInt(cmd, 'skip', 'find') ?? 0,
     ...(limit !== undefined ? { limit } : {}),
   });
@@ -161,12 +162,13 @@ function refuseForMingo(docs: Doc[]): void {
 function runAggregate(cmd: Doc, ctx: CommandContext, name: string): Doc[] {
   const pipeline = checkPipeline(cmd.pipeline);
   const collection = ctx.catalog.get(ctx.db, name);
-  checkHint(cmd.hint, collection);
-  return aggregateOver(collection, pipeline, ctx, optionalDoc(cmd, 'let', 'aggregate'));
+  const hint = checkHint(cmd.hint, collection);
+  return aggregateOver(collection, pipeline, ctx, optionalDoc(cmd, 'let', 'aggregate'), hint);
 }
 
 /** Runs a checked pipeline over a collection (or none: no documents). */
-function aggregateOver(collection: Collection | undefined, pipeline: Doc[], ctx: CommandContext, variables: Doc | undefined): Doc[] {
+function aggregateOver(collection: Collection | undefined, pipeline: Doc[], ctx: CommandContext, variables: Doc | undefined,
+  hint?: SortSpec): Doc[] {
   // A leading $match (and $sort) runs against the collection directly, so indexed equality stays O(1).
   let rest = pipeline;
   let filter: Doc = {};
@@ -175,7 +177,7 @@ function aggregateOver(collection: Collection | undefined, pipeline: Doc[], ctx:
     filter = first.$match;
     rest = rest.slice(1);
   }
-  let docs = runQuery(collection, { filter });
+  let docs = runQuery(collection, { filter, hint });
   const second = rest[0];
   if (second && '$sort' in second) {
     docs = sortDocs(docs, parseSort(second.$sort, '$sort'));

@@ -97,8 +97,8 @@ const update = defineCommand(['updates', 'ordered', 'bypassDocumentValidation', 
     checkArrayFilters(spec, arrayFilters);
     if (multi && spec.kind === 'replace') fail('FailedToParse', 'multi update is not supported for replacement-style update');
     let collection = ctx.catalog.get(ctx.db, name);
-    checkHint(stmt.hint, collection);
-    const matched = runQuery(collection, { filter, ...(multi ? {} : { limit: 1 }) });
+    const hint = checkHint(stmt.hint, collection);
+    const matched = runQuery(collection, { filter, hint, ...(multi ? {} : { limit: 1 }) });
     for (const stored of matched) {
       const next = updatedDocument(stored, spec, filter, arrayFilters);
       n += 1;
@@ -132,8 +132,8 @@ const del = defineCommand(['deletes', 'ordered', 'let'], (cmd, ctx) => {
     const limit = stmt.limit;
     if (limit !== 0 && limit !== 1) fail('FailedToParse', 'The limit field in delete objects must be 0 or 1');
     const collection = ctx.catalog.get(ctx.db, name);
-    checkHint(stmt.hint, collection);
-    for (const doc of runQuery(collection, { filter, ...(limit === 1 ? { limit: 1 } : {}) })) {
+    const hint = checkHint(stmt.hint, collection);
+    for (const doc of runQuery(collection, { filter, hint, ...(limit === 1 ? { limit: 1 } : {}) })) {
       if (collection?.remove(doc)) n += 1;
     }
     if (n > 0) ctx.catalog.touch();
@@ -156,10 +156,10 @@ function findAndModifyRun(cmd: Doc, ctx: CommandContext, name: string): Doc {
   const arrayFilters = arrayFiltersOf(cmd.arrayFilters);
   if (remove && arrayFilters) fail('FailedToParse', 'Cannot specify arrayFilters and remove=true');
   let collection = ctx.catalog.get(ctx.db, name);
-  checkHint(cmd.hint, collection);
+  const hint = checkHint(cmd.hint, collection);
   const spec = hasUpdate ? parseUpdate(cmd.update) : undefined;
   if (spec) checkArrayFilters(spec, arrayFilters);
-  const [stored] = runQuery(collection, { filter, sort: parseSort(optionalDoc(cmd, 'sort', 'findAndModify')), limit: 1 });
+  const [stored] = runQuery(collection, { filter, sort: parseSort(optionalDoc(cmd, 'sort', 'findAndModify')), hint, limit: 1 });
   const shape = (doc: Doc | undefined): Doc | null => (doc ? (projectDocs([doc], fields, filter)[0] ?? null) : null);
   if (remove) {
     if (!stored) return { lastErrorObject: { n: 0 }, value: null };
