@@ -158,6 +158,14 @@ describe('store engine contract: errors and refusals', function () {
       onlyOnEngine(this);
     });
 
+    it('a command MongoDB has and the engine does not run (explain, collMod) fails with NotImplemented (238) naming it', async function () {
+      for (const command of [{ explain: { find: 'items', filter: {} } }, { collMod: 'items', index: { name: '_id_', hidden: true } }]) {
+        const err = await failure(db.command(command));
+        expect(err.code).to.equal(238);
+        expect(err.message).to.contain(`the command '${Object.keys(command)[0]}' is not supported by the embedded engine`);
+      }
+    });
+
     it('transaction fields are refused with IllegalOperation (20), and the driver refuses transactions', async function () {
       const err = await failure(db.command({ insert: 'items', documents: [{ n: 2 }], txnNumber: mongoose.mongo.Long.fromNumber(1), startTransaction: true, autocommit: false }));
       expect(err.code).to.equal(20);

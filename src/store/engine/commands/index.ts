@@ -24,6 +24,14 @@ const GENERIC_FIELDS = new Set(['$db', 'lsid', '$clusterTime', '$readPreference'
 /** Fields that only make sense on a replica set / with transactions. */
 const TRANSACTION_FIELDS = ['txnNumber', 'startTransaction', 'autocommit', 'stmtId', 'stmtIds', 'coordinator'];
 const TRANSACTION_COMMANDS = new Set(['startTransaction', 'commitTransaction', 'abortTransaction']);
+/**
+ * Commands MongoDB has and the engine does not run: refused by name (NotImplemented) rather than answered with
+ * "no such command", which would read as a typo. Anything else unknown fails with CommandNotFound (59).
+ */
+const UNSUPPORTED_COMMANDS = new Set(['explain', 'collMod', 'renameCollection', 'mapReduce', 'validate', 'compact',
+  'dbStats', 'collStats', 'dataSize', 'convertToCapped', 'cloneCollectionAsCapped', 'bulkWrite', 'createSearchIndexes',
+  'dropSearchIndex', 'updateSearchIndex', 'createUser', 'dropUser', 'usersInfo', 'createRole', 'authenticate',
+  'saslStart']);
 
 function checkGeneric(name: string, cmd: Doc, def: CommandDef): void {
   for (const field of TRANSACTION_FIELDS) {
@@ -52,6 +60,7 @@ export function runCommand(cmd: Doc, ctx: Omit<CommandContext, 'db'>, dbOverride
     if (!name) fail('CommandNotFound', 'no such command: empty command document');
     if (TRANSACTION_COMMANDS.has(name)) fail('IllegalOperation', 'Transaction numbers are only allowed on a replica set member or mongos');
     const def = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (!def && UNSUPPORTED_COMMANDS.has(name)) fail('NotImplemented', `the command '${name}' is not supported by the embedded engine`);
     if (!def) fail('CommandNotFound', `no such command: '${name}'`);
     const db = dbOverride ?? cmd.$db;
     if (typeof db !== 'string') fail('FailedToParse', "OP_MSG requests require a $db argument");
