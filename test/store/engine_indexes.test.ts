@@ -190,6 +190,17 @@ describe('store engine contract: indexes', function () {
     }
   });
 
+  it('a lookup through an index returns documents in its order: $in values in key order, equal keys in insertion order', async function () {
+    const raw = conn.collection('looked_up');
+    await raw.createIndex({ k: 1 });
+    await raw.insertMany([{ _id: 3, k: 'b' }, { _id: 1, k: 'a' }, { _id: 2, k: 'a' }, { _id: 4, k: 'c' }] as never);
+    await raw.updateOne({ _id: 1 } as never, { $set: { touched: true } });
+    const ids = (docs: { _id?: unknown }[]): unknown[] => docs.map((doc) => doc._id);
+    expect(ids(await raw.find({ k: 'a' }).toArray())).to.deep.equal([1, 2]);
+    expect(ids(await raw.find({ k: { $in: ['c', 'a', 'b'] } }).toArray())).to.deep.equal([1, 2, 3, 4]);
+    expect(ids(await raw.find({ _id: { $in: [4, 2, 3] } } as never).toArray())).to.deep.equal([2, 3, 4]);
+  });
+
   it('a hint scans the named index: documents come in its key order, and updateOne/findOneAndUpdate/deleteOne take the first', async function () {
     const raw = conn.collection('hinted');
     await raw.createIndex({ qty: -1, name: -1 });

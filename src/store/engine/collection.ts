@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Binary, ObjectId, isPlainObject, type Doc } from './bson.ts';
 import { fail } from './errors.ts';
 import { Index, sameIndex, type IndexSpec } from './indexes.ts';
+import { compareValues } from './values.ts';
 
 const ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: '_id_' };
 /** `$in` lists larger than this are answered by a scan rather than per-value lookups. */
@@ -80,10 +81,27 @@ export class Collection {
         if (combos.length > MAX_LOOKUP_KEYS) break;
       }
       if (combos.length > MAX_LOOKUP_KEYS) continue;
+      // In the index's order, as MongoDB's index scan returns them: keys in BSON order (per field direction),
+      // equal keys in insertion order (the record id's order, which an update keeps).
+      if (combos.length > 1) {
+        const directions = index.fields.map((field) => index.spec.key[field] ?? 1);
+        combos.sort((x, y) => {
+          for (let i = 0; i < directions.length; i++) {
+            const c = compareValues(x[i], y[i]);
+            if (c !== 0) return c * (directions[i] ?? 1);
+          }
+          return 0;
+        });
+      }
       const found = new Set<Doc>();
       for (const combo of combos) {
         const holders = index.lookup(index.lookupKey(combo));
-        if (holders) for (const doc of holders) found.add(doc);
+        if (!holders) continue;
+        if (holders instanceof Set && holders.size > 1) {
+          for (const doc of [...holders].sort((a, b) => (this.seqOf.get(a) ?? 0) - (this.seqOf.get(b) ?? 0))) found.add(doc);
+        } else {
+          for (const doc of holders) found.add(doc);
+        }
       }
       if (!best || found.size < best.length) best = [...found];
       if (best.length <= 1) break;
