@@ -33,8 +33,9 @@ export function runQuery(collection: Collection | undefined, shape: QueryShape):
   const indexOrder = shape.hint && shape.hint.length > 0 && hintNatural === undefined ? shape.hint : undefined;
   const natural = naturalOf(shape.sort) ?? hintNatural;
   const sorted = naturalOf(shape.sort) === undefined && shape.sort && shape.sort.length > 0;
-  // A $natural sort or hint is a collection scan, and a hinted index orders equal keys in natural order: both
-  // read the documents in natural order rather than through an equality lookup.
+  // A $natural sort or hint is a collection scan in insertion order, or its reverse for -1
+  // (https://www.mongodb.com/docs/manual/reference/operator/meta/natural/), and a hinted index orders equal keys
+  // in natural order: both read the documents in natural order rather than through an equality lookup.
   const scan = indexOrder !== undefined || natural !== undefined;
   const candidates = (scan ? undefined : collection.candidates(shape.filter)) ?? collection.all();
   const source = natural === -1 ? candidates.reverse() : candidates;
