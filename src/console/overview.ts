@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import { signInMfaEnabled } from '../accounts/accounts.ts';
 import { listEvents } from '../audit/audit_log.ts';
 import { LEVEL } from '../policy/acr.ts';
+import { replaceable } from './add_method.ts';
 import { ACCOUNT_PATH } from './client.ts';
 import { describeEvents } from './events.ts';
 import type { ConsoleKit } from './kit.ts';
@@ -18,6 +19,8 @@ export const ACCOUNT_NOTICES = {
   sign_in_mfa_enabled: 'From now on every sign-in asks for a code.',
   sign_in_mfa_disabled: 'Sign-in no longer asks for a code (shops may still ask for one, e.g. to pay by invoice).',
   already_enrolled: 'This method is already set up.',
+  not_enrolled: 'This method is not set up: add it instead.',
+  factor_replaced: "Your authenticator app was replaced: only the new phone's codes work now.",
   reauth_cancelled: 'The confirmation was cancelled; nothing was changed.',
   password_changed: 'Your password was changed. Your other devices were signed out and need the new password.',
 } as const;
@@ -47,6 +50,7 @@ export function overviewRoutes(router: Router, kit: ConsoleKit): void {
         since: since ? since.toISOString().slice(0, 10) : undefined,
         sinceIso: since?.toISOString(),
         canAdd: !enrolled && factor.enrol?.confirm !== undefined,
+        canReplace: enrolled && replaceable(factor),
       };
     }));
     const backup = kit.backupFactor();

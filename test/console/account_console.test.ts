@@ -4,7 +4,7 @@ import { createMethodChoice } from '../../src/factors/method_choice.ts';
 import { ACR, LEVEL } from '../../src/policy/acr.ts';
 import { signInMfaEnabled } from '../../src/accounts/accounts.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
-import { enrolTotp } from '../factors/support.ts';
+import { appCode, enrolTotp } from '../factors/support.ts';
 import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, Shop, findForm } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
@@ -88,6 +88,42 @@ describe('account console: security settings', function () {
     const events = (await listEvents(server.conn, customer.id)).map((event) => event.event);
     expect(events).to.include.members(['factor_added', 'sign_in_mfa_enabled']);
     expect(overview.html).to.include('Sign-in method added: Authenticator app');
+  });
+
+  it('replaces the authenticator app in one action (a new phone): the old app works until the new one is confirmed, then only the new one', async function () {
+    const customer = await newCustomer(server, 'phoebe');
+    customer.totpSecret = await enrolTotp(server.factors.get('totp') as TotpFactor, customer);
+    const oldSecret = customer.totpSecret;
+    const browser = new Browser();
+    const overview = await signInConsole(server, browser, customer, clock);
+    expect(overview.html).to.include('Replace authenticator app (new phone)');
+    clock.tick(6 * 60_000);
+    const { page: start, reauthenticated } = await submitWithReauth(browser, overview, '/account/methods/totp/replace', customer, clock);
+    expect(reauthenticated).to.equal(true);
+    expect(start.url).to.equal(`${server.issuer}/account/methods/totp/replace`);
+    expect(start.html).to.include('Replace authenticator app').and.include('id="replace-note"');
+    const qr = await browser.submit(findForm(start, '/account/methods/totp/replace'));
+    const newSecret = manualKeyOf(qr);
+    expect(newSecret).to.not.equal(oldSecret);
+    // until the new one is confirmed, the old app is the account's app
+    const totp = server.factors.get('totp') as TotpFactor;
+    clock.tick(30_000);
+    expect((await totp.verify(customer.id, await appCode(oldSecret))).ok).to.equal(true);
+    const wrong = await browser.submit(findForm(qr, 'confirm-form'), { code: '' });
+    expect(wrong.status).to.equal(400);
+    const done = await browser.submit(findForm(wrong, 'confirm-form'), { code: await nextCode(clock, newSecret) });
+    expect(done.url).to.equal(`${server.issuer}/account?done=factor_replaced`);
+    expect(done.html).to.include('Your authenticator app was replaced');
+    expect(done.html).to.include('data-method="totp" data-enrolled="true"');
+    clock.tick(30_000);
+    expect((await totp.verify(customer.id, await appCode(oldSecret))).ok, 'the old phone still works').to.equal(false);
+    expect((await totp.verify(customer.id, await appCode(newSecret))).ok).to.equal(true);
+    const added = (await listEvents(server.conn, customer.id)).find((event) => event.event === 'factor_added');
+    expect(added?.details).to.include({ replaced: true });
+    // replacing a method that is not set up, or one that is not replaceable, is refused
+    const notSetUp = await browser.go(`${server.issuer}/account/methods/email_code/replace`);
+    expect(notSetUp.status).to.equal(400);
+    expect(notSetUp.html).to.include("This sign-in method does not exist");
   });
 
   it('adds email codes: the code goes to the masked address, then the method is active; primary choice is stored', async function () {
