@@ -57,7 +57,7 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(requestLog(logger));
   app.use(httpMetrics(metrics));
-  app.use(errorBoundary({ views, logger }));
+  app.use(errorBoundary({ views, logger, support: config.support }));
   app.use(securityHeaders());
   app.use(health.routes());
   app.use(metricsRouter(metrics, { token: config.metricsToken }).routes());

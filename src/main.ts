@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     // The ready server is built on the plugin API, as an existing deployment would use it.
     const views = createViews();
     const stepUp = createStepUp({
-      conn: store.conn, issuer: config.issuer, issuerName: config.issuerName, secrets, mailer, views, logger,
+      conn: store.conn, issuer: config.issuer, issuerName: config.issuerName, secrets, mailer, views, logger, support: config.support,
       // The console calls the token endpoint of this very process, never through the public issuer URL.
       tokenEndpoint: `http://${loopbackHost(config.host)}:${config.port}/token`,
     });

@@ -43,6 +43,7 @@ import { keepOfflineAccessAsked } from './provider/offline_access.ts';
 import { INTERACTION_PATH } from './policy/interaction.ts';
 import { applyStepUp, proofsKeepMsOf } from './provider/step_up_configuration.ts';
 import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
+import type { SupportContact } from './shared/support.ts';
 import { ensureRateWindowIndexes } from './security/rate_windows.ts';
 import { ensureResetLinkIndexes } from './accounts/password_reset_links.ts';
 import { PASSWORD_RESET_PATH, passwordResetPages } from './password_reset/pages.ts';
@@ -67,6 +68,8 @@ export interface StepUpOptions {
    * no notification mail (audit records are still written by the pages that have them).
    */
   readonly mailer?: Mailer;
+  /** Where customers get help (`SUPPORT_URL` / `SUPPORT_EMAIL` of the ready server): linked where they may be stuck. */
+  readonly support?: SupportContact;
   /**
    * The provider's issuer URL. With it the customers' security console is served at `/account` (`configure` adds
    * its OIDC client, `account-console`) and notification mails link to it.
@@ -178,15 +181,16 @@ export function createStepUp(options: StepUpOptions): StepUp {
         events,
         proofsKeepMs,
         passwordResetPath: issuer && options.mailer ? PASSWORD_RESET_PATH : undefined,
+        support: options.support,
       });
-      const pages = compose([errorBoundary({ views, logger }), securityHeaders(), router.routes() as Middleware, router.allowedMethods() as Middleware]);
+      const pages = compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(), router.routes() as Middleware, router.allowedMethods() as Middleware]);
       const accountPages = issuer
-        ? compose([errorBoundary({ views, logger }), securityHeaders(), accountConsole({
+        ? compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(), accountConsole({
           provider, conn, issuer, factors, events, logger: logger.child({ component: 'account' }), tokenEndpoint: options.tokenEndpoint, views,
         })])
         : undefined;
       const resetPages = issuer && options.mailer
-        ? compose([errorBoundary({ views, logger }), securityHeaders(), passwordResetPages({
+        ? compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(), passwordResetPages({
           provider, conn, views, events, factors, mailer: options.mailer, issuerName, issuer, signInPath: ACCOUNT_PATH,
           logger: logger.child({ component: 'password_reset' }),
         })])

@@ -8,6 +8,7 @@ import { parseKeyRing, type KeyRing } from './key_ring.ts';
 import { MAIL_REQUIRED_IN_PRODUCTION, SMTP_URL_SETTING, formatFrom, parseSmtpUrl } from './mail_settings.ts';
 import { parseConfiguredKeys, type ProviderKeys } from './provider_keys.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.ts';
+import type { SupportContact } from '../shared/support.ts';
 
 
 /** Default retention of audit records: 400 days (a year of history plus a margin for yearly reviews). */
@@ -128,6 +129,12 @@ export interface Config {
   readonly mfaPepper: Buffer | undefined;
   /** `METRICS_TOKEN`: when set (≥ 16 characters), `/metrics` requires `Authorization: Bearer <token>`; default open. */
   readonly metricsToken: string | undefined;
+  /**
+   * Where customers get help, shown on the pages where they may be stuck (a locked second factor, a blocked sign-in,
+   * a lost phone, an error): `SUPPORT_URL` (an https page; http only outside production) and/or `SUPPORT_EMAIL`.
+   * Without either the pages say "the shop's customer support".
+   */
+  readonly support: SupportContact;
 }
 
 /** Thrown by {@link loadConfig}; `problems` lists every invalid or missing key, one sentence each. */
@@ -193,6 +200,9 @@ const fields = {
   AUDIT_RETENTION_DAYS: z.string().trim().toLowerCase()
     .refine((v) => v === 'forever' || (/^\d{1,4}$/.test(v) && Number(v) <= 3650), 'must be a whole number of days from 1 to 3650, or 0 / forever to keep records forever')
     .transform((v) => (v === 'forever' || Number(v) === 0 ? null : Number(v))),
+  SUPPORT_URL: z.string().trim().max(2000).url('must be an absolute URL (https://shop.example/help)')
+    .refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL'),
+  SUPPORT_EMAIL: z.string().trim().max(254).email('must be an email address (help@shop.example)'),
   METRICS_TOKEN: z.string().trim().min(MIN_METRICS_TOKEN_LENGTH, `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`)
     .refine((v) => /^[\x21-\x7e]+$/.test(v), 'must be printable ASCII without spaces (it is sent as a Bearer token)'),
 } as const;
@@ -379,6 +389,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   }
 
   const metricsToken = read('METRICS_TOKEN');
+  const supportUrl = read('SUPPORT_URL');
+  if (supportUrl !== undefined && production && !supportUrl.toLowerCase().startsWith('https://')) {
+    problems.push('SUPPORT_URL: must be an https URL when NODE_ENV=production');
+  }
+  const supportEmail = read('SUPPORT_EMAIL');
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -403,5 +418,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     factorKeys,
     mfaPepper,
     metricsToken,
+    support: { url: supportUrl, email: supportEmail },
   });
 }

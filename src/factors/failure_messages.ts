@@ -9,7 +9,7 @@ export const MFA_MESSAGES = {
   invalid_code: 'Invalid authentication code — try again with a new code.',
   code_replayed: 'This code was already used. Wait for the next code in your app and enter it.',
   locked: 'Too many wrong codes. Try again in {minutes}.',
-  locked_permanent: 'Your second factor is locked after too many wrong codes. Use a recovery code, or contact customer support.',
+  locked_permanent: 'Your second factor is locked after too many wrong codes. Use a recovery code, or ask support to unlock it.',
   expired: 'This code has expired. Request a new code.',
   too_many_tries: 'This code was entered wrongly too often. Request a new code.',
   too_many_codes: 'Too many codes were sent. Try again in {minutes}, or use another method.',

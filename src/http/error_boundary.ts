@@ -3,6 +3,7 @@ import { AppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Views } from './views.ts';
 import { renderPage } from './pages.ts';
+import { supportLocals, type SupportContact } from '../shared/support.ts';
 
 /** What the boundary answers with: an HTTP status, a stable lower_snake_case code and a message safe to show. */
 export interface PublicError {
@@ -51,7 +52,7 @@ export function toPublicError(err: unknown): PublicError {
  * 500 page — never a stack trace. Unrouted paths get the 404 page. Nested in another boundary (the step-up pages'
  * own, inside the server's), only the outer one acts.
  */
-export function errorBoundary(deps: { views: Views; logger: Logger }): Middleware {
+export function errorBoundary(deps: { views: Views; logger: Logger; support?: SupportContact | undefined }): Middleware {
   const { views, logger } = deps;
   return async function errorBoundaryMiddleware(ctx, next) {
     if (ctx.state.errorBoundary === true) return next();
@@ -74,6 +75,8 @@ export function errorBoundary(deps: { views: Views; logger: Logger }): Middlewar
       ctx.body = { error: failure.code, error_description: failure.message };
       return;
     }
-    renderPage(ctx, views, 'error', { title: failure.heading, heading: failure.heading, message: failure.message, code: failure.code }, failure.status);
+    renderPage(ctx, views, 'error', {
+      title: failure.heading, heading: failure.heading, message: failure.message, code: failure.code, support: supportLocals(deps.support),
+    }, failure.status);
   };
 }

@@ -105,6 +105,22 @@ export async function renderChallenge(ctx: Context, deps: InteractionDeps, step:
     return;
   }
   const csrf = deps.csrf.tokenFor(interaction.uid);
+  const backups = new Set(deps.factors?.backup ?? []);
+  if (form.message?.id === 'locked' || form.message?.id === 'locked_permanent') {
+    // The primary methods share one attempt budget, the backups keep their own: offer only what still works.
+    const offers = others.filter((factor) => backups.has(factor) !== backups.has(current));
+    renderInteractionPage(ctx, deps, interaction, 'mfa_locked', {
+      title: 'Too many wrong codes',
+      clientName: await clientNameOf(deps.provider, interaction),
+      csrf,
+      ways: offers.map((factor) => ({ id: factor.id, label: backups.has(factor) ? factor.offer ?? factor.label : factor.label })),
+      // A lock that ends: the same method again once it has.
+      retryUrl: form.message.id === 'locked' ? `/interaction/${interaction.uid}?method=${encodeURIComponent(current.id)}` : undefined,
+      error: form.message.text,
+      errorId: form.message.id,
+    }, form.status ?? 429);
+    return;
+  }
   const destination = current.destination?.(account);
   const methodHtml = renderFactorPart(deps.views, current, 'challenge', {
     stage: 'challenge',
@@ -117,7 +133,6 @@ export async function renderChallenge(ctx: Context, deps: InteractionDeps, step:
     ...(form.sentTo ? { sent: { to: form.sentTo, resendInSeconds: 0 } } : {}),
     ...(form.message ? { error: form.message.text } : {}),
   });
-  const backups = new Set(deps.factors?.backup ?? []);
   renderInteractionPage(ctx, deps, interaction, 'mfa_challenge', {
     title: 'Two-factor authentication',
     clientName: await clientNameOf(deps.provider, interaction),

@@ -11,6 +11,7 @@ import type { CsrfTokens } from './csrf.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import type { MethodChoice } from '../factors/method_choice.ts';
 import type { SecurityEvents } from '../security/events.ts';
+import { supportLocals, type SupportContact } from '../shared/support.ts';
 
 /** What every interaction step needs. */
 export interface InteractionDeps {
@@ -32,6 +33,8 @@ export interface InteractionDeps {
   proofsKeepMs?: number | undefined;
   /** The page that asks for a password reset by email, when the deployment offers one (linked from the sign-in). */
   passwordResetPath?: string | undefined;
+  /** Where customers get help (linked on the pages where they may be stuck). */
+  support?: SupportContact | undefined;
 }
 
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -73,7 +76,7 @@ export async function clientNameOf(provider: Provider, interaction: InteractionD
  */
 export function renderInteractionPage(
   ctx: Context,
-  deps: Pick<InteractionDeps, 'views'>,
+  deps: Pick<InteractionDeps, 'views' | 'support'>,
   interaction: InteractionDetails,
   view: string,
   locals: Record<string, unknown> & { title: string },
@@ -81,7 +84,7 @@ export function renderInteractionPage(
 ): void {
   const redirectUri = interaction.params.redirect_uri;
   if (typeof redirectUri === 'string') allowFormActions(ctx, [redirectUri]);
-  renderPage(ctx, deps.views, view, { uid: interaction.uid, ...locals }, status);
+  renderPage(ctx, deps.views, view, { uid: interaction.uid, support: supportLocals(deps.support), ...locals }, status);
 }
 
 /** What a step hands to oidc-provider (`login`, `consent`, `error`, or our own keys between the pages). */

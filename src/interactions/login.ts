@@ -18,7 +18,7 @@ export const LOGIN_MESSAGES = {
   /** The same for every email, registered or not; `{minutes}` is the wait. */
   too_many_attempts: 'Too many attempts. Try again in {minutes}.',
   /** 100 consecutive failures (NIST SP 800-63B §5.2.2): only support lifts it, or a password reset where offered. */
-  too_many_attempts_blocked: 'Too many attempts. Sign-in with this email address is blocked: contact customer support.',
+  too_many_attempts_blocked: 'Too many attempts. Sign-in with this email address is blocked until support unblocks it.',
   too_many_attempts_blocked_reset: 'Too many attempts. Sign-in with this email address is blocked until you reset your password.',
 } as const;
 export type LoginMessageId = keyof typeof LOGIN_MESSAGES;
@@ -53,6 +53,7 @@ async function renderLogin(
     email: form.email ?? loginHint,
     remember: form.remember === true,
     error: form.message ? loginMessage(form.message, form.minutes) : undefined,
+    blocked: form.message === 'too_many_attempts_blocked' || form.message === 'too_many_attempts_blocked_reset',
     passwordResetUrl: deps.passwordResetPath ? `${deps.passwordResetPath}?interaction=${encodeURIComponent(interaction.uid)}` : undefined,
   }, status);
 }

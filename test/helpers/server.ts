@@ -178,7 +178,7 @@ export async function startTestServer(label: string, options: TestServerOptions 
   };
 
   const views = createViews();
-  const stepUp = createStepUp({ conn, issuer, issuerName: config.issuerName, factors, views, logger, ...(mailer ? { mailer } : {}) });
+  const stepUp = createStepUp({ conn, issuer, issuerName: config.issuerName, factors, views, logger, support: config.support, ...(mailer ? { mailer } : {}) });
   await stepUp.ensureIndexes(); // as main.ts: every TTL index in place before the first request
   const provider = createProvider({ config, logger }, stepUp.configure(buildProviderConfiguration({ config, conn, keys, views })));
   const extraRouters = [];

@@ -16,7 +16,7 @@ import { Browser, findForm, signIn, useShop, type Page } from '../helpers/shop.t
 import { isChallenge, manualKeyOf, nextCode, submitCode } from '../helpers/step_up.ts';
 
 describe('lost phone: a recovery code, then a new phone set up in the same sign-in', function () {
-  const server = useTestServer('lost_phone', { mailer: 'config' });
+  const server = useTestServer('lost_phone', { mailer: 'config', env: { SUPPORT_URL: 'https://help.shop.example/sign-in', SUPPORT_EMAIL: 'help@shop.example' } });
   const shop = useShop(server);
   const clock = useFrozenClock();
 
@@ -122,5 +122,21 @@ describe('lost phone: a recovery code, then a new phone set up in the same sign-
     });
     expect(refused.status).to.equal(303);
     expect(refused.html).to.not.include('manual-key');
+  });
+
+  it('the lockout page offers only what still works (the recovery codes), the way back after the wait, and support as links', async function () {
+    const customer = await customerWithApp('lockedout');
+    const browser = new Browser([server.clients.firstParty.redirectUri]);
+    const pending = await shop.startLogin({ acr_values: ACR.mfaApp });
+    let page = await browser.submit(findForm(await browser.go(pending.url.href), '/login'), { email: customer.email, password: customer.password });
+    for (let i = 0; i < 5 && page.status !== 429; i += 1) page = await submitCode(browser, page, '000000');
+    expect(page.status).to.equal(429);
+    expect(page.html).to.include('Too many wrong codes').and.not.include('autocomplete="one-time-code"');
+    expect(page.html).to.include('data-offer="recovery_code"').and.include('Use a recovery code');
+    expect(page.html).to.include('href="https://help.shop.example/sign-in"').and.include('href="mailto:help@shop.example"');
+    const offer = /href="([^"]+)" data-offer="recovery_code"/.exec(page.html)?.[1] as string;
+    const recoveryPage = await browser.go(new URL(offer.replace(/&amp;/g, '&'), server.issuer).href);
+    const recovered = await browser.submit(findForm(recoveryPage, '/mfa'), { code: customer.codes[0] as string });
+    expect(recovered.html).to.include('You signed in with a recovery code').and.include('Set up my new phone');
   });
 });

@@ -49,10 +49,12 @@ describe('second-factor pages: failures, CSRF and security notifications', funct
     expect(page.status).to.equal(400);
     expect(page.html).to.include('already used');
 
-    for (let i = 0; i < 5; i += 1) page = await submitCode(browser, page, await wrongCode(server.totpSecrets.fred));
+    for (let i = 0; i < 5 && page.status !== 429; i += 1) page = await submitCode(browser, page, await wrongCode(server.totpSecrets.fred));
     expect(page.status).to.equal(429);
     expect(page.html).to.match(/Try again in \d+ minutes?/);
-    expect(isChallenge(page)).to.equal(true);
+    // the lockout page offers only what still works: no code field for the locked app, a way back after the wait
+    expect(page.html).to.include('Too many wrong codes').and.include('id="retry"').and.include('id="support"');
+    expect(isChallenge(page)).to.equal(false);
     expect(mailsTo(server.mfaAccounts.fred.email).length).to.be.greaterThan(0);
     const events = await listEvents(server.conn, server.mfaAccounts.fred.id);
     expect(events.map((event) => event.event)).to.include('account_locked');
@@ -114,7 +116,9 @@ describe('second-factor pages: failures, CSRF and security notifications', funct
     const challenge = await browser.go(`${pending.url.href}`);
     const link = /href="([^"]*\?method=[^"]+)">Use a recovery code/.exec(challenge.html)?.[1] as string;
     const recoveryPage = await browser.go(new URL(link.replace(/&amp;/g, '&'), server.issuer).href);
-    const done = await browser.submit(findForm(recoveryPage, '/mfa'), { code: codes[0] });
+    const recovered = await browser.submit(findForm(recoveryPage, '/mfa'), { code: codes[0] });
+    expect(recovered.html).to.include('You have 9 recovery codes left');
+    const done = await browser.submit(findForm(recovered, 'continue-form'));
     expect(done.status).to.equal(0);
     expect(mailsTo(server.mfaAccounts.ivan.email).some((mail) => /recovery code/i.test(mail.subject))).to.equal(true);
     const events = await listEvents(server.conn, server.mfaAccounts.ivan.id);

@@ -198,7 +198,9 @@ describe('security notifications: each event mails the account holder through SM
     const link = /href="([^"]*\?method=[^"]+)">Use a recovery code/.exec(challenge.html)?.[1];
     if (!link) throw new Error(`no "Use a recovery code" link:\n${challenge.html.slice(0, 1500)}`);
     const recoveryPage = await browser.go(new URL(link.replace(/&amp;/g, '&'), server.issuer).href);
-    const done = await submitCode(browser, recoveryPage, used);
+    const recovered = await submitCode(browser, recoveryPage, used);
+    expect(recovered.html).to.include('You have 9 recovery codes left');
+    const done = await browser.submit(findForm(recovered, 'continue-form'));
     expect(done.status, done.html.slice(0, 600)).to.equal(0);
     expect(scopesOf(await shop.finishLogin(pending, done.url))).to.include('invoice');
 
@@ -233,6 +235,7 @@ describe('security notifications: each event mails the account holder through SM
     expect(mailsTo(carol.email), 'no lock mail before the lock').to.have.length(0);
     // … the fifth locks the second factor for a minute
     wrong.push(await wrongCode(secret));
+    const challenge = page;
     page = await submitCode(browser, page, wrong[4] as string);
     expect(page.status).to.equal(429);
     expect(page.html).to.match(/Try again in \d+ minutes?/);
@@ -254,7 +257,7 @@ describe('security notifications: each event mails the account holder through SM
     expectContext(mail, record, carol.name);
 
     // a sixth wrong code while locked is refused and does not mail again
-    page = await submitCode(browser, page, await wrongCode(secret));
+    page = await submitCode(browser, challenge, await wrongCode(secret));
     expect(page.status).to.equal(429);
     expect(mailsTo(carol.email)).to.have.length(1);
   });
