@@ -143,6 +143,20 @@ describe('loadConfig', function () {
     expect(problems).to.have.length(2);
   });
 
+  it('reads where customers get support, and refuses a bad address, a non-http page and plain http in production', function () {
+    expect(loadConfig({}).support).to.deep.equal({ url: undefined, email: undefined });
+    expect(loadConfig({ SUPPORT_URL: ' https://help.shop.example/sign-in ', SUPPORT_EMAIL: 'help@shop.example' }).support)
+      .to.deep.equal({ url: 'https://help.shop.example/sign-in', email: 'help@shop.example' });
+    expect(loadConfig({ SUPPORT_URL: 'http://localhost:8080/help' }).support.url, 'http outside production').to.equal('http://localhost:8080/help');
+    const problems = problemsOf({ SUPPORT_URL: 'javascript:alert(1)', SUPPORT_EMAIL: 'not an address' });
+    expect(problems.some((p) => p.startsWith('SUPPORT_URL'))).to.equal(true);
+    expect(problems.some((p) => p.startsWith('SUPPORT_EMAIL'))).to.equal(true);
+    const production = problemsOf({
+      NODE_ENV: 'production', MONGODB_URI: 'mongodb://mongo:27017/oidc_stepup', ...productionKeys(), ...productionSecrets(), SUPPORT_URL: 'http://help.shop.example',
+    });
+    expect(production).to.deep.equal(['SUPPORT_URL: must be an https URL when NODE_ENV=production']);
+  });
+
   it('a complete production configuration loads, listening on all interfaces, without the dev seed', function () {
     const secrets = productionSecrets();
     const config = loadConfig({
