@@ -153,7 +153,9 @@ describe('the acr answer: the strongest requested value the sign-in satisfies', 
     ] as const) {
       const browser = new Browser([SHOP]);
       const { pending, page } = await challenge(browser, who, params);
-      const done = await submitCode(browser, await withMethod(browser, page, recovery), code as string);
+      const recovered = await submitCode(browser, await withMethod(browser, page, recovery), code as string);
+      expect(recovered.html).to.include('You signed in with a recovery code');
+      const done = await browser.submit(findForm(recovered, 'continue-form'));
       expect(done.status).to.equal(0);
       expect((await shop.finishLogin(pending, done.url)).claims()?.acr).to.equal(expected);
     }
