@@ -23,11 +23,11 @@
  */
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { verifyLogin } from '../accounts/accounts.ts';
-import { proveFactor, provePassword } from '../authentication/request_state.ts';
+import { setSignInMfa, verifyLogin } from '../accounts/accounts.ts';
+import { accountFacts, proveFactor, provePassword } from '../authentication/request_state.ts';
 import { isWellFormed, type EnrolBeginSuccess, type Factor, type FactorAccount } from '../factors/contract.ts';
 import { renderFactorPart } from '../http/pages.ts';
-import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps } from './context.ts';
+import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
 import { codeForm, postStep, renderChallenge, type Step } from './challenge.ts';
 import { STATUS, entryMessage, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
@@ -83,10 +83,23 @@ function withEnrolment(pending: PendingStepUp, factor: Factor, progress: { codeS
   return { ...pending, enrolment: { factorId: factor.id, ...(progress.codeSent ? { codeSent: true } : {}) } };
 }
 
+/** Why this sign-in asks for two-factor authentication, in the customer's words (the decision's reason). */
+function whyText(step: Step, clientName: string): string {
+  const shop = clientName || 'The shop';
+  switch ('reason' in step.evaluation.decision ? step.evaluation.decision.reason : undefined) {
+    case 'company_policy': return 'Your company requires two-factor authentication (2FA): besides your password, a 6-digit code at every sign-in.';
+    case 'step_up_scope': return 'Paying by invoice needs two-factor authentication (2FA): besides your password, a 6-digit code when you pay by invoice.';
+    case 'every_sign_in': return 'You asked for a code at every sign-in, and your account has no way left to get one: set up two-factor authentication (2FA) again.';
+    default: return `${shop} asks for two-factor authentication (2FA): besides your password, a 6-digit code.`;
+  }
+}
+
 async function commonLocals(deps: InteractionDeps, step: Step) {
+  const clientName = await clientNameOf(deps.provider, step.interaction);
   return {
     title: 'Set up two-factor authentication',
-    clientName: await clientNameOf(deps.provider, step.interaction),
+    clientName,
+    why: whyText(step, clientName),
     csrf: deps.csrf.tokenFor(step.interaction.uid),
   };
 }
@@ -336,10 +349,14 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
   const backup = deps.factors?.enrollableFactors(step.level, 'backup')[0];
   const issued = backup?.enrol ? await backup.enrol.begin(factorAccount(account), { initial: true, binding: interaction.uid }) : undefined;
   const csrf = deps.csrf.tokenFor(interaction.uid);
+  // Asked at every sign-in already (a forced company, the customer's own switch), or offered here: the customer chooses.
+  const everySignIn = step.evaluation.facts.companyPolicy === 'forced' || account.signInMfa;
   renderInteractionPage(ctx, deps, interaction, 'mfa_recovery_codes', {
     title: 'Two-factor authentication is set up',
     clientName: await clientNameOf(deps.provider, interaction),
     csrf,
+    everySignIn,
+    offerEverySignIn: !everySignIn,
     factorLabel: factor.label,
     destination: factor.destination?.(factorAccount(account)),
     backupHtml: backup && issued?.ok ? renderFactorPart(deps.views, backup, 'enrol', { stage: 'pending', csrf, actions: {}, enrolment: issued.view }) : undefined,
@@ -367,5 +384,14 @@ export async function submitContinue(ctx: Context, deps: InteractionDeps): Promi
     redirectToStep(ctx, interaction.uid);
     return;
   }
+  if (pending.enrolled && formBody(ctx).every_sign_in === 'on') await askEverySignIn(ctx, deps, interaction, pending);
   await finishLogin(ctx, deps, interaction, pending);
+}
+
+/** "Also ask for a code at every sign-in", chosen after setting up the first method in a shop's sign-in. */
+async function askEverySignIn(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp): Promise<void> {
+  const { account } = await accountFacts(deps, ctx.req, pending.accountId);
+  if (!account || account.signInMfa) return;
+  await setSignInMfa(deps.conn, account.id, true);
+  await deps.events.record(originOf(ctx, interaction), { kind: 'sign_in_mfa_enabled', account, details: { reason: 'enrolment' } });
 }
