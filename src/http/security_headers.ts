@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Middleware } from 'koa';
 import helmet from 'koa-helmet';
 
@@ -22,6 +22,20 @@ export function allowFormActions(ctx: StateCarrier, urls: readonly string[]): vo
     }
   }
   ctx.state.formActionOrigins = origins;
+}
+
+/**
+ * Lets the page being rendered run one inline script, `source` exactly: its SHA-256 joins CSP `script-src` (CSP Level 3
+ * hash sources, as oidc-provider does for its own auto-submitting pages). Returns the source for the page to embed.
+ */
+export function allowInlineScript(ctx: { response: { get(field: string): unknown }; set(field: string, value: string): void }, source: string): string {
+  const hash = `'sha256-${createHash('sha256').update(source, 'utf8').digest('base64')}'`;
+  const csp = ctx.response.get('Content-Security-Policy');
+  if (typeof csp === 'string' && csp) {
+    ctx.set('Content-Security-Policy', csp.split(';').map((directive) => directive.trim())
+      .map((directive) => (directive.startsWith('script-src') ? `${directive} ${hash}` : directive)).join('; '));
+  }
+  return source;
 }
 
 function contentSecurityPolicy(nonce: string, formActions: readonly string[]): string {

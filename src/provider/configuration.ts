@@ -14,7 +14,7 @@ import Provider, {
 } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { Views } from '../http/views.ts';
-import { allowFormActions } from '../http/security_headers.ts';
+import { allowFormActions, allowInlineScript } from '../http/security_headers.ts';
 import type { Logger } from '../shared/logger.ts';
 import { createMongoAdapter } from './adapter.ts';
 import type { ProviderKeys } from './keys.ts';
@@ -27,6 +27,9 @@ export interface ProviderDeps {
 }
 
 /** The CSP nonce of the current response (set by the security-headers middleware; a fresh one otherwise). */
+/** The sign-out page's one script when the shop's request names the signed-in customer: it confirms the form. */
+const AUTO_SUBMIT_LOGOUT = "document.addEventListener('DOMContentLoaded',function(){document.getElementById('op.logoutForm').submit()})";
+
 export function cspNonceOf(ctx: { state: Record<string, unknown> }): string {
   if (typeof ctx.state.cspNonce !== 'string') ctx.state.cspNonce = randomBytes(16).toString('base64');
   return ctx.state.cspNonce as string;
@@ -113,12 +116,18 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
         logoutSource(ctx, form) {
           const target = ctx.oidc.params?.post_logout_redirect_uri;
           if (typeof target === 'string') allowFormActions(ctx, [target]);
+          // The shop's request names this very customer (a valid id_token_hint for the session's account, checked by
+          // oidc-provider): no question, the browser confirms by itself (OIDC RP-Initiated Logout §2 leaves asking
+          // to the provider); without script, one button. Anyone else's request is asked about.
+          const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sub?: unknown } } | undefined;
+          const named = hint?.payload?.sub !== undefined && hint.payload.sub === ctx.oidc.session?.accountId;
           ctx.type = 'html';
           ctx.body = views.render('logout', {
             title: 'Sign out',
             cspNonce: cspNonceOf(ctx),
             form,
             clientName: ctx.oidc.client?.clientName,
+            autoSubmit: named ? allowInlineScript(ctx, AUTO_SUBMIT_LOGOUT) : undefined,
           });
         },
         postLogoutSuccessSource(ctx) {

@@ -104,4 +104,34 @@ describe('password login in a real browser (headless Chromium)', function () {
     const tokens = await partner.finishLogin(pending, page.url());
     expect(tokens.claims()?.sub).to.equal(server.accounts.bob.id);
   });
+
+  it('a shop signing out the customer it names (id_token_hint) returns to the shop without a question', async function () {
+    const shop = await Shop.discover(server.issuer, server.clients.firstParty);
+    const pending = await shop.startLogin();
+    await chromium.context.clearCookies();
+    const page = await chromium.context.newPage();
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    await page.goto(pending.url.href);
+    await page.getByLabel('Email').fill(server.accounts.alice.email);
+    await page.getByLabel('Password').fill(server.accounts.alice.password);
+    await Promise.all([
+      page.waitForURL((url) => url.href.startsWith(server.clients.firstParty.redirectUri)),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
+    const tokens = await shop.finishLogin(pending, page.url());
+    const logout = new URL(`${server.issuer}/session/end`);
+    logout.search = new URLSearchParams({
+      id_token_hint: tokens.id_token as string, post_logout_redirect_uri: server.clients.firstParty.postLogoutRedirectUri, state: 'bye',
+    }).toString();
+    await page.goto(logout.href);
+    await page.waitForURL((url) => url.href.startsWith(server.clients.firstParty.postLogoutRedirectUri));
+    expect(new URL(page.url()).searchParams.get('state')).to.equal('bye');
+    expect(problems, 'console errors (a CSP violation would show here)').to.deep.equal([]);
+    const silent = await shop.startLogin({ prompt: 'none' });
+    await page.goto(silent.url.href);
+    expect(new URL(page.url()).searchParams.get('error')).to.equal('login_required');
+  });
 });

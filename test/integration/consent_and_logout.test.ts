@@ -84,9 +84,13 @@ describe('consent for third-party shops, sessions and RP-initiated logout', func
     }).toString();
     const confirmPage = await browser.go(endSession.href);
     expect(confirmPage.status).to.equal(200);
-    expect(confirmPage.html).to.include('Sign out?');
-    expect(confirmPage.html).to.include('First Shop');
-    expect(confirmPage.headers.get('content-security-policy')).to.include('form-action').and.include('http://localhost:7777');
+    // The shop's request names the signed-in customer: no question, the page confirms itself (one script, allowed by
+    // its hash), with a button when scripts do not run.
+    expect(confirmPage.html).to.include('Signing you out').and.include('First Shop asked to sign you out').and.not.include('Sign out?');
+    expect(confirmPage.html).to.include('<noscript>');
+    const csp = confirmPage.headers.get('content-security-policy') ?? '';
+    expect(csp).to.include('form-action').and.include('http://localhost:7777');
+    expect(csp).to.match(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/);
 
     const done = await browser.submit(findForm(confirmPage, 'op.logoutForm'), { logout: 'yes' });
     expect(done.url.startsWith(server.clients.firstParty.postLogoutRedirectUri)).to.equal(true);
@@ -96,6 +100,19 @@ describe('consent for third-party shops, sessions and RP-initiated logout', func
     const silent = await firstParty.startLogin({ prompt: 'none' });
     const answer = await browser.go(silent.url.href);
     expect(new URL(answer.url).searchParams.get('error')).to.equal('login_required');
+  });
+
+  it('RP-initiated logout naming another customer than the signed-in one asks first', async function () {
+    const other = await signIn(firstParty, newBrowser(), server.accounts.alice);
+    const aliceTokens = await firstParty.finishLogin(other.pending, other.callbackUrl);
+    const browser = newBrowser();
+    await signIn(firstParty, browser, server.accounts.bob);
+    const endSession = new URL(`${server.issuer}/session/end`);
+    endSession.search = new URLSearchParams({ id_token_hint: aliceTokens.id_token as string }).toString();
+    const page = await browser.go(endSession.href);
+    expect(page.status).to.equal(200);
+    expect(page.html).to.include('Sign out?').and.not.include('Signing you out');
+    expect(page.headers.get('content-security-policy')).to.not.include('sha256-');
   });
 
   it('logout without a return address ends on our "signed out" page', async function () {
