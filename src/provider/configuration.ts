@@ -56,8 +56,12 @@ function createRenderError(views: Views): NonNullable<Configuration['renderError
       title: 'Sign-in error',
       cspNonce: cspNonceOf(ctx),
       heading: ERROR_HEADINGS[code] ?? 'The sign-in could not continue',
-      message: serverSide ? 'Please try again in a moment.' : (out.error_description ?? 'The request could not be processed.'),
+      // The customer reads what to do; the protocol's description is for the shop's developers, under "details".
+      message: serverSide ? 'Please try again in a moment.' : 'The shop sent a sign-in request that cannot be answered. Nothing was changed in your account.',
       hint: 'Go back to the shop and start the sign-in again. If this keeps happening, tell the shop.',
+      details: serverSide ? undefined : out.error_description,
+      backUrl: '/account',
+      backText: 'Go to your security settings',
       code,
     });
   };
