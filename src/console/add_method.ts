@@ -154,7 +154,7 @@ async function confirmAdd(ctx: Context, kit: ConsoleKit, mode: Mode): Promise<vo
   if (!isWellFormed(factor, code)) return beginEnrol(ctx, kit, signed, factor, mode, { message: entryMessage(code), status: 400 });
   const confirmed = await factor.enrol.confirm(account.id, code, signed.session.id);
   if (!confirmed.ok) {
-    const message = failureMessage(confirmed);
+    const message = failureMessage(confirmed, factor);
     logger.info({ event: 'account.enrol_failed', accountId: account.id, factor: factor.id, code: confirmed.code }, 'console enrolment code refused');
     if (confirmed.code === 'not_enrolled' || confirmed.code === 'expired') return renderAddStart(ctx, kit, signed, factor, mode, message, 400);
     return beginEnrol(ctx, kit, signed, factor, mode, { message, status: failureStatus(confirmed) });

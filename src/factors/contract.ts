@@ -254,6 +254,11 @@ export interface Factor {
   readonly role: 'primary' | 'backup';
   /** What the pages offer to switch to this factor ("Use a recovery code"); default: the label. */
   readonly offer?: string;
+  /**
+   * The factor's own words for a code it refused (`invalid_code`): what is wrong and what to do with this kind of code
+   * ("wait for the next code in your app", "check the latest email"); default: a wording for any code.
+   */
+  readonly wrongCode?: string;
   readonly views: FactorViews;
   readonly enrol?: FactorEnrolment;
   readonly challenge?: FactorChallenge;

@@ -2,11 +2,11 @@
  * The messages of second-factor failures (stable ids, OWASP: clear, specific, no hint whether an account exists),
  * shared by the sign-in pages and the security console.
  */
-import type { FactorFailure } from './contract.ts';
+import type { Factor, FactorFailure } from './contract.ts';
 
 /** Stable message ids of the second-factor pages. */
 export const MFA_MESSAGES = {
-  invalid_code: 'Invalid authentication code — try again with a new code.',
+  invalid_code: 'This code is not correct. Check it and try again.',
   code_replayed: 'This code was already used. Wait for the next code in your app and enter it.',
   locked: 'Too many wrong codes. Try again in {minutes}.',
   locked_permanent: 'Your second factor is locked after too many wrong codes. Use a recovery code, or ask support to unlock it.',
@@ -30,14 +30,15 @@ function minutesText(ms: number): string {
   return minutes === 1 ? '1 minute' : `${minutes} minutes`;
 }
 
-/** The page message for a factor failure. */
-export function failureMessage(failure: FactorFailure): { id: MfaMessageId; text: string } {
+/** The page message for a factor failure; `factor` gives its own words for a wrong code. */
+export function failureMessage(failure: FactorFailure, factor?: Pick<Factor, 'wrongCode'>): { id: MfaMessageId; text: string } {
   if (failure.code === 'locked' || failure.lock) {
     const lock = failure.code === 'locked' ? failure : failure.lock;
     if (lock?.permanent || !lock?.until) return { id: 'locked_permanent', text: MFA_MESSAGES.locked_permanent };
     return { id: 'locked', text: MFA_MESSAGES.locked.replace('{minutes}', minutesText(lock.until.getTime() - Date.now())) };
   }
   const id = failure.code as MfaMessageId;
+  if (id === 'invalid_code' && factor?.wrongCode) return { id, text: factor.wrongCode };
   const retry = failure.retryAfterSeconds ?? 60;
   const text = (MFA_MESSAGES[id] ?? MFA_MESSAGES.invalid_code)
     .replace('{minutes}', minutesText(retry * 1000))

@@ -202,7 +202,7 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
     await notifyLockout(ctx, deps, interaction, account, result);
     const step = await postStep(ctx, deps, interaction);
     if (!step) return;
-    const message = failureMessage(result);
+    const message = failureMessage(result, factor);
     await renderChallenge(ctx, deps, step, { message, method: factor.id, status: STATUS[message.id] ?? 400 });
     return;
   }

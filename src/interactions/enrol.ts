@@ -333,7 +333,7 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
   }
   const confirmed = await factor.enrol.confirm(account.id, code, interaction.uid);
   if (!confirmed.ok) {
-    const message = failureMessage(confirmed);
+    const message = failureMessage(confirmed, factor);
     await notifyLockout(ctx, deps, interaction, account, confirmed);
     await renderFactorStep(ctx, deps, step, factor, { message, status: STATUS[message.id] ?? 400 });
     return;

@@ -162,7 +162,7 @@ export async function submitReplaceConfirm(ctx: Context, deps: InteractionDeps):
   if (!isWellFormed(factor, code)) return renderReplace(ctx, deps, step, { message: entryMessage(code), status: 400 });
   const confirmed = await factor.enrol?.confirm?.(account.id, code, interaction.uid);
   if (!confirmed?.ok) {
-    const message = confirmed ? failureMessage(confirmed) : entryMessage('');
+    const message = confirmed ? failureMessage(confirmed, factor) : entryMessage('');
     return renderReplace(ctx, deps, step, { message, status: STATUS[message.id] ?? 400 });
   }
   deps.logger.info({ event: 'mfa.replaced', accountId: account.id, factor: factor.id }, 'second factor replaced after a recovery code');

@@ -70,10 +70,10 @@ export const MAIL_MESSAGES = {
 
   factor_removed_subject: 'A sign-in method was removed from your {issuer} account',
   factor_removed_summary: '{method} was removed from your {issuer} account and can no longer be used to confirm your sign-ins.',
-  factor_removed_advice: "If this wasn't you, change your password at once, set up two-step verification again and contact {issuer} support.",
+  factor_removed_advice: "If this wasn't you, change your password at once, set up two-factor authentication (2FA) again and contact {issuer} support.",
 
-  factors_reset_subject: 'Your {issuer} two-step verification was reset',
-  factors_reset_summary: 'All your two-step verification methods were removed by {by}. You will be asked to set up a new one when you next need it.',
+  factors_reset_subject: 'Your {issuer} two-factor authentication (2FA) was reset',
+  factors_reset_summary: 'All your two-factor authentication (2FA) methods were removed by {by}. You will be asked to set up a new one when you next need it.',
   factors_reset_advice: "If you did not ask for this, contact {issuer} support at once and change your password.",
 
   recovery_code_used_subject: 'A recovery code was used for your {issuer} account',

@@ -163,7 +163,7 @@ describe('operators CLI: user reset-factors and user unlock', function () {
         expect(run.stdout).to.include('Emailed mailed@example.com about the reset.').and.not.include('not emailed');
         const { parsed, envelopeTo } = await smtp.next();
         expect(envelopeTo).to.deep.equal(['mailed@example.com']);
-        expect(parsed.subject).to.equal('Your Keys Express two-step verification was reset');
+        expect(parsed.subject).to.equal('Your Keys Express two-factor authentication (2FA) was reset');
         expect(String(parsed.text)).to.include('removed by Keys Express support');
         // USER was unset: the operator is recorded as "cli"
         expect((await listEvents(conn, account.id)).map((event) => event.actor)).to.deep.equal([{ type: 'support', id: 'cli' }]);

@@ -24,8 +24,9 @@ describe('the dev demo shop at /demo-shop', function () {
     expect(back.html).to.include('&quot;auth_time&quot;:');
     expect(back.html).to.include(`&quot;sub&quot;: &quot;${server.accounts.alice.id}&quot;`);
 
+    // The demo shop names its customer (id_token_hint): the page confirms itself (a browser without script clicks once).
     const confirm = await browser.go(`${server.issuer}/demo-shop/logout`);
-    expect(confirm.html).to.include('Sign out?');
+    expect(confirm.html).to.include('Signing you out');
     const done = await browser.submit(findForm(confirm, 'op.logoutForm'), { logout: 'yes' });
     expect(new URL(done.url).pathname).to.equal('/demo-shop');
     expect(done.html).to.not.include('href="/demo-shop/logout"');

@@ -328,9 +328,9 @@ describe('security notifications: each event mails the account holder through SM
     expect(done.url).to.equal(`${server.issuer}/account/company?done=factors_reset`);
     expect(await server.factors.hasPrimaryFactor(member.id)).to.equal(false);
 
-    const mail = await theMail(member.email, `Your ${ISSUER_NAME} two-step verification was reset`);
+    const mail = await theMail(member.email, `Your ${ISSUER_NAME} two-factor authentication (2FA) was reset`);
     const text = textOf(mail);
-    expect(text).to.include('All your two-step verification methods were removed by your company administrator.');
+    expect(text).to.include('All your two-factor authentication (2FA) methods were removed by your company administrator.');
     expect(text).to.include('Reset by: your company administrator');
     const secrets = [member.totpSecret as string, admin.totpSecret as string];
     expectNoSecrets(mail, secrets);

@@ -122,12 +122,12 @@ describe('support actions: reset factors, unlock', () => {
       await mailTo(account.email);
     });
 
-    it('emails the customer through SMTP that support reset the two-step verification', async () => {
+    it('emails the customer through SMTP that support reset the two-factor authentication', async () => {
       const { account, secrets } = await lockedOutCustomer();
       await resetFactors(deps, account, 'support', SUPPORT);
       const { parsed, envelopeTo, raw } = await mailTo(account.email);
       expect(envelopeTo).to.deep.equal([account.email]);
-      expect(parsed.subject).to.equal(`Your ${TEST_ISSUER} two-step verification was reset`);
+      expect(parsed.subject).to.equal(`Your ${TEST_ISSUER} two-factor authentication (2FA) was reset`);
       expect(String(parsed.text)).to.include(`removed by ${TEST_ISSUER} support`).and.include('Hello Max Muster');
       for (const secret of [secrets.totpSecret, ...secrets.recoveryCodes]) expect(raw).to.not.include(secret);
     });

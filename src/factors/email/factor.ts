@@ -400,6 +400,7 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
     amr: AMR,
     level: LEVEL.mfa,
     label: 'Email code',
+    wrongCode: 'This code is not correct. Enter the code of the latest email, or send a new code.',
     role: 'primary' as const,
     views: Object.freeze({ challenge: 'factors/email/challenge', enrol: 'factors/email/enrol' }),
     enrol: Object.freeze({ delivers: true, begin, confirm }),

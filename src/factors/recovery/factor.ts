@@ -257,6 +257,7 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
     label: 'Recovery code',
     role: 'backup' as const,
     offer: 'Use a recovery code',
+    wrongCode: 'This recovery code is not valid or was already used. Check it, or use another of your codes.',
     views: Object.freeze({ challenge: 'factors/recovery/challenge', enrol: 'factors/recovery/enrol' }),
     enrol: Object.freeze({ delivers: false, begin }),
     verify,

@@ -259,6 +259,7 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
     amr: AMR,
     level: LEVEL.mfaApp,
     label: 'Authenticator app',
+    wrongCode: 'Invalid authentication code — try again with a new code from your app.',
     role: 'primary' as const,
     views: Object.freeze({ challenge: 'factors/totp/challenge', enrol: 'factors/totp/enrol' }),
     enrol: Object.freeze({ delivers: false, begin, confirm }),
