@@ -30,6 +30,7 @@ import { createSecretBox } from './factors/shared/secret_box.ts';
 import { type KeyRing } from './config/key_ring.ts';
 import { ensureAttemptIndexes, type AttemptPolicy } from './factors/shared/attempts.ts';
 import { errorBoundary } from './http/error_boundary.ts';
+import { PAGE_SCRIPT_PATH, pageScript } from './http/page_script.ts';
 import { securityHeaders } from './http/security_headers.ts';
 import { createViews, type Views } from './http/views.ts';
 import { createCsrfTokens, interactionRouter } from './interactions/index.ts';
@@ -104,7 +105,8 @@ export interface StepUp {
   /**
    * The interaction pages (password, second factor, enrolment, consent) below `/interaction`; with `issuer`, the
    * security console below `/account`; with `issuer` and a `mailer`, the password reset by email below
-   * `/password-reset` (linked from the sign-in page) — each with its error pages and security headers. Mount it before the provider;
+   * `/password-reset` (linked from the sign-in page) — each with its error pages and security headers — and the pages'
+   * one script at `/assets/page.js` (copy and print buttons; every page works without it). Mount it before the provider;
    * it needs the provider's `cookies.keys`.
    */
   middleware(provider: Provider): Middleware;
@@ -195,10 +197,12 @@ export function createStepUp(options: StepUpOptions): StepUp {
           logger: logger.child({ component: 'password_reset' }),
         })])
         : undefined;
+      const script = pageScript();
       return async function stepUpPages(ctx, next) {
         if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) return pages(ctx, next);
         if (accountPages && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) return accountPages(ctx, next);
         if (resetPages && (ctx.path === PASSWORD_RESET_PATH || ctx.path.startsWith(`${PASSWORD_RESET_PATH}/`))) return resetPages(ctx, next);
+        if (ctx.path === PAGE_SCRIPT_PATH) return script(ctx, next);
         return next();
       };
     },

@@ -80,7 +80,7 @@ export function mailsTo(server: TestServer, address: string): { subject: string;
 
 /** The recovery codes listed on a page. */
 export function recoveryCodesOn(page: Page): string[] {
-  const list = /<ol id="recovery-codes">([\s\S]*?)<\/ol>/.exec(page.html)?.[1] ?? '';
+  const list = /<ol id="recovery-codes"[^>]*>([\s\S]*?)<\/ol>/.exec(page.html)?.[1] ?? '';
   return [...list.matchAll(/<code>([^<]+)<\/code>/g)].map((match) => match[1] as string);
 }
 

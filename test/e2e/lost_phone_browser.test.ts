@@ -91,6 +91,9 @@ describe('lost phone in a real browser (headless Chromium)', function () {
 
     await click(page, 'button', 'Set up my new phone');
     await page.getByRole('heading', { name: 'Set up your new phone' }).waitFor();
+    // On the phone itself: open the app straight from the page, or copy the key (the page's script shows the button).
+    expect(await page.getByRole('link', { name: 'Open in an authenticator app on this phone' }).getAttribute('href')).to.match(/^otpauth:\/\/totp\//);
+    await page.getByRole('button', { name: 'Copy key' }).waitFor();
     problems.push(...await axeProblems(page, 'new phone'));
     await screenshotWidths(page, SCREENSHOTS, '03-new-phone');
     const key = (await page.locator('#manual-key').getAttribute('data-key'))?.replace(/\s+/g, '') as string;
@@ -98,6 +101,8 @@ describe('lost phone in a real browser (headless Chromium)', function () {
     await page.getByLabel('Authentication code').fill(await appCode(key));
     await click(page, 'button', 'Verify code');
     await page.getByRole('heading', { name: 'Your new phone is set up' }).waitFor();
+    await page.getByRole('button', { name: 'Print codes' }).waitFor();
+    await page.getByRole('button', { name: 'Copy codes' }).waitFor();
     const newCodes = await page.locator('#recovery-codes code').allInnerTexts();
     expect(newCodes).to.have.length(10);
     expect(newCodes).to.not.include(customer.codes[1]);
