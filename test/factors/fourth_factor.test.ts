@@ -50,7 +50,7 @@ describe('a fourth factor is one folder and one line in the registry', function 
 
     const wrong = await browser.submit(findForm(enrol, 'confirm-form'), { code: 'nope' });
     expect(wrong.status).to.equal(400);
-    expect(wrong.html).to.include('Invalid authentication code');
+    expect(wrong.html, 'a factor without its own words gets the generic ones').to.include('This code is not correct. Check it and try again.');
     expect(await card.isEnrolled(customer.id)).to.equal(false);
 
     const codes = await browser.submit(findForm(wrong, 'confirm-form'), { code: codeOnCard(wrong) });
