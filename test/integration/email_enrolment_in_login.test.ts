@@ -127,7 +127,7 @@ describe('email-code enrolment inside the login', function () {
     const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
     const refused = await browser.submit(findForm(codePage, '/enrol'), { code: wrong });
     expect(refused.status).to.equal(400);
-    expect(refused.html).to.include('Invalid authentication code');
+    expect(refused.html).to.include('This code is not correct. Enter the code of the latest email, or send a new code.');
     expect(await email.isEnrolled(customer.id)).to.equal(false);
     expect(await server.factors.hasPrimaryFactor(customer.id)).to.equal(false);
 
