@@ -130,7 +130,12 @@ async function showCompany(ctx: Context, admin: AdminPages): Promise<void> {
     notice: done ? COMPANY_NOTICES[done] : undefined,
     noticeId: done,
     pending: pending !== undefined,
-    rows: rows.map((row) => ({ ...row, asksText: asksText(row.asks), lockText: lockText(row.lock) })),
+    rows: rows.map((row) => ({
+      ...row, asksText: asksText(row.asks), lockText: lockText(row.lock),
+      lockUntil: row.lock && !row.lock.permanent && row.lock.until
+        ? { iso: row.lock.until.toISOString(), utc: `${row.lock.until.toISOString().slice(0, 16).replace('T', ' ')} UTC` }
+        : undefined,
+    })),
     summary: { withTwoFactor: rows.filter((row) => row.hasTwoFactor).length, total: rows.length },
   });
 }
@@ -145,6 +150,8 @@ async function changePolicy(ctx: Context, admin: AdminPages): Promise<void> {
   if (!await kit.ensureFresh(ctx, signed, COMPANY_PATH, { policy })) return;
   await kit.clearPending(signed);
   if (company.mfaPolicy === policy) return kit.seeOther(ctx, `${COMPANY_PATH}?done=policy_unchanged`);
+  // Forcing 2FA mails every member and changes every sign-in: said on its own page, confirmed there.
+  if (policy === 'forced' && field(ctx, 'confirmed') !== 'yes') return confirmForced(ctx, admin, signed, company);
   await setCompanyPolicy(conn, company.id, policy);
   logger.info({ event: 'account.company_policy_changed', accountId: signed.account.id, companyId: company.id, policy }, 'company policy changed');
   await deps.events.record(actionContext(ctx, admin, signed.account), {
@@ -153,6 +160,23 @@ async function changePolicy(ctx: Context, admin: AdminPages): Promise<void> {
   });
   if (policy === 'forced' && deps.events.mailing) await noticeForcedPolicy(deps, company, signed.account);
   kit.seeOther(ctx, `${COMPANY_PATH}?done=policy_changed`);
+}
+
+/** "Make two-factor authentication mandatory?": who is mailed, what changes for them, and for the admin. */
+async function confirmForced(ctx: Context, admin: AdminPages, signed: Signed, company: Company): Promise<void> {
+  const { kit, deps } = admin;
+  const rows = await reportOf(deps, company, signed.account);
+  const others = rows.filter((row) => !row.self && row.active);
+  const self = rows.find((row) => row.self);
+  kit.render(ctx, 'company_policy_confirm', {
+    title: `Make two-factor authentication mandatory for ${company.name}?`,
+    csrf: kit.csrf.tokenFor(signed.session.id),
+    company: company.name,
+    mailed: deps.events.mailing ? others.length : 0,
+    mailing: deps.events.mailing,
+    withoutTwoFactor: others.filter((row) => !row.hasTwoFactor).length,
+    adminHasTwoFactor: self?.hasTwoFactor === true,
+  });
 }
 
 async function downloadReport(ctx: Context, admin: AdminPages): Promise<void> {

@@ -188,8 +188,11 @@ describe('account console: company admin', function () {
     expect(record?.actor).to.deep.equal({ type: 'admin', id: admin.id });
     expect(record?.details).to.include({ companyId, from: 'forced', to: 'opt_in' });
 
-    // back to forced (still fresh: no second round trip)
-    const restored = await browser.submit(findForm(done, 'policy-form'), { policy: 'forced' });
+    // back to forced (still fresh: no second round trip), confirmed on its own page: nothing changes before that
+    const confirm = await browser.submit(findForm(done, 'policy-form'), { policy: 'forced' });
+    expect(confirm.html).to.include('Make two-factor authentication mandatory').and.include('id="confirm-question"');
+    expect((await findCompanyById(server.conn, companyId))?.mfaPolicy).to.equal('opt_in');
+    const restored = await browser.submit(findForm(confirm, 'policy-confirm-form'));
     expect(restored.url).to.equal(`${server.issuer}/account/company?done=policy_changed`);
     expect((await findCompanyById(server.conn, companyId))?.mfaPolicy).to.equal('forced');
   });
@@ -284,7 +287,10 @@ describe('account console: company admin', function () {
     expect(optIn.url).to.equal(`${server.issuer}/account/company?done=policy_changed`);
     expect(newMails(), 'opt-in mails nobody').to.deep.equal([]);
 
-    const forced = await browser.submit(findForm(optIn, 'policy-form'), { policy: 'forced' });
+    const confirm = await browser.submit(findForm(optIn, 'policy-form'), { policy: 'forced' });
+    expect(newMails(), 'nobody is mailed before the confirmation').to.deep.equal([]);
+    expect(confirm.html).to.match(/id="mailed" data-mailed="4">4 members will be emailed about it/);
+    const forced = await browser.submit(findForm(confirm, 'policy-confirm-form'));
     expect(forced.url).to.equal(`${server.issuer}/account/company?done=policy_changed`);
     expect((await findCompanyById(server.conn, companyId))?.mfaPolicy).to.equal('forced');
     const mails = newMails();

@@ -51,7 +51,9 @@ describe('policy mail bombing: toggling the company policy', function () {
   /** Saves `policy` on the company page like the admin does (re-authenticating when the console asks). */
   async function switchTo(browser: Browser, page: Page, admin: Customer, policy: MfaPolicy): Promise<Page> {
     const { page: landed, reauthenticated } = await submitWithReauth(browser, page, 'policy-form', admin, clock, { policy });
-    const done = reauthenticated ? await browser.submit(findForm(landed, 'policy-form')) : landed;
+    const submitted = reauthenticated ? await browser.submit(findForm(landed, 'policy-form')) : landed;
+    // Forcing 2FA is confirmed on its own page.
+    const done = submitted.html.includes('id="policy-confirm-form"') ? await browser.submit(findForm(submitted, 'policy-confirm-form')) : submitted;
     expect(done.url, done.html.slice(0, 600)).to.equal(`${server.issuer}/account/company?done=policy_changed`);
     expect(done.html).to.include(`data-policy="${policy}"`);
     return done;
@@ -133,8 +135,8 @@ describe('policy mail bombing: toggling the company policy', function () {
     const { page: landed, reauthenticated } = await submitWithReauth(browser, page, 'policy-form', admin, clock, { policy: 'opt_in' });
     const unchanged = reauthenticated ? await browser.submit(findForm(landed, 'policy-form')) : landed;
     expect(unchanged.url).to.equal(`${server.issuer}/account/company?done=policy_unchanged`);
-    const form = findForm(unchanged, 'policy-form');
-    const burst = await Promise.all(Array.from({ length: 4 }, () => browser.submit(form, { policy: 'forced' })));
+    const form = findForm(await browser.submit(findForm(unchanged, 'policy-form'), { policy: 'forced' }), 'policy-confirm-form');
+    const burst = await Promise.all(Array.from({ length: 4 }, () => browser.submit(form)));
     for (const done of burst) expect(done.url).to.match(/\/account\/company\?done=policy_(changed|unchanged)$/);
     expect((await findCompanyById(server.conn, companyId))?.mfaPolicy).to.equal('forced');
     for (const who of members) {

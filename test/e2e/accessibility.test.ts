@@ -17,7 +17,9 @@ import { createAttemptLimiter } from '../../src/factors/shared/attempts.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { appCode, enrolTotp } from '../factors/support.ts';
 import { launchChromium, type HeadlessChromium } from '../helpers/browser.ts';
-import { axeProblems, loadAxe } from '../helpers/page_checks.ts';
+import { artifactsDir, axeProblems, loadAxe, screenshotWidths } from '../helpers/page_checks.ts';
+
+const SCREENSHOTS = artifactsDir('pages');
 import { Shop } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
 
@@ -168,6 +170,15 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await page.getByRole('heading', { level: 1, name: 'Accessible Corp' }).waitFor();
     expect(await page.getByRole('button', { name: 'Unlock Leo Locked' }).count(), 'the report shows the locked member').to.equal(1);
     problems.push(...await axeProblems(page, 'company admin'));
+    // Times are written in UTC and shown in the browser's own time zone and language once the page's script ran.
+    const lockTime = page.locator('td time[data-local]');
+    expect(await lockTime.getAttribute('title')).to.match(/ UTC$/);
+    expect(await lockTime.innerText()).to.not.include('UTC');
+    // On a phone each member is a card: the actions are on screen, not beyond a table's right edge.
+    const unlock = await page.getByRole('button', { name: 'Unlock Leo Locked' }).boundingBox();
+    expect(unlock && unlock.x + unlock.width, 'the Unlock button is on screen').to.be.at.most(390);
+    expect(unlock?.height, 'a 44 px tap target').to.be.at.least(44);
+    await screenshotWidths(page, SCREENSHOTS, 'company-admin');
 
     // Opening the console is not a re-authentication: the form first asks to confirm who it is …
     await page.goto(`${server.issuer}/account/password`);
@@ -178,6 +189,17 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await signIn(page, admin.email, admin.password);
     await page.getByLabel('New password', { exact: true }).waitFor();
     problems.push(...await axeProblems(page, 'change password'));
+    // Switching to forced is confirmed on its own page.
+    await page.goto(`${server.issuer}/account/company`);
+    await page.getByRole('radio', { name: /^Forced/ }).check();
+    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Save policy' }).click()]);
+    if (await page.getByLabel('Password').count() > 0) await signIn(page, admin.email, admin.password);
+    if (await page.getByRole('button', { name: 'Save policy' }).count() > 0) {
+      await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Save policy' }).click()]);
+    }
+    await page.getByRole('heading', { name: /Make two-factor authentication mandatory/ }).waitFor();
+    problems.push(...await axeProblems(page, 'forced policy confirmation'));
+    await screenshotWidths(page, SCREENSHOTS, 'company-forced-confirm');
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 });
