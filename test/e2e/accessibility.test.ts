@@ -9,6 +9,7 @@
  * `page.addScriptTag({ content })` — the inline script never runs, `window.axe` stays undefined — so axe is evaluated
  * through the DevTools protocol, which CSP does not govern.
  */
+import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { createAccount } from '../../src/accounts/accounts.ts';
@@ -48,6 +49,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
 
   before(async function () {
     chromium = await launchChromium();
+    await rm(SCREENSHOTS, { recursive: true, force: true });
     axeSource = await loadAxe();
     // A company admin (opt-in policy, password only) with two members: one with an app, one locked out of it.
     const company = await createCompany(server.conn, { name: 'Accessible Corp', mfaPolicy: 'opt_in' });
@@ -76,6 +78,13 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await chromium?.close();
   });
 
+  /** axe on the page as it is now, and its screenshots at 390 px and 1280 px (`test-artifacts/pages/`). */
+  async function check(page: Page, label: string): Promise<string[]> {
+    const problems = await axeProblems(page, label);
+    await screenshotWidths(page, SCREENSHOTS, label.replace(/[^a-z0-9]+/gi, '-').toLowerCase());
+    return problems;
+  }
+
   /** A fresh page in a signed-out browser (the previous pages closed). */
   async function freshPage(): Promise<Page> {
     await Promise.all(chromium.context.pages().map((open) => open.close()));
@@ -97,7 +106,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await page.addScriptTag({ content: axeSource }).catch(() => undefined);
     expect(await page.evaluate('typeof window.axe'), 'an inline script ran despite script-src \'self\'').to.equal('undefined');
     // … but evaluated through the DevTools protocol, inside `axeProblems`.
-    const problems = await axeProblems(page, 'login');
+    const problems = await check(page, 'login');
     // axe does not judge focus indicators: WCAG 2.1 SC 1.4.11 wants 3:1 against what surrounds them (the card).
     await page.getByLabel('Email').focus();
     const [outline, card] = await page.evaluate<[string, string]>(
@@ -106,7 +115,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     expect(contrastRatio(outline, card), `focus outline ${outline} on ${card}`).to.be.at.least(3);
     await signIn(page, server.accounts.alice.email, 'wrong-password');
     await page.getByRole('alert').waitFor();
-    problems.push(...await axeProblems(page, 'login with a wrong password'));
+    problems.push(...await check(page, 'login with a wrong password'));
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
@@ -115,7 +124,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await page.goto((await firstShop.startLogin({ acr_values: 'urn:oidc-stepup:acr:mfa' })).url.href);
     await signIn(page, server.mfaAccounts.carol.email, server.mfaAccounts.carol.password);
     await page.getByLabel('Authentication code').waitFor();
-    const problems = await axeProblems(page, 'mfa challenge');
+    const problems = await check(page, 'mfa challenge');
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
@@ -124,18 +133,18 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await page.goto((await firstShop.startLogin({ scope: 'openid invoice' })).url.href);
     await signIn(page, server.mfaAccounts.nina.email, server.mfaAccounts.nina.password);
     await page.getByRole('heading', { name: 'Set up two-factor authentication' }).waitFor();
-    const problems = await axeProblems(page, 'enrolment method choice');
+    const problems = await check(page, 'enrolment method choice');
 
     await page.getByRole('radio', { name: /^Authenticator app/ }).check();
     await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Continue' }).click()]);
     await page.locator('#manual-key').waitFor();
-    problems.push(...await axeProblems(page, 'enrolment QR page'));
+    problems.push(...await check(page, 'enrolment QR page'));
 
     const key = (await page.locator('#manual-key').getAttribute('data-key'))?.replace(/\s+/g, '') as string;
     await page.getByLabel('Authentication code').fill(await appCode(key));
     await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Verify code' }).click()]);
     await page.locator('#recovery-codes').waitFor();
-    problems.push(...await axeProblems(page, 'recovery codes'));
+    problems.push(...await check(page, 'recovery codes'));
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
@@ -144,7 +153,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await page.goto((await partnerShop.startLogin({ scope: 'openid email' })).url.href);
     await signIn(page, server.accounts.bob.email, server.accounts.bob.password);
     await page.getByRole('heading', { name: 'Allow Partner Shop?' }).waitFor();
-    const problems = await axeProblems(page, 'consent');
+    const problems = await check(page, 'consent');
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
@@ -155,7 +164,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     url.pathname = url.pathname.replace(/.$/, (last) => (last === 'A' ? 'B' : 'A'));
     const response = await page.goto(url.href);
     expect(response?.status()).to.equal(400);
-    const problems = await axeProblems(page, 'error page');
+    const problems = await check(page, 'error page');
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
@@ -164,12 +173,12 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     await page.goto(`${server.issuer}/account`);
     await signIn(page, admin.email, admin.password);
     await page.getByRole('heading', { level: 1, name: 'Security settings' }).waitFor();
-    const problems = await axeProblems(page, 'console overview');
+    const problems = await check(page, 'console overview');
 
     await Promise.all([page.waitForLoadState('load'), page.locator('#company-link').click()]);
     await page.getByRole('heading', { level: 1, name: 'Accessible Corp' }).waitFor();
     expect(await page.getByRole('button', { name: 'Unlock Leo Locked' }).count(), 'the report shows the locked member').to.equal(1);
-    problems.push(...await axeProblems(page, 'company admin'));
+    problems.push(...await check(page, 'company admin'));
     // Times are written in UTC and shown in the browser's own time zone and language once the page's script ran.
     const lockTime = page.locator('td time[data-local]');
     expect(await lockTime.getAttribute('title')).to.match(/ UTC$/);
@@ -178,17 +187,16 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
     const unlock = await page.getByRole('button', { name: 'Unlock Leo Locked' }).boundingBox();
     expect(unlock && unlock.x + unlock.width, 'the Unlock button is on screen').to.be.at.most(390);
     expect(unlock?.height, 'a 44 px tap target').to.be.at.least(44);
-    await screenshotWidths(page, SCREENSHOTS, 'company-admin');
 
     // Opening the console is not a re-authentication: the form first asks to confirm who it is …
     await page.goto(`${server.issuer}/account/password`);
     await page.getByRole('button', { name: "Confirm it's you and continue" }).waitFor();
-    problems.push(...await axeProblems(page, 'change password: confirm first'));
+    problems.push(...await check(page, 'change password: confirm first'));
     // … then the password again, and the form itself shows.
     await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: "Confirm it's you and continue" }).click()]);
     await signIn(page, admin.email, admin.password);
     await page.getByLabel('New password', { exact: true }).waitFor();
-    problems.push(...await axeProblems(page, 'change password'));
+    problems.push(...await check(page, 'change password'));
     // Switching to forced is confirmed on its own page.
     await page.goto(`${server.issuer}/account/company`);
     await page.getByRole('radio', { name: /^Forced/ }).check();
@@ -198,8 +206,7 @@ describe('accessibility of the pages (axe-core in headless Chromium, phone viewp
       await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Save policy' }).click()]);
     }
     await page.getByRole('heading', { name: /Make two-factor authentication mandatory/ }).waitFor();
-    problems.push(...await axeProblems(page, 'forced policy confirmation'));
-    await screenshotWidths(page, SCREENSHOTS, 'company-forced-confirm');
+    problems.push(...await check(page, 'forced policy confirmation'));
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 });
