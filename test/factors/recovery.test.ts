@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import {
-  RECOVERY_CODE_BITS, createRecoveryFactor, normaliseRecoveryCode, type RecoveryFactor,
+  RECOVERY_CODE_SECRET_BITS, createRecoveryFactor, hashRecoveryCode, normaliseRecoveryCode, type RecoveryFactor,
 } from '../../src/factors/recovery/index.ts';
 import { createAttemptLimiter } from '../../src/factors/shared/attempts.ts';
 import { newAccount, setUpFactors, type FactorBed } from './support.ts';
@@ -16,14 +16,13 @@ describe('recovery codes', () => {
   });
   after(async () => bed.conn.close());
 
-  it('generates 10 distinct readable codes of at least 112 bits each (NIST SP 800-63B §5.1.2.2 for a keyed hash)', async () => {
+  it('generates 10 short readable codes, each with its own locator and a 50-bit secret (NIST SP 800-63B §5.1.2.1 asks 20 with throttling)', async () => {
     const codes = await recovery.generate(newAccount().id);
     expect(codes).to.have.length(10);
-    expect(new Set(codes).size).to.equal(10);
-    const group = '[0-9a-hjkmnp-tv-z]{6}';
-    for (const code of codes) expect(code).to.match(new RegExp(`^${group}-${group}-${group}-${group}$`));
-    expect(RECOVERY_CODE_BITS).to.be.at.least(112);
-    expect(RECOVERY_CODE_BITS).to.equal(120);
+    const group = '[0-9a-hjkmnp-tv-z]{4}';
+    for (const code of codes) expect(code).to.match(new RegExp(`^${group}-${group}-${group}$`));
+    expect(new Set(codes.map((code) => code.slice(0, 2))).size, 'one code per locator').to.equal(10);
+    expect(RECOVERY_CODE_SECRET_BITS).to.equal(50);
   });
 
   it('stores hashes only: no code appears in the database in any form', async () => {
@@ -36,7 +35,9 @@ describe('recovery codes', () => {
       expect(text).to.not.include(code);
       expect(text).to.not.include(code.replace(/-/g, ''));
     }
-    for (const doc of raw) expect(doc._id).to.match(/^[0-9a-f]{64}$/);
+    // below 112 bits, each secret is salted and hashed with a password hashing scheme (NIST SP 800-63B §5.1.2.2)
+    for (const doc of raw) expect(doc.secretHash).to.match(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(new Set(raw.map((doc) => doc.secretHash)).size, 'a salt each').to.equal(10);
   });
 
   it('accepts each code once and counts down the remaining ones', async () => {
@@ -112,9 +113,34 @@ describe('recovery codes', () => {
     expect(await recovery.verify(id, ` ${b.replace(/-/g, ' ')} `)).to.include({ ok: true });
     expect(await recovery.verify(id, c.replace(/-/g, ''))).to.include({ ok: true });
     expect(await recovery.verify(id, d.replace(/0/g, 'O').replace(/1/g, 'l'))).to.include({ ok: true });
-    expect(normaliseRecoveryCode('ABCDEF-GHJKMN-PQRSTV-WXYZ01')).to.equal('abcdefghjkmnpqrstvwxyz01');
-    expect(normaliseRecoveryCode('oi1l00-000000-000000-000000')).to.equal('0111' + '0'.repeat(20));
-    expect(normaliseRecoveryCode('abcd-efgh-jkmn')).to.equal(undefined); // the old 60-bit format
+    expect(normaliseRecoveryCode('ABCD-EFGH-JKMN')).to.equal('abcdefghjkmn');
+    expect(normaliseRecoveryCode('oi1l-0000-0000')).to.equal('0111' + '0'.repeat(8));
+    expect(normaliseRecoveryCode('ABCDEF-GHJKMN-PQRSTV-WXYZ01'), 'a code of an earlier set').to.equal('abcdefghjkmnpqrstvwxyz01');
+    expect(normaliseRecoveryCode('abcd-efgh-jkm')).to.equal(undefined);
+  });
+
+  it('still accepts, once, a code of a set made before the short format (120 bits, keyed hash)', async () => {
+    const { id } = newAccount();
+    await recovery.generate(id);
+    const set = await bed.conn.collection('recovery_code_sets').findOne({ _id: id as never });
+    const legacy = 'abcdef-ghjkmn-pqrstv-wxyz01';
+    await bed.conn.collection('recovery_codes').insertOne({
+      _id: hashRecoveryCode(bed.pepper, id, normaliseRecoveryCode(legacy) as string) as never,
+      accountId: id, setId: set?.setId, createdAt: new Date(), usedAt: null,
+    });
+    expect(await recovery.verify(id, legacy.toUpperCase())).to.include({ ok: true, remaining: 10 });
+    expect(await recovery.verify(id, legacy)).to.deep.equal({ ok: false, code: 'code_replayed' });
+  });
+
+  it('refuses a right locator with a wrong secret, and a locator no code has', async () => {
+    const { id } = newAccount();
+    const [code] = await recovery.generate(id);
+    const wrongSecret = `${(code as string).slice(0, 2)}${(code as string).slice(2, 4) === 'zz' ? 'yy' : 'zz'}${(code as string).slice(4)}`;
+    expect(await recovery.verify(id, wrongSecret)).to.deep.equal({ ok: false, code: 'invalid_code' });
+    const taken = new Set((await recovery.generate(id)).map((one) => one.slice(0, 2)));
+    const free = ['00', '01', '02', '03', '04', '05', '06', '07', '08', '09', '0a'].find((locator) => !taken.has(locator)) as string;
+    expect(await recovery.verify(id, `${free}${(code as string).slice(2)}`)).to.deep.equal({ ok: false, code: 'invalid_code' });
+    expect(await recovery.remaining(id)).to.equal(10);
   });
 
   it('answers wrong and malformed input with invalid_code, never throwing', async () => {

@@ -1,6 +1,6 @@
 /**
  * Recovery codes (for a customer who lost access to their authenticator app): a backup factor. Ten codes are
- * shown once, stored as keyed hashes, each accepted once (a conditional update: of parallel uses of one code
+ * shown once, stored hashed (`codes.ts`), each accepted once (a conditional update: of parallel uses of one code
  * exactly one wins); regenerating invalidates every earlier code.
  *
  * Who may create codes: they prove level 3 (an invoice step-up), so creating them must not be easier than passing
@@ -23,7 +23,8 @@ import {
 } from '../shared/attempts.ts';
 import { consumeOnce } from '../shared/single_use.ts';
 import {
-  MIN_PEPPER_BYTES, RECOVERY_CODE_COUNT, generateRecoveryCode, hashRecoveryCode, normaliseRecoveryCode,
+  MIN_PEPPER_BYTES, RECOVERY_CODE_COUNT, generateRecoveryCode, hashRecoveryCode, hashRecoverySecret, isLegacyRecoveryCode,
+  normaliseRecoveryCode, recoveryCodeLocator, verifyRecoverySecret,
 } from './codes.ts';
 import { recoveryCodeModel, recoveryCodeSetModel, type RecoveryCodeDoc, type RecoveryCodeSetDoc } from './model.ts';
 
@@ -117,6 +118,9 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
   });
   const sets = recoveryCodeSetModel(conn);
   const codes = recoveryCodeModel(conn);
+  // A hash no code matches, checked when no stored code has the locator typed: every answer costs one Argon2id check.
+  let unused: Promise<string> | undefined;
+  const unusedHash = (): Promise<string> => (unused ??= hashRecoverySecret(pepper, generateRecoveryCode().replace(/-/g, '')));
 
   async function currentSet(accountId: string): Promise<RecoveryCodeSetDoc | null> {
     return sets.findById(accountId).lean<RecoveryCodeSetDoc>();
@@ -155,15 +159,23 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
   async function install(accountId: string, seen: RecoveryCodeSetDoc | null): Promise<string[] | undefined> {
     const now = new Date(Date.now());
     const setId = randomBytes(16).toString('base64url');
-    const fresh = new Set<string>();
-    while (fresh.size < RECOVERY_CODE_COUNT) fresh.add(generateRecoveryCode());
-    const list = [...fresh];
-    const docs = list.map((code): RecoveryCodeDoc => ({
-      _id: hashRecoveryCode(pepper, accountId, normaliseRecoveryCode(code) as string),
-      accountId,
-      setId,
-      createdAt: now,
-      usedAt: null,
+    // Ten codes with ten different locators: each locator names one stored code of the set.
+    const byLocator = new Map<string, string>();
+    while (byLocator.size < RECOVERY_CODE_COUNT) {
+      const code = generateRecoveryCode();
+      byLocator.set(recoveryCodeLocator(normaliseRecoveryCode(code) as string), code);
+    }
+    const list = [...byLocator.values()];
+    const docs = await Promise.all(list.map(async (code): Promise<RecoveryCodeDoc> => {
+      const normalised = normaliseRecoveryCode(code) as string;
+      return {
+        _id: `${setId}.${recoveryCodeLocator(normalised)}`,
+        accountId,
+        setId,
+        secretHash: await hashRecoverySecret(pepper, normalised),
+        createdAt: now,
+        usedAt: null,
+      };
     }));
     const discard = async (): Promise<void> => {
       await codes.deleteMany({ accountId, setId });
@@ -229,6 +241,19 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
     return { ok: true, status: 'active', view: { codes: list } };
   }
 
+  /**
+   * The `_id` of the stored code `normalised` is, in the account's current set, or `undefined`: the locator's code
+   * whose secret matches (one Argon2id check — also when no code has that locator, so the answer takes as long), or
+   * the keyed hash of a code of an earlier set.
+   */
+  async function storedIdOf(accountId: string, setId: string, normalised: string): Promise<string | undefined> {
+    if (isLegacyRecoveryCode(normalised)) return hashRecoveryCode(pepper, accountId, normalised);
+    const _id = `${setId}.${recoveryCodeLocator(normalised)}`;
+    const doc = await codes.findOne({ _id, accountId, setId }, { secretHash: 1 }).lean<Pick<RecoveryCodeDoc, 'secretHash'>>();
+    const matches = await verifyRecoverySecret(pepper, doc?.secretHash ?? await unusedHash(), normalised);
+    return doc?.secretHash && matches ? _id : undefined;
+  }
+
   async function verify(accountId: string, input: unknown): Promise<VerifyResult> {
     checkAccountId(accountId);
     if (!await currentSet(accountId)) return { ok: false, code: 'not_enrolled' };
@@ -237,7 +262,8 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
       if (normalised === undefined) return { ok: false, code: 'invalid_code' };
       const set = await currentSet(accountId);
       if (!set) return { ok: false, code: 'invalid_code' };
-      const _id = hashRecoveryCode(pepper, accountId, normalised);
+      const _id = await storedIdOf(accountId, set.setId, normalised);
+      if (_id === undefined) return { ok: false, code: 'invalid_code' };
       const consumed = await consumeOnce(codes, { _id, accountId, setId: set.setId }, 'usedAt', new Date(Date.now()));
       if (!consumed) {
         const used = await codes.findOne({ _id, accountId, setId: set.setId, usedAt: { $ne: null } }, { _id: 1 }).lean();

@@ -3,6 +3,6 @@ export {
   type RecoveryCodesView, type RecoveryFactor, type RecoveryFactorOptions,
 } from './factor.ts';
 export {
-  formatRecoveryCode, generateRecoveryCode, hashRecoveryCode, normaliseRecoveryCode, RECOVERY_CODE_BITS,
+  formatRecoveryCode, generateRecoveryCode, hashRecoveryCode, normaliseRecoveryCode, RECOVERY_CODE_SECRET_BITS,
   RECOVERY_CODE_COUNT, RECOVERY_CODE_GROUP, RECOVERY_CODE_SYMBOLS,
 } from './codes.ts';

@@ -1,7 +1,8 @@
 /**
  * `recovery_code_sets`: one document per account naming its current set (`setId`, random) and a `generation`
  * counter that each regeneration bumps — conditionally on the generation it read, so of concurrent regenerations
- * exactly one wins. `recovery_codes`: one document per code, `_id` = its keyed hash, valid only while its `setId` is
+ * exactly one wins. `recovery_codes`: one document per code — `_id` = `<setId>.<locator>` with the Argon2id hash of its
+ * secret part (`secretHash`), or, for sets made before that format, `_id` = the code's keyed hash — valid only while its `setId` is
  * the account's current one and `usedAt` is null. New codes are inserted under a fresh `setId` **before** the set
  * document points at it: a crash in between leaves the old set working and the new codes inert, and a regeneration
  * invalidates every earlier code at once, even if deleting the old documents lags or races.
@@ -17,8 +18,10 @@ export interface RecoveryCodeSetDoc {
 }
 
 export interface RecoveryCodeDoc {
-  /** HMAC-SHA256 of the code (hex); the code itself is never stored. */
+  /** `<setId>.<locator>`; for codes of earlier sets, HMAC-SHA256 of the code (hex). The code itself is never stored. */
   _id: string;
+  /** Argon2id (PHC string) of the code's secret part; absent for codes of earlier sets. */
+  secretHash?: string;
   accountId: string;
   /** The set this code belongs to; valid only while it is the account's current set. */
   setId: string;
@@ -41,6 +44,7 @@ const codeSchema = new Schema<RecoveryCodeDoc>(
     _id: { type: String, required: true },
     accountId: { type: String, required: true },
     setId: { type: String, required: true },
+    secretHash: { type: String },
     createdAt: { type: Date, required: true },
     usedAt: { type: Date, default: null },
   },
