@@ -157,6 +157,9 @@ describe('audit log retention', () => {
   });
   afterEach(async () => conn.close());
 
+  /** `n` minutes ago: records these tests keep must stay inside every retention they set, whatever today's date. */
+  const ago = (n: number): Date => new Date(Date.now() - n * 60_000);
+
   async function ttlSeconds(): Promise<number | undefined> {
     const indexes = await conn.collection('audit_events').listIndexes().toArray();
     return indexes.find((index) => index.name === AUDIT_TTL_INDEX)?.expireAfterSeconds as number | undefined;
@@ -165,7 +168,7 @@ describe('audit log retention', () => {
   it('follows the configured retention, replaces a different one, and `null` keeps records forever', async () => {
     await ensureAuditIndexes(conn, { retentionDays: 30 });
     expect(await ttlSeconds()).to.equal(30 * 86_400);
-    await recordEvent(conn, event('acc-r', minutes(1))); // no options: keeps the configured retention
+    await recordEvent(conn, event('acc-r', ago(1))); // no options: keeps the configured retention
     expect(await ttlSeconds()).to.equal(30 * 86_400);
     await ensureAuditIndexes(conn, { retentionDays: 90 });
     expect(await ttlSeconds()).to.equal(90 * 86_400);
@@ -178,10 +181,10 @@ describe('audit log retention', () => {
     await ensureAuditIndexes(conn, { retentionDays: null });
     // Another Connection object on the same database: what a second process (a tool, a worker) looks like.
     const other = conn.useDb(conn.name, { useCache: false });
-    await recordEvent(other, event('acc-k', minutes(1)));
+    await recordEvent(other, event('acc-k', ago(2)));
     expect(await ttlSeconds(), 'forever stays forever').to.equal(undefined);
     await ensureAuditIndexes(conn, { retentionDays: 7 });
-    await recordEvent(other, event('acc-k', minutes(2)));
+    await recordEvent(other, event('acc-k', ago(1)));
     expect(await ttlSeconds()).to.equal(7 * 86_400);
     expect(await listEvents(conn, 'acc-k')).to.have.length(2);
   });
