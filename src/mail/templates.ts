@@ -38,7 +38,7 @@ export const MAIL_MESSAGES = {
   account_link: 'Review your security settings',
   reset_link: 'Reset your password',
 
-  email_code_subject_confirm: 'Your {issuer} verification code',
+  email_code_subject_confirm: 'Your {issuer} authentication code',
   email_code_subject_sign_in: 'Your {issuer} sign-in code',
   email_code_subject_verify: 'Confirm your email address for {issuer}',
   email_code_intro_confirm: 'Enter this code on the {issuer} page that asked for it, to confirm that it is you:',

@@ -129,7 +129,7 @@ describe('Apache httpd + mod_auth_openidc in front of an app (the README\'s reci
     await page.getByLabel('Authentication code').waitFor();
     expect(await page.getByLabel('Password').count(), 'a signed-in customer sees the code page only').to.equal(0);
     await page.getByLabel('Authentication code').fill(await nextCode(clock, server.totpSecrets.ivan));
-    await Promise.all([page.waitForURL(`${origin}/invoice/`), page.getByRole('button', { name: 'Authenticate' }).click()]);
+    await Promise.all([page.waitForURL(`${origin}/invoice/`), page.getByRole('button', { name: 'Verify code' }).click()]);
     expect(await page.locator('p').textContent(), await errorLog()).to.equal('pay by invoice');
 
     const info = JSON.parse(await (await page.goto(`${origin}/app/redirect_uri?info=json`))?.text() ?? '{}') as { id_token?: { acr?: string; amr?: string[] }; access_token?: string };

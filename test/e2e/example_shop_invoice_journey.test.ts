@@ -123,7 +123,7 @@ describe('the example shop in a browser: pay by invoice, set up the app on the w
     await screenshot(page, 'provider-code-only');
     await Promise.all([
       page.waitForURL((url) => url.href.startsWith(`${shop.url}/orders/`)),
-      page.getByRole('button', { name: 'Authenticate' }).click(),
+      page.getByRole('button', { name: 'Verify code' }).click(),
     ]);
     await page.getByRole('heading', { name: 'Thank you — order placed' }).waitFor();
     const second = shop.invoiceApi.invoices()[1];

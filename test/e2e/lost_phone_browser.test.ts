@@ -73,7 +73,7 @@ describe('lost phone in a real browser (headless Chromium)', function () {
     await click(page, 'button', 'Sign in');
     for (let i = 0; i < 5 && await page.getByRole('heading', { name: 'Too many wrong codes' }).count() === 0; i += 1) {
       await page.getByLabel('Authentication code').fill('000000');
-      await click(page, 'button', 'Authenticate');
+      await click(page, 'button', 'Verify code');
     }
     await page.getByRole('heading', { name: 'Too many wrong codes' }).waitFor();
     expect(await page.getByLabel('Authentication code').count(), 'no code field for the locked app').to.equal(0);
@@ -83,7 +83,7 @@ describe('lost phone in a real browser (headless Chromium)', function () {
 
     await click(page, 'link', 'Use a recovery code');
     await page.getByLabel('Recovery code').fill(customer.codes[0] as string);
-    await click(page, 'button', /^(Authenticate|Use recovery code|Verify)/);
+    await click(page, 'button', 'Verify code');
     await page.getByRole('heading', { name: 'You signed in with a recovery code' }).waitFor();
     expect(await page.locator('#recovery-remaining').innerText()).to.include('9 recovery codes left');
     problems.push(...await axeProblems(page, 'recovery code used'));
@@ -133,7 +133,7 @@ describe('lost phone in a real browser (headless Chromium)', function () {
       if (await page.getByLabel('Authentication code').count() > 0) {
         clock.tick(30_000);
         await page.getByLabel('Authentication code').fill(await appCode(customer.secret));
-        await click(page, 'button', 'Authenticate');
+        await click(page, 'button', 'Verify code');
       }
     };
     await page.goto(`${server.issuer}/account`);

@@ -140,7 +140,7 @@ describe('forgot password in a real browser (headless Chromium)', function () {
     await page.getByLabel('Authentication code').fill(await appCode(secret));
     await Promise.all([
       page.waitForURL((url) => url.href.startsWith(server.clients.firstParty.redirectUri)),
-      page.getByRole('button', { name: 'Authenticate' }).click(),
+      page.getByRole('button', { name: 'Verify code' }).click(),
     ]);
     const tokens = await shop.finishLogin(pending, page.url());
     expect(tokens.claims()?.sub).to.equal(customer.id);

@@ -48,7 +48,7 @@ describe('step-up MFA scenario matrix (openid-client over HTTP)', function () {
     const page = await browser.go(pending.url.href);
     expect(isChallenge(page)).to.equal(true);
     expect(page.html).to.not.include('type="password"');
-    expect(page.html).to.include('inputmode="numeric"').and.include('Authenticate').and.include('Use a recovery code');
+    expect(page.html).to.include('inputmode="numeric"').and.include('Verify code').and.include('Use a recovery code');
     const done = await submitCode(browser, page, await nextCode(clock, server.totpSecrets.carol));
     expect(done.status).to.equal(0);
     const claims = (await shop.finishLogin(pending, done.url)).claims();

@@ -16,7 +16,7 @@ describe('the email-code factor\'s mailer', () => {
       expect(await codeMailer.sendCode({ email: 'max@example.com', name: 'Max' }, '918273', 10)).to.deep.equal({ ok: true });
       const { parsed, envelopeTo } = await smtp.next();
       expect(envelopeTo).to.deep.equal(['max@example.com']);
-      expect(parsed.subject).to.equal('Your Keys Express verification code');
+      expect(parsed.subject).to.equal('Your Keys Express authentication code');
       expect(occurrences(String(parsed.text), '918273')).to.equal(1);
       expect(occurrences(String(parsed.html), '918273')).to.equal(1);
       expect(String(parsed.text)).to.include('Hello Max,').and.include('valid for 10 minutes');

@@ -30,7 +30,7 @@ function render(kind: NotificationKind, extra: Record<string, unknown> = {}): Re
 describe('mail templates: the email code', () => {
   it('names the issuer, the code once per part, its validity and what to do if it was not you', () => {
     const mail = renderEmailCode({ issuerName: ISSUER, code: '582031', validMinutes: 10, name: 'Max' });
-    expect(mail.subject).to.equal('Your Keys Express verification code');
+    expect(mail.subject).to.equal('Your Keys Express authentication code');
     for (const part of [mail.text, mail.html]) {
       expect(occurrences(part, '582031')).to.equal(1);
       expect(part).to.include(ISSUER);
