@@ -58,7 +58,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(requestLog(logger));
   app.use(httpMetrics(metrics));
   app.use(errorBoundary({ views, logger, support: config.support }));
-  app.use(securityHeaders());
+  app.use(securityHeaders({ imageUrls: [config.brand.logoUrl] }));
   app.use(health.routes());
   app.use(metricsRouter(metrics, { token: config.metricsToken }).routes());
   if (servesDevMail(deps.mailer, config.production)) app.use(devMailRouter({ mailer: deps.mailer, views }).routes());

@@ -176,9 +176,10 @@ async function main(): Promise<void> {
     const secrets = await resolveMfaSecrets(config, store.conn);
     warnGeneratedSecrets(secrets.generated, logger);
     // The ready server is built on the plugin API, as an existing deployment would use it.
-    const views = createViews();
+    const views = createViews(undefined, { brand: config.brand });
     const stepUp = createStepUp({
       conn: store.conn, issuer: config.issuer, issuerName: config.issuerName, secrets, mailer, views, logger, support: config.support,
+      brand: config.brand,
       // The console calls the token endpoint of this very process, never through the public issuer URL.
       tokenEndpoint: `http://${loopbackHost(config.host)}:${config.port}/token`,
     });

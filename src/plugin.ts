@@ -30,11 +30,12 @@ import { createSecretBox } from './factors/shared/secret_box.ts';
 import { type KeyRing } from './config/key_ring.ts';
 import { ensureAttemptIndexes, type AttemptPolicy } from './factors/shared/attempts.ts';
 import { errorBoundary } from './http/error_boundary.ts';
-import { PAGE_SCRIPT_PATH, pageScript } from './http/page_script.ts';
+import { assets, isAssetPath } from './http/assets.ts';
 import { securityHeaders } from './http/security_headers.ts';
 import { createViews, type Views } from './http/views.ts';
 import { createCsrfTokens, interactionRouter } from './interactions/index.ts';
 import { createCodeMailer } from './mail/code_mailer.ts';
+import type { MailLook } from './mail/templates.ts';
 import type { Mailer } from './mail/transport.ts';
 import { ensureProofIndexes } from './authentication/proofs.ts';
 import { saveAdoptedProofs, type AuthenticationDeps } from './authentication/request_state.ts';
@@ -45,6 +46,7 @@ import { INTERACTION_PATH } from './policy/interaction.ts';
 import { applyStepUp, proofsKeepMsOf } from './provider/step_up_configuration.ts';
 import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
 import type { SupportContact } from './shared/support.ts';
+import type { Brand } from './shared/brand.ts';
 import { ensureRateWindowIndexes } from './security/rate_windows.ts';
 import { ensureResetLinkIndexes } from './accounts/password_reset_links.ts';
 import { PASSWORD_RESET_PATH, passwordResetPages } from './password_reset/pages.ts';
@@ -71,6 +73,11 @@ export interface StepUpOptions {
   readonly mailer?: Mailer;
   /** Where customers get help (`SUPPORT_URL` / `SUPPORT_EMAIL` of the ready server): linked where they may be stuck. */
   readonly support?: SupportContact;
+  /**
+   * The shop's brand (`BRAND_*` of the ready server): its colour is served at `/assets/brand.css`; pass the same brand
+   * to `createViews` so the pages show its name and logo, and to the mailer's templates through `issuerName`.
+   */
+  readonly brand?: Brand;
   /**
    * The provider's issuer URL. With it the customers' security console is served at `/account` (`configure` adds
    * its OIDC client, `account-console`) and notification mails link to it.
@@ -106,7 +113,8 @@ export interface StepUp {
    * The interaction pages (password, second factor, enrolment, consent) below `/interaction`; with `issuer`, the
    * security console below `/account`; with `issuer` and a `mailer`, the password reset by email below
    * `/password-reset` (linked from the sign-in page) — each with its error pages and security headers — and the pages'
-   * one script at `/assets/page.js` (copy and print buttons; every page works without it). Mount it before the provider;
+   * assets: their one script at `/assets/page.js` (copy and print buttons; every page works without it) and, with a
+   * brand colour, `/assets/brand.css`. Mount it before the provider;
    * it needs the provider's `cookies.keys`.
    */
   middleware(provider: Provider): Middleware;
@@ -129,10 +137,11 @@ export interface StepUp {
  */
 export function createStepUp(options: StepUpOptions): StepUp {
   const { conn, issuerName } = options;
+  const look: MailLook = { logoUrl: options.brand?.logoUrl, primaryColor: options.brand?.primaryColor, support: options.support };
   const issuer = options.issuer?.replace(/\/+$/, '');
   const logger = options.logger ?? createLogger('silent');
   const views = options.views ?? createViews();
-  const factors = options.factors ?? defaultFactors(options, logger);
+  const factors = options.factors ?? defaultFactors(options, logger, look);
   const events = createSecurityEvents({
     conn,
     mail: options.mailer
@@ -141,6 +150,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
         issuerName,
         accountUrl: issuer ? `${issuer}${ACCOUNT_PATH}` : undefined,
         resetUrl: issuer ? `${issuer}${PASSWORD_RESET_PATH}` : undefined,
+        look,
       }
       : undefined,
     logger: logger.child({ component: 'events' }),
@@ -185,24 +195,25 @@ export function createStepUp(options: StepUpOptions): StepUp {
         passwordResetPath: issuer && options.mailer ? PASSWORD_RESET_PATH : undefined,
         support: options.support,
       });
-      const pages = compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(), router.routes() as Middleware, router.allowedMethods() as Middleware]);
+      const headers = { imageUrls: [options.brand?.logoUrl] };
+      const pages = compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(headers), router.routes() as Middleware, router.allowedMethods() as Middleware]);
       const accountPages = issuer
-        ? compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(), accountConsole({
+        ? compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(headers), accountConsole({
           provider, conn, issuer, factors, events, logger: logger.child({ component: 'account' }), tokenEndpoint: options.tokenEndpoint, views,
         })])
         : undefined;
       const resetPages = issuer && options.mailer
-        ? compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(), passwordResetPages({
-          provider, conn, views, events, factors, mailer: options.mailer, issuerName, issuer, signInPath: ACCOUNT_PATH,
+        ? compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(headers), passwordResetPages({
+          provider, conn, views, events, factors, mailer: options.mailer, issuerName, issuer, signInPath: ACCOUNT_PATH, look,
           logger: logger.child({ component: 'password_reset' }),
         })])
         : undefined;
-      const script = pageScript();
+      const assetFiles = assets({ brand: options.brand });
       return async function stepUpPages(ctx, next) {
         if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) return pages(ctx, next);
         if (accountPages && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) return accountPages(ctx, next);
         if (resetPages && (ctx.path === PASSWORD_RESET_PATH || ctx.path.startsWith(`${PASSWORD_RESET_PATH}/`))) return resetPages(ctx, next);
-        if (ctx.path === PAGE_SCRIPT_PATH) return script(ctx, next);
+        if (isAssetPath(ctx.path)) return assetFiles(ctx, next);
         return next();
       };
     },
@@ -239,7 +250,7 @@ function storeResumedProofs(provider: Provider, deps: AuthenticationDeps): void 
   });
 }
 
-function defaultFactors(options: StepUpOptions, logger: Logger): FactorRegistry {
+function defaultFactors(options: StepUpOptions, logger: Logger, look: MailLook): FactorRegistry {
   if (!options.secrets) throw new Error('createStepUp needs `secrets` (FACTOR_KEYS and the MFA peppers) or a `factors` registry');
   const { secrets, mailer } = options;
   return createDefaultFactors({
@@ -250,7 +261,7 @@ function defaultFactors(options: StepUpOptions, logger: Logger): FactorRegistry 
     ...(options.attemptPolicy ? { attemptPolicy: options.attemptPolicy } : {}),
     ...(mailer
       ? {
-        codeMailer: createCodeMailer({ mailer, issuerName: options.issuerName, logger: logger.child({ component: 'mail' }) }),
+        codeMailer: createCodeMailer({ mailer, issuerName: options.issuerName, logger: logger.child({ component: 'mail' }), look }),
         emailCodePepper: secrets.peppers.emailCodes,
       }
       : {}),

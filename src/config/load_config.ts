@@ -9,6 +9,7 @@ import { MAIL_REQUIRED_IN_PRODUCTION, SMTP_URL_SETTING, formatFrom, parseSmtpUrl
 import { parseConfiguredKeys, type ProviderKeys } from './provider_keys.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.ts';
 import type { SupportContact } from '../shared/support.ts';
+import { colourProblem, normaliseColour, type Brand } from '../shared/brand.ts';
 
 
 /** Default retention of audit records: 400 days (a year of history plus a margin for yearly reviews). */
@@ -135,6 +136,12 @@ export interface Config {
    * Without either the pages say "the shop's customer support".
    */
   readonly support: SupportContact;
+  /**
+   * The shop's brand on pages and mails: `BRAND_NAME` (default `ISSUER_NAME`; it is also the name customers see in
+   * their authenticator app and as the mail sender), `BRAND_LOGO_URL` (an https image; http only outside production)
+   * and `BRAND_PRIMARY_COLOR` (`#rrggbb`, refused below WCAG AA contrast with white).
+   */
+  readonly brand: Brand;
 }
 
 /** Thrown by {@link loadConfig}; `problems` lists every invalid or missing key, one sentence each. */
@@ -200,6 +207,17 @@ const fields = {
   AUDIT_RETENTION_DAYS: z.string().trim().toLowerCase()
     .refine((v) => v === 'forever' || (/^\d{1,4}$/.test(v) && Number(v) <= 3650), 'must be a whole number of days from 1 to 3650, or 0 / forever to keep records forever')
     .transform((v) => (v === 'forever' || Number(v) === 0 ? null : Number(v))),
+  BRAND_NAME: z.string().trim().min(1).max(64, 'must be at most 64 characters')
+    // eslint-disable-next-line no-control-regex
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters')
+    .refine((v) => !v.includes(':'), 'must not contain ":" (authenticator apps split "issuer:account" at it)')
+    .refine((v) => !/[<>"\\]/.test(v), 'must not contain < > " or \\ (it becomes the mail sender\'s display name)'),
+  BRAND_LOGO_URL: z.string().trim().max(2000).url('must be an absolute URL of an image (https://shop.example/logo.svg)')
+    .refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL'),
+  BRAND_PRIMARY_COLOR: z.string().trim().superRefine((v, ctx) => {
+    const problem = colourProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   SUPPORT_URL: z.string().trim().max(2000).url('must be an absolute URL (https://shop.example/help)')
     .refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL'),
   SUPPORT_EMAIL: z.string().trim().max(254).email('must be an email address (help@shop.example)'),
@@ -348,7 +366,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     grantSeconds: read('GRANT_TTL', 14 * 24 * 3600),
   };
 
-  const issuerName = read('ISSUER_NAME', DEFAULT_ISSUER_NAME);
+  const issuerName = read('BRAND_NAME') ?? read('ISSUER_NAME', DEFAULT_ISSUER_NAME);
+  const logoUrl = read('BRAND_LOGO_URL');
+  if (logoUrl !== undefined && production && !logoUrl.toLowerCase().startsWith('https://')) {
+    problems.push('BRAND_LOGO_URL: must be an https URL when NODE_ENV=production');
+  }
+  const primaryColor = read('BRAND_PRIMARY_COLOR');
 
   const smtpUrl = isSet(SMTP_URL_SETTING) ? (env[SMTP_URL_SETTING] as string).trim() : undefined;
   if (smtpUrl !== undefined) {
@@ -419,5 +442,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     mfaPepper,
     metricsToken,
     support: { url: supportUrl, email: supportEmail },
+    brand: { name: issuerName, logoUrl, primaryColor: primaryColor === undefined ? undefined : normaliseColour(primaryColor) },
   });
 }

@@ -38,14 +38,14 @@ export function allowInlineScript(ctx: { response: { get(field: string): unknown
   return source;
 }
 
-function contentSecurityPolicy(nonce: string, formActions: readonly string[]): string {
+function contentSecurityPolicy(nonce: string, formActions: readonly string[], imageOrigins: readonly string[]): string {
   return [
     "default-src 'self'",
     "base-uri 'none'",
     "object-src 'none'",
     "frame-ancestors 'none'",
-    "img-src 'self' data:",
-    `style-src 'nonce-${nonce}'`,
+    ["img-src 'self' data:", ...imageOrigins].join(' '),
+    `style-src 'self' 'nonce-${nonce}'`,
     "script-src 'self'",
     `form-action ${["'self'", ...formActions].join(' ')}`,
   ].join('; ');
@@ -66,7 +66,12 @@ function withFormActions(csp: string, formActions: readonly string[]): string {
  * The CSP is set before the downstream runs, because oidc-provider appends hashes of its own inline scripts to it.
  * Nested (the step-up pages' own, inside the server's), only the outer one acts.
  */
-export function securityHeaders(): Middleware {
+export function securityHeaders(options: { imageUrls?: readonly (string | undefined)[] } = {}): Middleware {
+  // The brand's logo may live on the shop's own site: its origin joins img-src.
+  const imageOrigins = (options.imageUrls ?? []).flatMap((url) => {
+    const origin = url ? URL.parse(url)?.origin : undefined;
+    return origin && origin !== 'null' ? [origin] : [];
+  });
   const helmetHeaders = helmet({
     contentSecurityPolicy: false,
     // The default HSTS is right for production behind TLS; browsers ignore it on plain http (dev).
@@ -80,7 +85,7 @@ export function securityHeaders(): Middleware {
     ctx.state.securityHeaders = true;
     const nonce = randomBytes(16).toString('base64');
     ctx.state.cspNonce = nonce;
-    ctx.set('Content-Security-Policy', contentSecurityPolicy(nonce, []));
+    ctx.set('Content-Security-Policy', contentSecurityPolicy(nonce, [], imageOrigins));
     await helmetHeaders(ctx, async () => {
       await next();
     });

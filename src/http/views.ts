@@ -1,6 +1,8 @@
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pug from 'pug';
+import type { Brand } from '../shared/brand.ts';
+import { BRAND_STYLESHEET_PATH } from './assets.ts';
 
 /** `views/` at the repository (or image) root: `src/http/` and `dist/http/` both sit two levels below it. */
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url));
@@ -29,8 +31,21 @@ export interface Views {
   renderPart(reference: string, locals: Record<string, unknown>): string;
 }
 
+/** What every page shows of the deployment: the shop's brand (name, logo; its colour comes as a stylesheet). */
+export interface ViewOptions {
+  readonly brand?: Brand | undefined;
+}
+
+/** The brand a page shows when the deployment names none. */
+const DEFAULT_BRAND: Brand = Object.freeze({ name: 'oidc-stepup' });
+
 /** Compiled pug templates, cached per name (pages are small and few). */
-export function createViews(dir: string = VIEWS_DIR): Views {
+export function createViews(dir: string = VIEWS_DIR, options: ViewOptions = {}): Views {
+  const brand = {
+    name: options.brand?.name ?? DEFAULT_BRAND.name,
+    logoUrl: options.brand?.logoUrl,
+    stylesheet: options.brand?.primaryColor ? BRAND_STYLESHEET_PATH : undefined,
+  };
   const cache = new Map<string, pug.compileTemplate>();
   function compiled(file: string): pug.compileTemplate {
     let template = cache.get(file);
@@ -46,7 +61,7 @@ export function createViews(dir: string = VIEWS_DIR): Views {
   }
   return {
     render(name, locals) {
-      return compiled(fileOf(name))(locals);
+      return compiled(fileOf(name))({ brand, ...locals });
     },
     renderPart(reference, locals) {
       const file = isAbsolute(reference) && reference.endsWith('.pug') ? reference : fileOf(reference);

@@ -3,7 +3,7 @@
  * renders the code mail and sends it. The factor never sees templates or SMTP, and this module never sees a factor
  * (the shapes match structurally; the composition root passes one to the other).
  */
-import { renderEmailCode, type EmailCodePurpose } from './templates.ts';
+import { renderEmailCode, type EmailCodePurpose, type MailLook } from './templates.ts';
 import type { MailLogger, Mailer } from './transport.ts';
 
 export interface CodeMailerDeps {
@@ -14,6 +14,8 @@ export interface CodeMailerDeps {
   readonly purpose?: EmailCodePurpose | undefined;
   /** Where rendering failures are logged (send failures are logged by the mailer). */
   readonly logger?: MailLogger | undefined;
+  /** The shop's logo, colour and support in the mail. */
+  readonly look?: MailLook | undefined;
 }
 
 /** Sends one-time codes by email. Never throws and never logs the code: any failure is `mail_failed`. */
@@ -25,7 +27,7 @@ export function createCodeMailer(deps: CodeMailerDeps): EmailCodeSender {
   return {
     async sendCode(to, code, validMinutes) {
       try {
-        const mail = renderEmailCode({ issuerName: deps.issuerName, name: to.name, code, validMinutes, purpose: deps.purpose });
+        const mail = renderEmailCode({ issuerName: deps.issuerName, name: to.name, code, validMinutes, purpose: deps.purpose, look: deps.look });
         const sent = await deps.mailer.send({ to: to.email, ...mail });
         return sent.ok ? { ok: true } : { ok: false, code: 'mail_failed' };
       } catch (err) {

@@ -16,6 +16,7 @@
 import { fileURLToPath } from 'node:url';
 import Bowser from 'bowser';
 import pug from 'pug';
+import type { SupportContact } from '../shared/support.ts';
 
 export { maskEmail } from '../shared/mask_email.ts';
 
@@ -37,6 +38,7 @@ export const MAIL_MESSAGES = {
   footer_notification: '{issuer} sends this message for every change to how you sign in, so that you notice changes you did not make.',
   account_link: 'Review your security settings',
   reset_link: 'Reset your password',
+  support_label: 'Need help? Contact support:',
 
   email_code_subject_confirm: 'Your {issuer} authentication code',
   email_code_subject_sign_in: 'Your {issuer} sign-in code',
@@ -184,6 +186,28 @@ export interface MailContext {
   readonly accountUrl?: string | undefined;
   /** Absolute URL of the page that asks for a password reset, linked by the notifications that advise one. */
   readonly resetUrl?: string | undefined;
+  /** The shop's look and help: its logo in the header, its colour on links and buttons, where to get support. */
+  readonly look?: MailLook | undefined;
+}
+
+/** What a mail shows of the shop besides its name. */
+export interface MailLook {
+  /** An absolute http(s) URL of the logo image. */
+  readonly logoUrl?: string | undefined;
+  /** `#rrggbb`. */
+  readonly primaryColor?: string | undefined;
+  readonly support?: SupportContact | undefined;
+}
+
+/** The locals every mail template takes from {@link MailLook}. */
+function lookLocals(look: MailLook | undefined): Record<string, unknown> {
+  const colour = look?.primaryColor && /^#[0-9a-f]{6}$/i.test(look.primaryColor) ? look.primaryColor : '#0b57d0';
+  const supportUrl = look?.support?.url ? checkUrl(look.support.url, 'support.url') : undefined;
+  return {
+    logoUrl: look?.logoUrl ? checkUrl(look.logoUrl, 'logoUrl') : undefined,
+    colour,
+    support: supportUrl || look?.support?.email ? { url: supportUrl, email: look?.support?.email, label: t('support_label') } : undefined,
+  };
 }
 
 /** Where and from what a security event came. */
@@ -259,6 +283,7 @@ export function renderEmailCode(data: EmailCodeData): RenderedMail {
     accountUrl: checkUrl(data.accountUrl),
     accountLink: t('account_link'),
     footer: t('footer', { issuer }),
+    ...lookLocals(data.look),
   };
   return { subject, html: renderView('email_code', locals), text: renderView('email_code.text', locals) };
 }
@@ -423,6 +448,7 @@ export function renderNotification<K extends NotificationKind>(kind: K, data: No
     resetUrl: spec.linksReset ? checkUrl(data.resetUrl, 'resetUrl') : undefined,
     resetLink: t('reset_link'),
     footer: t('footer', { issuer }),
+    ...lookLocals(data.look),
     footerNotification: t('footer_notification', { issuer }),
   };
   return { subject, html: renderView('notification', locals), text: renderView('notification.text', locals) };
@@ -454,6 +480,7 @@ export function renderPasswordResetLink(data: PasswordResetLinkData): RenderedMa
     facts: contextFacts(data),
     advice: t('password_reset_link_not_you', { issuer }),
     footer: t('footer', { issuer }),
+    ...lookLocals(data.look),
   };
   return { subject, html: renderView('password_reset', locals), text: renderView('password_reset.text', locals) };
 }

@@ -37,7 +37,7 @@ import { createFormTokens, type FormTokens } from '../http/form_tokens.ts';
 import { formBody, formParser, requireForm } from '../http/forms.ts';
 import { renderPage } from '../http/pages.ts';
 import type { Views } from '../http/views.ts';
-import { renderPasswordResetLink } from '../mail/templates.ts';
+import { renderPasswordResetLink, type MailLook } from '../mail/templates.ts';
 import type { Mailer } from '../mail/transport.ts';
 import { LEVEL } from '../shared/assurance.ts';
 import { AppError } from '../shared/errors.ts';
@@ -77,6 +77,8 @@ export interface PasswordResetDeps {
   readonly issuer: string;
   /** Where a customer who reset the password without a sign-in to return to signs in (the security console). */
   readonly signInPath: string;
+  /** The shop's logo, colour and support in the mail. */
+  readonly look?: MailLook | undefined;
   /** Clock (tests move it). */
   readonly now?: () => Date;
 }
@@ -217,7 +219,7 @@ async function mailLink(
   });
   const url = `${kit.issuer}${NEW_PASSWORD_PATH}?token=${token}`;
   const mail = renderPasswordResetLink({
-    issuerName: kit.issuerName, name: account.name, url, validMinutes: RESET_LINK_LIFETIME_MS / 60_000,
+    issuerName: kit.issuerName, name: account.name, url, validMinutes: RESET_LINK_LIFETIME_MS / 60_000, look: kit.look,
     at: request.now, ip: request.origin.ip, userAgent: request.origin.userAgent,
   });
   const sent = await kit.mailer.send({ to: account.email, ...mail });

@@ -10,7 +10,7 @@
  */
 import type { Connection } from 'mongoose';
 import { recordEvent, type AuditActor, type AuditEvent, type AuditEventName } from '../audit/audit_log.ts';
-import { NOTIFICATION_KINDS, renderNotification, type NotificationData, type NotificationFacts, type NotificationKind } from '../mail/templates.ts';
+import { NOTIFICATION_KINDS, renderNotification, type MailLook, type NotificationData, type NotificationFacts, type NotificationKind } from '../mail/templates.ts';
 import type { MailLogger, Mailer } from '../mail/transport.ts';
 import { maskEmail } from '../shared/mask_email.ts';
 
@@ -83,6 +83,8 @@ export interface SecurityEventsDeps {
     readonly accountUrl?: string | undefined;
     /** Absolute URL of the page that asks for a password reset, linked where a mail advises one. */
     readonly resetUrl?: string | undefined;
+    /** The shop's logo, colour and support in the mail. */
+    readonly look?: MailLook | undefined;
   } | undefined;
   /** Where audit-write and rendering failures are logged (mail failures are logged by the mailer). */
   readonly logger?: MailLogger | undefined;
@@ -147,7 +149,7 @@ async function mailNotification(
   const logContext = { accountId: account.id, kind, to: maskEmail(account.email) };
   let mailed = false;
   try {
-    const data = { ...event.details, issuerName: mail.issuerName, name: account.name, accountUrl: mail.accountUrl, resetUrl: mail.resetUrl, at, ip: origin.ip, userAgent: origin.userAgent };
+    const data = { ...event.details, issuerName: mail.issuerName, name: account.name, accountUrl: mail.accountUrl, resetUrl: mail.resetUrl, look: mail.look, at, ip: origin.ip, userAgent: origin.userAgent };
     const sent = await mail.mailer.send({ to: account.email, ...renderNotification(kind, data as NotificationData<typeof kind>) });
     mailed = sent.ok;
   } catch (err) {

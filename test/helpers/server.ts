@@ -152,10 +152,15 @@ export async function startTestServer(label: string, options: TestServerOptions 
   const { registry: factors } = createDefaultFactors({
     conn,
     secretBox: createSecretBox({ activeKeyId: 'test', keys: { test: generateKey() } }),
-    issuer: 'oidc-stepup test',
+    issuer: config.issuerName,
     recoveryPepper: generateKey(),
     ...(options.extraFactors ? { extraFactors: options.extraFactors } : {}),
-    ...(mailer ? { codeMailer: createCodeMailer({ mailer, issuerName: config.issuerName, logger }), emailCodePepper: generateKey() } : {}),
+    ...(mailer ? {
+      codeMailer: createCodeMailer({
+        mailer, issuerName: config.issuerName, logger, look: { logoUrl: config.brand.logoUrl, primaryColor: config.brand.primaryColor, support: config.support },
+      }),
+      emailCodePepper: generateKey(),
+    } : {}),
   });
   const company = await createCompany(conn, { name: `Forced ${label}`, mfaPolicy: 'forced' });
   const mfaAccount = async (email: string, name: string, extra: { privileges?: ['invoice']; companyId?: string }): Promise<TestAccount> => {
@@ -177,8 +182,8 @@ export async function startTestServer(label: string, options: TestServerOptions 
     fred: await enrolTotp(totp, fred),
   };
 
-  const views = createViews();
-  const stepUp = createStepUp({ conn, issuer, issuerName: config.issuerName, factors, views, logger, support: config.support, ...(mailer ? { mailer } : {}) });
+  const views = createViews(undefined, { brand: config.brand });
+  const stepUp = createStepUp({ conn, issuer, issuerName: config.issuerName, factors, views, logger, support: config.support, brand: config.brand, ...(mailer ? { mailer } : {}) });
   await stepUp.ensureIndexes(); // as main.ts: every TTL index in place before the first request
   const provider = createProvider({ config, logger }, stepUp.configure(buildProviderConfiguration({ config, conn, keys, views })));
   const extraRouters = [];

@@ -1,0 +1,81 @@
+/**
+ * The shop's brand on the pages and in the mails: `BRAND_NAME`, `BRAND_LOGO_URL`, `BRAND_PRIMARY_COLOR` (served as a
+ * stylesheet from the provider's origin: the CSP keeps styles to 'self' and nonces) and the support contact; the
+ * authenticator app shows `BRAND_NAME:email`; a colour too light for white button text is refused at start-up.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { expect } from 'chai';
+import type { TotpFactor } from '../../src/factors/totp/factor.ts';
+import { newCustomer } from '../console/support.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { Browser, findForm, useShop } from '../helpers/shop.ts';
+
+const BRAND = {
+  BRAND_NAME: 'Keks Shop',
+  BRAND_LOGO_URL: 'https://cdn.keks.example/logo.svg',
+  BRAND_PRIMARY_COLOR: '#7A1F5C',
+  SUPPORT_URL: 'https://keks.example/help',
+};
+
+describe('the shop\'s brand on pages and mails', function () {
+  const server = useTestServer('brand', { env: BRAND, mailer: 'config' });
+  const shop = useShop(server);
+
+  it('the pages show the name and the logo, load the colour as a stylesheet, and allow the logo\'s origin', async function () {
+    const browser = new Browser();
+    const login = await browser.go((await shop.startLogin()).url.href);
+    expect(login.html).to.include('<title>Sign in · Keks Shop</title>');
+    expect(login.html).to.include('<img src="https://cdn.keks.example/logo.svg" alt="Keks Shop">');
+    expect(login.html).to.include('<link rel="stylesheet" href="/assets/brand.css">').and.not.include('oidc-stepup');
+    const csp = login.headers.get('content-security-policy') ?? '';
+    expect(csp).to.include("img-src 'self' data: https://cdn.keks.example").and.match(/style-src 'self' 'nonce-/);
+    const css = await browser.request(`${server.issuer}/assets/brand.css`);
+    expect(css.headers.get('content-type')).to.match(/^text\/css/);
+    expect(css.html).to.match(/--accent:#7a1f5c;--accent-dark:#[0-9a-f]{6}/);
+    const error = await browser.go(`${server.issuer}/interaction/not-a-real-one`);
+    expect(error.html).to.include('alt="Keks Shop"').and.include('href="https://keks.example/help"');
+  });
+
+  it('the authenticator app shows "Keks Shop:email" (Key URI Format issuer the same)', async function () {
+    const customer = await newCustomer(server, 'keks-app');
+    const begun = await (server.factors.get('totp') as TotpFactor).enrol.begin(customer);
+    expect(begun.ok).to.equal(true);
+    const uri = new URL((begun as { view: { otpauthUri: string } }).view.otpauthUri);
+    expect(uri.host).to.equal("totp");
+    expect(decodeURIComponent(uri.pathname)).to.equal(`/Keks Shop:${customer.email}`);
+    expect(uri.searchParams.get('issuer')).to.equal('Keks Shop');
+  });
+
+  it('the mails carry the name, the logo, the colour and the support address', async function () {
+    const customer = await newCustomer(server, 'keks-mail');
+    const browser = new Browser();
+    const form = await browser.go(`${server.issuer}/password-reset`);
+    await browser.submit(findForm(form, 'reset-request'), { email: customer.email });
+    let mail;
+    for (let i = 0; i < 50 && !mail; i += 1) {
+      mail = server.mailer?.outbox().find((entry) => entry.to.includes(customer.email));
+      if (!mail) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(mail?.subject).to.equal('Reset your Keks Shop password');
+    expect(mail?.html).to.include('<img src="https://cdn.keks.example/logo.svg" alt="Keks Shop"');
+    expect(mail?.html).to.include('background:#7a1f5c').and.include('href="https://keks.example/help"');
+    expect(mail?.text).to.include('Need help? Contact support: https://keks.example/help');
+  });
+
+  it('a primary colour too light for white button text is refused at start-up, saying why', async function () {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(process.cwd(), 'src', 'main.ts')], {
+      cwd: process.cwd(),
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), PORT: '0', DATA_DIR: join(tmpdir(), 'brand-refused'), BRAND_PRIMARY_COLOR: '#FFD700' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    const [code] = await once(child, 'exit') as [number];
+    expect(code).to.not.equal(0);
+    expect(output).to.include('BRAND_PRIMARY_COLOR: #ffd700 has a contrast of').and.include('WCAG AA needs at least 4.5:1');
+  });
+});
