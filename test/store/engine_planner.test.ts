@@ -84,4 +84,29 @@ describe('store engine: index use for equality lookups (engine internals)', func
     expect((reply.cursor as { firstBatch: unknown[] }).firstBatch).to.deep.equal([{ _id: 'a1', proof: [{ _id: 's1234', level: 2 }] }]);
     expect(scans.n).to.equal(0);
   });
+  it('answers an equality $lookup (localField/foreignField) per document through the joined collection\'s index, without scanning it', function () {
+    const ctx = { catalog: new Catalog(), cursors: new CursorRegistry(), connectionId: 1 };
+    runCommand({ insert: 'codes', documents: [{ _id: 'c1', session: 'u7', grant: 'g1' }, { _id: 'c2', grant: 'g2' }], $db: 'db' }, ctx);
+    runCommand({ insert: 'sessions', documents: Array.from({ length: 2000 }, (_, i) => ({ _id: `s${i}`, uid: `u${i % 1000}`, at: i })), $db: 'db' }, ctx);
+    runCommand({ createIndexes: 'sessions', indexes: [{ key: { uid: 1 }, name: 'uid_1' }], $db: 'db' }, ctx);
+    runCommand({ insert: 'grants', documents: [{ _id: 'g1' }, { _id: 'g2' }], $db: 'db' }, ctx);
+    const joined = ctx.catalog.get('db', 'sessions') as Collection;
+    const scans = { n: 0 };
+    const all = joined.all.bind(joined);
+    joined.all = () => { scans.n += 1; return all(); };
+    const reply = runCommand({
+      aggregate: 'codes', cursor: {}, $db: 'db',
+      pipeline: [
+        { $match: { _id: { $in: ['c1', 'c2'] } } },
+        { $lookup: { from: 'sessions', localField: 'session', foreignField: 'uid', pipeline: [{ $sort: { at: -1 } }, { $limit: 1 }], as: 'session' } },
+        { $lookup: { from: 'grants', localField: 'grant', foreignField: '_id', as: 'grant' } },
+      ],
+    }, ctx);
+    expect((reply.cursor as { firstBatch: unknown[] }).firstBatch).to.deep.equal([
+      { _id: 'c1', session: [{ _id: 's1007', uid: 'u7', at: 1007 }], grant: [{ _id: 'g1' }] },
+      { _id: 'c2', session: [], grant: [{ _id: 'g2' }] },
+    ]);
+    // c2 has no session: a missing local value matches documents without the field, which needs a scan.
+    expect(scans.n).to.equal(1);
+  });
 });

@@ -193,10 +193,13 @@ function aggregateOver(collection: Collection | undefined, pipeline: Doc[], ctx:
   };
   // Stages up to each uncorrelated $lookup run in mingo; the $lookup itself runs here, through the joined
   // collection's indexes, instead of mingo's join over a copy of the whole joined collection.
+  // An equality $lookup (localField/foreignField, without let) runs here too: per input document, one query through
+  // the joined collection's indexes.
   let segment: Doc[] = [];
   for (const stage of rest) {
     const joined = uncorrelatedLookup(stage);
-    if (!joined) {
+    const equality = joined ? undefined : equalityLookup(stage);
+    if (!joined && !equality) {
       segment.push(stage);
       continue;
     }
@@ -205,8 +208,16 @@ function aggregateOver(collection: Collection | undefined, pipeline: Doc[], ctx:
       docs = runPipeline(docs, segment, resolver, variables);
     }
     segment = [];
-    const found = aggregateOver(ctx.catalog.get(ctx.db, joined.from), joined.pipeline, ctx, variables);
-    docs = docs.map((doc) => ({ ...doc, [joined.as]: found.map((one) => cloneValue(one)) }));
+    if (joined) {
+      const found = aggregateOver(ctx.catalog.get(ctx.db, joined.from), joined.pipeline, ctx, variables);
+      docs = docs.map((doc) => ({ ...doc, [joined.as]: found.map((one) => cloneValue(one)) }));
+    } else if (equality) {
+      const from = ctx.catalog.get(ctx.db, equality.from);
+      docs = docs.map((doc) => {
+        const found = aggregateOver(from, [{ $match: localMatch(doc, equality.localField, equality.foreignField) }, ...equality.pipeline], ctx, variables);
+        return { ...doc, [equality.as]: found.map((one) => cloneValue(one)) };
+      });
+    }
   }
   if (segment.length === 0) return docs;
   refuseForMingo(docs);
@@ -227,6 +238,31 @@ function uncorrelatedLookup(stage: Doc): { from: string; pipeline: Doc[]; as: st
   if (correlated || typeof from !== 'string' || !Array.isArray(pipeline) || typeof as !== 'string') return undefined;
   if (as.length === 0 || as.includes('.') || as.startsWith('$')) return undefined;
   return { from, pipeline: pipeline as Doc[], as };
+}
+
+/**
+ * A `$lookup` joining by equality (`localField`/`foreignField`, optionally followed by a sub-pipeline, no `let`) whose
+ * result lands in a top-level field: answered per input document by a query on the joined collection (through its
+ * indexes) instead of mingo's join over a copy of the whole joined collection.
+ */
+function equalityLookup(stage: Doc): { from: string; localField: string; foreignField: string; pipeline: Doc[]; as: string } | undefined {
+  const spec = stage.$lookup;
+  if (!isPlainObject(spec) || spec.let !== undefined) return undefined;
+  const { from, localField, foreignField, as } = spec;
+  const pipeline = spec.pipeline ?? [];
+  if (typeof from !== 'string' || typeof localField !== 'string' || typeof foreignField !== 'string' || typeof as !== 'string') return undefined;
+  if (!Array.isArray(pipeline) || as.length === 0 || as.includes('.') || as.startsWith('$') || foreignField.startsWith('$')) return undefined;
+  return { from, localField, foreignField, pipeline: pipeline as Doc[], as };
+}
+
+/**
+ * The filter on the joined collection for one input document (MongoDB's rules: a missing or null local value matches
+ * a null or missing foreign field; an array matches any of its elements).
+ */
+function localMatch(doc: Doc, localField: string, foreignField: string): Doc {
+  const values = pathValues(doc, localField).values.map((value) => (value === undefined ? null : value));
+  const distinct = [...new Map(values.map((value) => [keyOf(value), value])).values()];
+  return distinct.length === 1 ? { [foreignField]: { $eq: distinct[0] } } : { [foreignField]: { $in: distinct } };
 }
 
 const aggregate = defineCommand(['pipeline', 'cursor', 'explain', 'allowDiskUse', 'collation', 'hint', 'let',
