@@ -44,6 +44,8 @@ import { answerRequestedAcr } from './provider/acr_answer.ts';
 import { keepOfflineAccessAsked } from './provider/offline_access.ts';
 import { INTERACTION_PATH } from './policy/interaction.ts';
 import { applyStepUp, proofsKeepMsOf } from './provider/step_up_configuration.ts';
+import { readPathsOf, readPlanFor, type ReadPaths } from './provider/read_plan.ts';
+import { withRequestReads } from './store/request_reads.ts';
 import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
 import type { SupportContact } from './shared/support.ts';
 import type { Brand } from './shared/brand.ts';
@@ -160,6 +162,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
   // where the authorization endpoint is.
   let proofsKeepMs: number | undefined;
   let authorizationPath = '/auth';
+  let readPaths: ReadPaths = readPathsOf(undefined);
 
   return Object.freeze({
     factors,
@@ -168,6 +171,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
     configure(base: Configuration): Configuration {
       proofsKeepMs = proofsKeepMsOf(base);
       authorizationPath = base.routes?.authorization ?? authorizationPath;
+      readPaths = readPathsOf(base.routes);
       const configured = applyStepUp(base, { conn, factors, proofsKeepMs });
       if (!issuer) return configured;
       const cookieKeys = base.cookies?.keys;
@@ -180,6 +184,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       if (!Array.isArray(provider.keys) || provider.keys.length === 0) {
         throw new Error('the provider has no cookie keys: set cookies.keys in its configuration');
       }
+      readOncePerRequest(provider, readPaths);
       storeResumedProofs(provider, { conn, proofsKeepMs });
       answerRequestedAcr(provider);
       keepOfflineAccessAsked(provider, authorizationPath);
@@ -210,7 +215,9 @@ export function createStepUp(options: StepUpOptions): StepUp {
         : undefined;
       const assetFiles = assets({ brand: options.brand });
       return async function stepUpPages(ctx, next) {
-        if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) return pages(ctx, next);
+        if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) {
+          return withRequestReads(() => pages(ctx, next), readPlanFor(ctx, readPaths));
+        }
         if (accountPages && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) return accountPages(ctx, next);
         if (resetPages && (ctx.path === PASSWORD_RESET_PATH || ctx.path.startsWith(`${PASSWORD_RESET_PATH}/`))) return resetPages(ctx, next);
         if (isAssetPath(ctx.path)) return assetFiles(ctx, next);
@@ -232,6 +239,18 @@ export function createStepUp(options: StepUpOptions): StepUp {
       ]);
     },
   });
+}
+
+const readingProviders = new WeakSet<Provider>();
+
+/**
+ * Each provider request reads a document once, and its first read fetches what the request will read next
+ * (`src/store/request_reads.ts`, `src/provider/read_plan.ts`). Once per provider, before its other middleware.
+ */
+function readOncePerRequest(provider: Provider, paths: ReadPaths): void {
+  if (readingProviders.has(provider)) return;
+  readingProviders.add(provider);
+  provider.use((ctx, next) => withRequestReads(next, readPlanFor(ctx, paths)));
 }
 
 const storingProviders = new WeakSet<Provider>();

@@ -156,6 +156,11 @@ export async function createAccount(
   }
 }
 
+/** The account a stored document holds (a document read together with others, e.g. through `$lookup`). */
+export function accountFromDocument(doc: unknown): Account | null {
+  return doc && typeof doc === 'object' && typeof (doc as AccountDoc)._id === 'string' ? toAccount(doc as AccountDoc) : null;
+}
+
 export async function findAccountById(conn: Connection, id: string): Promise<Account | null> {
   if (typeof id !== 'string') return null;
   const doc = await (await accounts(conn)).findById(id).lean<AccountDoc>().exec();

@@ -12,7 +12,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Connection } from 'mongoose';
-import { findAccountById, findAccountByIdJoined, type Account } from '../accounts/accounts.ts';
+import { accountFromDocument, findAccountById, findAccountByIdJoined, type Account } from '../accounts/accounts.ts';
 import { findCompanyById } from '../accounts/companies.ts';
 import type { Factor } from '../factors/contract.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
@@ -21,6 +21,7 @@ import { decideStepUp, grantableStepUpScopes, type StepUpDecision, type StepUpIn
 import type { StepUpParams } from '../policy/step_up_params.ts';
 import { heldProofsIn, holdProofs, saveHeldProofs, type HoldingInteraction } from './held_proofs.ts';
 import { PROOFS_COLLECTION, findProofs, proofsFromDocument, recordFactorProof, recordPasswordProof, storeProofs } from './proofs.ts';
+import { readBefore } from '../store/request_reads.ts';
 import { deriveProven, isCurrent, type AuthenticationState, type Proof, type ProofWindow, type Proven } from './state.ts';
 
 /** What the loader needs. */
@@ -76,9 +77,31 @@ function memoOf(request: object): Memo {
 /** The request object a context stands for (Koa and oidc-provider contexts of one request share `req`). */
 export type RequestKey = IncomingMessage | object;
 
+/** The collection of the accounts (read along with a request's first read). */
+const ACCOUNTS_COLLECTION = 'accounts';
+
+/**
+ * What this request's first read fetched along (`src/provider/read_plan.ts`) of the account and of a session's proofs:
+ * a document, `null` (fetched: there is none) or `undefined` (not fetched).
+ */
+function fetchedAlong(deps: AuthenticationDeps, collection: string, id: string): unknown {
+  return deps.conn.db ? readBefore(deps.conn.db, collection, id) : undefined;
+}
+
+function fetchedAccount(deps: AuthenticationDeps, accountId: string): Account | null | undefined {
+  const doc = fetchedAlong(deps, ACCOUNTS_COLLECTION, accountId);
+  return doc === undefined ? undefined : accountFromDocument(doc);
+}
+
+function fetchedProofs(deps: AuthenticationDeps, sessionUid: string): { state: AuthenticationState | undefined } | undefined {
+  const doc = fetchedAlong(deps, PROOFS_COLLECTION, sessionUid);
+  return doc === undefined ? undefined : { state: proofsFromDocument(doc) };
+}
+
 /** The facts of `accountId`; `known` is the account already read (`null`: read, and not found). */
 async function loadAccountFacts(deps: AuthenticationDeps, accountId: string, known?: Account | null): Promise<AccountFacts> {
-  const found = known !== undefined ? known : await findAccountById(deps.conn, accountId);
+  const fetched = known !== undefined ? known : fetchedAccount(deps, accountId);
+  const found = fetched !== undefined ? fetched : await findAccountById(deps.conn, accountId);
   const account = found && found.status === 'active' ? found : null;
   if (!account) return { account: null, companyPolicy: null };
   const company = account.companyId ? await findCompanyById(deps.conn, account.companyId) : null;
@@ -115,7 +138,10 @@ export function usableFactors(deps: AuthenticationDeps, request: RequestKey, acc
 /** The proofs of a session for this request (loaded once); `undefined` without a session or proofs. */
 export function sessionProofs(deps: AuthenticationDeps, request: RequestKey, sessionUid: string | undefined): Promise<AuthenticationState | undefined> {
   if (!sessionUid) return Promise.resolve(undefined);
-  return remember(memoOf(request).states, sessionUid, () => findProofs(deps.conn, sessionUid));
+  return remember(memoOf(request).states, sessionUid, async () => {
+    const fetched = fetchedProofs(deps, sessionUid);
+    return fetched ? fetched.state : findProofs(deps.conn, sessionUid);
+  });
 }
 
 function heldKey(interaction: HoldingInteraction): string {
@@ -138,7 +164,8 @@ export function accountAndProofs(
   deps: AuthenticationDeps, request: RequestKey, accountId: string, sessionUid: string | undefined,
 ): Promise<[AccountFacts, AuthenticationState | undefined]> {
   const memo = memoOf(request);
-  if (sessionUid && !memo.accounts.has(accountId) && !memo.states.has(sessionUid)) {
+  const fetched = sessionUid !== undefined && fetchedAccount(deps, accountId) !== undefined && fetchedProofs(deps, sessionUid) !== undefined;
+  if (sessionUid && !fetched && !memo.accounts.has(accountId) && !memo.states.has(sessionUid)) {
     const both = findAccountByIdJoined(deps.conn, accountId, { collection: PROOFS_COLLECTION, id: sessionUid });
     void remember(memo.accounts, accountId, async () => loadAccountFacts(deps, accountId, (await both).account));
     // Without the account the state was not looked for: read it alone should anyone ask.

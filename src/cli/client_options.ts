@@ -36,9 +36,9 @@ export const REDIRECT_URI_RULES =
   'Redirect URIs (and post-logout redirect URIs): absolute; https, or http only on localhost, 127.0.0.1 or [::1]; '
   + 'no fragment (#); no user:password@.';
 
-/** When a change reaches running servers (adapter.ts CLIENT_CACHE_MS). */
+/** When a change reaches running servers: every request reads its client from the database (adapter.ts). */
 export const CACHE_NOTE =
-  'Running servers reuse a client they have read for up to 30 seconds: a change reaches every instance within 30 seconds.';
+  'Running servers read the client at every request: the change counts on every instance from the next request on.';
 
 /** The `--auth` methods, for `--help`. */
 export const AUTH_METHODS_HELP = [

@@ -64,8 +64,8 @@ export function usageText(): string {
     'found through ${DATA_DIR:-.data}/embedded-mongo.uri.',
     'A password given with --password is visible in the process list and shell history: prefer the prompt',
     'or --password-stdin.',
-    'Redirect URIs: absolute; https, or http only on localhost, 127.0.0.1 or [::1]; no fragment. Client changes reach',
-    'running servers within 30 seconds (each reuses a client it has read for that long); a new client is found at once.',
+    'Redirect URIs: absolute; https, or http only on localhost, 127.0.0.1 or [::1]; no fragment. Client changes count',
+    'on every running server from its next request on (each request reads its client); a new client is found at once.',
     'user reset-factors and user unlock act like the server: run them with its environment (FACTOR_KEYS, MFA_PEPPER,',
     'COOKIE_KEYS, SMTP_URL, MAIL_FROM, ISSUER_NAME, AUDIT_RETENTION_DAYS). Without SMTP_URL the customer is not emailed.',
   ];

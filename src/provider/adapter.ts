@@ -10,6 +10,7 @@ import type { Connection, mongo } from 'mongoose';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
 import { AppError } from '../shared/errors.ts';
+import { forgetReads, readBefore, readById, rememberRead } from '../store/request_reads.ts';
 
 /** One stored entity of an oidc-provider model. */
 export interface AdapterDocument {
@@ -91,24 +92,6 @@ export interface MongoAdapterOptions {
   clockToleranceSeconds?: number;
 }
 
-/**
- * How long this process reuses a shop client it read (oidc-provider looks the client up at every request of a
- * flow). A change written through this process (`saveClient`, the adapter's `upsert`/`destroy`) is seen at once; one
- * written by another process (the CLI next to a running server, another instance) within this time.
- */
-export const CLIENT_CACHE_MS = 30_000;
-
-const clientCaches = new WeakMap<Connection, Map<string, { payload: AdapterPayload; untilMs: number }>>();
-
-function clientCacheOf(conn: Connection): Map<string, { payload: AdapterPayload; untilMs: number }> {
-  let cache = clientCaches.get(conn);
-  if (!cache) {
-    cache = new Map();
-    clientCaches.set(conn, cache);
-  }
-  return cache;
-}
-
 function isLive(doc: AdapterDocument | null, nowMs: number): doc is AdapterDocument {
   // The TTL sweeper runs about once a minute on mongod: an expired document may still be there.
   return doc !== null && (doc.expiresAt === undefined || doc.expiresAt === null || doc.expiresAt.getTime() > nowMs);
@@ -171,34 +154,31 @@ export class MongoAdapter implements Adapter {
       doc.updatedAt = new Date(now);
     }
     if (typeof payload.userCode === 'string') doc.userCode = payload.userCode;
-    if (this.modelName === 'Client') clientCacheOf(this.#conn).delete(id);
     // A replacement, so a re-upsert without a lifetime or grant drops the old ones.
     await this.collection.replaceOne({ _id: id }, doc, { upsert: true });
+    this.#remember(id, doc);
+    if (doc.uid !== undefined) rememberRead(this.#db, this.collection.collectionName, doc.uid, doc, 'uid');
   }
 
+  /**
+   * The entity, read once per request (`src/store/request_reads.ts`: a second read in the same request, or one the
+   * request's first read fetched along, costs no command). Clients too: nothing is kept between requests, so a client
+   * changed or removed (the CLI, another instance) counts from the next request on, on every instance.
+   */
   async find(id: string): Promise<AdapterPayload | undefined> {
-    if (this.modelName !== 'Client') return this.#findOne({ _id: id });
-    // Clients are read at every request of a flow and change rarely: see CLIENT_CACHE_MS. Unknown ids are not kept
-    // (a client registered a moment ago is found at once); a copy is handed out, never the cached object.
-    const cache = clientCacheOf(this.#conn);
-    const cached = cache.get(id);
-    if (cached && cached.untilMs > Date.now()) return structuredClone(cached.payload);
-    const doc = await this.collection.findOne({ _id: id });
-    const now = Date.now();
-    if (!isLive(doc, now)) {
-      cache.delete(id);
-      return undefined;
-    }
-    // Never kept past the client's own expiry (a dynamically registered client may have one).
-    const untilMs = Math.min(now + CLIENT_CACHE_MS, doc.expiresAt instanceof Date ? doc.expiresAt.getTime() : Number.POSITIVE_INFINITY);
-    cache.set(id, { payload: structuredClone(doc.payload), untilMs });
-    return doc.payload;
+    const doc = await readById<AdapterDocument>(this.#db, this.collection.collectionName, id);
+    return isLive(doc, Date.now()) ? doc.payload : undefined;
   }
 
   /** The most recently written live session of `uid` (several documents may share it, see {@link upsert}). */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const [doc] = await this.collection.find({ uid }).sort({ updatedAt: -1 }).limit(1).toArray();
-    return isLive(doc ?? null, Date.now()) ? doc?.payload : undefined;
+    const name = this.collection.collectionName;
+    let doc = readBefore(this.#db, name, uid, 'uid') as AdapterDocument | null | undefined;
+    if (doc === undefined) {
+      [doc = null] = await this.collection.find({ uid }).sort({ updatedAt: -1 }).limit(1).toArray();
+      rememberRead(this.#db, name, uid, doc, 'uid');
+    }
+    return isLive(doc, Date.now()) ? doc.payload : undefined;
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
@@ -220,6 +200,8 @@ export class MongoAdapter implements Adapter {
       { _id: id, 'payload.consumed': { $exists: false } },
       { $set: { 'payload.consumed': epochSeconds() } },
     );
+    // What this request read of it is outdated now.
+    forgetReads(this.#db, this.collection.collectionName);
     if (result.modifiedCount === 1) return;
     const existing = await this.collection.findOne({ _id: id }, { projection: { grantId: 1 } });
     if (existing?.grantId !== undefined && existing.grantId !== null) {
@@ -229,12 +211,23 @@ export class MongoAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    if (this.modelName === 'Client') clientCacheOf(this.#conn).delete(id);
     await this.collection.deleteOne({ _id: id });
+    // A session's uid may point at the deleted document: forget the collection's reads.
+    if (this.modelName === 'Session') forgetReads(this.#db, this.collection.collectionName);
+    else this.#remember(id, null);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.collection.deleteMany({ grantId });
+    forgetReads(this.#db, this.collection.collectionName);
+  }
+
+  get #db(): mongo.Db {
+    return this.collection.db;
+  }
+
+  #remember(id: string, doc: AdapterDocument | null): void {
+    rememberRead(this.#db, this.collection.collectionName, id, doc);
   }
 
   async #findOne(filter: mongo.Filter<AdapterDocument>): Promise<AdapterPayload | undefined> {
@@ -248,10 +241,10 @@ export class MongoAdapter implements Adapter {
  * `helpers/revoke.js` covers) and the Grant document itself.
  */
 export async function revokeGrantEverywhere(conn: Connection, grantId: string): Promise<void> {
-  await Promise.all([
-    ...[...GRANTABLE_MODELS].map((modelName) => nativeCollection(conn, modelName).deleteMany({ grantId })),
-    nativeCollection(conn, 'Grant').deleteOne({ _id: grantId }),
-  ]);
+  const collections = [...GRANTABLE_MODELS].map((modelName) => nativeCollection(conn, modelName));
+  const grants = nativeCollection(conn, 'Grant');
+  await Promise.all([...collections.map((collection) => collection.deleteMany({ grantId })), grants.deleteOne({ _id: grantId })]);
+  for (const collection of [...collections, grants]) forgetReads(collection.db, collection.collectionName);
 }
 
 /**
@@ -274,7 +267,9 @@ export async function revokeAccountGrants(conn: Connection, accountId: string): 
 export async function endAccountSessions(conn: Connection, accountId: string, keepSessionId?: string): Promise<number> {
   const filter: mongo.Filter<AdapterDocument> = { 'payload.accountId': accountId };
   if (keepSessionId) filter._id = { $ne: keepSessionId };
-  const result = await nativeCollection(conn, 'Session').deleteMany(filter);
+  const sessions = nativeCollection(conn, 'Session');
+  const result = await sessions.deleteMany(filter);
+  forgetReads(sessions.db, sessions.collectionName);
   return result.deletedCount;
 }
 

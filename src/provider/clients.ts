@@ -2,8 +2,9 @@
  * The shop-client registry: relying shops stored as oidc-provider client metadata in the collection the
  * adapter reads for model `Client`, so a saved client is served without a restart.
  *
- * Running servers reuse a client they have read for up to `CLIENT_CACHE_MS` (30 s, `adapter.ts`): a client
- * registered here is found at once, a change or a removal reaches every instance within that time.
+ * Running servers read a request's client from the database in every request (merged into the request's first read,
+ * `src/provider/read_plan.ts`): a client registered, changed or removed here counts on every instance from its next
+ * request on.
  */
 import { randomBytes } from 'node:crypto';
 import { importJWK, type CryptoKey, type JWK } from 'jose';
@@ -506,7 +507,7 @@ export async function rotateClientSecret(conn: Connection, clientId: string): Pr
  * whether a client was removed and how many grants were revoked.
  */
 export async function removeClient(conn: Connection, clientId: string): Promise<{ removed: boolean; grantsRevoked: number }> {
-  // The client first: from here on nothing new is issued to it (beyond what running servers' caches still serve).
+  // The client first: from here on nothing new is issued to it (every request of every server reads its client).
   const { deletedCount } = await clientAdapter(conn).collection.deleteOne({ _id: clientId });
   const grantsRevoked = await revokeClientGrants(conn, clientId);
   return { removed: deletedCount === 1, grantsRevoked };
@@ -550,7 +551,7 @@ export async function listClients(conn: Connection): Promise<ShopClient[]> {
   return docs.map((doc) => toShopClient(doc.payload));
 }
 
-/** The stored client (read from the database, never from this process's client cache), or null. */
+/** The stored client (read from the database), or null. */
 export async function findClient(conn: Connection, clientId: string): Promise<ShopClient | null> {
   const doc = await clientAdapter(conn).collection.findOne({ _id: clientId });
   return doc ? toShopClient(doc.payload) : null;

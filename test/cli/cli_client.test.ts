@@ -91,7 +91,7 @@ describe('operators CLI: managing shop clients', function () {
   });
 
   describe('help', function () {
-    it('lists the new commands and states the redirect-URI rules and the 30-second delay', async function () {
+    it('lists the new commands and states the redirect-URI rules and that a change counts from the next request', async function () {
       const all = await ok(['help']);
       for (const usage of ['client show ID', 'client update ID', 'client rotate-secret ID [--yes]', 'client remove ID [--yes]', '--auth METHOD', '--require-acr LEVEL']) {
         expect(all).to.include(usage);
@@ -100,7 +100,7 @@ describe('operators CLI: managing shop clients', function () {
       for (const command of ['add', 'update']) {
         const out = await ok(['client', command, '--help']);
         expect(out).to.include('Redirect URIs (and post-logout redirect URIs): absolute; https, or http only on localhost, 127.0.0.1 or [::1]; no fragment (#)');
-        expect(out).to.include('30 seconds');
+        expect(out).to.include('next request on');
         expect(out).to.include('--require-acr LEVEL');
       }
       expect(await ok(['client', 'add', '--help'])).to.include('private_key_jwt').and.include('client_secret_jwt').and.include('client_secret_post');
@@ -261,7 +261,7 @@ describe('operators CLI: managing shop clients', function () {
       ]);
       expect(out).to.match(/^Updated client shop: redirect URIs, name, first party, required acr\.\n/);
       expect(out).to.match(/redirect URIs:\s+https:\/\/shop\.example\/new http:\/\/localhost:3000\/cb\n/);
-      expect(out).to.include('a change reaches every instance within 30 seconds');
+      expect(out).to.include('the change counts on every instance from the next request on');
       expect(out).to.not.include(secret);
       const stored = await findClient(conn, 'shop');
       expect(stored).to.include({ clientSecret: secret, name: 'New Name', firstParty: true, clientCredentials: true, tokenEndpointAuthMethod: 'client_secret_basic' });
@@ -325,7 +325,7 @@ describe('operators CLI: managing shop clients', function () {
       const out = await ok(['client', 'rotate-secret', 'shop', '--yes']);
       const fresh = /client_secret:\s+(\S+)/.exec(out)?.[1];
       expect(fresh).to.be.a('string').with.length.of.at.least(43).and.not.equal(old);
-      expect(out).to.include('Store it now: it is not shown again.').and.include('within 30 seconds');
+      expect(out).to.include('Store it now: it is not shown again.').and.include('refuse the old secret from now on');
       const stored = await findClient(conn, 'shop');
       expect(stored).to.include({ clientSecret: fresh, name: 'Kept', tokenEndpointAuthMethod: 'client_secret_jwt' });
       expect(await ok(['client', 'show', 'shop'])).to.not.include(fresh);
@@ -381,7 +381,7 @@ describe('operators CLI: managing shop clients', function () {
       await grantOf('kept', 'g2');
       await conn.db!.collection<StoredEntity>('oidc_client_credentials').insertOne({ _id: 'cc1', payload: { clientId: 'gone' } });
       const out = await ok(['client', 'remove', 'gone', '--yes']);
-      expect(out).to.equal('Removed client gone; revoked 1 grant with their codes and tokens.\nRunning servers stop serving it within 30 seconds.\n');
+      expect(out).to.equal('Removed client gone; revoked 1 grant with their codes and tokens.\nRunning servers stop serving it from now on.\n');
       expect(await findClient(conn, 'gone')).to.equal(null);
       expect(await findClient(conn, 'kept')).to.not.equal(null);
       expect(await stored('oidc_grants')).to.deep.equal(['g2']);

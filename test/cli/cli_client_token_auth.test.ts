@@ -133,6 +133,49 @@ describe('shops registered through the CLI authenticate at the token endpoint (o
     expect(await clientCredentials(await configFor('removed', oidc.ClientSecretBasic(removedSecret)))).to.deep.equal({ error: 'invalid_client' });
   });
 
+  /** The OAuth error of a failed code exchange. */
+  async function exchangeError(exchange: Promise<unknown>): Promise<string> {
+    try {
+      await exchange;
+    } catch (err) {
+      if (err instanceof oidc.ResponseBodyError) return err.error;
+      if (err instanceof oidc.WWWAuthenticateChallengeError) return ((await err.response.json()) as { error: string }).error;
+      throw err;
+    }
+    throw new Error('the code exchange succeeded');
+  }
+
+  it('a change or removal by the CLI counts at the next request of a server that has just served the client (no copy is kept)', async function () {
+    const client = shopClient('live-shop');
+    const dropped = `${SHOP_ORIGIN}/live-shop/other`;
+    const secret = /client_secret:\s+(\S+)/.exec(await ok(['client', 'add', '--id', client.clientId, '--first-party', '--redirect-uri', client.redirectUri, '--redirect-uri', dropped]))?.[1] ?? '';
+    const shop = await Shop.discover(server.issuer, { ...client, clientSecret: secret });
+    const first = await signIn(shop, new Browser([SHOP_ORIGIN]), server.accounts.alice);
+    expect((await shop.finishLogin(first.pending, first.callbackUrl)).access_token).to.be.a('string');
+
+    // rotate-secret: a code issued a moment before cannot be redeemed with the old secret; the new one works.
+    const beforeRotation = await signIn(shop, new Browser([SHOP_ORIGIN]), server.accounts.alice);
+    const fresh = /client_secret:\s+(\S+)/.exec(await ok(['client', 'rotate-secret', client.clientId, '--yes']))?.[1] ?? '';
+    expect(await exchangeError(shop.finishLogin(beforeRotation.pending, beforeRotation.callbackUrl))).to.equal('invalid_client');
+    const rotated = await Shop.discover(server.issuer, { ...client, clientSecret: fresh });
+    const afterRotation = await signIn(rotated, new Browser([SHOP_ORIGIN]), server.accounts.alice);
+    expect((await rotated.finishLogin(afterRotation.pending, afterRotation.callbackUrl)).access_token).to.be.a('string');
+
+    // update: a redirect URI taken off the client is refused at the next authorization request.
+    const viaDropped = await Shop.discover(server.issuer, { ...client, clientSecret: fresh, redirectUri: dropped });
+    expect((await new Browser([SHOP_ORIGIN]).go((await viaDropped.startLogin()).url.href)).html).to.include('/login"');
+    await ok(['client', 'update', client.clientId, '--redirect-uri', client.redirectUri]);
+    const refused = await new Browser([SHOP_ORIGIN]).go((await viaDropped.startLogin()).url.href);
+    expect(refused.status).to.equal(400);
+    expect(refused.html).to.include('redirect_uri did not match');
+
+    // remove: the next authorization request is refused, and so is the code of a sign-in made just before.
+    const beforeRemoval = await signIn(rotated, new Browser([SHOP_ORIGIN]), server.accounts.alice);
+    await ok(['client', 'remove', client.clientId, '--yes']);
+    expect((await new Browser([SHOP_ORIGIN]).go((await rotated.startLogin()).url.href)).status).to.equal(400);
+    expect(await exchangeError(rotated.finishLogin(beforeRemoval.pending, beforeRemoval.callbackUrl))).to.equal('invalid_client');
+  });
+
   it('--require-acr is valid client metadata for the provider (default_acr_values)', async function () {
     await ok(['client', 'add', '--id', 'intranet', '--first-party', '--redirect-uri', shopClient('intranet').redirectUri, '--require-acr', 'mfa']);
     const client = await server.provider.Client.find('intranet');

@@ -19,24 +19,28 @@ import { freezeClock as freezeNow, type FrozenClock } from '../helpers/clock.ts'
 import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
 
 /**
- * The budgets. Of the MFA sign-in's 30 commands oidc-provider itself sends 16 (the interaction's save, reads and
- * removal; the new session's save; the code, the grant, the token, the session check at the token request), the shop
- * client is read once (then reused); the rest are ours: the password throttle (reserve, settle), the account (by email
- * at the password step, by id at the code step and the resume; with the session's proofs in one command at the token
- * request), the factors the decision needs, the code check (throttle, replay mark) and the session's authentication
- * state, stored once when the login resumes (the interaction holds the proofs until the browser has a session).
+ * The budgets. Each request reads a document once and its first read fetches, in the same `aggregate`, what the request
+ * reads next (`src/store/request_reads.ts`, `src/provider/read_plan.ts`): the shop client is read in every request
+ * that needs it (never cached between requests), yet costs a command of its own only at the authorization request of a
+ * fresh browser. The MFA sign-in's 25: the authorization request (the client, the interaction's save); each sign-in
+ * page one read of the interaction with its client, session, account and proofs; the password step the throttle
+ * (reserve, settle), the account by email and the factors the decision needs, the interaction's save; the code step
+ * the app's enrolment, the throttle, the code's time step marked used, the interaction's save; the resume the
+ * interaction with its client and account, its removal, the grant, the code, the session and the session's
+ * authentication state (held by the interaction until the browser has a session); the token request one read of the
+ * client with the code, its grant, session, account and proofs, the code consumed, the access token saved.
  */
-const MFA_SIGN_IN_BUDGET = 30;
-const PASSWORD_SIGN_IN_BUDGET = 20;
+const MFA_SIGN_IN_BUDGET = 25;
+const PASSWORD_SIGN_IN_BUDGET = 17;
 /**
- * A step-up of a signed-in browser (acr_values=…mfa on a password session): the code page only, then the token. Of its
- * 37 commands oidc-provider itself sends 19 (the interaction's save, reads and removal; the session's reads, save and
- * rotation at the new login; the code, the grant and the token at the token request) and the shop client is read once;
- * ours: the account with the session's proofs and the factors the decision needs at each step, the code check, the
- * proof, the first-party grant read at the authorization request and the resume (written only when what it grants
- * changes), and whether the session is a "don't remember me" one.
+ * A step-up of a signed-in browser (acr_values=…mfa on a password session): the code page only, then the token. Its 23:
+ * the authorization request (the session with the client, the client's grant, the account and the proofs in one read;
+ * the factors the decision needs; the interaction and the session saved), the code page (the interaction with what it
+ * names; the factors), the code step (the interaction; the app's enrolment, the throttle, the time step, the proof, the
+ * interaction's save), the resume (the session with the interaction, its client and grant; the interaction's removal,
+ * the code, the session's rotation), the token request (one read, the code consumed, the access token).
  */
-const STEP_UP_BUDGET = 37;
+const STEP_UP_BUDGET = 23;
 
 /** The steps of a sign-in, by request (an interaction page is named once its response shows which page it is). */
 const STEP_NAMES: Record<string, string> = {

@@ -50,8 +50,8 @@ const ADD_DETAILS = [
   '  --client-credentials    may use the client_credentials grant (never for a public client)',
   '',
   REDIRECT_URI_RULES,
-  'A generated secret is printed once. A new client is served at once; later changes (client update) reach running',
-  'servers within 30 seconds.',
+  'A generated secret is printed once. A new client is served at once; later changes (client update) count on every',
+  'running server from its next request on.',
 ].join('\n');
 
 export const clientAdd: CommandSpec = {

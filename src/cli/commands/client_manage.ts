@@ -1,7 +1,7 @@
 /**
  * `client show`, `client update`, `client rotate-secret`, `client remove`: managing a registered shop. A secret is
  * shown only right after `rotate-secret` made it; the destructive commands ask first on a terminal unless `--yes`.
- * Running servers see a change within 30 seconds (they reuse a client they have read for that long).
+ * Running servers see a change from their next request on (every request reads its client from the database).
  */
 import {
   clientInputOf,
@@ -208,8 +208,8 @@ export const clientRotateSecret: CommandSpec = {
   summary: 'give a client a new secret, printed once (the old one stops working); asks on a terminal unless --yes',
   details: [
     'For clients authenticating with client_secret_basic, client_secret_post or client_secret_jwt.',
-    'The shop cannot sign anyone in until it uses the new secret. Running servers refuse the old one within 30 seconds',
-    '(they reuse a client they have read for that long).',
+    'The shop cannot sign anyone in until it uses the new secret. Running servers refuse the old one from their next',
+    'request on (every request reads its client).',
   ].join('\n'),
   parse(args, io) {
     const { values, positionals, help } = parseCommandArgs('client rotate-secret', ROTATE_USAGE, args, { yes: { type: 'boolean', short: 'y' } }, ['id']);
@@ -236,7 +236,7 @@ export const clientRotateSecret: CommandSpec = {
         }
         ctx.print(`New secret for client ${clientId}:`);
         ctx.print(`  client_secret:  ${clientSecret}`);
-        ctx.print('Store it now: it is not shown again. Running servers refuse the old secret within 30 seconds.');
+        ctx.print('Store it now: it is not shown again. Running servers refuse the old secret from now on.');
       },
     };
   },
@@ -248,7 +248,7 @@ export const clientRemove: CommandSpec = {
   summary: "remove a client and revoke its grants and tokens; asks on a terminal unless --yes",
   details: [
     'The shop can no longer sign anyone in; its codes, access and refresh tokens are revoked. Running servers stop',
-    'serving it within 30 seconds (they reuse a client they have read for that long).',
+    'serving it from their next request on (every request reads its client).',
   ].join('\n'),
   parse(args, io) {
     const { values, positionals, help } = parseCommandArgs('client remove', REMOVE_USAGE, args, { yes: { type: 'boolean', short: 'y' } }, ['id']);
@@ -267,7 +267,7 @@ export const clientRemove: CommandSpec = {
         const { removed, grantsRevoked } = await removeClient(ctx.conn, clientId);
         if (!removed) throw new CliFailure(`No client with the id "${clientId}" (removed meanwhile).`);
         ctx.print(`Removed client ${clientId}; revoked ${grantsRevoked} grant${grantsRevoked === 1 ? '' : 's'} with their codes and tokens.`);
-        ctx.print('Running servers stop serving it within 30 seconds.');
+        ctx.print('Running servers stop serving it from now on.');
       },
     };
   },

@@ -21,14 +21,16 @@ function isProbeValue(value: unknown): boolean {
 
 /** The equality values a filter requires for `field`, or `undefined` when it does not pin the field. */
 function equalityValues(filter: Doc, field: string): unknown[] | undefined {
+  // Every document has an `_id`, so `_id: null` matches only a null `_id` (elsewhere null also matches a missing field).
+  const probe = field === '_id' ? (value: unknown): boolean => value === null || isProbeValue(value) : isProbeValue;
   if (Object.prototype.hasOwnProperty.call(filter, field)) {
     const cond = filter[field];
-    if (isProbeValue(cond)) return [cond];
+    if (probe(cond)) return [cond];
     if (isPlainObject(cond)) {
       const ops = Object.keys(cond);
-      if (ops.length === 1 && ops[0] === '$eq' && isProbeValue(cond.$eq)) return [cond.$eq];
+      if (ops.length === 1 && ops[0] === '$eq' && probe(cond.$eq)) return [cond.$eq];
       if (ops.length === 1 && ops[0] === '$in' && Array.isArray(cond.$in) && cond.$in.length <= MAX_LOOKUP_KEYS
-        && cond.$in.every(isProbeValue)) return cond.$in;
+        && cond.$in.every(probe)) return cond.$in;
     }
   }
   if (Array.isArray(filter.$and)) {

@@ -1,0 +1,168 @@
+/**
+ * What one HTTP request has already read from MongoDB, so a document it needs again (oidc-provider reads a session by
+ * uid twice in one interaction step; the token endpoint reads the code, its grant, its session and its account one
+ * after the other) is not read twice, and the reads a request will make can be merged into its first one.
+ *
+ * The scope is one request (an `AsyncLocalStorage` opened by a middleware: {@link withRequestReads}); nothing is kept
+ * between requests, so every request still reads what it uses from the database — none of this is shared state of
+ * the process. Outside a scope every call here is a no-op and callers read as before.
+ *
+ * A caller that writes a document it may have read in the scope puts the new version in ({@link rememberRead}) or
+ * forgets it ({@link forgetReads}).
+ *
+ * **Merged reads.** A scope may carry a planner ({@link ReadPlanner}): the first read of a request (by `_id`) asks it
+ * which other documents the request will need — known by id (from the URL, a cookie, a parameter) or referenced by a
+ * field of a joined document — and the read becomes one `aggregate` with a `$lookup` per document; each joined document
+ * (or its absence) is remembered under its collection and key.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { mongo } from 'mongoose';
+
+/**
+ * A document the first read of a request fetches with it: by id (`id`), or by equality with a field of the document
+ * it is joined to (`localField` → `foreignField`), the newest by `newest` when several match.
+ */
+export interface JoinedRead {
+  readonly collection: string;
+  /** The `_id` to fetch (a join that does not depend on the other documents). */
+  readonly id?: string | undefined;
+  /** The field of the parent document holding the key, and the field of this collection it equals (default `_id`). */
+  readonly localField?: string;
+  readonly foreignField?: string;
+  /** With several matches, the newest by this field (descending) is taken. */
+  readonly newest?: string;
+  /** Documents joined to this one. */
+  readonly joins?: readonly JoinedRead[];
+}
+
+/** What a request's first read fetches besides the document asked for. */
+export type ReadPlanner = (collection: string, id: string) => readonly JoinedRead[] | undefined;
+
+type Found = mongo.Document | null;
+
+class RequestReads {
+  readonly #docs = new Map<string, Found>();
+  planner: ReadPlanner | undefined;
+  planned = false;
+
+  get(namespace: string, key: string): Found | undefined {
+    const doc = this.#docs.get(`${namespace}\u0000${key}`);
+    return doc === undefined ? undefined : doc && structuredClone(doc);
+  }
+
+  put(namespace: string, key: string, doc: Found): void {
+    this.#docs.set(`${namespace}\u0000${key}`, doc && structuredClone(doc));
+  }
+
+  forget(namespace: string): void {
+    const prefix = `${namespace}\u0000`;
+    for (const key of this.#docs.keys()) if (key.startsWith(prefix)) this.#docs.delete(key);
+  }
+}
+
+const storage = new AsyncLocalStorage<RequestReads>();
+
+/**
+ * Runs `next` (the rest of a request) in a read scope, with `planner` for its first read. Inside a scope already open
+ * (a middleware further out opened it) it only adds the planner when none is set.
+ */
+export function withRequestReads<T>(next: () => Promise<T>, planner?: ReadPlanner): Promise<T> {
+  const current = storage.getStore();
+  if (current) {
+    current.planner ??= planner;
+    return next();
+  }
+  const scope = new RequestReads();
+  scope.planner = planner;
+  return storage.run(scope, next);
+}
+
+function namespaceOf(db: mongo.Db, collection: string): string {
+  return `${db.databaseName}.${collection}`;
+}
+
+/** Keys a document is remembered under: `_id`, or `field=value` for a read by another field. */
+function keyOf(field: string, value: unknown): string {
+  return field === '_id' ? String(value) : `${field}=${String(value)}`;
+}
+
+/**
+ * What this request read of `collection` by `field` = `value` (default `_id`): the document, `null` (read, not found),
+ * or `undefined` (not read in this request, or outside a scope).
+ */
+export function readBefore(db: mongo.Db, collection: string, value: string, field = '_id'): Found | undefined {
+  return storage.getStore()?.get(namespaceOf(db, collection), keyOf(field, value));
+}
+
+/** Remembers a document this request read or wrote (`null`: it does not exist). */
+export function rememberRead(db: mongo.Db, collection: string, value: string, doc: Found, field = '_id'): void {
+  storage.getStore()?.put(namespaceOf(db, collection), keyOf(field, value), doc);
+}
+
+/** Forgets everything this request read of `collection` (after a write that may have changed any of it). */
+export function forgetReads(db: mongo.Db, collection: string): void {
+  storage.getStore()?.forget(namespaceOf(db, collection));
+}
+
+/** The `$lookup` stages of `joins`, their results in `_j0`, `_j1`, … */
+function lookupsOf(joins: readonly JoinedRead[]): mongo.Document[] {
+  return joins.map((join, i) => {
+    const inner: mongo.Document[] = [
+      ...(join.id !== undefined ? [{ $match: { _id: { $eq: join.id } } }] : []),
+      ...(join.newest ? [{ $sort: { [join.newest]: -1 } }] : []),
+      { $limit: 1 },
+      ...lookupsOf(join.joins ?? []),
+    ];
+    const by = join.id !== undefined ? {} : { localField: join.localField, foreignField: join.foreignField ?? '_id' };
+    return { $lookup: { from: join.collection, ...by, pipeline: inner, as: `_j${i}` } };
+  });
+}
+
+function valueAt(doc: mongo.Document, path: string): unknown {
+  let value: unknown = doc;
+  for (const part of path.split('.')) {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/** Remembers each joined document (or its absence) under its collection and key, then strips the join fields. */
+function rememberJoined(db: mongo.Db, scope: RequestReads, parent: mongo.Document, joins: readonly JoinedRead[]): void {
+  joins.forEach((join, i) => {
+    const field = `_j${i}`;
+    const [found] = (Array.isArray(parent[field]) ? parent[field] : []) as mongo.Document[];
+    delete parent[field];
+    if (found) rememberJoined(db, scope, found, join.joins ?? []);
+    const key = join.id ?? (join.localField ? valueAt(parent, join.localField) : undefined);
+    if (typeof key !== 'string') return;
+    // A read by another field than `_id` answers a later read of that field; found, it answers one by `_id` too.
+    const foreignField = join.id !== undefined ? '_id' : join.foreignField ?? '_id';
+    scope.put(namespaceOf(db, join.collection), keyOf(foreignField, key), found ?? null);
+    if (found && foreignField !== '_id') scope.put(namespaceOf(db, join.collection), keyOf('_id', found._id), found);
+  });
+}
+
+/**
+ * Reads `collection`'s document `_id` = `id` for this request: from what it read before, else from the database — the
+ * request's first read merged with what the planner says it will need next. Outside a scope: one `findOne`.
+ */
+export async function readById<T extends mongo.Document>(db: mongo.Db, collection: string, id: string): Promise<T | null> {
+  const scope = storage.getStore();
+  if (!scope) return db.collection<T>(collection).findOne({ _id: id } as unknown as mongo.Filter<T>) as Promise<T | null>;
+  const namespace = namespaceOf(db, collection);
+  const known = scope.get(namespace, keyOf('_id', id));
+  if (known !== undefined) return known as T | null;
+  const joins = !scope.planned && scope.planner ? scope.planner(collection, id) : undefined;
+  scope.planned = true;
+  let doc: mongo.Document | null;
+  if (joins && joins.length > 0) {
+    const [first] = await db.collection(collection).aggregate([{ $match: { _id: { $eq: id } } }, { $limit: 1 }, ...lookupsOf(joins)]).toArray();
+    doc = first ?? null;
+    if (doc) rememberJoined(db, scope, doc, joins);
+  } else {
+    doc = await db.collection(collection).findOne({ _id: id } as unknown as mongo.Filter<mongo.Document>);
+  }
+  scope.put(namespace, keyOf('_id', id), doc);
+  return doc as T | null;
+}
