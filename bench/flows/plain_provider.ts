@@ -27,7 +27,7 @@ const configuration: Configuration = {
   pkce: { required: () => true },
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   // The shop's registered scopes (the baseline grants `invoice` like any scope: it has no step-up).
-  scopes: ['openid', 'offline_access', 'email', 'profile', 'invoice'],
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'invoice', 'invoice_eligibility'],
   features: { devInteractions: { enabled: false } },
   interactions: { url: (_ctx, interaction) => `/plain/${interaction.uid}` },
   loadExistingGrant: async (ctx) => {
