@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { expect } from 'chai';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
+import type { OutboxEntry } from '../../src/mail/transport.ts';
 import { newCustomer } from '../console/support.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm, useShop } from '../helpers/shop.ts';
@@ -54,10 +55,11 @@ describe('the shop\'s brand on pages and mails', function () {
     const browser = new Browser();
     const form = await browser.go(`${server.issuer}/password-reset`);
     await browser.submit(findForm(form, 'reset-request'), { email: customer.email });
-    let mail;
-    for (let i = 0; i < 50 && !mail; i += 1) {
-      mail = server.mailer?.outbox().find((entry) => entry.to.includes(customer.email));
-      if (!mail) await new Promise((resolve) => setImmediate(resolve));
+    // The link is mailed after the page is answered: wait for it to reach the outbox.
+    let mail: OutboxEntry | undefined;
+    for (let i = 0; i < 200 && !mail; i += 1) {
+      mail = server.mailer?.outbox()?.find((entry) => entry.to.includes(customer.email));
+      if (!mail) await new Promise((resolve) => setTimeout(resolve, 5));
     }
     expect(mail?.subject).to.equal('Reset your Keks Shop password');
     expect(mail?.html).to.include('<img src="https://cdn.keks.example/logo.svg" alt="Keks Shop"');
