@@ -54,6 +54,20 @@ export const AUTH_METHODS_HELP = [
   '                          EC P-256 or Ed25519; never a private key)',
 ].join('\n');
 
+/** The shop's pages the consent page shows, for `--help`. */
+export const PAGE_OPTIONS_HELP = [
+  '  --logo-uri URL          the shop\'s logo on the consent page (https; http only on localhost)',
+  '  --policy-uri URL        the shop\'s privacy policy, linked on the consent page',
+  '  --tos-uri URL           the shop\'s terms of service, linked on the consent page',
+].join('\n');
+
+/** `--logo-uri`, `--policy-uri`, `--tos-uri` as client input fields (only those given). */
+export function pageOptions(values: Record<string, unknown>): { logoUri?: string; policyUri?: string; tosUri?: string } {
+  const read = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string).trim() : undefined);
+  const [logoUri, policyUri, tosUri] = [read('logo-uri'), read('policy-uri'), read('tos-uri')];
+  return { ...(logoUri ? { logoUri } : {}), ...(policyUri ? { policyUri } : {}), ...(tosUri ? { tosUri } : {}) };
+}
+
 /** The `--require-acr` option, for `--help`. */
 export const REQUIRE_ACR_HELP = [
   '  --require-acr LEVEL     the least level every sign-in of this shop needs; a request may ask for more, never less',
@@ -142,6 +156,9 @@ export function describeClient(client: ShopClient, secretLine?: string): string[
     row('scope', client.scope ?? '-'),
     row('required acr', client.defaultAcrValues.map(describeAcr).join(', ') || '- (the request decides)'),
   );
+  if (client.logoUri !== undefined) lines.push(row('logo_uri', client.logoUri));
+  if (client.policyUri !== undefined) lines.push(row('policy_uri', client.policyUri));
+  if (client.tosUri !== undefined) lines.push(row('tos_uri', client.tosUri));
   return lines;
 }
 

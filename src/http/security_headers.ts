@@ -38,6 +38,16 @@ export function allowInlineScript(ctx: { response: { get(field: string): unknown
   return source;
 }
 
+/** Lets the page being rendered show images from the origins of `urls` (a shop's logo on the consent page). */
+export function allowImages(ctx: StateCarrier, urls: readonly (string | undefined)[]): void {
+  const origins = (ctx.state.imageOrigins as string[] | undefined) ?? [];
+  for (const url of urls) {
+    const origin = url ? URL.parse(url)?.origin : undefined;
+    if (origin && origin !== 'null' && !origins.includes(origin)) origins.push(origin);
+  }
+  ctx.state.imageOrigins = origins;
+}
+
 function contentSecurityPolicy(nonce: string, formActions: readonly string[], imageOrigins: readonly string[]): string {
   return [
     "default-src 'self'",
@@ -98,6 +108,12 @@ export function securityHeaders(options: { imageUrls?: readonly (string | undefi
     const csp = ctx.response.get('Content-Security-Policy');
     if (formActions && formActions.length > 0 && typeof csp === 'string' && csp && !ctx.headerSent) {
       ctx.set('Content-Security-Policy', withFormActions(csp, formActions));
+    }
+    const images = ctx.state.imageOrigins as string[] | undefined;
+    const current = ctx.response.get('Content-Security-Policy');
+    if (images && images.length > 0 && typeof current === 'string' && current && !ctx.headerSent) {
+      ctx.set('Content-Security-Policy', current.split(';').map((directive) => directive.trim())
+        .map((directive) => (directive.startsWith('img-src') ? [directive, ...images].join(' ') : directive)).join('; '));
     }
   };
 }

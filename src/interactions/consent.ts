@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import { findAccountById } from '../accounts/accounts.ts';
 import { clientNameOf, finishInteraction, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
+import { allowImages } from '../http/security_headers.ts';
 
 /** What each scope lets a shop do, in the user's words. */
 const SCOPE_DESCRIPTIONS: Record<string, string> = {
@@ -64,9 +65,16 @@ export async function showConsent(ctx: Context, deps: InteractionDeps, interacti
   const accountId = interaction.session?.accountId;
   const account = accountId ? await findAccountById(deps.conn, accountId) : null;
   const clientName = await clientNameOf(deps.provider, interaction);
+  // The shop's logo and pages as registered (https, or http on a loopback host: `client add --logo-uri …`).
+  const client = await deps.provider.Client.find(String(interaction.params.client_id ?? ''));
+  const pages = client as unknown as { logoUri?: string; policyUri?: string; tosUri?: string } | undefined;
+  if (pages?.logoUri) allowImages(ctx, [pages.logoUri]);
   renderInteractionPage(ctx, deps, interaction, 'consent', {
     title: `Allow ${clientName}?`,
     clientName,
+    clientLogo: pages?.logoUri,
+    policyUri: pages?.policyUri,
+    tosUri: pages?.tosUri,
     accountEmail: account?.email,
     permissions: describePermissions(interaction.prompt.details, await allowedStepUpScopes(ctx, deps, interaction)),
     csrf: deps.csrf.tokenFor(interaction.uid),

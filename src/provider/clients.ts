@@ -95,6 +95,25 @@ export interface ShopClientInput {
    * opt-in per confidential client. Step-up scopes (`invoice`) are never issued through it (see configuration.ts).
    */
   clientCredentials?: boolean;
+  /** The shop's logo, shown on the consent page (`logo_uri`): https, or http on a loopback host for development. */
+  logoUri?: string;
+  /** The shop's privacy policy (`policy_uri`), linked on the consent page. */
+  policyUri?: string;
+  /** The shop's terms of service (`tos_uri`), linked on the consent page. */
+  tosUri?: string;
+}
+
+/** The client's pages the consent page shows: `logo_uri`, `policy_uri`, `tos_uri` (OIDC Dynamic Client Registration §2). */
+const PAGE_FIELDS = [['logoUri', 'logo_uri'], ['policyUri', 'policy_uri'], ['tosUri', 'tos_uri']] as const;
+
+/** The problems of one of the shop's page URIs: absolute, https (http only on a loopback host), no credentials. */
+function pageUriProblems(value: unknown, field: string): string[] {
+  const url = typeof value === 'string' && value.length <= 2000 ? URL.parse(value) : null;
+  if (!url) return [`${field} must be an absolute URL`];
+  const loopback = LOCAL_HOSTS.has(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return [`${field} must be https (http only on localhost)`];
+  if (url.username || url.password) return [`${field} must not contain user:password@`];
+  return [];
 }
 
 export interface ShopClient {
@@ -113,6 +132,9 @@ export interface ShopClient {
   scope?: string;
   /** Whether the client may use the `client_credentials` grant. */
   clientCredentials: boolean;
+  logoUri?: string;
+  policyUri?: string;
+  tosUri?: string;
   /** oidc-provider client metadata as stored. */
   metadata: Record<string, unknown>;
 }
@@ -342,6 +364,7 @@ export function validateClientInput(input: ShopClientInput): string[] {
   if (input.clientCredentials === true && authMethodOf(input) === 'none') {
     problems.push('a public client cannot use client credentials (it has no secret)');
   }
+  for (const [key, field] of PAGE_FIELDS) if (input[key] !== undefined) problems.push(...pageUriProblems(input[key], field));
   return problems;
 }
 
@@ -382,6 +405,7 @@ function toShopClient(metadata: AdapterPayload): ShopClient {
   if (typeof metadata.client_name === 'string') client.name = metadata.client_name;
   if (typeof metadata.scope === 'string') client.scope = metadata.scope;
   if (typeof metadata.jwks_uri === 'string') client.jwksUri = metadata.jwks_uri;
+  for (const [key, field] of PAGE_FIELDS) if (typeof metadata[field] === 'string') client[key] = metadata[field] as string;
   if (isRecord(metadata.jwks) && Array.isArray(metadata.jwks.keys)) client.jwks = { keys: metadata.jwks.keys as JWK[] };
   return client;
 }
@@ -403,6 +427,7 @@ export function clientInputOf(client: ShopClient): ShopClientInput {
     ...(client.jwksUri !== undefined ? { jwksUri: client.jwksUri } : {}),
     ...(client.jwks !== undefined ? { jwks: structuredClone(client.jwks) } : {}),
     ...(client.defaultAcrValues.length > 0 ? { defaultAcrValues: [...client.defaultAcrValues] } : {}),
+    ...Object.fromEntries(PAGE_FIELDS.flatMap(([key]) => (client[key] !== undefined ? [[key, client[key]]] : []))),
   };
 }
 
@@ -431,6 +456,7 @@ function buildMetadata(input: ShopClientInput, clientSecret: string | undefined)
     ...(input.name !== undefined ? { client_name: input.name.trim() } : {}),
     scope: (input.scope ?? DEFAULT_CLIENT_SCOPE).split(' ').filter((token) => token !== '').join(' '),
     ...(input.defaultAcrValues !== undefined ? { default_acr_values: [...input.defaultAcrValues] } : {}),
+    ...Object.fromEntries(PAGE_FIELDS.flatMap(([key, field]) => (input[key] !== undefined ? [[field, input[key]]] : []))),
     [FIRST_PARTY_PROPERTY]: input.firstParty === true,
   };
 }

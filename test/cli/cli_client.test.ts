@@ -130,6 +130,21 @@ describe('operators CLI: managing shop clients', function () {
       expect(stored?.metadata.default_acr_values).to.deep.equal([MFA]);
     });
 
+    it('registers the logo, privacy policy and terms the consent page shows, and refuses a logo over plain http', async function () {
+      const out = await ok([
+        'client', 'add', '--id', 'partner', '--redirect-uri', 'https://partner.example/cb', '--logo-uri', 'https://partner.example/logo.png',
+        '--policy-uri', 'https://partner.example/privacy', '--tos-uri', 'https://partner.example/terms',
+      ]);
+      expect(out).to.match(/logo_uri:\s+https:\/\/partner\.example\/logo\.png\n/).and.match(/tos_uri:\s+https:\/\/partner\.example\/terms\n/);
+      expect(await findClient(conn, 'partner')).to.include({ logoUri: 'https://partner.example/logo.png', policyUri: 'https://partner.example/privacy' });
+      const refused = await cli(['client', 'add', '--id', 'plain', '--redirect-uri', 'https://plain.example/cb', '--logo-uri', 'http://plain.example/logo.png']);
+      expect(refused.code).to.equal(2);
+      expect(refused.stderr).to.include('logo_uri must be https (http only on localhost)');
+      await ok(['client', 'update', 'partner', '--tos-uri', 'https://partner.example/terms-2026']);
+      expect((await findClient(conn, 'partner'))?.tosUri).to.equal('https://partner.example/terms-2026');
+      expect((await findClient(conn, 'partner'))?.logoUri, 'the other pages kept').to.equal('https://partner.example/logo.png');
+    });
+
     it('registers client_secret_jwt with a generated secret (the HMAC key)', async function () {
       const secret = await addBasic('jwt-shop', '--auth', 'client_secret_jwt');
       const stored = await findClient(conn, 'jwt-shop');

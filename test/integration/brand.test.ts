@@ -12,7 +12,8 @@ import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import type { OutboxEntry } from '../../src/mail/transport.ts';
 import { newCustomer } from '../console/support.ts';
 import { useTestServer } from '../helpers/server.ts';
-import { Browser, findForm, useShop } from '../helpers/shop.ts';
+import { Browser, Shop, findForm, useShop } from '../helpers/shop.ts';
+import { clientInputOf, findClient, saveClient, validateClient, type ShopClient } from '../../src/provider/clients.ts';
 
 const BRAND = {
   BRAND_NAME: 'Keks Shop',
@@ -65,6 +66,25 @@ describe('the shop\'s brand on pages and mails', function () {
     expect(mail?.html).to.include('<img src="https://cdn.keks.example/logo.svg" alt="Keks Shop"');
     expect(mail?.html).to.include('background:#7a1f5c').and.include('href="https://keks.example/help"');
     expect(mail?.text).to.include('Need help? Contact support: https://keks.example/help');
+  });
+
+  it("the consent page shows the shop's own name, logo and registered pages; its logo's origin is allowed only there", async function () {
+    const partner = server.clients.thirdParty;
+    const stored = await findClient(server.conn, partner.clientId);
+    const withPages = {
+      ...clientInputOf(stored as ShopClient),
+      logoUri: 'https://partner.example/logo.png', policyUri: 'https://partner.example/privacy', tosUri: 'https://partner.example/terms',
+    };
+    expect(await validateClient({ ...withPages, logoUri: 'http://partner.example/logo.png' })).to.deep.equal(['logo_uri must be https (http only on localhost)']);
+    await saveClient(server.conn, withPages);
+    const partnerShop = await Shop.discover(server.issuer, partner);
+    const browser = new Browser();
+    const login = await browser.go((await partnerShop.startLogin({ scope: 'openid email' })).url.href);
+    const consent = await browser.submit(findForm(login, '/login'), { email: server.accounts.bob.email, password: server.accounts.bob.password });
+    expect(consent.html).to.include('Allow Partner Shop?').and.include('<img class="client-logo" src="https://partner.example/logo.png" alt="Partner Shop logo"');
+    expect(consent.html).to.include('href="https://partner.example/privacy"').and.include('href="https://partner.example/terms"');
+    expect(consent.headers.get('content-security-policy')).to.match(/img-src [^;]*https:\/\/partner\.example/);
+    expect(login.headers.get('content-security-policy')).to.not.include('partner.example');
   });
 
   it('a primary colour too light for white button text is refused at start-up, saying why', async function () {

@@ -20,6 +20,8 @@ import {
   parseAcrLevel,
   parseAuthMethod,
   readJwksFile,
+  PAGE_OPTIONS_HELP,
+  pageOptions,
 } from '../client_options.ts';
 import { formatJson, formatTable } from '../format.ts';
 import { CliFailure, UsageError, type CommandContext, type CommandSpec } from '../io.ts';
@@ -28,7 +30,7 @@ import { readPasswordFromStdin } from '../password_input.ts';
 
 const ADD_USAGE =
   'client add --id ID --redirect-uri URI [--redirect-uri URI …] [--post-logout-redirect-uri URI …] [--name NAME] [--first-party] '
-  + '[--auth METHOD | --public] [--jwks-uri URL | --jwks FILE] [--secret-stdin | --secret SECRET] [--require-acr LEVEL] [--client-credentials]';
+  + '[--auth METHOD | --public] [--jwks-uri URL | --jwks FILE] [--secret-stdin | --secret SECRET] [--require-acr LEVEL] [--client-credentials] [--logo-uri URL] [--policy-uri URL] [--tos-uri URL]';
 
 /** A secret in the arguments is visible to other users (`ps`) and kept in the shell history. */
 export const SECRET_ARGUMENT_WARNING =
@@ -48,6 +50,7 @@ const ADD_DETAILS = [
   '  --secret SECRET         the same from the command line (visible in the process list: prefer --secret-stdin)',
   REQUIRE_ACR_HELP,
   '  --client-credentials    may use the client_credentials grant (never for a public client)',
+  PAGE_OPTIONS_HELP,
   '',
   REDIRECT_URI_RULES,
   'A generated secret is printed once. A new client is served at once; later changes (client update) count on every',
@@ -74,6 +77,9 @@ export const clientAdd: CommandSpec = {
       jwks: { type: 'string' },
       'require-acr': { type: 'string' },
       'client-credentials': { type: 'boolean' },
+      'logo-uri': { type: 'string' },
+      'policy-uri': { type: 'string' },
+      'tos-uri': { type: 'string' },
     });
     if (help) return { help: ADD_USAGE };
     const clientId = requireString('client add', ADD_USAGE, values, 'id');
@@ -115,6 +121,7 @@ export const clientAdd: CommandSpec = {
       ...(jwksUri !== undefined ? { jwksUri } : {}),
       ...(jwksFile !== undefined ? { jwks: await readJwksFile('client add', ADD_USAGE, jwksFile, io) } : {}),
       ...(requireAcr !== undefined ? { defaultAcrValues: [requireAcr] } : {}),
+      ...pageOptions(values),
     };
     const problems = await validateClient(input);
     if (problems.length > 0) throw new UsageError(`client add: ${problems.join('; ')}`, ADD_USAGE);

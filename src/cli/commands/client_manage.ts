@@ -24,6 +24,8 @@ import {
   describeClient,
   parseAcrLevel,
   readJwksFile,
+  PAGE_OPTIONS_HELP,
+  pageOptions,
 } from '../client_options.ts';
 import { confirm } from '../confirm.ts';
 import { formatJson } from '../format.ts';
@@ -33,7 +35,8 @@ import { optionalString, parseCommandArgs, stringList } from '../parse.ts';
 const SHOW_USAGE = 'client show ID [--json]';
 const UPDATE_USAGE =
   'client update ID [--redirect-uri URI …] [--post-logout-redirect-uri URI … | --no-post-logout-redirect-uris] [--name NAME] '
-  + '[--first-party | --third-party] [--require-acr LEVEL | --no-require-acr] [--jwks-uri URL | --jwks FILE]';
+  + '[--first-party | --third-party] [--require-acr LEVEL | --no-require-acr] [--jwks-uri URL | --jwks FILE] '
+  + '[--logo-uri URL] [--policy-uri URL] [--tos-uri URL]';
 const ROTATE_USAGE = 'client rotate-secret ID [--yes]';
 const REMOVE_USAGE = 'client remove ID [--yes]';
 
@@ -85,6 +88,7 @@ const UPDATE_DETAILS = [
   '  --no-require-acr        removes the required level (the request decides)',
   '  --jwks-uri URL          a private_key_jwt client: its new key URL (https; replaces --jwks keys)',
   '  --jwks FILE             a private_key_jwt client: its new public keys (a JWKS file; replaces the old ones)',
+  PAGE_OPTIONS_HELP,
   '',
   REDIRECT_URI_RULES,
   'The authentication method is not changed here: remove the client and add it again.',
@@ -101,6 +105,9 @@ function changedFields(before: ShopClientInput, after: ShopClientInput): string[
     ['required acr', (input) => input.defaultAcrValues ?? []],
     ['jwks_uri', (input) => input.jwksUri],
     ['jwks', (input) => input.jwks],
+    ['logo_uri', (input) => input.logoUri],
+    ['policy_uri', (input) => input.policyUri],
+    ['tos_uri', (input) => input.tosUri],
   ];
   return fields.filter(([, read]) => JSON.stringify(read(before)) !== JSON.stringify(read(after))).map(([label]) => label);
 }
@@ -116,6 +123,9 @@ const UPDATE_OPTION_TYPES = {
   'no-require-acr': { type: 'boolean' },
   'jwks-uri': { type: 'string' },
   jwks: { type: 'string' },
+  'logo-uri': { type: 'string' },
+  'policy-uri': { type: 'string' },
+  'tos-uri': { type: 'string' },
 } as const;
 const UPDATE_OPTIONS = Object.keys(UPDATE_OPTION_TYPES);
 
@@ -146,10 +156,11 @@ export const clientUpdate: CommandSpec = {
     const jwksUri = optionalString(values, 'jwks-uri');
     const jwksFile = optionalString(values, 'jwks');
     const jwks = jwksFile === undefined ? undefined : await readJwksFile('client update', UPDATE_USAGE, jwksFile, io);
+    const pages = pageOptions(values);
 
     /** The stored client's input with the options applied. */
     const apply = (input: ShopClientInput): ShopClientInput => {
-      const next: ShopClientInput = { ...input };
+      const next: ShopClientInput = { ...input, ...pages };
       if (redirectUris.length > 0) next.redirectUris = redirectUris;
       if (postLogoutRedirectUris.length > 0) next.postLogoutRedirectUris = postLogoutRedirectUris;
       if (values['no-post-logout-redirect-uris'] === true) next.postLogoutRedirectUris = [];
