@@ -247,5 +247,6 @@ describe('loadConfig: mail, audit, MFA secrets and metrics', function () {
 
   it('CONFIG_KEYS names every new setting', function () {
     expect(CONFIG_KEYS).to.include.members(['SMTP_URL', 'MAIL_FROM', 'ISSUER_NAME', 'AUDIT_RETENTION_DAYS', 'FACTOR_KEYS', 'MFA_PEPPER', 'METRICS_TOKEN']);
+    expect(CONFIG_KEYS).to.include.members(['BRAND_NAME', 'BRAND_LOGO_URL', 'BRAND_PRIMARY_COLOR', 'SUPPORT_URL', 'SUPPORT_EMAIL']);
   });
 });
