@@ -143,6 +143,20 @@ describe('loadConfig', function () {
     expect(problems).to.have.length(2);
   });
 
+  it('reads the brand: BRAND_NAME over ISSUER_NAME, a logo URL, a colour normalised and refused below WCAG AA', function () {
+    expect(loadConfig({}).brand).to.deep.equal({ name: 'oidc-stepup', logoUrl: undefined, primaryColor: undefined });
+    const config = loadConfig({ ISSUER_NAME: 'Old Name', BRAND_NAME: 'Keks Shop', BRAND_LOGO_URL: 'https://keks.example/logo.svg', BRAND_PRIMARY_COLOR: '#06C' });
+    expect(config.issuerName, 'the mails, the authenticator app and the pages use it').to.equal('Keks Shop');
+    expect(config.brand).to.deep.equal({ name: 'Keks Shop', logoUrl: 'https://keks.example/logo.svg', primaryColor: '#0066cc' });
+    expect(problemsOf({ BRAND_PRIMARY_COLOR: 'blue' })).to.deep.equal(['BRAND_PRIMARY_COLOR: must be a hex colour (#0b5cad or #06c)']);
+    expect(problemsOf({ BRAND_PRIMARY_COLOR: '#ffcc00' })[0]).to.match(/^BRAND_PRIMARY_COLOR: #ffcc00 has a contrast of 1\.\d\d:1/);
+    expect(problemsOf({ BRAND_NAME: 'a:b' })[0]).to.match(/^BRAND_NAME: must not contain ":"/);
+    const production = problemsOf({
+      NODE_ENV: 'production', MONGODB_URI: 'mongodb://mongo:27017/oidc_stepup', ...productionKeys(), ...productionSecrets(), BRAND_LOGO_URL: 'http://keks.example/logo.svg',
+    });
+    expect(production).to.deep.equal(['BRAND_LOGO_URL: must be an https URL when NODE_ENV=production']);
+  });
+
   it('reads where customers get support, and refuses a bad address, a non-http page and plain http in production', function () {
     expect(loadConfig({}).support).to.deep.equal({ url: undefined, email: undefined });
     expect(loadConfig({ SUPPORT_URL: ' https://help.shop.example/sign-in ', SUPPORT_EMAIL: 'help@shop.example' }).support)
