@@ -9,7 +9,7 @@ import { MAIL_REQUIRED_IN_PRODUCTION, SMTP_URL_SETTING, formatFrom, parseSmtpUrl
 import { parseConfiguredKeys, type ProviderKeys } from './provider_keys.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.ts';
 import type { SupportContact } from '../shared/support.ts';
-import { colourProblem, normaliseColour, type Brand } from '../shared/brand.ts';
+import { LOGO_FILE, brandLogoPath, colourProblem, normaliseColour, type Brand } from '../shared/brand.ts';
 
 
 /** Default retention of audit records: 400 days (a year of history plus a margin for yearly reviews). */
@@ -212,8 +212,9 @@ const fields = {
     .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters')
     .refine((v) => !v.includes(':'), 'must not contain ":" (authenticator apps split "issuer:account" at it)')
     .refine((v) => !/[<>"\\]/.test(v), 'must not contain < > " or \\ (it becomes the mail sender\'s display name)'),
-  BRAND_LOGO_URL: z.string().trim().max(2000).url('must be an absolute URL of an image (https://shop.example/logo.svg)')
-    .refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL'),
+  BRAND_LOGO_URL: z.string().trim().max(2000)
+    .refine((v) => (/^https?:\/\//i.test(v) ? URL.canParse(v) : LOGO_FILE.test(v)),
+      'must be an http(s) URL of an image (https://shop.example/logo.svg) or an image file name in DATA_DIR (logo.png: png, svg, jpg, webp or gif)'),
   BRAND_PRIMARY_COLOR: z.string().trim().superRefine((v, ctx) => {
     const problem = colourProblem(v);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
@@ -367,8 +368,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   };
 
   const issuerName = read('BRAND_NAME') ?? read('ISSUER_NAME', DEFAULT_ISSUER_NAME);
-  const logoUrl = read('BRAND_LOGO_URL');
-  if (logoUrl !== undefined && production && !logoUrl.toLowerCase().startsWith('https://')) {
+  const logo = read('BRAND_LOGO_URL');
+  const logoFromDataDir = logo !== undefined && !/^https?:\/\//i.test(logo);
+  if (logo !== undefined && !logoFromDataDir && production && !logo.toLowerCase().startsWith('https://')) {
     problems.push('BRAND_LOGO_URL: must be an https URL when NODE_ENV=production');
   }
   const primaryColor = read('BRAND_PRIMARY_COLOR');
@@ -442,6 +444,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     mfaPepper,
     metricsToken,
     support: { url: supportUrl, email: supportEmail },
-    brand: { name: issuerName, logoUrl, primaryColor: primaryColor === undefined ? undefined : normaliseColour(primaryColor) },
+    brand: {
+      name: issuerName,
+      // A file in DATA_DIR is served by the provider itself (`/assets/brand-logo.<ext>`).
+      logoUrl: logo === undefined ? undefined : logoFromDataDir ? `${issuer}${brandLogoPath(logo)}` : logo,
+      ...(logoFromDataDir ? { logoFile: join(dataDir, logo) } : {}),
+      primaryColor: primaryColor === undefined ? undefined : normaliseColour(primaryColor),
+    },
   });
 }

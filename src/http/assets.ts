@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Middleware } from 'koa';
-import { brandStylesheet, type Brand } from '../shared/brand.ts';
+import { LOGO_TYPES, brandLogoPath, brandStylesheet, type Brand } from '../shared/brand.ts';
 
 /** Where the pages load their script from. */
 export const PAGE_SCRIPT_PATH = '/assets/page.js';
@@ -31,6 +31,17 @@ export function assets(options: { brand?: Brand | undefined } = {}): Middleware 
   const served = new Map<string, Asset>([[PAGE_SCRIPT_PATH, asset('application/javascript; charset=utf-8', PAGE_SCRIPT)]]);
   const stylesheet = brandStylesheet(options.brand);
   if (stylesheet) served.set(BRAND_STYLESHEET_PATH, asset('text/css; charset=utf-8', Buffer.from(stylesheet)));
+  const logoFile = options.brand?.logoFile;
+  if (logoFile) {
+    const path = brandLogoPath(logoFile);
+    let body: Buffer;
+    try {
+      body = readFileSync(logoFile);
+    } catch (err) {
+      throw new Error(`BRAND_LOGO_URL: the logo file ${logoFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    served.set(path, asset(LOGO_TYPES[path.split('.').pop() ?? ''] ?? 'application/octet-stream', body));
+  }
   return async function serveAssets(ctx, next) {
     const found = served.get(ctx.path);
     if (!found || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
@@ -47,5 +58,5 @@ export function assets(options: { brand?: Brand | undefined } = {}): Middleware 
 
 /** Whether `path` is one of the assets' paths. */
 export function isAssetPath(path: string): boolean {
-  return path === PAGE_SCRIPT_PATH || path === BRAND_STYLESHEET_PATH;
+  return path === PAGE_SCRIPT_PATH || path === BRAND_STYLESHEET_PATH || path.startsWith('/assets/brand-logo.');
 }

@@ -12,8 +12,23 @@ export interface Brand {
   readonly name: string;
   /** An absolute http(s) URL of the logo image. */
   readonly logoUrl?: string | undefined;
+  /** The logo as a file the provider serves itself (`logoUrl` then points at {@link brandLogoPath}). */
+  readonly logoFile?: string | undefined;
   /** `#rrggbb`. */
   readonly primaryColor?: string | undefined;
+}
+
+/** A logo file name in `DATA_DIR`: no path, an image extension. */
+export const LOGO_FILE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}\.(png|svg|jpe?g|webp|gif)$/i;
+
+/** The content types of the logo files. */
+export const LOGO_TYPES: Readonly<Record<string, string>> = Object.freeze({
+  png: 'image/png', svg: 'image/svg+xml', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif',
+});
+
+/** Where the provider serves a logo file: `/assets/brand-logo.<ext>`. */
+export function brandLogoPath(fileName: string): string {
+  return `/assets/brand-logo.${(fileName.split('.').pop() ?? '').toLowerCase()}`;
 }
 
 /** WCAG 2.x AA contrast for normal text. */

@@ -5,11 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { expect } from 'chai';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import type { OutboxEntry } from '../../src/mail/transport.ts';
+import { loadConfig } from '../../src/config/index.ts';
 import { newCustomer } from '../console/support.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Browser, Shop, findForm, useShop } from '../helpers/shop.ts';
@@ -99,5 +101,31 @@ describe('the shop\'s brand on pages and mails', function () {
     const [code] = await once(child, 'exit') as [number];
     expect(code).to.not.equal(0);
     expect(output).to.include('BRAND_PRIMARY_COLOR: #ffd700 has a contrast of').and.include('WCAG AA needs at least 4.5:1');
+  });
+});
+
+describe('the brand logo as a file in DATA_DIR', function () {
+  const dataDir = join(tmpdir(), `brand-logo-${process.pid}`);
+  const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+  before(async function () {
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(join(dataDir, 'shop-logo.png'), png);
+  });
+  after(async function () {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const server = useTestServer('brand_logo_file', () => ({ env: { DATA_DIR: dataDir, BRAND_LOGO_URL: 'shop-logo.png', BRAND_NAME: 'Datei Shop' } }));
+  const shop = useShop(server);
+
+  it('is served by the provider itself and shown on the pages; a path outside DATA_DIR is refused', async function () {
+    const browser = new Browser();
+    const login = await browser.go((await shop.startLogin()).url.href);
+    expect(login.html).to.include(`<img src="${server.issuer}/assets/brand-logo.png" alt="Datei Shop">`);
+    const logo = await fetch(`${server.issuer}/assets/brand-logo.png`);
+    expect(logo.headers.get('content-type')).to.equal('image/png');
+    expect(Buffer.from(await logo.arrayBuffer()).equals(png)).to.equal(true);
+    for (const value of ['../etc/passwd.png', 'dir/logo.png', 'logo.exe']) {
+      expect(() => loadConfig({ BRAND_LOGO_URL: value }), value).to.throw(/BRAND_LOGO_URL: must be an http\(s\) URL of an image/);
+    }
   });
 });
