@@ -9,8 +9,8 @@
  * reset says when another browser used it) and, when the reset started from a sign-in, that interaction (the page
  * after the reset offers to go back to it).
  *
- * Expired links are swept by a TTL index; a used link stays (marked) until then, so a second click answers "already
- * used" rather than "not valid".
+ * Links are swept by a TTL index a day after they expire: until then an expired link answers "expired" and a used one
+ * "already used" (marked), rather than "not valid".
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
@@ -18,6 +18,9 @@ import { oncePerConnection } from '../store/once_per_connection.ts';
 
 /** How long a reset link works: 30 minutes. */
 export const RESET_LINK_LIFETIME_MS = 30 * 60_000;
+
+/** How long a link's record outlives its expiry, so a late click is told "expired": one day. */
+const KEEP_AFTER_EXPIRY_SECONDS = 86_400;
 
 /** A link's token: 32 random bytes, base64url (43 characters). */
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
@@ -47,7 +50,7 @@ const linkSchema = new Schema<ResetLinkDoc>({
   expiresAt: { type: Date, required: true },
   usedAt: { type: Date, default: null },
 }, { versionKey: false, strict: 'throw', autoIndex: false, autoCreate: false, collection: 'password_reset_links' });
-linkSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, name: 'expires_at_ttl' });
+linkSchema.index({ expiresAt: 1 }, { expireAfterSeconds: KEEP_AFTER_EXPIRY_SECONDS, name: 'expires_at_ttl' });
 linkSchema.index({ accountId: 1 });
 
 function linkModel(conn: Connection): Model<ResetLinkDoc> {

@@ -14,7 +14,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Connection } from 'mongoose';
 import { accountFromDocument, findAccountById, findAccountByIdJoined, type Account } from '../accounts/accounts.ts';
 import { findCompanyById } from '../accounts/companies.ts';
-import type { Factor } from '../factors/contract.ts';
+import { reachesMailbox, type Factor } from '../factors/contract.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { LEVEL } from '../policy/acr.ts';
 import { decideStepUp, grantableStepUpScopes, type StepUpDecision, type StepUpInput } from '../policy/step_up.ts';
@@ -192,7 +192,9 @@ export async function provenFor(
 }
 
 /** The pure decision's input for a request, from what this request loaded. */
-export function stepUpInput(facts: AccountFacts, usable: readonly Factor[], proven: Proven, params: StepUpParams, now: Date): StepUpInput {
+export function stepUpInput(
+  facts: AccountFacts, usable: readonly Factor[], proven: Proven, params: StepUpParams, now: Date, beyondMailboxProven = false,
+): StepUpInput {
   return {
     sessionLevel: proven.level,
     secondFactorAt: proven.secondFactorAt,
@@ -204,6 +206,8 @@ export function stepUpInput(facts: AccountFacts, usable: readonly Factor[], prov
     companyPolicy: facts.companyPolicy,
     askEverySignIn: facts.account?.signInMfa ?? false,
     secondFactorDue: facts.account?.secondFactorDue ?? false,
+    beyondMailboxLevels: usable.filter((factor) => !reachesMailbox(factor)).map((factor) => factor.level),
+    beyondMailboxProven,
     enrolledLevels: usable.map((factor) => factor.level),
     now,
   };
@@ -238,7 +242,11 @@ export async function evaluateStepUp(
   let decision = decideStepUp(input);
   // A reset's due second factor is asked only of an account that holds one: its factors are read to know.
   if ((!('required' in decision && !decision.required) || facts.account?.secondFactorDue) && facts.account) {
-    input = stepUpInput(facts, await usableFactors(deps, request, facts.account.id), proven, subject.params, now);
+    const beyondMailbox = Object.keys(current && state ? state.factors : {}).some((id) => {
+      const factor = deps.factors?.get(id);
+      return factor !== undefined && factor.level >= LEVEL.mfa && !reachesMailbox(factor);
+    });
+    input = stepUpInput(facts, await usableFactors(deps, request, facts.account.id), proven, subject.params, now, beyondMailbox);
     decision = decideStepUp(input);
   }
   return { facts, state, current, proven, decision, grantable: grantableStepUpScopes(input) };

@@ -311,3 +311,11 @@ export function isWellFormed(factor: Factor, input: unknown): boolean {
 export function isFactorId(value: string): boolean {
   return /^[a-z][a-z0-9_]{0,31}$/.test(value);
 }
+
+/**
+ * Whether `factor` delivers its codes to an email address (it has `verifiedEmail`): it proves what the mailbox proves,
+ * so after a password reset by emailed link it adds nothing to the link and does not count as the second factor due.
+ */
+export function reachesMailbox(factor: Pick<Factor, 'verifiedEmail'>): boolean {
+  return typeof factor.verifiedEmail === 'function';
+}

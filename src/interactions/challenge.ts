@@ -8,7 +8,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { clearSecondFactorDue, type Account } from '../accounts/accounts.ts';
 import { accountFacts, proveFactor, usableFactors, type StepUpEvaluation } from '../authentication/request_state.ts';
-import { isWellFormed, type Factor, type VerifyResult } from '../factors/contract.ts';
+import { isWellFormed, reachesMailbox, type Factor, type VerifyResult } from '../factors/contract.ts';
 import { createMethodChoice, type MethodChoice } from '../factors/method_choice.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { LEVEL } from '../shared/assurance.ts';
@@ -80,11 +80,12 @@ export function methodChoiceOf(deps: Pick<InteractionDeps, 'conn' | 'factors' | 
  * a level-2 method (email codes); recovery codes are always there as a backup.
  */
 async function methodsFor(
-  ctx: Context, deps: InteractionDeps, accountId: string, level: number, chosen?: string,
+  ctx: Context, deps: InteractionDeps, accountId: string, level: number, chosen?: string, beyondMailbox = false,
 ): Promise<{ current?: Factor; others: Factor[] }> {
   const choice = methodChoiceOf(deps);
   if (!choice) return { others: [] };
-  const { primary, alternatives } = await choice.methodOptions(accountId, level, await usableFactors(deps, ctx.req, accountId));
+  const held = await usableFactors(deps, ctx.req, accountId);
+  const { primary, alternatives } = await choice.methodOptions(accountId, level, beyondMailbox ? held.filter((factor) => !reachesMailbox(factor)) : held);
   const usable = primary ? [primary, ...alternatives] : [...alternatives];
   const current = usable.find((factor) => factor.id === chosen) ?? primary;
   return { ...(current ? { current } : {}), others: usable.filter((factor) => factor !== current) };
@@ -97,9 +98,15 @@ export interface ChallengeForm {
   status?: number;
 }
 
-export async function renderChallenge(ctx: Context, deps: InteractionDeps, step: Omit<Step, 'evaluation' | 'enrol'>, form: ChallengeForm): Promise<void> {
+/** After a password reset by emailed link only a factor beyond the mailbox is asked (the link proved the mailbox). */
+function beyondMailboxOnly(step: Pick<Step, 'evaluation'>): boolean {
+  const { decision } = step.evaluation;
+  return 'reason' in decision && decision.reason === 'password_reset';
+}
+
+export async function renderChallenge(ctx: Context, deps: InteractionDeps, step: Omit<Step, 'enrol'>, form: ChallengeForm): Promise<void> {
   const { interaction, account, level } = step;
-  const { current, others } = await methodsFor(ctx, deps, account.id, level, form.method);
+  const { current, others } = await methodsFor(ctx, deps, account.id, level, form.method, beyondMailboxOnly(step));
   if (!current) {
     await finishUnmet(ctx, step.interaction);
     return;
@@ -178,6 +185,15 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
     await renderChallenge(ctx, deps, step, { message, status: 400 });
     return;
   }
+  if (reachesMailbox(factor) && account.secondFactorDue) {
+    // After a reset by emailed link a mailed code proves nothing the link did not: refused unchecked, nothing sent.
+    const step = await postStep(ctx, deps, interaction);
+    if (!step) return;
+    if (beyondMailboxOnly(step)) {
+      await renderChallenge(ctx, deps, step, { message: { id: 'not_enrolled', text: MFA_MESSAGES.not_enrolled }, status: 400 });
+      return;
+    }
+  }
   if (factor.level < await requestedLevel(deps, interaction)) {
     // Below what the shop asked for: checked only when the step itself asks for no more (a held weaker factor
     // proven before a stronger one is added); otherwise refused unchecked, no code used up.
@@ -213,7 +229,7 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
     await deps.events.record(originOf(ctx, interaction), { kind: 'recovery_code_used', account, details: { remaining: result.remaining } });
   }
   if (!proven) return restartSignIn(ctx, deps, interaction);
-  if (account.secondFactorDue && factor.level >= LEVEL.mfa) await clearSecondFactorDue(deps.conn, account.id);
+  if (account.secondFactorDue && factor.level >= LEVEL.mfa && !reachesMailbox(factor)) await clearSecondFactorDue(deps.conn, account.id);
   // More may be needed now (an enrolment after the held factor was proven, a stronger factor): the next step's page.
   const next = (await evaluatePending(ctx, deps, interaction, pending)).decision;
   if ('required' in next && next.required) return redirectToStep(ctx, interaction.uid);
@@ -232,7 +248,7 @@ export async function submitSend(ctx: Context, deps: InteractionDeps): Promise<v
     return;
   }
   const parsed = codeForm.safeParse(formBody(ctx));
-  const { current } = await methodsFor(ctx, deps, account.id, level, parsed.success ? parsed.data.method : undefined);
+  const { current } = await methodsFor(ctx, deps, account.id, level, parsed.success ? parsed.data.method : undefined, beyondMailboxOnly(step));
   if (!current?.challenge) {
     await renderChallenge(ctx, deps, step, { message: { id: 'not_enrolled', text: MFA_MESSAGES.not_enrolled }, status: 400 });
     return;

@@ -22,6 +22,7 @@
  * never in a path (the request log writes paths).
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { Connection } from 'mongoose';
@@ -32,6 +33,7 @@ import {
   RESET_LINK_LIFETIME_MS, createResetLink, digest, dropResetLinks, findResetLink, useResetLink, type ResetLink, type ResetLinkRefusal,
 } from '../accounts/password_reset_links.ts';
 import { PASSWORD_MESSAGES, newPasswordProblem, type PasswordMessageId } from '../accounts/password_rules.ts';
+import { reachesMailbox } from '../factors/contract.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { createFormTokens, type FormTokens } from '../http/form_tokens.ts';
 import { formBody, formParser, requireForm } from '../http/forms.ts';
@@ -148,6 +150,20 @@ function interactionOf(value: unknown): string | undefined {
   return typeof value === 'string' && UID.test(value) ? value : undefined;
 }
 
+/**
+ * The network a request comes from, for the per-IP limit: an IPv4 address, or an IPv6 address's /64 (one customer's
+ * line gets a whole /64, so counting single IPv6 addresses would let one client take fresh addresses at will).
+ */
+export function networkOf(ip: string): string {
+  const address = ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  if (!isIPv6(address)) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = address.includes('::') ? (tail ? tail.split(':') : []) : [];
+  const groups = [...left, ...Array.from({ length: Math.max(0, 8 - left.length - right.length) }, () => '0'), ...right];
+  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
 function originOf(ctx: Context): Origin {
   return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined };
 }
@@ -184,7 +200,7 @@ async function requestLink(ctx: Context, kit: Kit): Promise<void> {
     return renderRequestForm(ctx, kit, { email: typed, interaction, error: RESET_MESSAGES.email_invalid }, 400);
   }
   const now = kit.clock();
-  const byIp = await kit.perIp.take(createHmac('sha256', kit.hashKey).update(`ip:${ctx.ip}`).digest('base64url'), now);
+  const byIp = await kit.perIp.take(createHmac('sha256', kit.hashKey).update(`ip:${networkOf(ctx.ip)}`).digest('base64url'), now);
   if (!byIp.ok) {
     ctx.set('Retry-After', String(Math.ceil(byIp.retryAfterMs / 1000)));
     const error = RESET_MESSAGES.too_many_requests.replace('{minutes}', minutesText(byIp.retryAfterMs));
@@ -276,7 +292,8 @@ async function resetPassword(ctx: Context, kit: Kit): Promise<void> {
   // Used first: of two submissions in flight only one gets here; the other answers "already used".
   const link = await useResetLink(kit.conn, token, now);
   if (typeof link === 'string') return renderRefused(ctx, kit, link);
-  const secondFactorDue = (await kit.factors.usableFactors(account.id, LEVEL.mfa)).length > 0;
+  // Due only for a factor beyond the mailbox (the app, recovery codes): a mailed code proves what the link proved.
+  const secondFactorDue = (await kit.factors.usableFactors(account.id, LEVEL.mfa)).some((factor) => !reachesMailbox(factor));
   let epoch: number;
   try {
     epoch = await setPassword(kit.conn, account.id, password, { expectedEpoch: link.epoch, secondFactorDue });

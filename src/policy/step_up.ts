@@ -8,7 +8,8 @@
  * 2. a requested step-up scope needs it (`invoice`: level 2, second factor no older than 15 minutes), for accounts
  *    holding the scope's privilege only — others are not prompted and do not get the scope;
  * 3. the company policy is `forced`, or the customer asked for a code at every sign-in;
- * 4. the password was reset by emailed link since the last second-factor proof and the account holds a factor.
+ * 0. before all of these: the password was reset by emailed link and the account holds a factor beyond the mailbox
+ *    (the app, recovery codes) not proven since: that factor, whatever the session proved (a mailed code does not do).
  * Required at a level the account's factors cannot prove: enrolment when policy demands it (forced company,
  * privileged step-up scope, the customer's own "ask at every sign-in"), or when the account already holds a weaker
  * factor (it may add a stronger one); otherwise `unmet` (`unmet_authentication_requirements`). An account that holds
@@ -51,8 +52,12 @@ export interface StepUpInput {
   readonly companyPolicy?: 'forced' | 'opt_in' | null;
   /** The customer's "ask for a code at every sign-in". */
   readonly askEverySignIn?: boolean;
-  /** The password was reset by emailed link since the account's last second-factor proof. */
+  /** The password was reset by emailed link since the account's last second-factor proof beyond the mailbox. */
   readonly secondFactorDue?: boolean;
+  /** Levels of the usable factors that do not deliver to the account's mailbox (the app, recovery codes). */
+  readonly beyondMailboxLevels?: readonly number[];
+  /** This session proved such a factor (a mailed code does not count after a reset by mail). */
+  readonly beyondMailboxProven?: boolean;
   /** Levels of the account's usable (enrolled) factors. */
   readonly enrolledLevels: readonly number[];
   readonly now: Date;
@@ -112,6 +117,12 @@ export function decideStepUp(input: StepUpInput, options: StepUpOptions = {}): S
     return { unmet: true, level: LEVEL.none, reason: 'acr_values' };
   }
   const canMeet = (level: number): boolean => input.enrolledLevels.some((enrolled) => enrolled >= level);
+  // A reset link proves only the mailbox, and so does a mailed code: an account holding a factor beyond the mailbox
+  // proves it before the reset counts as a sign-in at any level, whatever else this session proved (NIST SP 800-63B
+  // §6.1.2.3: a lost factor is replaced after proving the remaining one).
+  if (input.secondFactorDue && !input.beyondMailboxProven && (input.beyondMailboxLevels ?? []).some((level) => level >= LEVEL.mfa)) {
+    return { required: true, level: LEVEL.mfa, reason: 'password_reset', enrol: false };
+  }
   const strongest = Math.max(LEVEL.none, ...input.enrolledLevels);
   const need = (level: number, reason: StepUpReason, mayEnrol: boolean, maxAgeSeconds?: number): StepUpDecision => {
     const age = maxAgeSeconds === undefined ? {} : { maxAgeSeconds };
@@ -144,9 +155,6 @@ export function decideStepUp(input: StepUpInput, options: StepUpOptions = {}): S
     // A customer who asked for a code at every sign-in and has no factor left (reset by support or an admin) sets up
     // a new one: never a dead end.
     if (input.askEverySignIn) return need(LEVEL.mfa, 'every_sign_in', true);
-    // A reset link proves only the mailbox: an account holding a second factor proves it before the reset counts as a
-    // sign-in at any level (NIST SP 800-63B §6.1.2.3: a lost factor is replaced after proving the remaining one).
-    if (input.secondFactorDue && canMeet(LEVEL.mfa)) return need(LEVEL.mfa, 'password_reset', false);
   }
   return { required: false };
 }

@@ -120,11 +120,16 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
         logoutSource(ctx, form) {
           const target = ctx.oidc.params?.post_logout_redirect_uri;
           if (typeof target === 'string') allowFormActions(ctx, [target]);
-          // The shop's request names this very customer (a valid id_token_hint for the session's account, checked by
-          // oidc-provider): no question, the browser confirms by itself (OIDC RP-Initiated Logout §2 leaves asking
-          // to the provider); without script, one button. Anyone else's request is asked about.
-          const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sub?: unknown } } | undefined;
-          const named = hint?.payload?.sub !== undefined && hint.payload.sub === ctx.oidc.session?.accountId;
+          // The shop's request names this very sign-in: an id_token_hint oidc-provider validated (it ignores expiry), for
+          // the session's account, unexpired and issued since this session signed in. Then no question: the browser
+          // confirms by itself (OIDC RP-Initiated Logout §2 leaves asking to the provider); without script, one
+          // button. Anything else — an old or leaked ID token, another customer's — is asked about.
+          const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sub?: unknown; exp?: unknown; iat?: unknown } } | undefined;
+          const session = ctx.oidc.session as { accountId?: string; loginTs?: number } | undefined;
+          const nowSeconds = Math.floor(Date.now() / 1000);
+          const named = hint?.payload?.sub !== undefined && hint.payload.sub === session?.accountId
+            && typeof hint.payload.exp === 'number' && hint.payload.exp > nowSeconds
+            && typeof hint.payload.iat === 'number' && typeof session?.loginTs === 'number' && hint.payload.iat >= session.loginTs;
           ctx.type = 'html';
           ctx.body = views.render('logout', {
             title: 'Sign out',

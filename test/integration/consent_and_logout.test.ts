@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Browser, findForm, signIn, useShop } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
+import { freezeClock } from '../helpers/clock.ts';
 
 describe('consent for third-party shops, sessions and RP-initiated logout', function () {
   const server = useTestServer('consent_logout');
@@ -100,6 +101,22 @@ describe('consent for third-party shops, sessions and RP-initiated logout', func
     const silent = await firstParty.startLogin({ prompt: 'none' });
     const answer = await browser.go(silent.url.href);
     expect(new URL(answer.url).searchParams.get('error')).to.equal('login_required');
+  });
+
+  it('an expired ID token as id_token_hint (an old or leaked one) gets the question, not a silent sign-out', async function () {
+    const browser = newBrowser();
+    const { pending, callbackUrl } = await signIn(firstParty, browser, server.accounts.bob);
+    const tokens = await firstParty.finishLogin(pending, callbackUrl);
+    const clock = freezeClock(Date.now() + 2 * 3_600_000); // ID tokens live an hour
+    try {
+      const endSession = new URL(`${server.issuer}/session/end`);
+      endSession.search = new URLSearchParams({ id_token_hint: tokens.id_token as string }).toString();
+      const page = await browser.go(endSession.href);
+      expect(page.status).to.equal(200);
+      expect(page.html).to.include('Sign out?').and.not.include('Signing you out');
+    } finally {
+      clock.uninstall();
+    }
   });
 
   it('RP-initiated logout naming another customer than the signed-in one asks first', async function () {

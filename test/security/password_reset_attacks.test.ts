@@ -13,8 +13,9 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { setAccountStatus, setPassword } from '../../src/accounts/accounts.ts';
 import { listEvents } from '../../src/audit/audit_log.ts';
+import type { Factor } from '../../src/factors/contract.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
-import { PER_ADDRESS, PER_IP } from '../../src/password_reset/pages.ts';
+import { PER_ADDRESS, PER_IP, networkOf } from '../../src/password_reset/pages.ts';
 import { ACR } from '../../src/policy/acr.ts';
 import { isLoginForm, newCustomer, type Customer } from '../console/support.ts';
 import { enrolTotp } from '../factors/support.ts';
@@ -69,12 +70,22 @@ describe('password reset by email: the attacks it must withstand', function () {
     return browser.submit(findForm(form, 'reset-request'), { email });
   }
 
-  /** Asks for a link and returns it from the mail. */
+  /** Links already handed out by {@link resetLinkFor}. */
+  const seenLinks = new Set<string>();
+
+  /** Asks for a link and returns it from its mail (mails arrive in any order: the first link not seen before). */
   async function resetLinkFor(browser: Browser, customer: Customer): Promise<string> {
-    const before = mailsTo(customer.email).length;
     const sent = await askReset(browser, customer.email);
     expect(sent.status).to.equal(200);
-    return linkIn(await mailTo(customer.email, before + 1));
+    for (;;) {
+      const link = mailsTo(customer.email).map((mail) => /\/password-reset\/new\?token=/.test(mail.parsed.text ?? '') ? linkIn(mail) : undefined)
+        .find((candidate) => candidate !== undefined && !seenLinks.has(candidate));
+      if (link) {
+        seenLinks.add(link);
+        return link;
+      }
+      await smtp.next();
+    }
   }
 
   /** Opens the link and submits a new password; returns the page after it. */
@@ -169,6 +180,40 @@ describe('password reset by email: the attacks it must withstand', function () {
     const notice = await mailTo(customer.email, 2);
     expect(notice.parsed.subject).to.equal('The password of your Reset Test Shop account was reset');
     expect(notice.parsed.text).to.include('Link opened in: the browser that asked for it');
+  });
+
+  it('the mailbox alone never passes: after a reset a mailed code is not the second factor due, only the app is', async function () {
+    const customer = await newCustomer(server, 'mailboxonly');
+    const secret = await enrolTotp(server.factors.get('totp') as TotpFactor, customer);
+    const email = server.factors.get('email_code') as Factor;
+    const before = mailsTo(customer.email).length;
+    expect((await email.enrol?.begin(customer))?.ok).to.equal(true);
+    const enrolCode = /\b(\d{6})\b/.exec((await mailTo(customer.email, before + 1)).parsed.text ?? '')?.[1] as string;
+    expect((await email.enrol?.confirm?.(customer.id, enrolCode))?.ok).to.equal(true);
+
+    const browser = new Browser([server.clients.firstParty.redirectUri]);
+    expect((await useLink(browser, await resetLinkFor(browser, customer), 'reset by the mailbox owner')).status).to.equal(200);
+    // The attacker holds the mailbox: the challenge offers no mailed code, and a forged post of one is refused unsent.
+    const pending = await shop.startLogin({ acr_values: ACR.mfa });
+    const asked = await browser.submit(findForm(await browser.go(pending.url.href), '/login'), { email: customer.email, password: 'reset by the mailbox owner' });
+    expect(isChallenge(asked)).to.equal(true);
+    expect(asked.html).to.not.include('/mfa/send').and.not.include('method=email_code');
+    const mailsBefore = mailsTo(customer.email).length;
+    const csrf = findForm(asked, '/mfa').fields.csrf as string;
+    const forged = await browser.request(findForm(asked, '/mfa').action, {
+      method: 'POST', body: new URLSearchParams({ csrf, method: 'email_code', code: '123456' }), headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(forged.status).to.equal(400);
+    expect(forged.html).to.include('This method is not set up for your account');
+    const sendForged = await browser.request(findForm(asked, '/mfa').action.replace(/\/mfa$/, '/mfa/send'), {
+      method: 'POST', body: new URLSearchParams({ csrf, method: 'email_code' }), headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(sendForged.status).to.equal(400);
+    expect(mailsTo(customer.email)).to.have.length(mailsBefore);
+    // The app passes, and clears what was due.
+    const back = await submitCode(browser, asked, await nextCode(clock, secret));
+    expect(back.status).to.equal(0);
+    expect((await shop.finishLogin(pending, back.url)).claims()?.sub).to.equal(customer.id);
   });
 
   it('a link works once: a second use, a use after 30 minutes and a forged token each get a clear page', async function () {
@@ -302,5 +347,28 @@ describe('password reset by email: the attacks it must withstand', function () {
     const back = await browser.submit(findForm(again, '/login'), { email: customer.email, password: 'back to the shop please' });
     expect(back.status).to.equal(0);
     expect((await shop.finishLogin(pending, back.url)).claims()?.sub).to.equal(customer.id);
+  });
+});
+
+describe('password reset behind a proxy: the per-IP limit counts the network the proxy saw', function () {
+  const server = useTestServer('password_reset_proxy', { env: { TRUST_PROXY: 'true' }, mailer: 'config' });
+
+  it('counts one IPv6 /64 as one network, and ignores X-Forwarded-For entries the client wrote itself', async function () {
+    expect(networkOf('2001:db8:1:2:3:4:5:6')).to.equal(networkOf('2001:db8:1:2::ffff'));
+    expect(networkOf('2001:db8:1:3::1')).to.not.equal(networkOf('2001:db8:1:2::1'));
+    expect(networkOf('::ffff:192.0.2.7')).to.equal('192.0.2.7');
+    // The nearest proxy appends the address it saw (203.0.113.9); whatever the client put before it does not count.
+    let last = 0;
+    for (let i = 0; i <= PER_IP; i += 1) {
+      const browser = new Browser();
+      const form = await browser.go(`${server.issuer}/password-reset`);
+      const page = await browser.go(findForm(form, 'reset-request').action, {
+        method: 'POST',
+        body: new URLSearchParams({ ...findForm(form, 'reset-request').fields, email: `spoof-${i}@example.com` }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': `198.51.100.${i}, 203.0.113.9` },
+      });
+      last = page.status;
+    }
+    expect(last, `the ${PER_IP + 1}th request from one network`).to.equal(429);
   });
 });
