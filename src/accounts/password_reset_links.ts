@@ -3,9 +3,9 @@
  * once in the mail, stored only as their SHA-256 (a stolen database holds no usable link), valid for
  * {@link RESET_LINK_LIFETIME_MS}, used at most once.
  *
- * A link is bound to the account's credentials epoch when it was asked for: any change of credentials since — a
- * password change, another reset, a reset of the second factors, a disable — makes it worthless, so no link outlives
- * the password it was meant to replace. A link also remembers a hash of the asking browser's nonce (the mail of the
+ * A link is bound to the account's credentials epoch when it was asked for: whatever raised the epoch since — a
+ * password change, another reset, a reset of the second factors, a disable (adding or removing one method does not) —
+ * makes it worthless, so no link outlives the password it was meant to replace. A link also remembers a hash of the asking browser's nonce (the mail of the
  * reset says when another browser used it) and, when the reset started from a sign-in, that interaction (the page
  * after the reset offers to go back to it).
  *

@@ -8,7 +8,7 @@
  *    neither the page nor its timing says whether an account exists. Limits: {@link PER_ADDRESS} links per address
  *    (silently: the same page) and {@link PER_IP} requests per IP address (a 429 page with the wait) per hour.
  * 2. The mail carries one link (`src/accounts/password_reset_links.ts`: single use, stored hashed, 30 minutes, dead
- *    after any change of credentials). `GET /password-reset/new?token=…` shows the new-password form without using
+ *    after a password change, a reset of the second factors or a disable). `GET /password-reset/new?token=…` shows the new-password form without using
  *    the link (mail scanners follow links); `POST` uses it — one atomic write, so two submissions in flight cannot
  *    both succeed — then sets the password (the usual rules) in one write with a raised credentials epoch.
  * 3. After the reset every session and grant of the account has ended (`endSignIns`: provider sessions, console
