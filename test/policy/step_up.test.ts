@@ -76,10 +76,13 @@ describe('step-up decision', function () {
     expect(decideStepUp(input({ askEverySignIn: true, enrolledLevels: [] }))).to.deep.include({ required: true, level: 2, enrol: true });
   });
 
-  it('after a password reset the second factor is due once: asked of an account holding one, never an enrolment', function () {
-    expect(decideStepUp(input({ secondFactorDue: true }))).to.deep.include({ required: true, level: 2, reason: 'password_reset', enrol: false });
-    expect(decideStepUp(input({ secondFactorDue: true, enrolledLevels: [] })), 'no factor left: nothing to prove').to.deep.equal({ required: false });
-    expect(decideStepUp(input({ secondFactorDue: true, sessionLevel: 2, secondFactorAt: { 2: NOW } }))).to.deep.equal({ required: false });
+  it('after a password reset a factor beyond the mailbox is due once: asked whatever the session proved, never an enrolment', function () {
+    const due = { secondFactorDue: true, beyondMailboxLevels: [3] };
+    expect(decideStepUp(input(due))).to.deep.include({ required: true, level: 2, reason: 'password_reset', enrol: false });
+    expect(decideStepUp(input({ ...due, sessionLevel: 2, secondFactorAt: { 2: NOW } })), 'a mailed code proved level 2: still due').to.deep.include({ reason: 'password_reset' });
+    expect(decideStepUp(input({ ...due, sessionLevel: 3, secondFactorAt: { 3: NOW }, beyondMailboxProven: true }))).to.deep.equal({ required: false });
+    expect(decideStepUp(input({ secondFactorDue: true, beyondMailboxLevels: [] })), 'email codes only: nothing beyond the mailbox to ask').to.deep.equal({ required: false });
+    expect(decideStepUp(input({ secondFactorDue: true, enrolledLevels: [], beyondMailboxLevels: [] })), 'no factor left').to.deep.equal({ required: false });
   });
 
   it('first match wins: acr values before the step-up scope', function () {
