@@ -49,9 +49,9 @@ export function createApp(deps: AppDeps): Koa {
   if (!Array.isArray(provider.keys) || provider.keys.length === 0) throw new Error('the provider has no cookie keys (cookies.keys)');
   app.keys = [...provider.keys];
   app.proxy = config.trustProxy;
-  // Behind a proxy the client's address is the one the nearest proxy appended to X-Forwarded-For, never the left-most
-  // entry the client itself may have written (the reset limits and the audit's IP rely on it).
-  if (config.trustProxy) app.maxIpsCount = 1;
+  // Behind proxies the client's address is the entry the proxies appended to X-Forwarded-For (`proxyHops` from the
+  // right), never one the client itself wrote (the reset limits and the audit's IP rely on it).
+  if (config.trustProxy) app.maxIpsCount = config.proxyHops;
   app.silent = true;
   app.on('error', (err: unknown) => logger.error({ err }, 'error after the response started'));
 

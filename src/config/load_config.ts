@@ -96,6 +96,11 @@ export interface Config {
   readonly keys: ProviderKeys | undefined;
   /** `TRUST_PROXY`, default false: trust `X-Forwarded-*` from a TLS-terminating proxy / load balancer. */
   readonly trustProxy: boolean;
+  /**
+   * How many proxies append to `X-Forwarded-For` before a request reaches the provider (`TRUST_PROXY=true` is 1, a
+   * number says how many): the client's address is the entry that many from the right, never one the client wrote.
+   */
+  readonly proxyHops: number;
   /** `LOG_LEVEL`, default `info`. */
   readonly logLevel: LogLevel;
   /** `DEV_SEED`, default true outside production (must be false in production): demo shop client and users. */
@@ -188,7 +193,9 @@ const fields = {
   MONGODB_URI: z.string().trim().regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// URI'),
   DATA_DIR: z.string().trim().min(1),
   EMBEDDED_DB_SNAPSHOT: z.string().trim().min(1),
-  TRUST_PROXY: booleanValue,
+  TRUST_PROXY: z.string().trim().toLowerCase()
+    .refine((v) => TRUE_WORDS.has(v) || FALSE_WORDS.has(v) || /^([1-9]|10)$/.test(v), { message: 'must be true, false, or the number of proxies in front (1-10)' })
+    .transform((v) => (TRUE_WORDS.has(v) ? 1 : FALSE_WORDS.has(v) ? 0 : Number(v))),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
   DEV_SEED: booleanValue,
   ACCESS_TOKEN_TTL: seconds(86_400),
@@ -310,7 +317,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   else if (nodeEnv === 'development') embeddedDbSnapshot = join(dataDir, 'embedded-db.snapshot');
   if (embeddedDbSnapshot !== undefined && !isAbsolute(embeddedDbSnapshot)) embeddedDbSnapshot = join(process.cwd(), embeddedDbSnapshot);
 
-  const trustProxy = read('TRUST_PROXY', false);
+  const proxyHops = read('TRUST_PROXY', 0);
+  const trustProxy = proxyHops > 0;
   const logLevel = read('LOG_LEVEL', 'info');
   const devSeed = read('DEV_SEED', !production);
   if (production && devSeed) problems.push('DEV_SEED must be false or unset when NODE_ENV=production (it creates demo users with known passwords)');
@@ -433,6 +441,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     embeddedDbSnapshot,
     keys,
     trustProxy,
+    proxyHops,
     logLevel,
     devSeed,
     resourceServers,

@@ -83,6 +83,9 @@ describe('loadConfig', function () {
       RESOURCE_SERVERS: '{"https://api.example":{"scope":"invoice orders:read","accessTokenTTL":120}}',
     });
     expect(config.trustProxy).to.equal(true);
+    expect(config.proxyHops, 'true is one proxy').to.equal(1);
+    expect(loadConfig({ TRUST_PROXY: '2' })).to.include({ trustProxy: true, proxyHops: 2 });
+    expect(loadConfig({})).to.include({ trustProxy: false, proxyHops: 0 });
     expect(config.devSeed).to.equal(false);
     expect(config.ttl.accessTokenSeconds).to.equal(300);
     expect(config.embeddedDbSnapshot).to.equal(undefined);

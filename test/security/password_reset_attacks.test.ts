@@ -372,3 +372,22 @@ describe('password reset behind a proxy: the per-IP limit counts the network the
     expect(last, `the ${PER_IP + 1}th request from one network`).to.equal(429);
   });
 });
+
+describe('password reset behind two proxies (TRUST_PROXY=2): the client is the entry the first proxy appended', function () {
+  const server = useTestServer('password_reset_two_proxies', { env: { TRUST_PROXY: '2' }, mailer: 'config' });
+
+  it('counts each client the TLS proxy saw on its own, whatever it wrote before', async function () {
+    for (let i = 0; i <= PER_IP; i += 1) {
+      const browser = new Browser();
+      const form = await browser.go(`${server.issuer}/password-reset`);
+      const page = await browser.go(findForm(form, 'reset-request').action, {
+        method: 'POST',
+        body: new URLSearchParams({ ...findForm(form, 'reset-request').fields, email: `two-hops-${i}@example.com` }),
+        // forged by the client, then the client's address (added by the TLS proxy), then the TLS proxy (added by the balancer)
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': `198.51.100.${i}, 203.0.113.${i % 2}, 192.0.2.1` },
+      });
+      // two clients sharing the proxies: each gets its own window of PER_IP
+      expect(page.status, `request ${i}`).to.equal(200);
+    }
+  });
+});
