@@ -2,7 +2,7 @@
  * The one-way dependency rules of docs/ARCHITECTURE.md ("Dependency rules"), checked by `npm run lint`.
  * Domain folders are every folder of `src/` except `shared/` (and the folder itself).
  */
-const DOMAIN = '^src/(accounts|audit|authentication|cli|config|console|factors|http|interactions|mail|password_reset|policy|provider|security|seed|store)/';
+const DOMAIN = '^src/(accounts|audit|authentication|cli|config|console|factors|http|i18n|interactions|mail|password_reset|policy|provider|security|seed|store)/';
 
 module.exports = {
   forbidden: [
@@ -74,6 +74,13 @@ module.exports = {
       comment: 'Configuration parses the environment; the database, mail and files belong to the composition root.',
       from: { path: '^src/config/' },
       to: { path: '(^|/)node_modules/(mongoose|mongodb|nodemailer)/|^(fs|fs/promises|net|http|https|child_process)$' },
+    },
+    {
+      name: 'languages-know-no-domain',
+      severity: 'error',
+      comment: 'The catalogues and their words serve every page group and the mails; they import nothing of the domain.',
+      from: { path: '^src/i18n/' },
+      to: { path: DOMAIN, pathNot: '^src/i18n/' },
     },
     {
       name: 'no-module-cycles',

@@ -13,6 +13,7 @@ import { ConfigError, loadConfig, type Config } from './config/index.ts';
 import { resolveMfaSecrets } from './provider/mfa_secrets.ts';
 import { DEV_MAIL_PATH } from './http/dev_mail.ts';
 import { METRICS_PATH, countMailFailures, createMetrics } from './http/metrics.ts';
+import { loadLanguages } from './i18n/languages.ts';
 import { createViews } from './http/views.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { ensureAdapterIndexes } from './provider/adapter.ts';
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
     const secrets = await resolveMfaSecrets(config, store.conn);
     warnGeneratedSecrets(secrets.generated, logger);
     // The ready server is built on the plugin API, as an existing deployment would use it.
-    const views = createViews(undefined, { brand: config.brand });
+    const views = createViews(undefined, { brand: config.brand, languages: loadLanguages({ defaultLanguage: config.defaultLocale }) });
     const stepUp = createStepUp({
       conn: store.conn, issuer: config.issuer, issuerName: config.issuerName, secrets, mailer, views, logger, support: config.support,
       brand: config.brand,

@@ -33,6 +33,7 @@ import { errorBoundary } from './http/error_boundary.ts';
 import { assets, isAssetPath } from './http/assets.ts';
 import { securityHeaders } from './http/security_headers.ts';
 import { createViews, type Views } from './http/views.ts';
+import { LANGUAGE_PATH, languageRouter } from './http/language.ts';
 import { createCsrfTokens, interactionRouter } from './interactions/index.ts';
 import { createCodeMailer } from './mail/code_mailer.ts';
 import type { MailLook } from './mail/templates.ts';
@@ -214,6 +215,8 @@ export function createStepUp(options: StepUpOptions): StepUp {
         })])
         : undefined;
       const assetFiles = assets({ brand: options.brand });
+      const language = languageRouter(views.languages);
+      const languagePage = compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(headers), language.routes() as Middleware]);
       return async function stepUpPages(ctx, next) {
         if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) {
           return withRequestReads(() => pages(ctx, next), readPlanFor(ctx, readPaths));
@@ -221,6 +224,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
         if (accountPages && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) return accountPages(ctx, next);
         if (resetPages && (ctx.path === PASSWORD_RESET_PATH || ctx.path.startsWith(`${PASSWORD_RESET_PATH}/`))) return resetPages(ctx, next);
         if (isAssetPath(ctx.path)) return assetFiles(ctx, next);
+        if (ctx.path === LANGUAGE_PATH) return languagePage(ctx, next);
         return next();
       };
     },

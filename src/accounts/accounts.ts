@@ -32,6 +32,10 @@ export interface Account {
   credentialsEpoch: number;
   /** A password reset happened since the last second-factor proof: the next sign-in asks for one. */
   secondFactorDue: boolean;
+  /** The language chosen in the security settings (pages and mails); absent = the browser's. */
+  language?: string | undefined;
+  /** The time zone chosen in the security settings (IANA), for times in mails; absent = UTC. */
+  timeZone?: string | undefined;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -92,6 +96,8 @@ function toAccount(doc: AccountDoc): Account {
     signInMfa: doc.signInMfa === true,
     credentialsEpoch: doc.credentialsEpoch ?? 0,
     secondFactorDue: doc.secondFactorDue === true,
+    ...(doc.language ? { language: doc.language } : {}),
+    ...(doc.timeZone ? { timeZone: doc.timeZone } : {}),
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
   };
@@ -292,6 +298,24 @@ export async function setAccountStatus(conn: Connection, accountId: string, stat
  */
 export async function setSignInMfa(conn: Connection, accountId: string, enabled: boolean): Promise<void> {
   const result = await (await accounts(conn)).updateOne({ _id: accountId }, { $set: { signInMfa: enabled } }).exec();
+  if (result.matchedCount === 0) throw notFound();
+}
+
+/**
+ * The customer's language and time zone for pages and mails (the security settings); `undefined` removes the choice.
+ * The caller checks them against the catalogues and the time zones there are.
+ */
+export async function setAccountLanguage(
+  conn: Connection, accountId: string, choice: { language: string | undefined; timeZone: string | undefined },
+): Promise<void> {
+  const set: Partial<Pick<AccountDoc, 'language' | 'timeZone'>> = {};
+  const unset: Record<string, ''> = {};
+  if (choice.language) set.language = choice.language;
+  else unset.language = '';
+  if (choice.timeZone) set.timeZone = choice.timeZone;
+  else unset.timeZone = '';
+  const update = { ...(Object.keys(set).length ? { $set: set } : {}), ...(Object.keys(unset).length ? { $unset: unset } : {}) };
+  const result = await (await accounts(conn)).updateOne({ _id: accountId }, update).exec();
   if (result.matchedCount === 0) throw notFound();
 }
 

@@ -34,6 +34,10 @@ export interface AccountDoc {
    * a factor), and the first second-factor proof clears it. Absent = not due.
    */
   secondFactorDue?: boolean;
+  /** The language of the customer's pages and mails (a tag with a catalogue, `de`), set in the security settings. */
+  language?: string;
+  /** The customer's time zone (IANA, `Europe/Berlin`) for times in mails; absent = UTC. */
+  timeZone?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -63,6 +67,8 @@ const accountSchema = new Schema<AccountDoc>(
     signInMfa: { type: Boolean },
     credentialsEpoch: { type: Number },
     secondFactorDue: { type: Boolean },
+    language: { type: String, maxlength: 35 },
+    timeZone: { type: String, maxlength: 64 },
   },
   { ...MODEL_OPTIONS, collection: 'accounts' },
 );

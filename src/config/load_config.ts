@@ -147,6 +147,12 @@ export interface Config {
    * and `BRAND_PRIMARY_COLOR` (`#rrggbb`, refused below WCAG AA contrast with white).
    */
   readonly brand: Brand;
+  /**
+   * `DEFAULT_LOCALE`: the language of pages and mails when neither the customer's choice, the shop's `ui_locales`,
+   * the account nor the browser's `Accept-Language` names one with a catalogue in `locales/`. Default `en`; a
+   * language without a catalogue is refused at start-up.
+   */
+  readonly defaultLocale: string;
 }
 
 /** Thrown by {@link loadConfig}; `problems` lists every invalid or missing key, one sentence each. */
@@ -226,6 +232,7 @@ const fields = {
     const problem = colourProblem(v);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
+  DEFAULT_LOCALE: z.string().trim().toLowerCase().regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})*$/, 'must be a language tag with a catalogue in locales/ (en, de)'),
   SUPPORT_URL: z.string().trim().max(2000).url('must be an absolute URL (https://shop.example/help)')
     .refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL'),
   SUPPORT_EMAIL: z.string().trim().max(254).email('must be an email address (help@shop.example)'),
@@ -453,6 +460,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     mfaPepper,
     metricsToken,
     support: { url: supportUrl, email: supportEmail },
+    defaultLocale: read('DEFAULT_LOCALE', 'en'),
     brand: {
       name: issuerName,
       // A file in DATA_DIR is served by the provider itself (`/assets/brand-logo.<ext>`).

@@ -74,7 +74,7 @@ async function renderAddStart(
     replacing: mode === 'replace',
     csrf: token,
     action: modePath(factor, mode),
-    factorHtml: renderFactorPart(kit.deps.views, factor, 'enrol', { stage: 'before', csrf: token, actions: {}, ...(destination ? { destination } : {}) }),
+    factorHtml: renderFactorPart(ctx, kit.deps.views, factor, 'enrol', { stage: 'before', csrf: token, actions: {}, ...(destination ? { destination } : {}) }),
     fresh: await kit.isFreshNow(signed),
     pending: kit.pendingFor(signed, modePath(factor, mode)) !== undefined,
     error: message?.text,
@@ -103,7 +103,7 @@ async function beginEnrol(
     title: titleOf(factor, mode),
     replacing: mode === 'replace',
     csrf: token,
-    factorHtml: renderFactorPart(kit.deps.views, factor, 'enrol', {
+    factorHtml: renderFactorPart(ctx, kit.deps.views, factor, 'enrol', {
       stage: 'pending',
       csrf: token,
       actions: { confirm: `${base}/confirm`, renew: `${base}/renew` },
@@ -182,6 +182,6 @@ async function turnOnTwoFactor(ctx: Context, kit: ConsoleKit, signed: Signed, fa
     title: 'Two-factor authentication is on',
     heading: 'Two-factor authentication is on',
     intro: `Your ${factor.label.toLowerCase()} is set up. From now on every sign-in asks for a code; you can change this in your security settings.`,
-    backupHtml: backup && issued?.ok ? kit.issuedPart(signed, backup, issued.view) : undefined,
+    backupHtml: backup && issued?.ok ? kit.issuedPart(ctx, signed, backup, issued.view) : undefined,
   });
 }

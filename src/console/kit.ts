@@ -100,7 +100,7 @@ export interface ConsoleKit {
   /** The backup factor the customer can (re)generate (recovery codes), if any. */
   backupFactor(): Factor | undefined;
   /** What a backup's enrolment issued (the recovery codes), in the factor's own template. */
-  issuedPart(signed: Signed, backup: Factor, issued: Readonly<Record<string, unknown>>): string | undefined;
+  issuedPart(ctx: Context, signed: Signed, backup: Factor, issued: Readonly<Record<string, unknown>>): string | undefined;
   /** The primary factors the account holds. */
   enrolledPrimaries(accountId: string): Promise<Factor[]>;
   /** Whether the account's company requires two-factor authentication. */
@@ -251,8 +251,8 @@ function factorLookups(deps: AccountConsoleDeps, csrf: ConsoleCsrf): FactorLooku
     backupFactor() {
       return factors.backup.find((factor) => factor.enrol);
     },
-    issuedPart(signed, backup, issued) {
-      return renderFactorPart(views, backup, 'enrol', { stage: 'pending', csrf: csrf.tokenFor(signed.session.id), actions: {}, enrolment: issued });
+    issuedPart(ctx, signed, backup, issued) {
+      return renderFactorPart(ctx, views, backup, 'enrol', { stage: 'pending', csrf: csrf.tokenFor(signed.session.id), actions: {}, enrolment: issued });
     },
     async enrolledPrimaries(accountId) {
       const flags = await Promise.all(factors.primary.map((factor) => factor.isEnrolled(accountId)));

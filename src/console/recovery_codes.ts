@@ -50,7 +50,7 @@ export function recoveryCodesRoutes(router: Router, kit: ConsoleKit): void {
       title: 'Your new recovery codes',
       heading: 'Your new recovery codes',
       intro: 'Your earlier recovery codes no longer work.',
-      backupHtml: kit.issuedPart(signed, backup, made.view),
+      backupHtml: kit.issuedPart(ctx, signed, backup, made.view),
     });
   });
 }

@@ -5,14 +5,26 @@
  */
 import type { Context } from 'koa';
 import type { Factor, FactorViewModel } from '../factors/contract.ts';
+import type { Message } from '../i18n/languages.ts';
 import type { Views } from './views.ts';
+import { languageLinks, translatorOf } from './language.ts';
 
-/** Renders `views/<name>.pug` as the response: HTML, `Cache-Control: no-store`, the request's CSP nonce. */
-export function renderPage(ctx: Context, views: Views, name: string, locals: Record<string, unknown> & { title: string }, status = 200): void {
+/**
+ * Renders `views/<name>.pug` as the response: HTML in the request's language (`src/http/language.ts`) with its
+ * language switch, `Cache-Control: no-store`, the request's CSP nonce. `title` is a message (id or {@link Message}).
+ */
+export function renderPage(ctx: Context, views: Views, name: string, locals: Record<string, unknown> & { title: string | Message }, status = 200): void {
+  const words = translatorOf(ctx, views.languages);
   ctx.status = status;
   ctx.set('Cache-Control', 'no-store');
+  ctx.set('Content-Language', words.language);
+  ctx.vary('Accept-Language');
   ctx.type = 'html';
-  ctx.body = views.render(name, { cspNonce: typeof ctx.state.cspNonce === 'string' ? ctx.state.cspNonce : '', ...locals });
+  ctx.body = views.render(name, {
+    cspNonce: typeof ctx.state.cspNonce === 'string' ? ctx.state.cspNonce : '',
+    languageLinks: languageLinks(ctx, views.languages, words.language),
+    ...locals,
+  }, words);
 }
 
 /** `303 See Other` to `location`, never cached. */
@@ -29,9 +41,11 @@ export type FactorPartModel = Omit<FactorViewModel, 'factor'>;
  * Renders `factor.views[part]` with the factor's view model, as HTML for the page to embed; `undefined` when the
  * factor has no such template (it cannot be used on that page).
  */
-export function renderFactorPart(views: Views, factor: Factor, part: 'challenge' | 'enrol', model: FactorPartModel): string | undefined {
+export function renderFactorPart(
+  ctx: Context, views: Views, factor: Factor, part: 'challenge' | 'enrol', model: FactorPartModel,
+): string | undefined {
   const reference = factor.views[part];
   if (reference === undefined) return undefined;
   const locals: FactorViewModel = { ...model, factor: { id: factor.id, label: factor.label } };
-  return views.renderPart(reference, { ...locals });
+  return views.renderPart(reference, { ...locals }, translatorOf(ctx, views.languages));
 }

@@ -1,15 +1,16 @@
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pug from 'pug';
+import { loadLanguages, type Languages, type Message, type Translator } from '../i18n/languages.ts';
 import type { Brand } from '../shared/brand.ts';
 import { BRAND_STYLESHEET_PATH } from './assets.ts';
 
 /** `views/` at the repository (or image) root: `src/http/` and `dist/http/` both sit two levels below it. */
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url));
 
-/** Locals every page receives: the page `title` and the CSP nonce of its inline `<style>`. */
+/** Locals every page receives: the page `title` (a message) and the CSP nonce of its inline `<style>`. */
 export interface PageLocals {
-  title: string;
+  title: string | Message;
   cspNonce: string;
   [key: string]: unknown;
 }
@@ -21,19 +22,36 @@ export interface PageLocals {
 export const VIEW_NAME = /^[a-z_]+(\/[a-z_]+)*$/;
 
 export interface Views {
-  /** Renders `views/<name>.pug` to HTML (pug escapes every interpolated value); `name` matches {@link VIEW_NAME}. */
-  render(name: string, locals: PageLocals): string;
+  /** The languages the pages and mails speak. */
+  readonly languages: Languages;
+  /**
+   * Renders `views/<name>.pug` to HTML (pug escapes every interpolated value); `name` matches {@link VIEW_NAME}. The
+   * page gets `t` (words in `words`' language), `lang`, `formatTime` and `formatDate`.
+   */
+  render(name: string, locals: PageLocals, words?: Translator): string;
   /**
    * Renders a part of a page that code names: a view name as for {@link render}, or an absolute path to a `.pug`
    * file (a second factor shipped outside this package keeps its templates beside its code). The page embeds the
    * HTML as is, so the reference must come from code (the factor contract), never from a request.
    */
-  renderPart(reference: string, locals: Record<string, unknown>): string;
+  renderPart(reference: string, locals: Record<string, unknown>, words?: Translator): string;
 }
 
 /** What every page shows of the deployment: the shop's brand (name, logo; its colour comes as a stylesheet). */
 export interface ViewOptions {
   readonly brand?: Brand | undefined;
+  /** The catalogues (default: `locales/` with English as the default language). */
+  readonly languages?: Languages | undefined;
+}
+
+/** What a template gets to speak the reader's language. */
+function wordLocals(words: Translator): Record<string, unknown> {
+  return {
+    lang: words.language,
+    t: words.t,
+    formatTime: words.formatTime,
+    formatDate: words.formatDate,
+  };
 }
 
 /** The brand a page shows when the deployment names none. */
@@ -46,6 +64,8 @@ export function createViews(dir: string = VIEWS_DIR, options: ViewOptions = {}):
     logoUrl: options.brand?.logoUrl,
     stylesheet: options.brand?.primaryColor ? BRAND_STYLESHEET_PATH : undefined,
   };
+  const languages = options.languages ?? loadLanguages();
+  const defaultWords = languages.translator(languages.defaultLanguage);
   const cache = new Map<string, pug.compileTemplate>();
   function compiled(file: string): pug.compileTemplate {
     let template = cache.get(file);
@@ -60,12 +80,13 @@ export function createViews(dir: string = VIEWS_DIR, options: ViewOptions = {}):
     return `${dir}${name}.pug`;
   }
   return {
-    render(name, locals) {
-      return compiled(fileOf(name))({ brand, ...locals });
+    languages,
+    render(name, locals, words = defaultWords) {
+      return compiled(fileOf(name))({ brand, ...wordLocals(words), ...locals });
     },
-    renderPart(reference, locals) {
+    renderPart(reference, locals, words = defaultWords) {
       const file = isAbsolute(reference) && reference.endsWith('.pug') ? reference : fileOf(reference);
-      return compiled(file)(locals);
+      return compiled(file)({ ...wordLocals(words), ...locals });
     },
   };
 }

@@ -5,6 +5,7 @@
  * proven; what comes next (another step, an enrolment, the login) is the decision's.
  */
 import type { Context } from 'koa';
+import { noteLanguageHints } from '../http/language.ts';
 import { z } from 'zod';
 import { clearSecondFactorDue, type Account } from '../accounts/accounts.ts';
 import { accountFacts, proveFactor, usableFactors, type StepUpEvaluation } from '../authentication/request_state.ts';
@@ -129,7 +130,7 @@ export async function renderChallenge(ctx: Context, deps: InteractionDeps, step:
     return;
   }
   const destination = current.destination?.(account);
-  const methodHtml = renderFactorPart(deps.views, current, 'challenge', {
+  const methodHtml = renderFactorPart(ctx, deps.views, current, 'challenge', {
     stage: 'challenge',
     csrf,
     actions: {
@@ -176,6 +177,7 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
   // The account first: one disabled or removed meanwhile gets the sign-in page, and no code is used up.
   const { account } = await accountFacts(deps, ctx.req, pending.accountId);
   if (!account) return restartSignIn(ctx, deps, interaction);
+  noteLanguageHints(ctx, { account });
   const parsed = codeForm.safeParse(formBody(ctx));
   const factor = parsed.success && parsed.data.method !== undefined ? deps.factors?.get(parsed.data.method) : undefined;
   if (!parsed.success || !factor) {

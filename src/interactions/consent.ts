@@ -3,6 +3,7 @@ import { evaluateStepUp } from '../authentication/request_state.ts';
 import { requestFromParams } from '../policy/step_up_params.ts';
 import { proofWindowOf } from './step_up_state.ts';
 import type { Context } from 'koa';
+import { noteLanguageHints } from '../http/language.ts';
 import { findAccountById } from '../accounts/accounts.ts';
 import { clientNameOf, finishInteraction, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
@@ -64,6 +65,7 @@ async function allowedStepUpScopes(ctx: Context, deps: InteractionDeps, interact
 export async function showConsent(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails): Promise<void> {
   const accountId = interaction.session?.accountId;
   const account = accountId ? await findAccountById(deps.conn, accountId) : null;
+  noteLanguageHints(ctx, { account });
   const clientName = await clientNameOf(deps.provider, interaction);
   // The shop's logo and pages as registered (https, or http on a loopback host: `client add --logo-uri …`).
   const client = await deps.provider.Client.find(String(interaction.params.client_id ?? ''));

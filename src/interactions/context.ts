@@ -3,6 +3,7 @@ import type { Connection } from 'mongoose';
 import { errors, type default as Provider } from 'oidc-provider';
 import { carryHeldProofs, type HoldingInteraction } from '../authentication/held_proofs.ts';
 import { renderPage, seeOther } from '../http/pages.ts';
+import { noteLanguageHints, noteLanguageReturn } from '../http/language.ts';
 import type { Views } from '../http/views.ts';
 import { allowFormActions } from '../http/security_headers.ts';
 import { AppError } from '../shared/errors.ts';
@@ -84,6 +85,9 @@ export function renderInteractionPage(
 ): void {
   const redirectUri = interaction.params.redirect_uri;
   if (typeof redirectUri === 'string') allowFormActions(ctx, [redirectUri]);
+  // The shop's preferred languages; the language switch of a page answering a form post returns to the step's GET.
+  noteLanguageHints(ctx, { uiLocales: interaction.params.ui_locales });
+  if (ctx.method !== 'GET') noteLanguageReturn(ctx, `/interaction/${interaction.uid}`);
   renderPage(ctx, deps.views, view, { uid: interaction.uid, support: supportLocals(deps.support), ...locals }, status);
 }
 

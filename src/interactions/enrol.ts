@@ -160,7 +160,7 @@ async function renderFactorStep(ctx: Context, deps: InteractionDeps, step: Step,
   const resendAt = begun?.sent?.resendAvailableAt;
   const base = `/interaction/${interaction.uid}/enrol`;
   const common = await commonLocals(deps, step);
-  const enrolmentHtml = renderFactorPart(deps.views, factor, 'enrol', {
+  const enrolmentHtml = renderFactorPart(ctx, deps.views, factor, 'enrol', {
     stage: pending ? 'pending' : 'before',
     csrf: common.csrf,
     actions: { send: `${base}/send`, confirm: base, renew: delivers(factor) ? `${base}/send` : `${base}/renew` },
@@ -359,7 +359,7 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
     offerEverySignIn: !everySignIn,
     factorLabel: factor.label,
     destination: factor.destination?.(factorAccount(account)),
-    backupHtml: backup && issued?.ok ? renderFactorPart(deps.views, backup, 'enrol', { stage: 'pending', csrf, actions: {}, enrolment: issued.view }) : undefined,
+    backupHtml: backup && issued?.ok ? renderFactorPart(ctx, deps.views, backup, 'enrol', { stage: 'pending', csrf, actions: {}, enrolment: issued.view }) : undefined,
   });
 }
 

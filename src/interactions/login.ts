@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
+import { msg, type Message } from '../i18n/languages.ts';
 import { verifyLogin } from '../accounts/accounts.ts';
 import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
@@ -9,24 +10,19 @@ import { knownAccount, provePassword } from '../authentication/request_state.ts'
 import { showStepUp } from './step_up.ts';
 import { pendingStepUpOf, proofHolderOf } from './step_up_state.ts';
 
-/** Stable message ids of the login page and what the user reads. */
-export const LOGIN_MESSAGES = {
-  /** The same for an unknown email, a wrong password and a disabled account: no account enumeration. */
-  invalid_credentials: 'Email or password is incorrect.',
-  missing_fields: 'Enter your email address and your password.',
-  invalid_form: 'The form was not filled in correctly. Enter your email address and your password.',
-  /** The same for every email, registered or not; `{minutes}` is the wait. */
-  too_many_attempts: 'Too many attempts. Try again in {minutes}.',
-  /** 100 consecutive failures (NIST SP 800-63B §5.2.2): only support lifts it, or a password reset where offered. */
-  too_many_attempts_blocked: 'Too many attempts. Sign-in with this email address is blocked until support unblocks it.',
-  too_many_attempts_blocked_reset: 'Too many attempts. Sign-in with this email address is blocked until you reset your password.',
-} as const;
-export type LoginMessageId = keyof typeof LOGIN_MESSAGES;
+/**
+ * Stable message ids of the login page (`login.error.*` in `locales/`). `invalid_credentials` is the same for an
+ * unknown email, a wrong password and a disabled account (no account enumeration); `too_many_attempts` the same for
+ * every email, registered or not; `too_many_attempts_blocked*` follow 100 consecutive failures (NIST SP 800-63B
+ * §5.2.2): only support lifts it, or a password reset where offered.
+ */
+export type LoginMessageId =
+  | 'invalid_credentials' | 'missing_fields' | 'invalid_form' | 'too_many_attempts' | 'too_many_attempts_blocked'
+  | 'too_many_attempts_blocked_reset';
 
-/** The text of a message; `too_many_attempts` says how long to wait ("1 minute", "5 minutes"). */
-export function loginMessage(id: LoginMessageId, minutes?: number): string {
-  const wait = minutes === 1 ? '1 minute' : `${minutes ?? 1} minutes`;
-  return LOGIN_MESSAGES[id].replace('{minutes}', wait);
+/** The message of a login failure; `too_many_attempts` says how long to wait. */
+export function loginMessage(id: LoginMessageId, minutes?: number): Message {
+  return msg(`login.error.${id}`, { minutes: minutes ?? 1 });
 }
 
 const EMAIL_MAX = 320;
@@ -47,7 +43,7 @@ async function renderLogin(
 ): Promise<void> {
   const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, EMAIL_MAX) : '';
   renderInteractionPage(ctx, deps, interaction, 'login', {
-    title: 'Sign in',
+    title: 'login.title',
     clientName: await clientNameOf(deps.provider, interaction),
     csrf: deps.csrf.tokenFor(interaction.uid),
     email: form.email ?? loginHint,

@@ -128,7 +128,7 @@ async function renderReplace(
     clientName: await clientNameOf(deps.provider, interaction),
     csrf,
     factorLabel: factor.label,
-    enrolmentHtml: renderFactorPart(deps.views, factor, 'enrol', {
+    enrolmentHtml: renderFactorPart(ctx, deps.views, factor, 'enrol', {
       stage: 'pending', csrf, actions: { confirm: `${base}/confirm`, renew: `${base}/renew` }, enrolment: begun.view,
       ...(options.message ? { error: options.message.text } : {}),
     }),
@@ -184,6 +184,6 @@ export async function submitReplaceConfirm(ctx: Context, deps: InteractionDeps):
     clientName: await clientNameOf(deps.provider, interaction),
     csrf,
     factorLabel: factor.label,
-    backupHtml: backup && issued?.ok ? renderFactorPart(deps.views, backup, 'enrol', { stage: 'pending', csrf, actions: {}, enrolment: issued.view }) : undefined,
+    backupHtml: backup && issued?.ok ? renderFactorPart(ctx, deps.views, backup, 'enrol', { stage: 'pending', csrf, actions: {}, enrolment: issued.view }) : undefined,
   });
 }

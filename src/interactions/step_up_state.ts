@@ -13,6 +13,7 @@
  * reached through {@link proofHolderOf}.
  */
 import type { Context } from 'koa';
+import { noteLanguageHints } from '../http/language.ts';
 import { evaluateStepUp, type ProofHolder, type StepUpEvaluation } from '../authentication/request_state.ts';
 import type { HoldingInteraction } from '../authentication/held_proofs.ts';
 import type { ProofWindow } from '../authentication/state.ts';
@@ -75,12 +76,14 @@ export function pendingStepUpOf(interaction: InteractionDetails): PendingStepUp 
 /** The decision for the pending step-up, from the authentication state (loaded once for this request). */
 export async function evaluatePending(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, pending: PendingStepUp): Promise<StepUpEvaluation> {
   const client = await deps.provider.Client.find(String(interaction.params.client_id ?? ''));
-  return evaluateStepUp(deps, ctx.req, {
+  const evaluation = await evaluateStepUp(deps, ctx.req, {
     accountId: pending.accountId,
     holder: proofHolderOf(interaction, pending),
     params: requestFromParams(interaction.params, (client?.defaultAcrValues ?? []) as readonly string[]),
     window: proofWindowOf(interaction),
   });
+  noteLanguageHints(ctx, { account: evaluation.facts.account });
+  return evaluation;
 }
 
 /** Stores the pending step-up in the interaction (not a login: resuming with it asks for the login again). */

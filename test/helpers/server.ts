@@ -12,6 +12,7 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { demoShopRouter } from '../../src/http/demo_shop.ts';
 import { countMailFailures, createMetrics, type AppMetrics } from '../../src/http/metrics.ts';
+import { loadLanguages } from '../../src/i18n/languages.ts';
 import { createViews } from '../../src/http/views.ts';
 import { createCodeMailer, createMailer, type Mailer } from '../../src/mail/index.ts';
 import { ensureAdapterIndexes } from '../../src/provider/adapter.ts';
@@ -182,7 +183,7 @@ export async function startTestServer(label: string, options: TestServerOptions 
     fred: await enrolTotp(totp, fred),
   };
 
-  const views = createViews(undefined, { brand: config.brand });
+  const views = createViews(undefined, { brand: config.brand, languages: loadLanguages({ defaultLanguage: config.defaultLocale }) });
   const stepUp = createStepUp({ conn, issuer, issuerName: config.issuerName, factors, views, logger, support: config.support, brand: config.brand, ...(mailer ? { mailer } : {}) });
   await stepUp.ensureIndexes(); // as main.ts: every TTL index in place before the first request
   const provider = createProvider({ config, logger }, stepUp.configure(buildProviderConfiguration({ config, conn, keys, views })));
