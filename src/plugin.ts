@@ -33,7 +33,7 @@ import { errorBoundary } from './http/error_boundary.ts';
 import { assets, isAssetPath } from './http/assets.ts';
 import { securityHeaders } from './http/security_headers.ts';
 import { createViews, type Views } from './http/views.ts';
-import { LANGUAGE_PATH, languageRouter } from './http/language.ts';
+import { LANGUAGE_PATH, languageRouter, useLanguages } from './http/language.ts';
 import { createCsrfTokens, interactionRouter } from './interactions/index.ts';
 import { createCodeMailer } from './mail/code_mailer.ts';
 import type { MailLook } from './mail/templates.ts';
@@ -218,6 +218,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       const language = languageRouter(views.languages);
       const languagePage = compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(headers), language.routes() as Middleware]);
       return async function stepUpPages(ctx, next) {
+        useLanguages(ctx, views.languages);
         if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) {
           return withRequestReads(() => pages(ctx, next), readPlanFor(ctx, readPaths));
         }

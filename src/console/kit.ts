@@ -25,6 +25,7 @@ import { ACCOUNT_CONSOLE_CLIENT_ID, ACCOUNT_PATH } from './client.ts';
 import { createConsoleCsrf, type ConsoleCsrf } from './csrf.ts';
 import { REAUTH_WINDOW_MS, isFresh } from './freshness.ts';
 import { newLogin, pushAuthorizationRequest } from './oidc.ts';
+import { requestLanguage } from '../http/language.ts';
 import {
   createSession, findSession, setLogin, setPendingAction, touchSession, type ConsoleSession, type PendingLogin, type SignedIn,
 } from './session.ts';
@@ -227,7 +228,7 @@ type Records = Pick<ConsoleKit, 'origin' | 'record'>;
 /** The security events of the customer's own changes. */
 function consoleRecords(deps: AccountConsoleDeps): Records {
   function origin(ctx: Context): Origin {
-    return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId: ACCOUNT_CONSOLE_CLIENT_ID };
+    return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId: ACCOUNT_CONSOLE_CLIENT_ID, language: requestLanguage(ctx) };
   }
   return {
     origin,

@@ -245,18 +245,24 @@ export interface Factor {
   readonly amr: readonly string[];
   /** The assurance level it proves beside a password: 2 or 3 (`src/policy/acr.ts`). */
   readonly level: number;
-  /** Human label for pages ("Authenticator app"). */
+  /**
+   * The label on pages and in mails: a message id of the catalogues (`factors.totp.label` → "Authenticator app"), or,
+   * for a factor that ships no catalogue entries, text shown as is in every language.
+   */
   readonly label: string;
+  /** The label inside a sentence ("Remove authenticator app"): a message id or text; default: {@link label}. */
+  readonly inSentence?: string;
   /**
    * `primary`: offered as a method to set up and to sign in with; `backup`: only offered as a fallback
    * ("use a recovery code"), set up after a primary factor.
    */
   readonly role: 'primary' | 'backup';
-  /** What the pages offer to switch to this factor ("Use a recovery code"); default: the label. */
+  /** What the pages offer to switch to this factor ("Use a recovery code"), a message id or text; default: the label. */
   readonly offer?: string;
   /**
-   * The factor's own words for a code it refused (`invalid_code`): what is wrong and what to do with this kind of code
-   * ("wait for the next code in your app", "check the latest email"); default: a wording for any code.
+   * The factor's own words for a code it refused (`invalid_code`), a message id or text: what is wrong and what to do
+   * with this kind of code ("wait for the next code in your app", "check the latest email"); default: a wording for
+   * any code.
    */
   readonly wrongCode?: string;
   readonly views: FactorViews;

@@ -29,6 +29,7 @@ export interface LanguageHints {
 
 interface LanguageState {
   hints: LanguageHints;
+  languages?: Languages;
   translator?: Translator;
   returnPath?: string;
 }
@@ -37,6 +38,30 @@ function stateOf(ctx: Context): LanguageState {
   const state = ctx.state as { language?: LanguageState };
   state.language ??= { hints: {} };
   return state.language;
+}
+
+/** The catalogues of this request's pages (set once where the pages are mounted), for {@link requestLanguage}. */
+export function useLanguages(ctx: Context, languages: Languages): void {
+  stateOf(ctx).languages ??= languages;
+}
+
+/**
+ * The language of this request's pages, for what it causes beyond the page (the mail of a security event when the
+ * account chose no language); `undefined` outside the pages that {@link useLanguages}.
+ */
+export function requestLanguage(ctx: Context): string | undefined {
+  const { languages } = stateOf(ctx);
+  return languages ? languageOf(ctx, languages) : undefined;
+}
+
+/**
+ * Remembers `language` as this browser's choice (the security settings' language does it too, so the pages follow
+ * the setting at once); `undefined` forgets the choice.
+ */
+export function rememberLanguageChoice(ctx: Context, language: string | undefined): void {
+  ctx.cookies.set(LANGUAGE_COOKIE, language ?? null, {
+    maxAge: CHOICE_MAX_AGE_MS, httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: false, overwrite: true,
+  });
 }
 
 /** Names what this request knows of the reader's language; later hints add to earlier ones. */
@@ -129,9 +154,7 @@ export function languageRouter(languages: Languages): Router {
       ctx.throw(400, 'unknown language or return address');
       return;
     }
-    ctx.cookies.set(LANGUAGE_COOKIE, language, {
-      maxAge: CHOICE_MAX_AGE_MS, httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: false, overwrite: true,
-    });
+    rememberLanguageChoice(ctx, language);
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(back);
     ctx.status = 303;

@@ -15,6 +15,7 @@ import type { FactorFailure } from '../factors/contract.ts';
 import type { Origin } from '../security/events.ts';
 import { finishInteraction, renderInteractionPage, clientNameOf, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { proofHolderOf, savePending, type PendingStepUp } from './step_up_state.ts';
+import { requestLanguage } from '../http/language.ts';
 
 export async function finishUnmet(ctx: Context, interaction: InteractionDetails): Promise<void> {
   await finishInteraction(ctx, interaction, {
@@ -69,7 +70,9 @@ export async function finishLogin(ctx: Context, deps: InteractionDeps, interacti
 
 /** Where a sign-in's events come from: the browser, and the shop the sign-in is for. */
 export function originOf(ctx: Context, interaction: InteractionDetails): Origin {
-  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId: String(interaction.params.client_id ?? '') || undefined };
+  return {
+    ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, clientId: String(interaction.params.client_id ?? '') || undefined, language: requestLanguage(ctx),
+  };
 }
 
 /** Notifies a lockout that this very failure started. */

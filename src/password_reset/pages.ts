@@ -48,6 +48,7 @@ import { maskEmail } from '../shared/mask_email.ts';
 import { endSignIns } from '../security/end_sign_ins.ts';
 import type { Origin, SecurityEvents } from '../security/events.ts';
 import { createRateWindow, type RateWindow } from '../security/rate_windows.ts';
+import { requestLanguage } from '../http/language.ts';
 
 /** Where the reset pages live. */
 export const PASSWORD_RESET_PATH = '/password-reset';
@@ -165,7 +166,7 @@ export function networkOf(ip: string): string {
 }
 
 function originOf(ctx: Context): Origin {
-  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined };
+  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, language: requestLanguage(ctx) };
 }
 
 function minutesText(ms: number): string {

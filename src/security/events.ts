@@ -25,6 +25,8 @@ export interface Origin {
    * an admin; for `account_locked` the system.
    */
   readonly actor?: AuditActor | undefined;
+  /** The language of the page the request was answered in: the mail's language when the account chose none. */
+  readonly language?: string | undefined;
 }
 
 /** The account an event is about (the address is where its mail goes). */
@@ -32,6 +34,9 @@ export interface EventAccount {
   readonly id: string;
   readonly email: string;
   readonly name?: string | undefined;
+  /** The language and time zone chosen in the security settings: the mail's, before the origin's. */
+  readonly language?: string | undefined;
+  readonly timeZone?: string | undefined;
 }
 
 /** Kinds whose facts are all optional may leave `details` out. */

@@ -15,12 +15,16 @@ import { findCompanyByName, listCompanies, type Company } from '../../accounts/c
 import { resetLoginThrottle } from '../../accounts/login_throttle.ts';
 import { endSignIns } from '../../security/end_sign_ins.ts';
 import { activeFactors, changeAccountStatus, recordUnlock, resetFactors, unlockSecondFactor } from '../../security/support_actions.ts';
+import { loadLanguages } from '../../i18n/languages.ts';
 import { confirm } from '../confirm.ts';
 import { formatJson, formatTable } from '../format.ts';
 import { CliFailure, UsageError, type CliIo, type CommandContext, type CommandSpec } from '../io.ts';
 import { optionalString, parseCommandArgs, requireString, type Parsed } from '../parse.ts';
 import { promptNewPassword, readPasswordFromStdin } from '../password_input.ts';
 import { auditOnly, cliActionContext, loadThrottleKeys, openSupport, prepareAuditLog } from '../support.ts';
+
+/** The CLI speaks English to operators; factor labels are message ids of the catalogues. */
+const OPERATOR_WORDS = loadLanguages().translator('en');
 
 const ADD_USAGE =
   'user add --email EMAIL --name NAME [--password PASSWORD | --password-stdin] [--company NAME] [--admin] [--invoice]';
@@ -238,7 +242,7 @@ export const userResetFactors: CommandSpec = {
         try {
           const active = await activeFactors(support.deps.factors, account.id);
           const labels = (factors: readonly { id: string; label: string }[]): string =>
-            factors.map((factor) => `${factor.label} (${factor.id})`).join(', ');
+            factors.map((factor) => `${OPERATOR_WORDS.t(factor.label)} (${factor.id})`).join(', ');
           if (!confirmed && active.length > 0) {
             const question = `Remove ${labels(active)} from ${account.email}? They will have to set up a second factor again. [y/N] `;
             if (!await confirm(ctx.io, question)) throw new CliFailure('Aborted: nothing was changed.');
