@@ -173,7 +173,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       proofsKeepMs = proofsKeepMsOf(base);
       authorizationPath = base.routes?.authorization ?? authorizationPath;
       readPaths = readPathsOf(base.routes);
-      const configured = applyStepUp(base, { conn, factors, proofsKeepMs });
+      const configured = applyStepUp(base, { conn, factors, proofsKeepMs, uiLocales: views.languages.supported });
       if (!issuer) return configured;
       const cookieKeys = base.cookies?.keys;
       if (!Array.isArray(cookieKeys) || cookieKeys.length === 0) {

@@ -149,6 +149,8 @@ export interface StepUpConfigurationDeps {
   readonly factors: FactorRegistry;
   /** How long a session's proofs are kept (see `AuthenticationDeps.proofsKeepMs`). */
   readonly proofsKeepMs?: number | undefined;
+  /** The languages the pages speak, announced as `ui_locales_supported` (OpenID Connect Discovery 1.0 §3). */
+  readonly uiLocales?: readonly string[] | undefined;
 }
 
 /**
@@ -176,6 +178,10 @@ export function applyStepUp(base: Configuration, deps: StepUpConfigurationDeps):
     claims: mergeClaims(base.claims),
     scopes: union(base.scopes, SCOPES),
     extraParams: withExtraParam(base.extraParams, OFFLINE_ACCESS_ASKED_PARAM),
+    discovery: {
+      ...base.discovery,
+      ...(deps.uiLocales && !base.discovery?.ui_locales_supported ? { ui_locales_supported: [...deps.uiLocales] } : {}),
+    },
     extraClientMetadata: {
       ...baseMetadata,
       properties: union(baseMetadata?.properties, [FIRST_PARTY_PROPERTY]),
