@@ -25,7 +25,7 @@ export interface Message {
   readonly values?: Readonly<Record<string, MessageValue>> | undefined;
 }
 
-/** A message to show later, in the reader's language (`msg('login.wrong_password')`). */
+/** A message to show later, in the reader's language (`msg('login.error.invalid_credentials')`). */
 export function msg(id: string, values?: Readonly<Record<string, MessageValue>>): Message {
   return values === undefined ? { id } : { id, values };
 }
