@@ -17,12 +17,17 @@ export interface HeadlessChromium {
 /** A phone-sized viewport (iPhone 12-15 CSS pixels), so screenshots show what most shoppers see. */
 export const PHONE_VIEWPORT = { width: 390, height: 844 } as const;
 
-export async function launchChromium(options: { viewport?: { width: number; height: number } } = {}): Promise<HeadlessChromium> {
+/**
+ * `locale` sets the browser's language (its `Accept-Language` and `navigator.language`), as a customer's browser in
+ * that language sends it.
+ */
+export async function launchChromium(options: { viewport?: { width: number; height: number }; locale?: string } = {}): Promise<HeadlessChromium> {
   const profile = await mkdtemp(join(tmpdir(), 'oidc-stepup-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
     viewport: options.viewport ?? PHONE_VIEWPORT,
+    ...(options.locale ? { locale: options.locale } : {}),
     args: [
       '--headless',
       '--no-sandbox',
