@@ -82,7 +82,7 @@ export function createViews(dir: string = VIEWS_DIR, options: ViewOptions = {}):
   return {
     languages,
     render(name, locals, words = defaultWords) {
-      return compiled(fileOf(name))({ brand, ...wordLocals(words), ...locals });
+      return compiled(fileOf(name))({ brand, ...wordLocals(words), ...locals, pageName: name });
     },
     renderPart(reference, locals, words = defaultWords) {
       const file = isAbsolute(reference) && reference.endsWith('.pug') ? reference : fileOf(reference);
