@@ -15,6 +15,7 @@ import { isWellFormed, type Factor, type FactorFailure } from '../factors/contra
 import { entryMessage, failureMessage } from '../factors/failure_messages.ts';
 import { field, requireForm } from '../http/forms.ts';
 import { renderFactorPart } from '../http/pages.ts';
+import { msg, type Message } from '../i18n/languages.ts';
 import { ACCOUNT_PATH } from './client.ts';
 import { factorAccount, unknownFactor, type ConsoleKit, type Signed } from './kit.ts';
 
@@ -39,7 +40,11 @@ export function addMethodRoutes(router: Router, kit: ConsoleKit): void {
 const modePath = (factor: Factor, mode: Mode): string => `${ACCOUNT_PATH}/methods/${factor.id}/${mode}`;
 /** Where the pending step's forms post: `…/renew`, `…/confirm` (add) or `…/replace/renew`, `…/replace/confirm`. */
 const stepBase = (factor: Factor, mode: Mode): string => (mode === 'add' ? `${ACCOUNT_PATH}/methods/${factor.id}` : modePath(factor, mode));
-const titleOf = (factor: Factor, mode: Mode): string => `${mode === 'add' ? 'Add' : 'Replace'} ${factor.label.toLowerCase()}`;
+/** "Add authenticator app" / "Replace authenticator app", in the page's language. */
+function titleOf(ctx: Context, kit: ConsoleKit, factor: Factor, mode: Mode): Message {
+  const method = kit.methodInSentence(ctx, factor);
+  return mode === 'add' ? msg('console.add.title', { method }) : msg('console.add.replace_title', { method });
+}
 
 /** Whether `factor` is one a new phone replaces: set up with a confirmation and not delivering its code by mail. */
 export function replaceable(factor: Factor): boolean {
@@ -70,7 +75,8 @@ async function renderAddStart(
   const token = kit.csrf.tokenFor(signed.session.id);
   const destination = factor.destination?.(factorAccount(signed.account));
   kit.render(ctx, 'add', {
-    title: titleOf(factor, mode),
+    title: titleOf(ctx, kit, factor, mode),
+    method: kit.methodInSentence(ctx, factor),
     replacing: mode === 'replace',
     csrf: token,
     action: modePath(factor, mode),
@@ -100,7 +106,7 @@ async function beginEnrol(
   const sentTo = begun.sent?.to;
   const base = stepBase(factor, mode);
   kit.render(ctx, 'enrol', {
-    title: titleOf(factor, mode),
+    title: titleOf(ctx, kit, factor, mode),
     replacing: mode === 'replace',
     csrf: token,
     factorHtml: renderFactorPart(ctx, kit.deps.views, factor, 'enrol', {
@@ -179,9 +185,9 @@ async function turnOnTwoFactor(ctx: Context, kit: ConsoleKit, signed: Signed, fa
   const backup = kit.backupFactor();
   const issued = backup?.enrol ? await backup.enrol.begin(factorAccount(account), { initial: true, binding: signed.session.id }) : undefined;
   kit.render(ctx, 'recovery_codes', {
-    title: 'Two-factor authentication is on',
-    heading: 'Two-factor authentication is on',
-    intro: `Your ${factor.label.toLowerCase()} is set up. From now on every sign-in asks for a code; you can change this in your security settings.`,
+    title: 'console.codes.first_title',
+    heading: 'console.codes.first_title',
+    intro: msg('console.codes.first_intro', { method: kit.methodInSentence(ctx, factor) }),
     backupHtml: backup && issued?.ok ? kit.issuedPart(ctx, signed, backup, issued.view) : undefined,
   });
 }

@@ -18,12 +18,13 @@ import { findAccountById, type Account } from '../accounts/accounts.ts';
 import { findCompanyById, isMfaPolicy, setCompanyPolicy, type Company, type MfaPolicy } from '../accounts/companies.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { field, requireForm } from '../http/forms.ts';
+import { msg } from '../i18n/languages.ts';
 import type { SecurityEvents } from '../security/events.ts';
 import { activeFactors, resetFactors, unlockSecondFactor, type ActionContext } from '../security/support_actions.ts';
 import type { Logger } from '../shared/logger.ts';
 import { ACCOUNT_PATH } from './client.ts';
 import { noticeForcedPolicy } from './company_notice.ts';
-import { asksText, lockText, reportCsv, reportOf } from './company_report.ts';
+import { asksMessage, reportCsv, reportOf, roleMessage } from './company_report.ts';
 import { consoleError, type ConsoleKit, type Signed } from './kit.ts';
 
 export const COMPANY_PATH = `${ACCOUNT_PATH}/company`;
@@ -31,21 +32,21 @@ export const COMPANY_PATH = `${ACCOUNT_PATH}/company`;
 /** Account ids are UUIDs; anything else in a member URL is refused before a database look-up. */
 const MEMBER_ID = /^[A-Za-z0-9-]{1,64}$/;
 
-/** Stable ids of the confirmations shown on the company page after a change (`?done=`). */
+/** Stable ids of the confirmations shown on the company page after a change (`?done=`), and their messages. */
 export const COMPANY_NOTICES = {
-  policy_changed: 'The two-factor policy was saved.',
-  policy_unchanged: 'The two-factor policy already had this value; nothing was changed.',
-  factors_reset: 'The user\'s two-factor methods were removed. They set up a new device at their next sign-in that asks for one.',
-  nothing_to_reset: 'This user had no two-factor method; nothing was changed.',
-  unlocked: 'The user\'s second factor was unlocked.',
-  not_locked: 'This user\'s second factor was not locked; nothing was changed.',
+  policy_changed: 'company.notice.policy_changed',
+  policy_unchanged: 'company.notice.policy_unchanged',
+  factors_reset: 'company.notice.factors_reset',
+  nothing_to_reset: 'company.notice.nothing_to_reset',
+  unlocked: 'company.notice.unlocked',
+  not_locked: 'company.notice.not_locked',
 } as const;
 type CompanyNoticeId = keyof typeof COMPANY_NOTICES;
 
-/** How each policy is described to the admin. */
+/** How each policy is described to the admin (message ids). */
 export const POLICY_TEXT: Record<MfaPolicy, { label: string; description: string }> = {
-  forced: { label: 'Forced', description: 'Everyone must set up two-factor authentication at their next sign-in.' },
-  opt_in: { label: 'Opt-in', description: 'Each user chooses whether to set up two-factor authentication.' },
+  forced: { label: 'company.policy.forced.label', description: 'company.policy.forced.description' },
+  opt_in: { label: 'company.policy.opt_in.label', description: 'company.policy.opt_in.description' },
 };
 
 export interface CompanyAdminDeps {
@@ -56,19 +57,15 @@ export interface CompanyAdminDeps {
 }
 
 function notAdmin(): Error {
-  return consoleError(
-    'not_company_admin',
-    'Only an admin of your company can open the company pages. Ask your company admin if something needs to change.',
-    403,
-  );
+  return consoleError('not_company_admin', 'company.error.not_admin', 403);
 }
 
 function unknownMember(): Error {
-  return consoleError('unknown_member', 'This user is not in your company. Go back to the company page and choose a user from the list.', 404);
+  return consoleError('unknown_member', 'company.error.unknown_member', 404);
 }
 
 function ownAccount(): Error {
-  return consoleError('own_account', 'To change your own two-factor methods, use your security settings.', 409);
+  return consoleError('own_account', 'company.error.own_account', 409);
 }
 
 /** Registers the company admin routes on the console's router (prefix `/account`). */
@@ -123,7 +120,7 @@ async function showCompany(ctx: Context, admin: AdminPages): Promise<void> {
   const done = typeof ctx.query.done === 'string' && ctx.query.done in COMPANY_NOTICES ? ctx.query.done as CompanyNoticeId : undefined;
   const chosen = pending?.policy !== undefined && isMfaPolicy(pending.policy) ? pending.policy : company.mfaPolicy;
   kit.render(ctx, 'company', {
-    title: `${company.name}: two-factor authentication`,
+    title: msg('company.title', { company: company.name }),
     csrf: kit.csrf.tokenFor(signed.session.id),
     company: { name: company.name, policy: company.mfaPolicy, policyText: POLICY_TEXT[company.mfaPolicy] },
     policies: (Object.keys(POLICY_TEXT) as MfaPolicy[]).map((id) => ({ id, ...POLICY_TEXT[id], checked: id === chosen })),
@@ -131,10 +128,8 @@ async function showCompany(ctx: Context, admin: AdminPages): Promise<void> {
     noticeId: done,
     pending: pending !== undefined,
     rows: rows.map((row) => ({
-      ...row, asksText: asksText(row.asks), lockText: lockText(row.lock),
-      lockUntil: row.lock && !row.lock.permanent && row.lock.until
-        ? { iso: row.lock.until.toISOString(), utc: `${row.lock.until.toISOString().slice(0, 16).replace('T', ' ')} UTC` }
-        : undefined,
+      ...row, roleMessage: roleMessage(row.role), asksMessage: asksMessage(row.asks),
+      lockUntil: row.lock && !row.lock.permanent && row.lock.until ? row.lock.until : undefined,
     })),
     summary: { withTwoFactor: rows.filter((row) => row.hasTwoFactor).length, total: rows.length },
   });
@@ -146,7 +141,7 @@ async function changePolicy(ctx: Context, admin: AdminPages): Promise<void> {
   const signed = await kit.postContext(ctx);
   const company = await adminCompany(admin, signed);
   const policy = field(ctx, 'policy');
-  if (!isMfaPolicy(policy)) throw consoleError('invalid_policy', 'Choose a two-factor policy: forced or opt-in.', 400);
+  if (!isMfaPolicy(policy)) throw consoleError('invalid_policy', 'company.error.invalid_policy', 400);
   if (!await kit.ensureFresh(ctx, signed, COMPANY_PATH, { policy })) return;
   await kit.clearPending(signed);
   if (company.mfaPolicy === policy) return kit.seeOther(ctx, `${COMPANY_PATH}?done=policy_unchanged`);
@@ -169,7 +164,7 @@ async function confirmForced(ctx: Context, admin: AdminPages, signed: Signed, co
   const others = rows.filter((row) => !row.self && row.active);
   const self = rows.find((row) => row.self);
   kit.render(ctx, 'company_policy_confirm', {
-    title: `Make two-factor authentication mandatory for ${company.name}?`,
+    title: msg('company.confirm.title', { company: company.name }),
     csrf: kit.csrf.tokenFor(signed.session.id),
     company: company.name,
     mailed: deps.events.mailing ? others.length : 0,
@@ -191,7 +186,7 @@ async function downloadReport(ctx: Context, admin: AdminPages): Promise<void> {
   ctx.set('Content-Disposition', `attachment; filename="two-factor-report-${day}.csv"`);
   ctx.type = 'text/csv; charset=utf-8';
   // A UTF-8 byte order mark: spreadsheet programs otherwise read accented names in a legacy code page.
-  ctx.body = `\ufeff${reportCsv(rows)}`;
+  ctx.body = `\ufeff${reportCsv(rows, kit.words(ctx))}`;
 }
 
 // ── per member: reset (a member who changed phones), unlock ──────────────────────────────────────────────────────
@@ -208,7 +203,7 @@ async function showReset(ctx: Context, admin: AdminPages): Promise<void> {
   if (member.id === signed.account.id) throw ownAccount();
   const active = await activeFactors(factors, member.id);
   kit.render(ctx, 'company_reset', {
-    title: `Reset two-factor authentication of ${member.name}`,
+    title: msg('company.reset.title', { name: member.name }),
     csrf: kit.csrf.tokenFor(signed.session.id),
     member: { name: member.name, email: member.email },
     methods: active.map((factor) => factor.label),

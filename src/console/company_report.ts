@@ -1,10 +1,14 @@
-/** The users' 2FA report of a company: rows for the company page and the CSV download (formula-injection safe). */
+/**
+ * The users' 2FA report of a company: rows for the company page and the CSV download (formula-injection safe), in the
+ * admin's language (`company.report.*`).
+ */
 import type { Connection } from 'mongoose';
 import { listAccounts, signInMfaEnabled, type Account } from '../accounts/accounts.ts';
 import type { Company } from '../accounts/companies.ts';
 import type { LockState } from '../factors/contract.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { readLockState } from '../factors/shared/attempts.ts';
+import type { Translator } from '../i18n/languages.ts';
 import { activeFactors } from '../security/support_actions.ts';
 
 /** One row of the users' 2FA report. */
@@ -12,10 +16,10 @@ export interface MemberReport {
   readonly id: string;
   readonly name: string;
   readonly email: string;
-  readonly role: 'Admin' | 'Member';
+  readonly role: 'admin' | 'member';
   readonly self: boolean;
   readonly active: boolean;
-  /** Labels of the primary methods set up ("Authenticator app", "Email code"). */
+  /** Labels of the primary methods set up: message ids (`factors.totp.label`), or a factor's own words. */
   readonly methods: readonly string[];
   /** Recovery codes left, when the user has them. */
   readonly recoveryLeft: number | undefined;
@@ -27,15 +31,22 @@ export interface MemberReport {
   readonly lock: LockState | undefined;
 }
 
-export function lockText(lock: LockState | undefined): string {
-  if (!lock) return 'No';
-  if (lock.permanent || !lock.until) return 'Locked until unlocked';
-  return `Locked until ${lock.until.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+/** The words of a role. */
+export function roleMessage(role: MemberReport['role']): string {
+  return role === 'admin' ? 'company.report.role.admin' : 'company.report.role.member';
 }
 
-export function asksText(asks: MemberReport['asks']): string {
-  if (asks === 'company') return 'Yes (company policy)';
-  return asks === 'user' ? 'Yes' : 'No';
+/** Whether sign-in asks for a code: "Yes", "Yes (company policy)", "No". */
+export function asksMessage(asks: MemberReport['asks']): string {
+  if (asks === 'company') return 'company.report.asks_company';
+  return asks === 'user' ? 'company.report.yes' : 'company.report.no';
+}
+
+/** The lock in words: "No", "Locked until unlocked", "Locked until <time>" (in the reader's language and zone). */
+export function lockText(lock: LockState | undefined, words: Translator): string {
+  if (!lock) return words.t('company.report.no');
+  if (lock.permanent || !lock.until) return words.t('company.report.locked_until_unlocked');
+  return words.t('company.report.locked_until_time', { until: words.formatTime(lock.until) });
 }
 
 /**
@@ -55,18 +66,27 @@ export function csvCell(value: string): string {
   return `"${text.replace(/"/g, '""')}"`;
 }
 
-/** The report as CSV: a header line, one line per user, CRLF line ends. */
-export function reportCsv(rows: readonly MemberReport[]): string {
-  const header = ['Name', 'Email', 'Role', 'Two-factor authentication', 'Methods', 'Recovery codes left', 'Asks at every sign-in', 'Locked'];
+/** The report as CSV in `words`' language: a header line, one line per user, CRLF line ends. */
+export function reportCsv(rows: readonly MemberReport[], words: Translator): string {
+  const header = [
+    words.t('company.report.column.name'),
+    words.t('company.report.column.email'),
+    words.t('company.report.column.role'),
+    words.t('company.report.column.two_factor'),
+    words.t('company.report.column.methods'),
+    words.t('company.report.column.recovery_left'),
+    words.t('company.report.column.asks'),
+    words.t('company.report.column.locked'),
+  ];
   const lines = rows.map((row) => [
     row.name,
     row.email,
-    row.role,
-    row.hasTwoFactor ? 'Yes' : 'No',
-    row.methods.join('; '),
+    words.t(roleMessage(row.role)),
+    words.t(row.hasTwoFactor ? 'company.report.yes' : 'company.report.no'),
+    row.methods.map((label) => words.t(label)).join('; '),
     row.recoveryLeft === undefined ? '' : String(row.recoveryLeft),
-    asksText(row.asks),
-    lockText(row.lock),
+    words.t(asksMessage(row.asks)),
+    lockText(row.lock, words),
   ]);
   return [header, ...lines].map((cells) => cells.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
@@ -89,7 +109,7 @@ export async function reportOf(deps: { conn: Connection; factors: FactorRegistry
       id: member.id,
       name: member.name,
       email: member.email,
-      role: member.companyRole === 'admin' ? 'Admin' : 'Member',
+      role: member.companyRole === 'admin' ? 'admin' : 'member',
       self: member.id === admin.id,
       active: member.status === 'active',
       methods: primaries.map((factor) => factor.label),

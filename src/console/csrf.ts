@@ -9,6 +9,6 @@ export type ConsoleCsrf = FormTokens;
 export function createConsoleCsrf(cookieKeys: readonly (string | Buffer)[]): ConsoleCsrf {
   return createFormTokens(cookieKeys, {
     purpose: 'oidc-stepup account console csrf v1',
-    refusal: 'This form could not be accepted because it did not come from your security settings page. Open the page again and retry.',
+    refusal: 'console.error.csrf_token_invalid',
   });
 }

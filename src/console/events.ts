@@ -1,65 +1,46 @@
 /**
- * The "recent security events" list in plain words (stable event names → sentences a customer understands).
+ * The "recent security events" list in plain words: each stable event name has its sentence in the catalogues
+ * (`console.event.<name>`), with the one detail a customer recognises (the method, the codes left, the company).
  */
-import type { AuditEvent, AuditEventName } from '../audit/audit_log.ts';
+import { AUDIT_EVENTS, type AuditEvent } from '../audit/audit_log.ts';
+import { MESSAGE_ID, msg, type Message } from '../i18n/languages.ts';
 
-const WORDS: Record<AuditEventName, string> = {
-  login_succeeded: 'Signed in',
-  login_failed: 'A sign-in attempt failed',
-  logout: 'Signed out',
-  mfa_succeeded: 'Second factor confirmed',
-  mfa_failed: 'A wrong second-factor code was entered',
-  factor_enrolment_started: 'Started setting up a sign-in method',
-  factor_added: 'Sign-in method added',
-  factor_removed: 'Sign-in method removed',
-  factors_reset: 'Your two-factor methods were reset',
-  primary_factor_changed: 'Primary method changed',
-  sign_in_mfa_enabled: 'Turned on: ask for a code at every sign-in',
-  sign_in_mfa_disabled: 'Turned off: ask for a code at every sign-in',
-  email_code_sent: 'A code was sent by email',
-  email_code_send_failed: 'A code could not be sent by email',
-  recovery_code_used: 'A recovery code was used',
-  recovery_codes_regenerated: 'New recovery codes were generated',
-  account_locked: 'Second factor locked after too many wrong codes',
-  account_unlocked: 'Second factor unlocked',
-  account_disabled: 'Your account was disabled',
-  account_enabled: 'Your account was enabled again',
-  password_changed: 'Password changed',
-  password_reset: 'Password reset with a link sent by email',
-  password_reset_requested: 'A password reset link was sent by email',
-  notification_failed: 'A security email could not be delivered',
-  company_policy_changed: 'Changed your company\'s two-factor policy',
-  company_policy_forced: 'Your company now requires two-factor authentication',
-  company_policy_notice_skipped: 'A repeated email about your company\'s two-factor policy was not sent',
-};
+const KNOWN: ReadonlySet<string> = new Set(AUDIT_EVENTS);
 
 export interface EventLine {
-  readonly text: string;
-  /** ISO time (the `datetime` attribute) and its readable UTC form. */
+  /** What happened: a message, or the stored event name when this version has no words for it. */
+  readonly event: Message | string;
+  /**
+   * The detail after the event: `message` is shown with `t()` (a factor label — a message id, or the English words
+   * older records stored — or a message), `text` as it was recorded (a company's name, never read as a message id).
+   */
+  readonly detail?: { readonly message: Message | string } | { readonly text: string } | undefined;
+  /** When: the `datetime` attribute; the page writes it in its language and the account's time zone. */
+  readonly at: Date;
   readonly iso: string;
-  readonly when: string;
   readonly ip?: string | undefined;
 }
 
-function detailText(event: AuditEvent): string | undefined {
+function detailOf(event: AuditEvent, knows: (id: string) => boolean): EventLine['detail'] {
   const method = event.details?.method;
-  if (typeof method === 'string' && method.length > 0) return method;
+  if (typeof method === 'string' && method.length > 0) {
+    // The label of a factor this deployment no longer has words for is shown as it was stored.
+    return MESSAGE_ID.test(method) && !knows(method) ? { text: method } : { message: method };
+  }
   const remaining = event.details?.remaining;
-  if (event.event === 'recovery_code_used' && typeof remaining === 'number') return `${remaining} left`;
+  if (event.event === 'recovery_code_used' && typeof remaining === 'number') return { message: msg('console.events.codes_left', { remaining }) };
   const company = event.details?.company;
-  if (event.event === 'company_policy_forced' && typeof company === 'string' && company.length > 0) return company;
+  if (event.event === 'company_policy_forced' && typeof company === 'string' && company.length > 0) return { text: company };
   return undefined;
 }
 
-export function describeEvents(events: readonly AuditEvent[]): EventLine[] {
-  return events.map((event) => {
-    const detail = detailText(event);
-    const words = WORDS[event.event] ?? event.event;
-    return {
-      text: detail ? `${words}: ${detail}` : words,
-      iso: event.at.toISOString(),
-      when: `${event.at.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-      ip: event.ip,
-    };
-  });
+/** The lines of `events`; `knows` tells the message ids of the catalogues (stored labels may predate them). */
+export function describeEvents(events: readonly AuditEvent[], knows: (id: string) => boolean): EventLine[] {
+  return events.map((event) => ({
+    event: KNOWN.has(event.event) ? msg(`console.event.${event.event}`) : event.event,
+    detail: detailOf(event, knows),
+    at: event.at,
+    iso: event.at.toISOString(),
+    ip: event.ip,
+  }));
 }

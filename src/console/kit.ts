@@ -16,6 +16,7 @@ import type { FactorRegistry } from '../factors/registry.ts';
 import { formBody, formParser } from '../http/forms.ts';
 import { renderFactorPart, renderPage, seeOther } from '../http/pages.ts';
 import type { Views } from '../http/views.ts';
+import type { Message, Translator } from '../i18n/languages.ts';
 import type { NotificationKind } from '../mail/templates.ts';
 import type { AuditedEvent, EventResult, NotifiedEvent, Origin, SecurityEvents } from '../security/events.ts';
 import { LEVEL } from '../policy/acr.ts';
@@ -25,7 +26,7 @@ import { ACCOUNT_CONSOLE_CLIENT_ID, ACCOUNT_PATH } from './client.ts';
 import { createConsoleCsrf, type ConsoleCsrf } from './csrf.ts';
 import { REAUTH_WINDOW_MS, isFresh } from './freshness.ts';
 import { newLogin, pushAuthorizationRequest } from './oidc.ts';
-import { requestLanguage } from '../http/language.ts';
+import { noteLanguageHints, requestLanguage, translatorOf } from '../http/language.ts';
 import {
   createSession, findSession, setLogin, setPendingAction, touchSession, type ConsoleSession, type PendingLogin, type SignedIn,
 } from './session.ts';
@@ -88,8 +89,15 @@ export interface ConsoleKit {
   /** The parked change for `path`, when recent. */
   pendingFor(signed: Signed, path: string): Record<string, string> | undefined;
   clearPending(signed: Signed): Promise<void>;
-  /** Renders `views/console/<view>.pug` (never cached). */
-  render(ctx: Context, view: string, locals: Record<string, unknown> & { title: string }, status?: number): void;
+  /** Renders `views/console/<view>.pug` (never cached); `title` is a message. */
+  render(ctx: Context, view: string, locals: Record<string, unknown> & { title: string | Message }, status?: number): void;
+  /**
+   * The words of this request's page, for what code places into a message (a factor's name inside a title); after
+   * {@link requireSignIn} or {@link postContext} they follow the account's language and time zone.
+   */
+  words(ctx: Context): Translator;
+  /** A factor's name inside a sentence ("Add authenticator app"), in the page's language. */
+  methodInSentence(ctx: Context, factor: Factor): string;
   seeOther(ctx: Context, location: string): void;
   /** Where this request's events come from: the browser, the console as the client (the account holder acts). */
   origin(ctx: Context): Origin;
@@ -111,17 +119,20 @@ export interface ConsoleKit {
 const COOKIE = 'account_session';
 const FACTOR_ID = /^[a-z][a-z0-9_]{0,31}$/;
 
-/** An expected failure shown as the console's error page (`expose`: the message is for the user). */
+/**
+ * An expected failure shown as the console's error page (`expose`: the message is for the user). `message` is a
+ * message id of the `console` or `company` catalogue section: the error page shows it in the reader's language.
+ */
 export function consoleError(code: string, message: string, status: number): AppError {
   return new AppError(code, message, { status, expose: true });
 }
 
 export function unknownFactor(): AppError {
-  return consoleError('unknown_factor', 'This sign-in method does not exist. Go back to your security settings and choose one from the list.', 400);
+  return consoleError('unknown_factor', 'console.error.unknown_factor', 400);
 }
 
 export function notEnrolled(): AppError {
-  return consoleError('not_enrolled', 'This sign-in method is not set up for your account.', 400);
+  return consoleError('not_enrolled', 'console.error.not_enrolled', 400);
 }
 
 export function factorAccount(account: Account): FactorAccount {
@@ -148,6 +159,8 @@ function consoleSessions(deps: AccountConsoleDeps, issuer: string, csrf: Console
     const account = await findAccountById(conn, session.signedIn.accountId);
     // Signed in before a password change, a factor reset or a disable: signed out.
     if (!account || account.status !== 'active' || session.signedIn.epoch !== account.credentialsEpoch) return undefined;
+    // The pages speak the account's language (and write times in its zone) unless this browser chose another one.
+    noteLanguageHints(ctx, { account });
     await touchSession(conn, session);
     return { session, signedIn: session.signedIn, account };
   }
@@ -179,7 +192,7 @@ function consoleSessions(deps: AccountConsoleDeps, issuer: string, csrf: Console
     },
     async postContext(ctx) {
       const signed = await loadSigned(ctx);
-      if (!signed) throw consoleError('session_expired', 'Your security settings session has ended. Open the page again and sign in.', 401);
+      if (!signed) throw consoleError('session_expired', 'console.error.session_expired', 401);
       csrf.verify(signed.session.id, formBody(ctx).csrf);
       return signed;
     },
@@ -283,6 +296,12 @@ export function createConsoleKit(deps: AccountConsoleDeps): ConsoleKit {
     ...factorLookups(deps, csrf),
     render(ctx, view, locals, status = 200) {
       renderPage(ctx, deps.views, `console/${view}`, locals, status);
+    },
+    words(ctx) {
+      return translatorOf(ctx, deps.views.languages);
+    },
+    methodInSentence(ctx, factor) {
+      return translatorOf(ctx, deps.views.languages).t(factor.inSentence ?? factor.label);
     },
     seeOther,
   };

@@ -103,7 +103,7 @@ export async function pushAuthorizationRequest(oidc: ConsoleOidc, login: Pending
 function exchangeFailed(cause?: unknown): AppError {
   return new AppError(
     'sign_in_failed',
-    'The sign-in to your security settings could not be completed. Open the page again to sign in.',
+    'console.error.sign_in_exchange_failed',
     { status: 400, cause },
   );
 }

@@ -9,25 +9,29 @@ import { describeEvents } from './events.ts';
 import type { ConsoleKit } from './kit.ts';
 
 const RECENT_EVENTS = 10;
+/** How many codes a new set of recovery codes holds ("7 of 10 codes left"). */
+const RECOVERY_CODES = 10;
 
-/** Stable ids of the confirmations shown on the overview after a change (`?done=`). */
+/** Stable ids of the confirmations shown on the overview after a change (`?done=`), and their messages. */
 export const ACCOUNT_NOTICES = {
-  factor_added: 'The sign-in method was added.',
-  factor_removed: 'The sign-in method was removed.',
-  factor_removed_invoice: 'The sign-in method was removed. Paying by invoice will ask you to set up two-factor authentication again.',
-  primary_changed: 'Your primary method was saved.',
-  sign_in_mfa_enabled: 'From now on every sign-in asks for a code.',
-  sign_in_mfa_disabled: 'Sign-in no longer asks for a code (shops may still ask for one, e.g. to pay by invoice).',
-  already_enrolled: 'This method is already set up.',
-  not_enrolled: 'This method is not set up: add it instead.',
-  factor_replaced: "Your authenticator app was replaced: only the new phone's codes work now.",
-  reauth_cancelled: 'The confirmation was cancelled; nothing was changed.',
-  password_changed: 'Your password was changed. Your other devices were signed out and need the new password.',
+  factor_added: 'console.notice.factor_added',
+  factor_removed: 'console.notice.factor_removed',
+  factor_removed_invoice: 'console.notice.factor_removed_invoice',
+  primary_changed: 'console.notice.primary_changed',
+  sign_in_mfa_enabled: 'console.notice.sign_in_mfa_enabled',
+  sign_in_mfa_disabled: 'console.notice.sign_in_mfa_disabled',
+  already_enrolled: 'console.notice.already_enrolled',
+  not_enrolled: 'console.notice.not_enrolled',
+  factor_replaced: 'console.notice.factor_replaced',
+  reauth_cancelled: 'console.notice.reauth_cancelled',
+  password_changed: 'console.notice.password_changed',
 } as const;
 type NoticeId = keyof typeof ACCOUNT_NOTICES;
 
 export function overviewRoutes(router: Router, kit: ConsoleKit): void {
-  const { conn, factors } = kit.deps;
+  const { conn, factors, views } = kit.deps;
+  const messageIds = new Set(views.languages.messageIds);
+  const knows = (id: string): boolean => messageIds.has(id);
 
   router.get('/', async function showOverview(ctx) {
     const signed = await kit.requireSignIn(ctx, ACCOUNT_PATH);
@@ -46,9 +50,9 @@ export function overviewRoutes(router: Router, kit: ConsoleKit): void {
       return {
         id: factor.id,
         label: factor.label,
+        inSentence: factor.inSentence ?? factor.label,
         enrolled,
-        since: since ? since.toISOString().slice(0, 10) : undefined,
-        sinceIso: since?.toISOString(),
+        since,
         canAdd: !enrolled && factor.enrol?.confirm !== undefined,
         canReplace: enrolled && replaceable(factor),
       };
@@ -58,7 +62,7 @@ export function overviewRoutes(router: Router, kit: ConsoleKit): void {
     const pending = kit.pendingFor(signed, ACCOUNT_PATH);
     const done = typeof ctx.query.done === 'string' && ctx.query.done in ACCOUNT_NOTICES ? ctx.query.done as NoticeId : undefined;
     kit.render(ctx, 'overview', {
-      title: 'Security settings',
+      title: 'console.overview.title',
       csrf: kit.csrf.tokenFor(session.id),
       account: { name: account.name, email: account.email },
       companyAdmin: account.companyRole === 'admin' && account.companyId !== null,
@@ -71,8 +75,8 @@ export function overviewRoutes(router: Router, kit: ConsoleKit): void {
         : undefined,
       hasPrimary: primaries.length > 0,
       signInMfa: { enabled: askEverySignIn || forced, forced, offered: primaries.length > 0 || forced },
-      recovery: backup && primaries.length > 0 ? { label: backup.label, remaining: remaining ?? 0 } : undefined,
-      events: describeEvents(events),
+      recovery: backup && primaries.length > 0 ? { label: backup.label, remaining: remaining ?? 0, total: RECOVERY_CODES } : undefined,
+      events: describeEvents(events, knows),
     });
   });
 }

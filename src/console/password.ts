@@ -19,8 +19,9 @@ import type { Context } from 'koa';
 import type { Connection } from 'mongoose';
 import type Provider from 'oidc-provider';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, setPassword } from '../accounts/accounts.ts';
-import { PASSWORD_MESSAGES, newPasswordProblem, type PasswordMessageId } from '../accounts/password_rules.ts';
+import { newPasswordProblem, type PasswordMessageId } from '../accounts/password_rules.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
+import { msg, type Message } from '../i18n/languages.ts';
 import { resetLoginThrottle } from '../accounts/login_throttle.ts';
 import { LEVEL } from '../policy/acr.ts';
 import { endSignIns } from '../security/end_sign_ins.ts';
@@ -53,10 +54,15 @@ export function passwordRoutes(router: Router, kit: ConsoleKit, deps: PasswordCh
   router.post('/password', requireForm(), kit.parseForm, (ctx) => changePassword(ctx, kit, deps));
 }
 
+/** What the form says about a refused new password (the rules' limits placed in). */
+function passwordError(id: PasswordMessageId): Message {
+  return msg(`console.password.error.${id}`, { min: PASSWORD_MIN_LENGTH, max: PASSWORD_MAX_LENGTH });
+}
+
 async function renderForm(ctx: Context, kit: ConsoleKit, signed: Signed, options: { error?: PasswordMessageId; status?: number } = {}): Promise<void> {
   const second = await kit.changeLevel(signed.account.id) >= LEVEL.mfa;
   kit.render(ctx, 'password', {
-    title: 'Change password',
+    title: 'console.password.title',
     csrf: kit.csrf.tokenFor(signed.session.id),
     action: PASSWORD_PATH,
     minLength: PASSWORD_MIN_LENGTH,
@@ -64,7 +70,7 @@ async function renderForm(ctx: Context, kit: ConsoleKit, signed: Signed, options
     fresh: await kit.isFreshNow(signed),
     secondFactor: second,
     pending: !options.error && kit.pendingFor(signed, PASSWORD_PATH) !== undefined,
-    error: options.error ? PASSWORD_MESSAGES[options.error] : undefined,
+    error: options.error ? passwordError(options.error) : undefined,
     errorId: options.error,
   }, options.status ?? 200);
 }

@@ -16,9 +16,9 @@ export function recoveryCodesRoutes(router: Router, kit: ConsoleKit): void {
 
   async function regenerable(account: Account): Promise<{ backup: Factor; enrol: FactorEnrolment }> {
     const backup = kit.backupFactor();
-    if (!backup?.enrol) throw consoleError('not_found', 'Recovery codes are not available.', 404);
+    if (!backup?.enrol) throw consoleError('not_found', 'console.error.recovery_unavailable', 404);
     if (!await factors.hasPrimaryFactor(account.id)) {
-      throw consoleError('no_factor', 'Recovery codes back up a sign-in method: add an authenticator app or email code first.', 409);
+      throw consoleError('no_factor', 'console.error.recovery_needs_factor', 409);
     }
     return { backup, enrol: backup.enrol };
   }
@@ -28,7 +28,7 @@ export function recoveryCodesRoutes(router: Router, kit: ConsoleKit): void {
     if (!signed) return;
     const { backup } = await regenerable(signed.account);
     kit.render(ctx, 'regenerate', {
-      title: 'New recovery codes',
+      title: 'console.regenerate.title',
       csrf: kit.csrf.tokenFor(signed.session.id),
       action: recoveryPath,
       remaining: await backup.remaining?.(signed.account.id),
@@ -43,13 +43,13 @@ export function recoveryCodesRoutes(router: Router, kit: ConsoleKit): void {
     if (!await kit.ensureFresh(ctx, signed, recoveryPath)) return;
     // `replace`: allowed because the re-authentication just proved the second factor (ensureFresh).
     const made = await enrol.begin(factorAccount(account), { replace: true, binding: signed.session.id });
-    if (!made.ok) throw consoleError('try_again', 'New recovery codes could not be made right now. Try again.', 409);
+    if (!made.ok) throw consoleError('try_again', 'console.error.recovery_try_again', 409);
     await kit.clearPending(signed);
     await kit.record(ctx, { kind: 'recovery_codes_regenerated', account, auditDetails: { count: await backup.remaining?.(account.id) } });
     kit.render(ctx, 'recovery_codes', {
-      title: 'Your new recovery codes',
-      heading: 'Your new recovery codes',
-      intro: 'Your earlier recovery codes no longer work.',
+      title: 'console.codes.new_title',
+      heading: 'console.codes.new_title',
+      intro: 'console.codes.new_intro',
       backupHtml: kit.issuedPart(ctx, signed, backup, made.view),
     });
   });

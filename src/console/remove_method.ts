@@ -9,6 +9,7 @@ import { setSignInMfa, signInMfaEnabled, type Account } from '../accounts/accoun
 import type { Factor } from '../factors/contract.ts';
 import { createFactorSetGuard } from '../factors/shared/factor_set_guard.ts';
 import { requireForm } from '../http/forms.ts';
+import { msg } from '../i18n/languages.ts';
 import type { AppError } from '../shared/errors.ts';
 import { ACCOUNT_PATH } from './client.ts';
 import { consoleError, notEnrolled, unknownFactor, type ConsoleKit } from './kit.ts';
@@ -38,15 +39,11 @@ export function removeMethodRoutes(router: Router, kit: ConsoleKit): void {
   }
 
   function refusedRemoval(): AppError {
-    return consoleError(
-      'company_requires_mfa',
-      'Your company requires two-factor authentication, so your last sign-in method cannot be removed. Add another method first, or ask your company admin.',
-      409,
-    );
+    return consoleError('company_requires_mfa', 'console.error.last_method_required', 409);
   }
 
   function removalInProgress(): AppError {
-    return consoleError('factor_change_in_progress', 'Another change to your sign-in methods is in progress. Try again.', 409);
+    return consoleError('factor_change_in_progress', 'console.error.factor_change_in_progress', 409);
   }
 
   router.get('/methods/:factorId/remove', async function showRemove(ctx) {
@@ -55,14 +52,13 @@ export function removeMethodRoutes(router: Router, kit: ConsoleKit): void {
     if (!signed) return;
     const { factor, removal } = await removableFactor(ctx, signed.account);
     if (removal.forced) throw refusedRemoval();
-    const backup = kit.backupFactor();
     kit.render(ctx, 'remove', {
-      title: `Remove ${factor.label.toLowerCase()}`,
+      title: msg('console.remove.title', { method: kit.methodInSentence(ctx, factor) }),
       csrf: kit.csrf.tokenFor(signed.session.id),
-      factor: { id: factor.id, label: factor.label },
+      factor: { id: factor.id, label: factor.label, inSentence: factor.inSentence ?? factor.label },
       action: removePath(factor),
       removal,
-      backupLabel: backup?.label,
+      hasBackup: kit.backupFactor() !== undefined,
       pending: kit.pendingFor(signed, removePath(factor)) !== undefined,
     });
   });

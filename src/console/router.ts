@@ -49,7 +49,22 @@ export function accountConsole(deps: AccountConsoleDeps): Middleware {
   };
 }
 
-/** Expected failures (4xx) as a console page with a way back; anything else goes on to the app's error boundary. */
+/** The console's heading of a refusal, by HTTP status (the message says what to do). */
+function headingOf(status: number): string {
+  switch (status) {
+    case 400: return 'console.error.heading.bad_request';
+    case 403: case 405: return 'console.error.heading.forbidden';
+    case 404: return 'console.error.heading.not_found';
+    case 413: return 'console.error.heading.payload_too_large';
+    case 415: return 'console.error.heading.unsupported_media_type';
+    default: return 'console.error.heading.other';
+  }
+}
+
+/**
+ * Expected failures (4xx) as a console page with a way back; anything else goes on to the app's error boundary. The
+ * console's own refusals carry a message id; the web kit's (a too large or non-form body) carry their own words.
+ */
 function consoleErrors(views: Views, logger: Logger): Middleware {
   return async function accountConsoleErrors(ctx, next) {
     ctx.set('Cache-Control', 'no-store');
@@ -60,7 +75,8 @@ function consoleErrors(views: Views, logger: Logger): Middleware {
       if (failure.status >= 500) throw err;
       logger.info({ code: failure.code, status: failure.status, method: ctx.method, path: ctx.path }, 'console request refused');
       ctx.remove('Location');
-      renderPage(ctx, views, 'console/error', { title: failure.heading, heading: failure.heading, message: failure.message, code: failure.code }, failure.status);
+      const heading = headingOf(failure.status);
+      renderPage(ctx, views, 'console/error', { title: heading, heading, message: failure.message, code: failure.code }, failure.status);
     }
   };
 }

@@ -33,10 +33,10 @@ export function signInRoutes(router: Router, kit: ConsoleKit): void {
     const login = session ? await takeLogin(conn, session.id, state) : null;
     if (!session || !login) {
       // A replayed or forged callback, or one whose console session ended: nothing to finish.
-      throw consoleError('sign_in_expired', 'This sign-in has expired or was already completed. Open your security settings again.', 400);
+      throw consoleError('sign_in_expired', 'console.error.sign_in_expired', 400);
     }
     if (typeof ctx.query.iss === 'string' && ctx.query.iss !== issuer) {
-      throw consoleError('sign_in_failed', 'The sign-in answer did not come from this provider. Open your security settings again.', 400);
+      throw consoleError('sign_in_failed', 'console.error.sign_in_wrong_issuer', 400);
     }
     if (typeof ctx.query.error === 'string') {
       if (session.signedIn && login.purpose === 'reauth') {
@@ -46,22 +46,22 @@ export function signInRoutes(router: Router, kit: ConsoleKit): void {
       }
       const cancelled = ctx.query.error === 'access_denied';
       kit.render(ctx, 'signed_out', {
-        title: cancelled ? 'Sign-in cancelled' : 'Sign-in failed',
-        heading: cancelled ? 'Sign-in cancelled' : 'The sign-in could not be completed',
-        message: cancelled ? 'You cancelled the sign-in to your security settings.' : 'The sign-in to your security settings could not be completed.',
+        title: cancelled ? 'console.signed_out.cancelled_title' : 'console.signed_out.failed_title',
+        heading: cancelled ? 'console.signed_out.cancelled_title' : 'console.signed_out.failed_heading',
+        message: cancelled ? 'console.signed_out.cancelled_message' : 'console.signed_out.failed_message',
         code: ctx.query.error.slice(0, 64),
       }, cancelled ? 200 : 400);
       return;
     }
     const code = typeof ctx.query.code === 'string' && ctx.query.code.length <= 512 ? ctx.query.code : '';
-    if (!code) throw consoleError('sign_in_failed', 'The sign-in answer was incomplete. Open your security settings again.', 400);
+    if (!code) throw consoleError('sign_in_failed', 'console.error.sign_in_incomplete', 400);
     const token = await redeemCode({ issuer, provider, tokenEndpoint: kit.deps.tokenEndpoint }, code, login);
     const account = await findAccountById(conn, token.sub);
-    if (!account || account.status !== 'active') throw consoleError('account_unavailable', 'This account cannot use the security settings.', 403);
+    if (!account || account.status !== 'active') throw consoleError('account_unavailable', 'console.error.account_unavailable', 403);
     // The console session takes the epoch this browser's proofs were made under, checked against the account read
     // after the token: a reset or password change that landed during this callback leaves nothing signed in.
     const proofs = await browserProofs(ctx, account);
-    if (!proofs) throw consoleError('sign_in_failed', 'The sign-in could not be completed. Open your security settings again.', 400);
+    if (!proofs) throw consoleError('sign_in_failed', 'console.error.sign_in_not_completed', 400);
     const previous = session.signedIn?.accountId === token.sub && session.signedIn.epoch === proofs.epoch ? session.signedIn : null;
     // A re-authentication counts when it completed after it was requested (auth_time is in whole seconds) at the level
     // asked for — the provider asked for every method of that level again (max_age=0, pushed: not editable) — and

@@ -23,7 +23,7 @@ export function signInSettingsRoutes(router: Router, kit: ConsoleKit): void {
     }
     if (!await kit.ensureFresh(ctx, signed, ACCOUNT_PATH, { factor: factor.id })) return;
     const chosen = await kit.methodChoice.choosePrimary(signed.account.id, factor.id);
-    if (!chosen.ok) throw consoleError(chosen.code, 'This sign-in method cannot be your primary method.', 400);
+    if (!chosen.ok) throw consoleError(chosen.code, 'console.error.not_primary', 400);
     await kit.clearPending(signed);
     await kit.record(ctx, { kind: 'primary_factor_changed', account: signed.account, details: { factorId: factor.id, method: factor.label } });
     kit.seeOther(ctx, `${ACCOUNT_PATH}?done=primary_changed`);
@@ -33,13 +33,13 @@ export function signInSettingsRoutes(router: Router, kit: ConsoleKit): void {
     const signed = await kit.postContext(ctx);
     const { account } = signed;
     const value = field(ctx, 'enabled');
-    if (value !== 'on' && value !== 'off') throw consoleError('invalid_form', 'Choose whether sign-in asks for a code.', 400);
+    if (value !== 'on' && value !== 'off') throw consoleError('invalid_form', 'console.error.sign_in_mfa_choice', 400);
     const enable = value === 'on';
     if (enable && !await factors.hasPrimaryFactor(account.id)) {
-      throw consoleError('no_factor', 'Add a sign-in method (authenticator app or email code) first.', 409);
+      throw consoleError('no_factor', 'console.error.no_factor', 409);
     }
     if (!enable && await kit.companyForces(account)) {
-      throw consoleError('company_requires_mfa', 'Your company requires a code at every sign-in; it cannot be turned off.', 409);
+      throw consoleError('company_requires_mfa', 'console.error.sign_in_mfa_required', 409);
     }
     if (!await kit.ensureFresh(ctx, signed, ACCOUNT_PATH, { enabled: value })) return;
     await kit.clearPending(signed);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { csvCell, reportCsv, type MemberReport } from '../../src/console/company_report.ts';
 import { createViews } from '../../src/http/views.ts';
+import { english, german } from '../helpers/words.ts';
 
 describe('account console: shared views with sub-folders', function () {
   const views = createViews();
@@ -52,12 +53,23 @@ describe('company report CSV: a spreadsheet reads every cell as text', function 
 
   it('writes a header and one CRLF-terminated line per user', function () {
     const row: MemberReport = {
-      id: 'x', name: 'Ann', email: 'ann@example.com', role: 'Member', self: false, active: true, methods: ['Authenticator app', 'Email code'],
+      id: 'x', name: 'Ann', email: 'ann@example.com', role: 'member', self: false, active: true, methods: ['factors.totp.label', 'Code card'],
       recoveryLeft: 7, hasTwoFactor: true, resettable: true, asks: 'user', lock: { permanent: true },
     };
-    const lines = reportCsv([row]).split('\r\n');
+    const lines = reportCsv([row], english).split('\r\n');
     expect(lines).to.have.length(3);
-    expect(lines[1]).to.equal('"Ann","ann@example.com","Member","Yes","Authenticator app; Email code","7","Yes","Locked until unlocked"');
+    expect(lines[0]).to.equal('"Name","Email","Role","Two-factor authentication","Methods","Recovery codes left","Asks at every sign-in","Locked"');
+    expect(lines[1]).to.equal('"Ann","ann@example.com","Member","Yes","Authenticator app; Code card","7","Yes","Locked until unlocked"');
     expect(lines[2]).to.equal('');
+  });
+
+  it('speaks the admin\'s language: headers, words and times in German', function () {
+    const row: MemberReport = {
+      id: 'y', name: 'Bea', email: 'bea@example.com', role: 'admin', self: false, active: true, methods: ['factors.email.label'],
+      recoveryLeft: undefined, hasTwoFactor: true, resettable: true, asks: 'company', lock: { permanent: false, until: new Date('2026-11-25T19:35:00Z') },
+    };
+    const lines = reportCsv([row], german).split('\r\n');
+    expect(lines[0]).to.equal(`"Name","${german.t('company.report.column.email')}","Rolle","Zwei-Faktor-Authentifizierung","Methoden","Verbleibende Wiederherstellungscodes","Code bei jeder Anmeldung","Gesperrt"`);
+    expect(lines[1]).to.equal(`"Bea","bea@example.com","Administrator","Ja","E-Mail-Code","","Ja (Richtlinie des Unternehmens)","Gesperrt bis ${german.formatTime(new Date('2026-11-25T19:35:00Z'))}"`);
   });
 });

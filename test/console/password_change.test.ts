@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { verifyLogin } from '../../src/accounts/accounts.ts';
-import { PASSWORD_MESSAGES } from '../../src/accounts/password_rules.ts';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, verifyLogin } from '../../src/accounts/accounts.ts';
 import { listEvents } from '../../src/audit/audit_log.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { enrolTotp } from '../factors/support.ts';
 import { useFrozenClock } from '../helpers/clock.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm, type Page } from '../helpers/shop.ts';
+import { english } from '../helpers/words.ts';
 import { authenticate, isLoginForm, mailsTo, newCustomer, signInConsole, submitWithReauth, type Customer } from './support.ts';
 
 /** "Change password" in the security console (`/account/password`), over HTTP like a browser without JavaScript. */
@@ -105,13 +105,15 @@ describe('account console: change password', function () {
     const customer = await newCustomer(server, 'nora');
     const browser = new Browser();
     const form = findForm(await reauthenticatedPasswordForm(browser, customer), 'password-form');
+    const limits = { min: PASSWORD_MIN_LENGTH, max: PASSWORD_MAX_LENGTH };
     const cases: { fields: Record<string, string>; message: string }[] = [
-      { fields: { password: 'correct horse battery', confirm: 'correct horse batterY' }, message: PASSWORD_MESSAGES.password_mismatch },
-      { fields: { password: 'short7', confirm: 'short7' }, message: PASSWORD_MESSAGES.password_too_short },
-      { fields: { password: 'x'.repeat(257), confirm: 'x'.repeat(257) }, message: PASSWORD_MESSAGES.password_too_long },
-      { fields: { password: ' Nora@Example.com', confirm: ' Nora@Example.com' }, message: PASSWORD_MESSAGES.password_is_email },
-      { fields: { password: '', confirm: '' }, message: PASSWORD_MESSAGES.password_required },
+      { fields: { password: 'correct horse battery', confirm: 'correct horse batterY' }, message: english.t('console.password.error.password_mismatch') },
+      { fields: { password: 'short7', confirm: 'short7' }, message: english.t('console.password.error.password_too_short', limits) },
+      { fields: { password: 'x'.repeat(257), confirm: 'x'.repeat(257) }, message: english.t('console.password.error.password_too_long', limits) },
+      { fields: { password: ' Nora@Example.com', confirm: ' Nora@Example.com' }, message: english.t('console.password.error.password_is_email') },
+      { fields: { password: '', confirm: '' }, message: english.t('console.password.error.password_required') },
     ];
+    expect(cases[1]?.message).to.equal('Your new password is too short: use at least 8 characters.');
     for (const { fields, message } of cases) {
       const page = await browser.submit(form, fields);
       expect(page.status, message).to.equal(400);
