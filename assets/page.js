@@ -1,6 +1,7 @@
 // The pages' one script (progressive enhancement: every page works without it). Buttons marked `data-copy` copy the
 // text of the element they name, `data-print` prints the page; both stay hidden until this script shows them. Times
-// marked `data-local` (written in UTC by the server) are shown in the browser's own time zone and language.
+// marked `data-local` (written by the server in the account's time zone, or UTC) are shown in the browser's own time
+// zone and the page's language. A time-zone select marked `data-browser-zone` proposes the browser's zone.
 'use strict';
 document.addEventListener('DOMContentLoaded', function () {
   var format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -24,6 +25,17 @@ document.addEventListener('DOMContentLoaded', function () {
         setTimeout(function () { button.textContent = label; }, 2000);
       });
     });
+  });
+  // A time-zone choice with nothing stored yet proposes the browser's own zone (when the list has it).
+  document.querySelectorAll('select[data-browser-zone]').forEach(function (select) {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (select.value !== '' || !zone) return;
+    for (var i = 0; i < select.options.length; i += 1) {
+      if (select.options[i].value === zone) {
+        select.value = zone;
+        return;
+      }
+    }
   });
   document.querySelectorAll('[data-print]').forEach(function (button) {
     button.hidden = false;

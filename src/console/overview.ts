@@ -1,12 +1,13 @@
 /** The security settings overview (`GET /account`): methods, primary method, sign-in switch, recovery codes, events. */
 import type Router from '@koa/router';
-import { signInMfaEnabled } from '../accounts/accounts.ts';
+import { signInMfaEnabled, type Account } from '../accounts/accounts.ts';
 import { listEvents } from '../audit/audit_log.ts';
 import { LEVEL } from '../policy/acr.ts';
 import { replaceable } from './add_method.ts';
 import { ACCOUNT_PATH } from './client.ts';
 import { describeEvents } from './events.ts';
 import type { ConsoleKit } from './kit.ts';
+import { LANGUAGE_SETTINGS_PATH } from './language_settings.ts';
 
 const RECENT_EVENTS = 10;
 /** How many codes a new set of recovery codes holds ("7 of 10 codes left"). */
@@ -25,8 +26,20 @@ export const ACCOUNT_NOTICES = {
   factor_replaced: 'console.notice.factor_replaced',
   reauth_cancelled: 'console.notice.reauth_cancelled',
   password_changed: 'console.notice.password_changed',
+  language_saved: 'console.notice.language_saved',
 } as const;
 type NoticeId = keyof typeof ACCOUNT_NOTICES;
+
+/** The stored language and time zone; without them the pages follow the browser, and times are written in UTC. */
+function languageSettingOf(kit: ConsoleKit, account: Account): { href: string; code?: string; name?: string; timeZone?: string } {
+  const { languages } = kit.deps.views;
+  const code = account.language && languages.supported.includes(account.language) ? account.language : undefined;
+  return {
+    href: LANGUAGE_SETTINGS_PATH,
+    ...(code ? { code, name: languages.nameOf(code) } : {}),
+    ...(account.timeZone ? { timeZone: account.timeZone } : {}),
+  };
+}
 
 export function overviewRoutes(router: Router, kit: ConsoleKit): void {
   const { conn, factors, views } = kit.deps;
@@ -76,6 +89,7 @@ export function overviewRoutes(router: Router, kit: ConsoleKit): void {
       hasPrimary: primaries.length > 0,
       signInMfa: { enabled: askEverySignIn || forced, forced, offered: primaries.length > 0 || forced },
       recovery: backup && primaries.length > 0 ? { label: backup.label, remaining: remaining ?? 0, total: RECOVERY_CODES } : undefined,
+      languageSetting: languageSettingOf(kit, account),
       events: describeEvents(events, knows),
     });
   });

@@ -13,6 +13,7 @@
  * (`sign_in.ts`) · `GET|POST /methods/:factorId/add`, `POST …/confirm`, `POST …/renew` (`add_method.ts`) ·
  * `GET|POST /methods/:factorId/remove` (`remove_method.ts`) · `POST /primary`, `POST /sign-in-mfa`
  * (`sign_in_settings.ts`) · `GET|POST /recovery-codes` (`recovery_codes.ts`) · `GET|POST /password` (`password.ts`) ·
+ * `GET|POST /language` (`language_settings.ts`: the language and time zone, no re-authentication) ·
  * the company admin pages below `/company` (`company.ts`). What they share is the kit (`kit.ts`).
  */
 import Router from '@koa/router';
@@ -26,6 +27,7 @@ import { addMethodRoutes } from './add_method.ts';
 import { ACCOUNT_PATH } from './client.ts';
 import { companyAdminRoutes } from './company.ts';
 import { createConsoleKit, type AccountConsoleDeps } from './kit.ts';
+import { languageSettingsRoutes } from './language_settings.ts';
 import { overviewRoutes } from './overview.ts';
 import { passwordRoutes } from './password.ts';
 import { recoveryCodesRoutes } from './recovery_codes.ts';
@@ -91,6 +93,7 @@ export function accountConsoleRouter(deps: AccountConsoleDeps): Router {
   removeMethodRoutes(router, kit);
   signInSettingsRoutes(router, kit);
   recoveryCodesRoutes(router, kit);
+  languageSettingsRoutes(router, kit);
   companyAdminRoutes(router, kit, { conn: deps.conn, factors: deps.factors, events: deps.events, logger: deps.logger });
   passwordRoutes(router, kit, { conn: deps.conn, provider: deps.provider, factors: deps.factors, logger: deps.logger });
   return router;

@@ -220,6 +220,11 @@ for (const language of ['en', 'de'] as const) {
       await signIn(page, admin.email, admin.password);
       await page.locator('#new-password').waitFor();
       problems.push(...await check(page, 'change password'));
+      // The language and time zone: two labelled lists, and the browser's zone proposed when none is stored.
+      await (await page.context().newCDPSession(page)).send('Emulation.setTimezoneOverride', { timezoneId: 'Europe/Berlin' });
+      await page.goto(`${server.issuer}/account/language`);
+      expect(await page.locator('#time-zone').inputValue(), 'the browser\'s zone is proposed').to.equal('Europe/Berlin');
+      problems.push(...await check(page, 'language and time zone'));
       // Switching to forced is confirmed on its own page.
       await page.goto(`${server.issuer}/account/company`);
       await page.locator('input[type=radio][name=policy][value=forced]').check();
