@@ -179,7 +179,8 @@ export function createStepUp(options: StepUpOptions): StepUp {
       if (!Array.isArray(cookieKeys) || cookieKeys.length === 0) {
         throw new Error('the security console needs cookies.keys as a list (its client secret is derived from the first key)');
       }
-      return { ...configured, clients: [...(base.clients ?? []), accountConsoleClient(issuer, cookieKeys as readonly (string | Buffer)[]) as ClientMetadata] };
+      const names = Object.fromEntries(views.languages.supported.map((language) => [language, views.languages.translator(language).t('console.overview.title')]));
+      return { ...configured, clients: [...(base.clients ?? []), accountConsoleClient(issuer, cookieKeys as readonly (string | Buffer)[], names) as ClientMetadata] };
     },
     middleware(provider: Provider): Middleware {
       if (!Array.isArray(provider.keys) || provider.keys.length === 0) {

@@ -32,16 +32,21 @@ export function accountConsoleUris(issuer: string): { redirectUri: string; postL
 }
 
 /**
- * The static client metadata (oidc-provider `clients: [...]`). `first_party: true` skips the consent page, as for
+ * The static client metadata (oidc-provider `clients: [...]`). Its name is given in every language of `names`
+ * (`client_name#de`, OpenID Connect Dynamic Client Registration 1.0 §2.1), so the sign-in pages name the console in the
+ * customer's language; `client_name` is the first. `first_party: true` skips the consent page, as for
  * the provider's own pages. Its authorization requests are pushed (RFC 9126) and only pushed ones are accepted: the
  * browser carries a `request_uri` and cannot edit what the console asked for (`max_age=0`, the level).
  */
-export function accountConsoleClient(issuer: string, cookieKeys: readonly (string | Buffer)[]): Record<string, unknown> & { client_id: string } {
+export function accountConsoleClient(
+  issuer: string, cookieKeys: readonly (string | Buffer)[], names: Readonly<Record<string, string>> = { en: 'Security settings' },
+): Record<string, unknown> & { client_id: string } {
   const { redirectUri, postLogoutRedirectUri } = accountConsoleUris(issuer);
   return {
     client_id: ACCOUNT_CONSOLE_CLIENT_ID,
     client_secret: accountConsoleClientSecret(cookieKeys),
-    client_name: 'Security settings',
+    client_name: Object.values(names)[0] ?? 'Security settings',
+    ...Object.fromEntries(Object.entries(names).map(([language, name]) => [`client_name#${language}`, name])),
     redirect_uris: [redirectUri],
     post_logout_redirect_uris: [postLogoutRedirectUri],
     grant_types: ['authorization_code'],

@@ -184,10 +184,14 @@ export function applyStepUp(base: Configuration, deps: StepUpConfigurationDeps):
     },
     extraClientMetadata: {
       ...baseMetadata,
-      properties: union(baseMetadata?.properties, [FIRST_PARTY_PROPERTY]),
+      // A client's name per language (`client_name#de`, OpenID Connect Dynamic Client Registration 1.0 §2.1).
+      properties: union(baseMetadata?.properties, [FIRST_PARTY_PROPERTY, ...(deps.uiLocales ?? []).map((language) => `client_name#${language}`)]),
       validator(ctx, key, value, metadata: ClientMetadata) {
         if (key === FIRST_PARTY_PROPERTY && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata(`${FIRST_PARTY_PROPERTY} must be a boolean`);
+        }
+        if (key.startsWith('client_name#') && value !== undefined && (typeof value !== 'string' || value.length > 200)) {
+          throw new errors.InvalidClientMetadata(`${key} must be text of at most 200 characters`);
         }
         baseMetadata?.validator?.(ctx, key, value, metadata);
       },
