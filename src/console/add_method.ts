@@ -12,8 +12,9 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { setSignInMfa, signInMfaEnabled } from '../accounts/accounts.ts';
 import { isWellFormed, type Factor, type FactorFailure } from '../factors/contract.ts';
-import { entryMessage, failureMessage } from '../factors/failure_messages.ts';
+import { entryMessage, failureMessage, type FailureMessage } from '../factors/failure_messages.ts';
 import { field, requireForm } from '../http/forms.ts';
+import { translatorOf } from '../http/language.ts';
 import { renderFactorPart } from '../http/pages.ts';
 import { msg, type Message } from '../i18n/languages.ts';
 import { ACCOUNT_PATH } from './client.ts';
@@ -46,6 +47,11 @@ function titleOf(ctx: Context, kit: ConsoleKit, factor: Factor, mode: Mode): Mes
   return mode === 'add' ? msg('console.add.title', { method }) : msg('console.add.replace_title', { method });
 }
 
+/** A failure's words in the page's language (the templates show `error` as text). */
+function errorText(ctx: Context, kit: ConsoleKit, message: FailureMessage | undefined): string | undefined {
+  return message && translatorOf(ctx, kit.deps.views.languages).t(message.message);
+}
+
 /** Whether `factor` is one a new phone replaces: set up with a confirmation and not delivering its code by mail. */
 export function replaceable(factor: Factor): boolean {
   return factor.enrol?.confirm !== undefined && factor.enrol.delivers === false;
@@ -70,7 +76,7 @@ async function wrongState(ctx: Context, kit: ConsoleKit, signed: Signed, factor:
 
 /** The page before anything began: what will happen, in the factor's own words, and "Continue". */
 async function renderAddStart(
-  ctx: Context, kit: ConsoleKit, signed: Signed, factor: Factor, mode: Mode, message?: { id: string; text: string }, status = 200,
+  ctx: Context, kit: ConsoleKit, signed: Signed, factor: Factor, mode: Mode, message?: FailureMessage, status = 200,
 ): Promise<void> {
   const token = kit.csrf.tokenFor(signed.session.id);
   const destination = factor.destination?.(factorAccount(signed.account));
@@ -83,7 +89,7 @@ async function renderAddStart(
     factorHtml: renderFactorPart(ctx, kit.deps.views, factor, 'enrol', { stage: 'before', csrf: token, actions: {}, ...(destination ? { destination } : {}) }),
     fresh: await kit.isFreshNow(signed),
     pending: kit.pendingFor(signed, modePath(factor, mode)) !== undefined,
-    error: message?.text,
+    error: errorText(ctx, kit, message),
     errorId: message?.id,
   }, status);
 }
@@ -91,7 +97,7 @@ async function renderAddStart(
 /** Begins (or resumes, or with `renew` restarts) the enrolment, bound to this console session, and shows it. */
 async function beginEnrol(
   ctx: Context, kit: ConsoleKit, signed: Signed, factor: Factor, mode: Mode,
-  options: { renew?: boolean; message?: { id: string; text: string }; status?: number },
+  options: { renew?: boolean; message?: FailureMessage; status?: number },
 ): Promise<void> {
   if (!factor.enrol) throw unknownFactor();
   const begun = await factor.enrol.begin(factorAccount(signed.account), {
@@ -116,9 +122,9 @@ async function beginEnrol(
       enrolment: begun.view,
       ...(destination ? { destination } : {}),
       ...(sentTo ? { sent: { to: sentTo, resendInSeconds: 0 } } : {}),
-      ...(options.message ? { error: options.message.text } : {}),
+      ...(options.message ? { error: errorText(ctx, kit, options.message) } : {}),
     }),
-    error: options.message?.text,
+    error: errorText(ctx, kit, options.message),
     errorId: options.message?.id,
   }, options.status ?? 200);
 }

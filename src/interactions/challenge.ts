@@ -16,9 +16,9 @@ import { LEVEL } from '../shared/assurance.ts';
 import { requestedAcrLevel } from '../policy/step_up.ts';
 import { requestFromParams } from '../policy/step_up_params.ts';
 import { renderFactorPart } from '../http/pages.ts';
-import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
+import { clientNameOf, loadInteraction, pageWords, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
-import { MFA_MESSAGES, STATUS, entryMessage, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
+import { STATUS, entryMessage, failureMessage, mfaMessage, type FailureMessage } from '../factors/failure_messages.ts';
 import { finishLogin, finishUnmet, notifyLockout, originOf, restartSignIn } from './finish.ts';
 import { offerNewPhone } from './recovered.ts';
 import { evaluatePending, pendingStepUpOf, proofHolderOf, redirectToStep, type PendingStepUp } from './step_up_state.ts';
@@ -93,7 +93,7 @@ async function methodsFor(
 }
 
 export interface ChallengeForm {
-  message?: { id: MfaMessageId; text: string };
+  message?: FailureMessage;
   method?: string;
   sentTo?: string;
   status?: number;
@@ -118,13 +118,13 @@ export async function renderChallenge(ctx: Context, deps: InteractionDeps, step:
     // The primary methods share one attempt budget, the backups keep their own: offer only what still works.
     const offers = others.filter((factor) => backups.has(factor) !== backups.has(current));
     renderInteractionPage(ctx, deps, interaction, 'mfa_locked', {
-      title: 'Too many wrong codes',
+      title: 'mfa.locked.title',
       clientName: await clientNameOf(deps.provider, interaction),
       csrf,
       ways: offers.map((factor) => ({ id: factor.id, label: backups.has(factor) ? factor.offer ?? factor.label : factor.label })),
       // A lock that ends: the same method again once it has.
       retryUrl: form.message.id === 'locked' ? `/interaction/${interaction.uid}?method=${encodeURIComponent(current.id)}` : undefined,
-      error: form.message.text,
+      error: form.message.message,
       errorId: form.message.id,
     }, form.status ?? 429);
     return;
@@ -139,16 +139,16 @@ export async function renderChallenge(ctx: Context, deps: InteractionDeps, step:
     },
     ...(destination ? { destination } : {}),
     ...(form.sentTo ? { sent: { to: form.sentTo, resendInSeconds: 0 } } : {}),
-    ...(form.message ? { error: form.message.text } : {}),
+    ...(form.message ? { error: pageWords(ctx, deps).t(form.message.message) } : {}),
   });
   renderInteractionPage(ctx, deps, interaction, 'mfa_challenge', {
-    title: 'Two-factor authentication',
+    title: 'mfa.challenge.title',
     clientName: await clientNameOf(deps.provider, interaction),
     csrf,
     methodHtml,
     otherMethods: others.filter((factor) => !backups.has(factor)).map((factor) => ({ id: factor.id, label: factor.label })),
     backupMethods: others.filter((factor) => backups.has(factor)).map((factor) => ({ id: factor.id, offer: factor.offer ?? factor.label })),
-    error: form.message?.text,
+    error: form.message?.message,
     errorId: form.message?.id,
   }, form.status ?? 200);
 }
@@ -183,7 +183,7 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
   if (!parsed.success || !factor) {
     const step = await postStep(ctx, deps, interaction);
     if (!step) return;
-    const message = parsed.success ? { id: 'not_enrolled' as const, text: MFA_MESSAGES.not_enrolled } : { id: 'invalid_form' as const, text: MFA_MESSAGES.invalid_form };
+    const message = mfaMessage(parsed.success ? 'not_enrolled' : 'invalid_form');
     await renderChallenge(ctx, deps, step, { message, status: 400 });
     return;
   }
@@ -192,7 +192,7 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
     const step = await postStep(ctx, deps, interaction);
     if (!step) return;
     if (beyondMailboxOnly(step)) {
-      await renderChallenge(ctx, deps, step, { message: { id: 'not_enrolled', text: MFA_MESSAGES.not_enrolled }, status: 400 });
+      await renderChallenge(ctx, deps, step, { message: mfaMessage('not_enrolled'), status: 400 });
       return;
     }
   }
@@ -202,7 +202,7 @@ export async function submitChallenge(ctx: Context, deps: InteractionDeps): Prom
     const step = await postStep(ctx, deps, interaction);
     if (!step) return;
     if (factor.level < step.level || step.enrol) {
-      await renderChallenge(ctx, deps, step, { message: { id: 'not_enrolled', text: MFA_MESSAGES.not_enrolled }, status: 400 });
+      await renderChallenge(ctx, deps, step, { message: mfaMessage('not_enrolled'), status: 400 });
       return;
     }
   }
@@ -252,7 +252,7 @@ export async function submitSend(ctx: Context, deps: InteractionDeps): Promise<v
   const parsed = codeForm.safeParse(formBody(ctx));
   const { current } = await methodsFor(ctx, deps, account.id, level, parsed.success ? parsed.data.method : undefined, beyondMailboxOnly(step));
   if (!current?.challenge) {
-    await renderChallenge(ctx, deps, step, { message: { id: 'not_enrolled', text: MFA_MESSAGES.not_enrolled }, status: 400 });
+    await renderChallenge(ctx, deps, step, { message: mfaMessage('not_enrolled'), status: 400 });
     return;
   }
   const sent = await current.challenge.send({ id: account.id, email: account.email, name: account.name });

@@ -3,7 +3,8 @@ import type { Connection } from 'mongoose';
 import { errors, type default as Provider } from 'oidc-provider';
 import { carryHeldProofs, type HoldingInteraction } from '../authentication/held_proofs.ts';
 import { renderPage, seeOther } from '../http/pages.ts';
-import { noteLanguageHints, noteLanguageReturn } from '../http/language.ts';
+import { noteLanguageHints, noteLanguageReturn, translatorOf } from '../http/language.ts';
+import type { Message, Translator } from '../i18n/languages.ts';
 import type { Views } from '../http/views.ts';
 import { allowFormActions } from '../http/security_headers.ts';
 import { AppError } from '../shared/errors.ts';
@@ -61,6 +62,9 @@ export async function loadInteraction(ctx: Context, provider: Provider): Promise
     throw err;
   }
   if (interaction.uid !== ctx.params.uid) throw interactionGone();
+  // The shop's preferred languages (OIDC Core §3.1.2.1 `ui_locales`) count from here on: for the factor's part of a
+  // page rendered before the page itself, and for the mails a step sends.
+  noteLanguageHints(ctx, { uiLocales: interaction.params.ui_locales });
   return interaction;
 }
 
@@ -80,7 +84,7 @@ export function renderInteractionPage(
   deps: Pick<InteractionDeps, 'views' | 'support'>,
   interaction: InteractionDetails,
   view: string,
-  locals: Record<string, unknown> & { title: string },
+  locals: Record<string, unknown> & { title: string | Message },
   status = 200,
 ): void {
   const redirectUri = interaction.params.redirect_uri;
@@ -89,6 +93,14 @@ export function renderInteractionPage(
   noteLanguageHints(ctx, { uiLocales: interaction.params.ui_locales });
   if (ctx.method !== 'GET') noteLanguageReturn(ctx, `/interaction/${interaction.uid}`);
   renderPage(ctx, deps.views, view, { uid: interaction.uid, support: supportLocals(deps.support), ...locals }, status);
+}
+
+/**
+ * The words of this request's page (`src/http/language.ts`), for text handed to a factor's template as text (its
+ * `error`, which the template only points at).
+ */
+export function pageWords(ctx: Context, deps: Pick<InteractionDeps, 'views'>): Translator {
+  return translatorOf(ctx, deps.views.languages);
 }
 
 /** What a step hands to oidc-provider (`login`, `consent`, `error`, or our own keys between the pages). */

@@ -27,28 +27,24 @@ import { setSignInMfa, verifyLogin } from '../accounts/accounts.ts';
 import { accountFacts, proveFactor, provePassword } from '../authentication/request_state.ts';
 import { isWellFormed, type EnrolBeginSuccess, type Factor, type FactorAccount } from '../factors/contract.ts';
 import { renderFactorPart } from '../http/pages.ts';
-import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
+import { clientNameOf, loadInteraction, pageWords, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
 import { codeForm, postStep, renderChallenge, type Step } from './challenge.ts';
 import { STATUS, entryMessage, failureMessage, type MfaMessageId } from '../factors/failure_messages.ts';
+import { msg, type Message } from '../i18n/languages.ts';
 import { finishLogin, finishUnmet, notifyLockout, originOf, restartSignIn } from './finish.ts';
 import { minutesUntil, throttleLogin } from '../accounts/login_throttle.ts';
 import { pendingStepUpOf, proofHolderOf, redirectToStep, savePending, type PendingStepUp } from './step_up_state.ts';
 
-/** Stable message ids of the enrolment pages (besides the factor failures of `MFA_MESSAGES`). */
-export const ENROL_MESSAGES = {
-  choose_method: 'Choose how you want to get your sign-in codes.',
-  password_missing: 'Enter your password.',
-  /** The same for every wrong password; nothing else is said. */
-  password_invalid: 'The password is not correct.',
-  password_locked: 'Too many attempts. Try again in {minutes}.',
-  password_blocked: 'Too many attempts. Contact customer support.',
-} as const;
-export type EnrolMessageId = keyof typeof ENROL_MESSAGES;
+/**
+ * Stable message ids of the enrolment pages besides the factor failures (`mfa.error.<id>` in `locales/`).
+ * `password_invalid` is the same for every wrong password; nothing else is said.
+ */
+export type EnrolMessageId = 'choose_method' | 'password_missing' | 'password_invalid' | 'password_locked' | 'password_blocked';
 
 interface PageMessage {
   readonly id: MfaMessageId | EnrolMessageId;
-  readonly text: string;
+  readonly message: Message;
 }
 
 const methodForm = z.object({ method: z.string().max(64) });
@@ -84,22 +80,21 @@ function withEnrolment(pending: PendingStepUp, factor: Factor, progress: { codeS
 }
 
 /** Why this sign-in asks for two-factor authentication, in the customer's words (the decision's reason). */
-function whyText(step: Step, clientName: string): string {
-  const shop = clientName || 'The shop';
+function whyMessage(step: Step, clientName: string): Message {
   switch ('reason' in step.evaluation.decision ? step.evaluation.decision.reason : undefined) {
-    case 'company_policy': return 'Your company requires two-factor authentication (2FA): besides your password, a 6-digit code at every sign-in.';
-    case 'step_up_scope': return 'Paying by invoice needs two-factor authentication (2FA): besides your password, a 6-digit code when you pay by invoice.';
-    case 'every_sign_in': return 'You asked for a code at every sign-in, and your account has no way left to get one: set up two-factor authentication (2FA) again.';
-    default: return `${shop} asks for two-factor authentication (2FA): besides your password, a 6-digit code.`;
+    case 'company_policy': return msg('mfa.enrol.why.company_policy');
+    case 'step_up_scope': return msg('mfa.enrol.why.step_up_scope');
+    case 'every_sign_in': return msg('mfa.enrol.why.every_sign_in');
+    default: return clientName ? msg('mfa.enrol.why.client', { client: clientName }) : msg('mfa.enrol.why.shop');
   }
 }
 
 async function commonLocals(deps: InteractionDeps, step: Step) {
   const clientName = await clientNameOf(deps.provider, step.interaction);
   return {
-    title: 'Set up two-factor authentication',
+    title: 'mfa.enrol.title',
     clientName,
-    why: whyText(step, clientName),
+    why: whyMessage(step, clientName),
     csrf: deps.csrf.tokenFor(step.interaction.uid),
   };
 }
@@ -113,15 +108,15 @@ async function renderChoice(ctx: Context, deps: InteractionDeps, step: Step, opt
   renderInteractionPage(ctx, deps, step.interaction, 'mfa_enrol_choice', {
     ...await commonLocals(deps, step),
     methods: options.map((factor) => {
-      const destination = factor.destination?.(factorAccount(step.account));
       return {
         id: factor.id,
-        label: destination ? `${factor.label} to ${destination}` : factor.label,
+        label: factor.label,
+        destination: factor.destination?.(factorAccount(step.account)),
         recommended: factor === recommended,
         selected: factor === selected,
       };
     }),
-    error: form.message?.text,
+    error: form.message?.message,
     errorId: form.message?.id,
   }, form.status ?? 200);
 }
@@ -169,13 +164,13 @@ async function renderFactorStep(ctx: Context, deps: InteractionDeps, step: Step,
     ...(pending && sentTo ? {
       sent: { to: sentTo, resendInSeconds: resendAt ? Math.max(0, Math.ceil((resendAt.getTime() - Date.now()) / 1000)) : 0 },
     } : {}),
-    ...(form.message ? { error: form.message.text } : {}),
+    ...(form.message ? { error: pageWords(ctx, deps).t(form.message.message) } : {}),
   });
   renderInteractionPage(ctx, deps, interaction, 'mfa_enrol', {
     ...common,
     enrolmentHtml,
     canChoose: enrolOptions(deps, step.level).length > 1,
-    error: form.message?.text,
+    error: form.message?.message,
     errorId: form.message?.id,
   }, form.status ?? 200);
 }
@@ -185,9 +180,10 @@ async function renderPasswordStep(ctx: Context, deps: InteractionDeps, step: Ste
   renderInteractionPage(ctx, deps, step.interaction, 'mfa_enrol_password', {
     ...await commonLocals(deps, step),
     factorLabel: factor.label,
+    factorInSentence: factor.inSentence,
     destination: factor.destination?.(factorAccount(step.account)),
     canChoose: enrolOptions(deps, step.level).length > 1,
-    error: form.message?.text,
+    error: form.message?.message,
     errorId: form.message?.id,
   }, form.status ?? 200);
 }
@@ -245,7 +241,7 @@ export async function submitEnrolMethod(ctx: Context, deps: InteractionDeps): Pr
   const factor = parsed.success ? step.options.find((candidate) => candidate.id === parsed.data.method) : undefined;
   if (!factor) {
     if (step.options.length === 0) return finishUnmet(ctx, step.interaction);
-    await renderChoice(ctx, deps, step, step.options, { message: { id: 'choose_method', text: ENROL_MESSAGES.choose_method }, status: 400 });
+    await renderChoice(ctx, deps, step, step.options, { message: { id: 'choose_method', message: msg('mfa.error.choose_method') }, status: 400 });
     return;
   }
   const next = { ...step, pending: withEnrolment(step.pending, factor, {}) };
@@ -271,7 +267,7 @@ export async function submitEnrolPassword(ctx: Context, deps: InteractionDeps): 
   const parsed = passwordForm.safeParse(formBody(ctx));
   const password = parsed.success ? parsed.data.password ?? '' : '';
   if (!password) {
-    await renderPasswordStep(ctx, deps, step, factor, { message: { id: 'password_missing', text: ENROL_MESSAGES.password_missing }, status: 400 });
+    await renderPasswordStep(ctx, deps, step, factor, { message: { id: 'password_missing', message: msg('mfa.error.password_missing') }, status: 400 });
     return;
   }
   // The login's limiter, keyed by the account's email: guessing here counts exactly like guessing at the login.
@@ -285,14 +281,14 @@ export async function submitEnrolPassword(ctx: Context, deps: InteractionDeps): 
       deps.logger.warn({ event: 'mfa.enrol_password_locked', accountId: account.id, permanent: lock.permanent }, 'password re-confirmation locked');
       const minutes = minutesUntil(lock);
       const message: PageMessage = minutes === undefined
-        ? { id: 'password_blocked', text: ENROL_MESSAGES.password_blocked }
-        : { id: 'password_locked', text: ENROL_MESSAGES.password_locked.replace('{minutes}', minutes === 1 ? '1 minute' : `${minutes} minutes`) };
+        ? { id: 'password_blocked', message: msg('mfa.error.password_blocked') }
+        : { id: 'password_locked', message: msg('mfa.error.password_locked', { minutes }) };
       if (lock.until) ctx.set('Retry-After', String(Math.max(1, Math.ceil((lock.until.getTime() - Date.now()) / 1000))));
       await renderPasswordStep(ctx, deps, step, factor, { message, status: 429 });
       return;
     }
     deps.logger.info({ event: 'mfa.enrol_password_failed', accountId: account.id }, 'password re-confirmation failed');
-    await renderPasswordStep(ctx, deps, step, factor, { message: { id: 'password_invalid', text: ENROL_MESSAGES.password_invalid }, status: 401 });
+    await renderPasswordStep(ctx, deps, step, factor, { message: { id: 'password_invalid', message: msg('mfa.error.password_invalid') }, status: 401 });
     return;
   }
   const state = await provePassword(deps, ctx.req, proofHolderOf(interaction, pending), account, { at: new Date(), interaction: interaction.uid }, 'reconfirm');
@@ -352,12 +348,13 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
   // Asked at every sign-in already (a forced company, the customer's own switch), or offered here: the customer chooses.
   const everySignIn = step.evaluation.facts.companyPolicy === 'forced' || account.signInMfa;
   renderInteractionPage(ctx, deps, interaction, 'mfa_recovery_codes', {
-    title: 'Two-factor authentication is set up',
+    title: 'mfa.codes.title',
     clientName: await clientNameOf(deps.provider, interaction),
     csrf,
     everySignIn,
     offerEverySignIn: !everySignIn,
     factorLabel: factor.label,
+    factorInSentence: factor.inSentence,
     destination: factor.destination?.(factorAccount(account)),
     backupHtml: backup && issued?.ok ? renderFactorPart(ctx, deps.views, backup, 'enrol', { stage: 'pending', csrf, actions: {}, enrolment: issued.view }) : undefined,
   });

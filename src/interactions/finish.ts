@@ -16,6 +16,7 @@ import type { Origin } from '../security/events.ts';
 import { finishInteraction, renderInteractionPage, clientNameOf, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { proofHolderOf, savePending, type PendingStepUp } from './step_up_state.ts';
 import { requestLanguage } from '../http/language.ts';
+import { msg } from '../i18n/languages.ts';
 
 export async function finishUnmet(ctx: Context, interaction: InteractionDetails): Promise<void> {
   await finishInteraction(ctx, interaction, {
@@ -23,9 +24,6 @@ export async function finishUnmet(ctx: Context, interaction: InteractionDetails)
     error_description: 'the required authentication level cannot be met for this account',
   }, { mergeWithLastSubmission: false });
 }
-
-/** The sign-in page's message when a step-up cannot go on. */
-export const SIGN_IN_AGAIN_MESSAGE = 'This sign-in cannot continue. Sign in again; if it keeps failing, contact customer support.';
 
 /**
  * The account of the step-up was disabled or removed meanwhile, or the session's proofs were ended (a password change
@@ -36,12 +34,13 @@ export async function restartSignIn(ctx: Context, deps: InteractionDeps, interac
   await savePending(interaction, undefined);
   const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : '';
   renderInteractionPage(ctx, deps, interaction, 'login', {
-    title: 'Sign in',
+    title: 'login.title',
     clientName: await clientNameOf(deps.provider, interaction),
     csrf: deps.csrf.tokenFor(interaction.uid),
     email: loginHint,
     remember: false,
-    error: SIGN_IN_AGAIN_MESSAGE,
+    // The sign-in page's message when a step-up cannot go on.
+    error: msg('mfa.error.sign_in_again'),
   }, 409);
 }
 

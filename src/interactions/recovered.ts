@@ -16,11 +16,11 @@ import type { Context } from 'koa';
 import type { Account } from '../accounts/accounts.ts';
 import { proveFactor } from '../authentication/request_state.ts';
 import { isWellFormed, type Factor, type FactorAccount } from '../factors/contract.ts';
-import { STATUS, entryMessage, failureMessage } from '../factors/failure_messages.ts';
+import { STATUS, entryMessage, failureMessage, type FailureMessage } from '../factors/failure_messages.ts';
 import { field, formBody } from '../http/forms.ts';
 import { renderFactorPart } from '../http/pages.ts';
 import { LEVEL } from '../shared/assurance.ts';
-import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
+import { clientNameOf, loadInteraction, pageWords, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { originOf, restartSignIn } from './finish.ts';
 import { evaluatePending, pendingStepUpOf, proofHolderOf, redirectToStep, savePending, type PendingStepUp } from './step_up_state.ts';
 
@@ -76,11 +76,12 @@ export async function showRecovered(ctx: Context, deps: InteractionDeps, interac
   const step = await recoveredStep(ctx, deps, interaction, pending);
   if (!step) return;
   renderInteractionPage(ctx, deps, interaction, 'mfa_recovered', {
-    title: 'You signed in with a recovery code',
+    title: 'mfa.recovered.title',
     clientName: await clientNameOf(deps.provider, interaction),
     csrf: deps.csrf.tokenFor(interaction.uid),
     remaining: step.pending.recovered.remaining,
     factorLabel: step.factor?.label,
+    factorInSentence: step.factor?.inSentence,
     settingsUrl: step.elsewhere ? SECURITY_SETTINGS_PATH : undefined,
   });
 }
@@ -112,7 +113,7 @@ async function postRecovered(ctx: Context, deps: InteractionDeps): Promise<Recov
 
 /** The new phone's enrolment page: the factor's own template, with "replace" (the old one works until confirmed). */
 async function renderReplace(
-  ctx: Context, deps: InteractionDeps, step: Recovered, options: { renew?: boolean; message?: { id: string; text: string }; status?: number } = {},
+  ctx: Context, deps: InteractionDeps, step: Recovered, options: { renew?: boolean; message?: FailureMessage; status?: number } = {},
 ): Promise<void> {
   const { interaction, account } = step;
   const factor = step.factor as Factor;
@@ -124,15 +125,15 @@ async function renderReplace(
   const csrf = deps.csrf.tokenFor(interaction.uid);
   const base = `/interaction/${interaction.uid}/replace`;
   renderInteractionPage(ctx, deps, interaction, 'mfa_replace', {
-    title: 'Set up your new phone',
+    title: 'mfa.replace.title',
     clientName: await clientNameOf(deps.provider, interaction),
     csrf,
     factorLabel: factor.label,
     enrolmentHtml: renderFactorPart(ctx, deps.views, factor, 'enrol', {
       stage: 'pending', csrf, actions: { confirm: `${base}/confirm`, renew: `${base}/renew` }, enrolment: begun.view,
-      ...(options.message ? { error: options.message.text } : {}),
+      ...(options.message ? { error: pageWords(ctx, deps).t(options.message.message) } : {}),
     }),
-    error: options.message?.text,
+    error: options.message?.message,
     errorId: options.message?.id,
   }, options.status ?? 200);
 }
@@ -178,12 +179,14 @@ export async function submitReplaceConfirm(ctx: Context, deps: InteractionDeps):
   if (issued?.ok) await deps.events.record(origin, { kind: 'recovery_codes_regenerated', account });
   const csrf = deps.csrf.tokenFor(interaction.uid);
   renderInteractionPage(ctx, deps, interaction, 'mfa_recovery_codes', {
-    title: 'Your new phone is set up',
-    heading: 'Your new phone is set up',
-    status: `Your old phone's codes no longer work: from now on use the ${factor.label.toLowerCase()} on your new phone. Your earlier recovery codes no longer work either; here are new ones.`,
+    title: 'mfa.replace.done_title',
+    heading: 'mfa.replace.done_title',
+    // Said of the new factor (the template fills in its name).
+    status: 'mfa.replace.done_status',
     clientName: await clientNameOf(deps.provider, interaction),
     csrf,
     factorLabel: factor.label,
+    factorInSentence: factor.inSentence,
     backupHtml: backup && issued?.ok ? renderFactorPart(ctx, deps.views, backup, 'enrol', { stage: 'pending', csrf, actions: {}, enrolment: issued.view }) : undefined,
   });
 }
