@@ -8,22 +8,29 @@ import { findAccountById } from '../accounts/accounts.ts';
 import { clientNameOf, finishInteraction, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
 import { allowImages } from '../http/security_headers.ts';
+import { msg, type Message } from '../i18n/languages.ts';
 
-/** What each scope lets a shop do, in the user's words. */
-const SCOPE_DESCRIPTIONS: Record<string, string> = {
-  openid: 'Confirm who you are when you sign in',
-  email: 'See your email address',
-  profile: 'See your name',
-  offline_access: 'Stay connected to your account while you are away',
-  invoice: 'Let you pay by invoice',
-  invoice_eligibility: 'See whether paying by invoice is open to you',
+/** What each scope lets a shop do, in the user's words (`consent.permission.*`); scopes saying the same share one. */
+const SCOPE_PERMISSIONS: Record<string, string> = {
+  openid: 'consent.permission.sign_in',
+  email: 'consent.permission.email',
+  profile: 'consent.permission.name',
+  offline_access: 'consent.permission.offline_access',
+  invoice: 'consent.permission.invoice',
+  invoice_eligibility: 'consent.permission.invoice_eligibility',
 };
 
-const CLAIM_DESCRIPTIONS: Record<string, string> = {
-  email: 'See your email address',
-  email_verified: 'See whether your email address is confirmed',
-  name: 'See your name',
+const CLAIM_PERMISSIONS: Record<string, string> = {
+  email: 'consent.permission.email',
+  email_verified: 'consent.permission.email_verified',
+  name: 'consent.permission.name',
 };
+
+/** One line of the consent page: what the shop may do, and at which API (a resource indicator, RFC 8707). */
+export interface Permission {
+  readonly message: Message;
+  readonly resource?: string;
+}
 
 function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
@@ -33,18 +40,32 @@ function stringList(value: unknown): string[] {
  * The consent page's list: one sentence per requested permission, without duplicates. Step-up scopes are listed
  * only when `allowedStepUp` holds them (the policy grants them for this request); otherwise they are not granted.
  */
-export function describePermissions(details: Record<string, unknown>, allowedStepUp: ReadonlySet<string> = new Set()): string[] {
-  const items = new Set<string>([SCOPE_DESCRIPTIONS.openid as string]);
+export function describePermissions(details: Record<string, unknown>, allowedStepUp: ReadonlySet<string> = new Set()): Permission[] {
+  const items = new Map<string, Permission>();
+  const add = (item: Permission): void => {
+    const key = JSON.stringify([item.message.id, item.message.values ?? {}, item.resource ?? null]);
+    if (!items.has(key)) items.set(key, item);
+  };
+  add({ message: msg('consent.permission.sign_in') });
   const shown = (s: string): boolean => !isStepUpScope(s) || allowedStepUp.has(s);
-  for (const scope of stringList(details.missingOIDCScope).filter(shown)) items.add(SCOPE_DESCRIPTIONS[scope] ?? `Use the "${scope}" permission`);
-  for (const claim of stringList(details.missingOIDCClaims)) items.add(CLAIM_DESCRIPTIONS[claim] ?? `See your "${claim}"`);
+  for (const scope of stringList(details.missingOIDCScope).filter(shown)) {
+    const known = SCOPE_PERMISSIONS[scope];
+    add({ message: known ? msg(known) : msg('consent.permission.other_scope', { scope }) });
+  }
+  for (const claim of stringList(details.missingOIDCClaims)) {
+    const known = CLAIM_PERMISSIONS[claim];
+    add({ message: known ? msg(known) : msg('consent.permission.other_claim', { claim }) });
+  }
   const resources = details.missingResourceScopes;
   if (resources && typeof resources === 'object') {
     for (const [indicator, scopes] of Object.entries(resources as Record<string, unknown>)) {
-      for (const scope of stringList(scopes).filter(shown)) items.add(`${SCOPE_DESCRIPTIONS[scope] ?? `Use "${scope}"`} (at ${indicator})`);
+      for (const scope of stringList(scopes).filter(shown)) {
+        const known = SCOPE_PERMISSIONS[scope];
+        add({ message: known ? msg(known) : msg('consent.permission.resource_scope', { scope }), resource: indicator });
+      }
     }
   }
-  return [...items];
+  return [...items.values()];
 }
 
 /** The step-up scopes the policy allows for this interaction's session and request. */
@@ -72,7 +93,7 @@ export async function showConsent(ctx: Context, deps: InteractionDeps, interacti
   const pages = client as unknown as { logoUri?: string; policyUri?: string; tosUri?: string } | undefined;
   if (pages?.logoUri) allowImages(ctx, [pages.logoUri]);
   renderInteractionPage(ctx, deps, interaction, 'consent', {
-    title: `Allow ${clientName}?`,
+    title: msg('consent.title', { client: clientName }),
     clientName,
     clientLogo: pages?.logoUri,
     policyUri: pages?.policyUri,
