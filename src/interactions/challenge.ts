@@ -119,7 +119,7 @@ export async function renderChallenge(ctx: Context, deps: InteractionDeps, step:
     const offers = others.filter((factor) => backups.has(factor) !== backups.has(current));
     renderInteractionPage(ctx, deps, interaction, 'mfa_locked', {
       title: 'mfa.locked.title',
-      clientName: await clientNameOf(deps.provider, interaction),
+      clientName: await clientNameOf(ctx, deps.provider, interaction),
       csrf,
       ways: offers.map((factor) => ({ id: factor.id, label: backups.has(factor) ? factor.offer ?? factor.label : factor.label })),
       // A lock that ends: the same method again once it has.
@@ -143,7 +143,7 @@ export async function renderChallenge(ctx: Context, deps: InteractionDeps, step:
   });
   renderInteractionPage(ctx, deps, interaction, 'mfa_challenge', {
     title: 'mfa.challenge.title',
-    clientName: await clientNameOf(deps.provider, interaction),
+    clientName: await clientNameOf(ctx, deps.provider, interaction),
     csrf,
     methodHtml,
     otherMethods: others.filter((factor) => !backups.has(factor)).map((factor) => ({ id: factor.id, label: factor.label })),

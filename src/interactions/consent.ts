@@ -87,7 +87,7 @@ export async function showConsent(ctx: Context, deps: InteractionDeps, interacti
   const accountId = interaction.session?.accountId;
   const account = accountId ? await findAccountById(deps.conn, accountId) : null;
   noteLanguageHints(ctx, { account });
-  const clientName = await clientNameOf(deps.provider, interaction);
+  const clientName = await clientNameOf(ctx, deps.provider, interaction);
   // The shop's logo and pages as registered (https, or http on a loopback host: `client add --logo-uri …`).
   const client = await deps.provider.Client.find(String(interaction.params.client_id ?? ''));
   const pages = client as unknown as { logoUri?: string; policyUri?: string; tosUri?: string } | undefined;

@@ -89,8 +89,8 @@ function whyMessage(step: Step, clientName: string): Message {
   }
 }
 
-async function commonLocals(deps: InteractionDeps, step: Step) {
-  const clientName = await clientNameOf(deps.provider, step.interaction);
+async function commonLocals(ctx: Context, deps: InteractionDeps, step: Step) {
+  const clientName = await clientNameOf(ctx, deps.provider, step.interaction);
   return {
     title: 'mfa.enrol.title',
     clientName,
@@ -106,7 +106,7 @@ async function renderChoice(ctx: Context, deps: InteractionDeps, step: Step, opt
   const recommended = options.some((factor) => factor.level < best) ? options.find((factor) => factor.level === best) : undefined;
   const selected = options.find((factor) => factor.id === step.pending.enrolment?.factorId) ?? recommended ?? options[0];
   renderInteractionPage(ctx, deps, step.interaction, 'mfa_enrol_choice', {
-    ...await commonLocals(deps, step),
+    ...await commonLocals(ctx, deps, step),
     methods: options.map((factor) => {
       return {
         id: factor.id,
@@ -154,7 +154,7 @@ async function renderFactorStep(ctx: Context, deps: InteractionDeps, step: Step,
   const sentTo = begun?.sent?.to ?? destination;
   const resendAt = begun?.sent?.resendAvailableAt;
   const base = `/interaction/${interaction.uid}/enrol`;
-  const common = await commonLocals(deps, step);
+  const common = await commonLocals(ctx, deps, step);
   const enrolmentHtml = renderFactorPart(ctx, deps.views, factor, 'enrol', {
     stage: pending ? 'pending' : 'before',
     csrf: common.csrf,
@@ -178,7 +178,7 @@ async function renderFactorStep(ctx: Context, deps: InteractionDeps, step: Step,
 /** The password re-confirmation before a factor is set up from a signed-in session (any factor). */
 async function renderPasswordStep(ctx: Context, deps: InteractionDeps, step: Step, factor: Factor, form: { message?: PageMessage; status?: number }): Promise<void> {
   renderInteractionPage(ctx, deps, step.interaction, 'mfa_enrol_password', {
-    ...await commonLocals(deps, step),
+    ...await commonLocals(ctx, deps, step),
     factorLabel: factor.label,
     factorInSentence: factor.inSentence,
     destination: factor.destination?.(factorAccount(step.account)),
@@ -349,7 +349,7 @@ export async function submitEnrol(ctx: Context, deps: InteractionDeps): Promise<
   const everySignIn = step.evaluation.facts.companyPolicy === 'forced' || account.signInMfa;
   renderInteractionPage(ctx, deps, interaction, 'mfa_recovery_codes', {
     title: 'mfa.codes.title',
-    clientName: await clientNameOf(deps.provider, interaction),
+    clientName: await clientNameOf(ctx, deps.provider, interaction),
     csrf,
     everySignIn,
     offerEverySignIn: !everySignIn,

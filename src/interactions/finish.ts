@@ -35,7 +35,7 @@ export async function restartSignIn(ctx: Context, deps: InteractionDeps, interac
   const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : '';
   renderInteractionPage(ctx, deps, interaction, 'login', {
     title: 'login.title',
-    clientName: await clientNameOf(deps.provider, interaction),
+    clientName: await clientNameOf(ctx, deps.provider, interaction),
     csrf: deps.csrf.tokenFor(interaction.uid),
     email: loginHint,
     remember: false,

@@ -44,7 +44,7 @@ async function renderLogin(
   const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, EMAIL_MAX) : '';
   renderInteractionPage(ctx, deps, interaction, 'login', {
     title: 'login.title',
-    clientName: await clientNameOf(deps.provider, interaction),
+    clientName: await clientNameOf(ctx, deps.provider, interaction),
     csrf: deps.csrf.tokenFor(interaction.uid),
     email: form.email ?? loginHint,
     remember: form.remember === true,

@@ -77,7 +77,7 @@ export async function showRecovered(ctx: Context, deps: InteractionDeps, interac
   if (!step) return;
   renderInteractionPage(ctx, deps, interaction, 'mfa_recovered', {
     title: 'mfa.recovered.title',
-    clientName: await clientNameOf(deps.provider, interaction),
+    clientName: await clientNameOf(ctx, deps.provider, interaction),
     csrf: deps.csrf.tokenFor(interaction.uid),
     remaining: step.pending.recovered.remaining,
     factorLabel: step.factor?.label,
@@ -126,7 +126,7 @@ async function renderReplace(
   const base = `/interaction/${interaction.uid}/replace`;
   renderInteractionPage(ctx, deps, interaction, 'mfa_replace', {
     title: 'mfa.replace.title',
-    clientName: await clientNameOf(deps.provider, interaction),
+    clientName: await clientNameOf(ctx, deps.provider, interaction),
     csrf,
     factorLabel: factor.label,
     enrolmentHtml: renderFactorPart(ctx, deps.views, factor, 'enrol', {
@@ -183,7 +183,7 @@ export async function submitReplaceConfirm(ctx: Context, deps: InteractionDeps):
     heading: 'mfa.replace.done_title',
     // Said of the new factor (the template fills in its name).
     status: 'mfa.replace.done_status',
-    clientName: await clientNameOf(deps.provider, interaction),
+    clientName: await clientNameOf(ctx, deps.provider, interaction),
     csrf,
     factorLabel: factor.label,
     factorInSentence: factor.inSentence,

@@ -40,8 +40,8 @@ const sections = new Set([...source.keys()].map((id) => id.split('.')[0]!));
  * What the source names: quoted ids (`'login.title'`, `"mfa.error.expired"`) whose first part is a catalogue section,
  * and prefixes of computed ids (`` `mfa.error.${code}` `` names every id under `mfa.error.`).
  */
-/** Quoted dotted names in the source that are no message ids: log event names and stored field paths. */
-const NOT_MESSAGES = new Set(['login.failed', 'login.succeeded', 'login.locked', 'login.state', 'support.url']);
+/** Quoted dotted names in the source that are no message ids: stored field paths and option names. */
+const NOT_MESSAGES = new Set(['login.state', 'support.url']);
 
 function namedIn(files: readonly string[]): { ids: Map<string, string>; prefixes: Map<string, string> } {
   const ids = new Map<string, string>();
@@ -49,8 +49,10 @@ function namedIn(files: readonly string[]): { ids: Map<string, string>; prefixes
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
     const where = relative(ROOT, file);
-    for (const found of text.matchAll(/['"`]([a-z0-9_]+(?:\.[a-z0-9_]+)+)['"`]/g)) {
+    // Log lines' event names (`event: 'mfa.failed'`) and file names (`'mfa.ts'`) are no messages.
+    for (const found of text.matchAll(/(?<!event:\s*)['"`]([a-z0-9_]+(?:\.[a-z0-9_]+)+)['"`]/g)) {
       const id = found[1]!;
+      if (/\.(ts|js|pug|json)$/.test(id)) continue;
       if (sections.has(id.split('.')[0]!) && MESSAGE_ID.test(id) && !NOT_MESSAGES.has(id)) ids.set(id, where);
     }
     for (const found of text.matchAll(/`([a-z0-9_]+(?:\.[a-z0-9_]+)*\.)\$\{/g)) {
@@ -118,7 +120,8 @@ describe('message catalogues (locales/*.json)', function () {
     const german = messagesOf(catalogues.de!);
     const leftovers = [...german].filter(([id, text]) => {
       const english = source.get(id);
-      return english !== undefined && text === english && /[a-z]{3}/i.test(text) && !same.has(text) && !id.startsWith('meta.');
+      const words = text.replace(/[^\p{L}\s-]/gu, '').trim();
+      return english !== undefined && text === english && /[a-z]{3}/i.test(text) && !same.has(words) && !id.startsWith('meta.');
     }).map(([id, text]) => `${id}: ${text}`);
     expect(leftovers, leftovers.join('\n')).to.deep.equal([]);
   });

@@ -139,6 +139,13 @@ describe('the language of the pages: the customer’s choice, the shop’s ui_lo
     }
   });
 
+  it('the security settings are named in the page’s language on their sign-in (client_name#de)', async function () {
+    for (const [accept, words, name] of [['de', german, 'Sicherheitseinstellungen'], ['en', english, 'Security settings']] as const) {
+      const page = await goWith(new Browser(), `${server.issuer}/account`, { 'accept-language': accept });
+      expect(page.html, accept).to.include(words.t('login.to_continue', { client: name }));
+    }
+  });
+
   it('discovery announces the languages of the pages (ui_locales_supported)', async function () {
     const response = await fetch(`${server.issuer}/.well-known/openid-configuration`);
     const metadata = await response.json() as { ui_locales_supported?: string[] };
