@@ -288,6 +288,9 @@ describe('every page in English and in German: the page’s language, its words,
       const app = manualKeyOf(qr);
       expectView(await b.submit(findForm(qr, 'confirm-form'), { code: await nextCode(clock, app) }), 'console/recovery_codes');
       overview = expectView(await b.go(`${issuer}/account`), 'console/overview');
+      // The language and time zone: saved in the walk's own language, back to the overview.
+      const languagePage = expectView(await b.go(linkById(overview, 'language-link')), 'console/language');
+      overview = expectView(await b.submit(findForm(languagePage, '/account/language'), { language, time_zone: 'Europe/Berlin' }), 'console/overview');
       expectView(await b.go(linkByHref(overview, /^\/account\/recovery-codes$/)), 'console/regenerate');
       expectView(await b.go(linkByHref(overview, new RegExp(`^/account/methods/${totp.id}/remove$`))), 'console/remove');
       // The password form: first "confirm it's you" (password and app code), then the form itself.
