@@ -13,6 +13,8 @@ import Provider, {
   type ResourceServer,
 } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
+import { noteLanguageHints } from '../http/language.ts';
+import { renderPage } from '../http/pages.ts';
 import type { Views } from '../http/views.ts';
 import { allowFormActions, allowInlineScript } from '../http/security_headers.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -35,35 +37,29 @@ export function cspNonceOf(ctx: { state: Record<string, unknown> }): string {
   return ctx.state.cspNonce as string;
 }
 
-const ERROR_HEADINGS: Record<string, string> = {
-  invalid_client: 'This shop is not registered',
-  invalid_redirect_uri: 'The shop sent an invalid return address',
-  invalid_request: 'The sign-in request is invalid',
-  invalid_scope: 'The shop asked for something it may not',
-  unauthorized_client: 'This shop may not sign in this way',
-  unsupported_response_type: 'The sign-in request is invalid',
-  invalid_target: 'The shop asked for an unknown service',
-  server_error: 'Something went wrong on our side',
-};
-
-/** oidc-provider's `renderError`: our error page, the OAuth error code and its description, never a stack trace. */
+/**
+ * oidc-provider's `renderError`: our error page in the request's language (the shop's `ui_locales` when the request
+ * got that far), the OAuth error code and its description, never a stack trace. The customer reads what to do; the
+ * protocol's description (English, from oidc-provider) is for the shop's developers, under "details".
+ */
 function createRenderError(views: Views): NonNullable<Configuration['renderError']> {
+  const known = new Set(views.languages.messageIds);
   return function renderError(ctx, out: ErrorOut) {
     const code = typeof out.error === 'string' ? out.error : 'server_error';
     const serverSide = ctx.status >= 500;
-    ctx.type = 'html';
-    ctx.body = views.render('error', {
-      title: 'Sign-in error',
+    noteLanguageHints(ctx, { uiLocales: ctx.oidc?.params?.ui_locales });
+    const heading = known.has(`errors.oauth.${code}`) ? `errors.oauth.${code}` : 'errors.provider.heading';
+    renderPage(ctx, views, 'error', {
+      title: 'errors.provider.title',
       cspNonce: cspNonceOf(ctx),
-      heading: ERROR_HEADINGS[code] ?? 'The sign-in could not continue',
-      // The customer reads what to do; the protocol's description is for the shop's developers, under "details".
-      message: serverSide ? 'Please try again in a moment.' : 'The shop sent a sign-in request that cannot be answered. Nothing was changed in your account.',
-      hint: 'Go back to the shop and start the sign-in again. If this keeps happening, tell the shop.',
+      heading,
+      message: serverSide ? 'errors.provider.message_server' : 'errors.provider.message',
+      hint: 'errors.provider.hint',
       details: serverSide ? undefined : out.error_description,
       backUrl: '/account',
-      backText: 'Go to your security settings',
+      backText: 'errors.provider.back',
       code,
-    });
+    }, ctx.status);
   };
 }
 
@@ -130,9 +126,10 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
           const named = hint?.payload?.sub !== undefined && hint.payload.sub === session?.accountId
             && typeof hint.payload.exp === 'number' && hint.payload.exp > nowSeconds
             && typeof hint.payload.iat === 'number' && typeof session?.loginTs === 'number' && hint.payload.iat >= session.loginTs;
-          ctx.type = 'html';
-          ctx.body = views.render('logout', {
-            title: 'Sign out',
+          // RP-Initiated Logout 1.0 §2: the shop may name the page's languages (`ui_locales`).
+          noteLanguageHints(ctx, { uiLocales: ctx.oidc.params?.ui_locales });
+          renderPage(ctx, views, 'logout', {
+            title: 'logout.title',
             cspNonce: cspNonceOf(ctx),
             form,
             clientName: ctx.oidc.client?.clientName,
@@ -140,9 +137,8 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
           });
         },
         postLogoutSuccessSource(ctx) {
-          ctx.type = 'html';
-          ctx.body = views.render('logout_success', {
-            title: 'Signed out',
+          renderPage(ctx, views, 'logout_success', {
+            title: 'logout.success.title',
             cspNonce: cspNonceOf(ctx),
             clientName: ctx.oidc.client?.clientName,
           });
