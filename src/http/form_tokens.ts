@@ -10,15 +10,20 @@ import { AppError } from '../shared/errors.ts';
 
 export interface FormTokens {
   tokenFor(boundTo: string): string;
-  /** Throws AppError `csrf_token_invalid` (403) unless `token` is a string matching `boundTo`. */
+  /** Throws an AppError (403, code `csrf_token_invalid` unless the family names its own) unless `token` is a string matching `boundTo`. */
   verify(boundTo: string, token: unknown): void;
 }
 
 export interface FormTokenOptions {
   /** The form family, mixed into the secret (`'oidc-stepup interaction csrf v1'`). */
   readonly purpose: string;
-  /** What the refusal page says (what to do next). */
+  /** What the refusal says (what to do next), in English: the API's `error_description` and the logs. */
   readonly refusal: string;
+  /**
+   * The refusal's code (default `csrf_token_invalid`); a family whose refusal says something else than the sign-in's
+   * names its own, so the error page finds its words in the catalogue (`errors.<code>.message`).
+   */
+  readonly code?: string;
 }
 
 /** Longest token accepted (a base64url HMAC-SHA256 is 43 characters). */
@@ -41,7 +46,7 @@ export function createFormTokens(cookieKeys: readonly (string | Buffer)[], optio
         const expected = sign(key, boundTo);
         return constantTimeEqual(given, expected);
       });
-      if (!ok) throw new AppError('csrf_token_invalid', options.refusal, { status: 403 });
+      if (!ok) throw new AppError(options.code ?? 'csrf_token_invalid', options.refusal, { status: 403 });
     },
   });
 }

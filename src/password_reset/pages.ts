@@ -32,13 +32,14 @@ import { resetLoginThrottle } from '../accounts/login_throttle.ts';
 import {
   RESET_LINK_LIFETIME_MS, createResetLink, digest, dropResetLinks, findResetLink, useResetLink, type ResetLink, type ResetLinkRefusal,
 } from '../accounts/password_reset_links.ts';
-import { PASSWORD_MESSAGES, newPasswordProblem, type PasswordMessageId } from '../accounts/password_rules.ts';
+import { newPasswordProblem, type PasswordMessageId } from '../accounts/password_rules.ts';
 import { reachesMailbox } from '../factors/contract.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import { createFormTokens, type FormTokens } from '../http/form_tokens.ts';
 import { formBody, formParser, requireForm } from '../http/forms.ts';
 import { renderPage } from '../http/pages.ts';
 import type { Views } from '../http/views.ts';
+import { msg, type Message } from '../i18n/languages.ts';
 import { renderPasswordResetLink, type MailLook } from '../mail/templates.ts';
 import type { Mailer } from '../mail/transport.ts';
 import { LEVEL } from '../shared/assurance.ts';
@@ -65,6 +66,14 @@ const BROWSER_COOKIE = 'stepup.reset';
 const NONCE = /^[A-Za-z0-9_-]{43}$/;
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 const EMAIL_MAX = 320;
+
+/**
+ * A form of these pages that the browser's nonce does not vouch for (no cookie, or a token of another browser): its
+ * own code, so the error page says to open the reset page again (`errors.reset_form_expired.message`), not the
+ * sign-in's words.
+ */
+const FORM_EXPIRED = 'reset_form_expired';
+const FORM_EXPIRED_TEXT = 'This page has expired. Open the password reset page again.';
 
 export interface PasswordResetDeps {
   readonly provider: Provider;
@@ -94,14 +103,20 @@ interface Kit extends PasswordResetDeps {
   readonly clock: () => Date;
 }
 
-/** Stable ids of the pages' messages, and what the customer reads. */
-export const RESET_MESSAGES = {
-  email_invalid: 'Enter the email address of your account, for example name@example.com.',
-  too_many_requests: 'Too many requests from your network. Try again in {minutes}.',
-  invalid: 'This link does not work. It may be incomplete, or your password was changed since it was sent.',
-  expired: 'This link has expired: links work for 30 minutes. Ask for a new one.',
-  used: 'This link was already used. If you did not change your password, ask for a new link.',
-} as const;
+/** How long a mailed link works, in whole minutes (the pages and the mail say it). */
+const LINK_MINUTES = RESET_LINK_LIFETIME_MS / 60_000;
+
+/** The refusal of a link: its heading and what to do (`password_reset.refused.<refusal>.*`). */
+const REFUSALS: Readonly<Record<ResetLinkRefusal, { title: Message; message: Message }>> = {
+  invalid: { title: msg('password_reset.refused.invalid.title'), message: msg('password_reset.refused.invalid.message') },
+  expired: { title: msg('password_reset.refused.expired.title'), message: msg('password_reset.refused.expired.message', { minutes: LINK_MINUTES }) },
+  used: { title: msg('password_reset.refused.used.title'), message: msg('password_reset.refused.used.message') },
+};
+
+/** A new password's refusal (`src/accounts/password_rules.ts`) as the reset page words it. */
+function passwordProblem(problem: PasswordMessageId): Message {
+  return msg(`password_reset.problem.${problem}`, { min: PASSWORD_MIN_LENGTH, max: PASSWORD_MAX_LENGTH });
+}
 
 /** The reset pages' routes, below {@link PASSWORD_RESET_PATH}. */
 export function passwordResetPages(deps: PasswordResetDeps): Middleware {
@@ -110,7 +125,7 @@ export function passwordResetPages(deps: PasswordResetDeps): Middleware {
   if (!firstKey) throw new Error('the provider has no cookie keys (cookies.keys)');
   const kit: Kit = {
     ...deps,
-    tokens: createFormTokens(keys, { purpose: 'oidc-stepup password reset csrf v1', refusal: 'This page has expired. Open the password reset page again.' }),
+    tokens: createFormTokens(keys, { purpose: 'oidc-stepup password reset csrf v1', code: FORM_EXPIRED, refusal: FORM_EXPIRED_TEXT }),
     perAddress: createRateWindow(deps.conn, { name: 'password_reset_address', limit: PER_ADDRESS, windowMs: HOUR_MS }),
     perIp: createRateWindow(deps.conn, { name: 'password_reset_ip', limit: PER_IP, windowMs: HOUR_MS }),
     hashKey: createHmac('sha256', firstKey).update('oidc-stepup/password-reset/v1').digest(),
@@ -137,7 +152,7 @@ function browserNonce(ctx: Context): string {
 /** The form's CSRF token, checked against the nonce the POST's own cookie carries. */
 function verifyForm(ctx: Context, kit: Kit): string {
   const nonce = ctx.cookies.get(BROWSER_COOKIE);
-  if (!nonce || !NONCE.test(nonce)) throw new AppError('csrf_token_invalid', 'This page has expired. Open the password reset page again.', { status: 403 });
+  if (!nonce || !NONCE.test(nonce)) throw new AppError(FORM_EXPIRED, FORM_EXPIRED_TEXT, { status: 403 });
   kit.tokens.verify(nonce, formBody(ctx).csrf);
   return nonce;
 }
@@ -169,14 +184,14 @@ function originOf(ctx: Context): Origin {
   return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, language: requestLanguage(ctx) };
 }
 
-function minutesText(ms: number): string {
-  const minutes = Math.max(1, Math.ceil(ms / 60_000));
-  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+/** A wait in whole minutes, at least one. */
+function waitMinutes(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 60_000));
 }
 
-function renderRequestForm(ctx: Context, kit: Kit, form: { email?: string; interaction?: string | undefined; error?: string }, status = 200): void {
+function renderRequestForm(ctx: Context, kit: Kit, form: { email?: string; interaction?: string | undefined; error?: Message }, status = 200): void {
   renderPage(ctx, kit.views, 'password_reset/request', {
-    title: 'Reset your password',
+    title: 'password_reset.request.title',
     csrf: kit.tokens.tokenFor(browserNonce(ctx)),
     action: PASSWORD_RESET_PATH,
     email: form.email ?? '',
@@ -198,13 +213,13 @@ async function requestLink(ctx: Context, kit: Kit): Promise<void> {
   try {
     email = normaliseEmail(typed);
   } catch {
-    return renderRequestForm(ctx, kit, { email: typed, interaction, error: RESET_MESSAGES.email_invalid }, 400);
+    return renderRequestForm(ctx, kit, { email: typed, interaction, error: msg('password_reset.error.email_invalid') }, 400);
   }
   const now = kit.clock();
   const byIp = await kit.perIp.take(createHmac('sha256', kit.hashKey).update(`ip:${networkOf(ctx.ip)}`).digest('base64url'), now);
   if (!byIp.ok) {
     ctx.set('Retry-After', String(Math.ceil(byIp.retryAfterMs / 1000)));
-    const error = RESET_MESSAGES.too_many_requests.replace('{minutes}', minutesText(byIp.retryAfterMs));
+    const error = msg('password_reset.error.too_many_requests', { minutes: waitMinutes(byIp.retryAfterMs) });
     return renderRequestForm(ctx, kit, { email: typed, interaction, error }, 429);
   }
   const byAddress = await kit.perAddress.take(createHmac('sha256', kit.hashKey).update(`email:${email}`).digest('base64url'), now);
@@ -215,9 +230,9 @@ async function requestLink(ctx: Context, kit: Kit): Promise<void> {
     kit.logger.info({ event: 'password_reset.limited' }, 'password reset link not sent: the address asked too often');
   }
   renderPage(ctx, kit.views, 'password_reset/sent', {
-    title: 'Check your email',
+    title: 'password_reset.sent.title',
     email,
-    minutes: RESET_LINK_LIFETIME_MS / 60_000,
+    minutes: LINK_MINUTES,
     backUrl: interaction ? `/interaction/${interaction}` : undefined,
   });
 }
@@ -236,7 +251,7 @@ async function mailLink(
   });
   const url = `${kit.issuer}${NEW_PASSWORD_PATH}?token=${token}`;
   const mail = renderPasswordResetLink({
-    issuerName: kit.issuerName, name: account.name, url, validMinutes: RESET_LINK_LIFETIME_MS / 60_000, look: kit.look,
+    issuerName: kit.issuerName, name: account.name, url, validMinutes: LINK_MINUTES, look: kit.look,
     at: request.now, ip: request.origin.ip, userAgent: request.origin.userAgent,
   });
   const sent = await kit.mailer.send({ to: account.email, ...mail });
@@ -251,20 +266,20 @@ async function linkAccount(kit: Kit, link: ResetLink): Promise<Account | undefin
 }
 
 function renderRefused(ctx: Context, kit: Kit, refusal: ResetLinkRefusal): void {
-  const titles: Record<ResetLinkRefusal, string> = { invalid: 'This link does not work', expired: 'This link has expired', used: 'This link was already used' };
-  renderPage(ctx, kit.views, 'password_reset/refused', { title: titles[refusal], message: RESET_MESSAGES[refusal], refusal, restart: PASSWORD_RESET_PATH }, 410);
+  const { title, message } = REFUSALS[refusal];
+  renderPage(ctx, kit.views, 'password_reset/refused', { title, message, refusal, restart: PASSWORD_RESET_PATH }, 410);
 }
 
 function renderNewPasswordForm(ctx: Context, kit: Kit, token: string, account: Account, error?: PasswordMessageId): void {
   renderPage(ctx, kit.views, 'password_reset/new', {
-    title: 'Choose a new password',
+    title: 'password_reset.new.title',
     csrf: kit.tokens.tokenFor(browserNonce(ctx)),
     action: NEW_PASSWORD_PATH,
     token,
     email: maskEmail(account.email),
     minLength: PASSWORD_MIN_LENGTH,
     maxLength: PASSWORD_MAX_LENGTH,
-    error: error ? PASSWORD_MESSAGES[error] : undefined,
+    error: error ? passwordProblem(error) : undefined,
     errorId: error,
   }, error ? 400 : 200);
 }
@@ -307,7 +322,7 @@ async function resetPassword(ctx: Context, kit: Kit): Promise<void> {
   kit.logger.info({ event: 'password_reset.done', accountId: account.id, otherBrowser, ...ended }, 'password reset by emailed link');
   await kit.events.record(originOf(ctx), { kind: 'password_reset', account, details: { otherBrowser }, auditDetails: ended });
   renderPage(ctx, kit.views, 'password_reset/done', {
-    title: 'Your password was changed',
+    title: 'password_reset.done.title',
     secondFactorDue,
     // The sign-in the reset started from, in the browser that started it (elsewhere it has no interaction cookie).
     continueUrl: link.interaction && !otherBrowser ? `/interaction/${link.interaction}` : kit.signInPath,
