@@ -34,6 +34,7 @@ import { assets, isAssetPath } from './http/assets.ts';
 import { securityHeaders } from './http/security_headers.ts';
 import { createViews, type Views } from './http/views.ts';
 import { LANGUAGE_PATH, languageRouter, useLanguages } from './http/language.ts';
+import type { Languages } from './i18n/languages.ts';
 import { createCsrfTokens, interactionRouter } from './interactions/index.ts';
 import { createCodeMailer } from './mail/code_mailer.ts';
 import type { MailLook } from './mail/templates.ts';
@@ -144,7 +145,8 @@ export function createStepUp(options: StepUpOptions): StepUp {
   const issuer = options.issuer?.replace(/\/+$/, '');
   const logger = options.logger ?? createLogger('silent');
   const views = options.views ?? createViews();
-  const factors = options.factors ?? defaultFactors(options, logger, look);
+  // One set of catalogues for the pages and every mail (the code mail, the notifications, the reset link).
+  const factors = options.factors ?? defaultFactors(options, logger, look, views.languages);
   const events = createSecurityEvents({
     conn,
     mail: options.mailer
@@ -154,6 +156,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
         accountUrl: issuer ? `${issuer}${ACCOUNT_PATH}` : undefined,
         resetUrl: issuer ? `${issuer}${PASSWORD_RESET_PATH}` : undefined,
         look,
+        languages: views.languages,
       }
       : undefined,
     logger: logger.child({ component: 'events' }),
@@ -275,7 +278,7 @@ function storeResumedProofs(provider: Provider, deps: AuthenticationDeps): void 
   });
 }
 
-function defaultFactors(options: StepUpOptions, logger: Logger, look: MailLook): FactorRegistry {
+function defaultFactors(options: StepUpOptions, logger: Logger, look: MailLook, languages: Languages): FactorRegistry {
   if (!options.secrets) throw new Error('createStepUp needs `secrets` (FACTOR_KEYS and the MFA peppers) or a `factors` registry');
   const { secrets, mailer } = options;
   return createDefaultFactors({
@@ -286,7 +289,7 @@ function defaultFactors(options: StepUpOptions, logger: Logger, look: MailLook):
     ...(options.attemptPolicy ? { attemptPolicy: options.attemptPolicy } : {}),
     ...(mailer
       ? {
-        codeMailer: createCodeMailer({ mailer, issuerName: options.issuerName, logger: logger.child({ component: 'mail' }), look }),
+        codeMailer: createCodeMailer({ mailer, issuerName: options.issuerName, logger: logger.child({ component: 'mail' }), look, languages }),
         emailCodePepper: secrets.peppers.emailCodes,
       }
       : {}),

@@ -12,6 +12,7 @@ import { ensureAuditIndexes, type AuditActor } from '../audit/audit_log.ts';
 import type { Config } from '../config/index.ts';
 import { resolveMfaSecrets } from '../provider/mfa_secrets.ts';
 import { createDefaultFactors, createSecretBox } from '../factors/index.ts';
+import { loadLanguages } from '../i18n/languages.ts';
 import { createCodeMailer, createMailer, type MailLogger } from '../mail/index.ts';
 import { loadDevKeys } from '../provider/keys.ts';
 import { createSecurityEvents, type SecurityEvents } from '../security/events.ts';
@@ -83,12 +84,14 @@ export async function openSupport(ctx: CommandContext): Promise<CliSupport> {
   });
   try {
     const secrets = await resolveMfaSecrets(config, ctx.conn);
+    // The mails of a support action speak the account's language, else the deployment's (DEFAULT_LOCALE).
+    const languages = loadLanguages({ defaultLanguage: config.defaultLocale });
     const { registry } = createDefaultFactors({
       conn: ctx.conn,
       secretBox: createSecretBox(secrets.factorKeys),
       issuer: config.issuerName,
       recoveryPepper: secrets.peppers.recoveryCodes,
-      codeMailer: createCodeMailer({ mailer, issuerName: config.issuerName, logger }),
+      codeMailer: createCodeMailer({ mailer, issuerName: config.issuerName, logger, languages }),
       emailCodePepper: secrets.peppers.emailCodes,
     });
     const smtp = mailer.mode === 'smtp';
@@ -97,7 +100,7 @@ export async function openSupport(ctx: CommandContext): Promise<CliSupport> {
         conn: ctx.conn,
         factors: registry,
         // Without SMTP the dev outbox of this short-lived process would swallow the mail: audited only.
-        events: createSecurityEvents({ conn: ctx.conn, mail: smtp ? { mailer, issuerName: config.issuerName } : undefined, logger }),
+        events: createSecurityEvents({ conn: ctx.conn, mail: smtp ? { mailer, issuerName: config.issuerName, languages } : undefined, logger }),
       },
       mail: smtp ? 'smtp' : 'none',
       close: () => mailer.close(),

@@ -3,7 +3,8 @@
  * renders the code mail and sends it. The factor never sees templates or SMTP, and this module never sees a factor
  * (the shapes match structurally; the composition root passes one to the other).
  */
-import { renderEmailCode, type EmailCodePurpose, type MailLook } from './templates.ts';
+import type { Languages } from '../i18n/languages.ts';
+import { defaultMailLanguages, mailWords, renderEmailCode, type EmailCodePurpose, type MailLook } from './templates.ts';
 import type { MailLogger, Mailer } from './transport.ts';
 
 export interface CodeMailerDeps {
@@ -16,18 +17,30 @@ export interface CodeMailerDeps {
   readonly logger?: MailLogger | undefined;
   /** The shop's logo, colour and support in the mail. */
   readonly look?: MailLook | undefined;
+  /** The deployment's catalogues (`views.languages`); default the package's, English by default. */
+  readonly languages?: Languages | undefined;
+}
+
+/** Where a code goes: the address, the name of the greeting, the mail's language (the account's, else the page's). */
+export interface CodeRecipient {
+  readonly email: string;
+  readonly name?: string | undefined;
+  /** A language of the catalogues (`de`); the deployment's default language when absent or unknown. */
+  readonly language?: string | undefined;
 }
 
 /** Sends one-time codes by email. Never throws and never logs the code: any failure is `mail_failed`. */
 export interface EmailCodeSender {
-  sendCode(to: { email: string; name?: string }, code: string, validMinutes: number): Promise<{ ok: true } | { ok: false; code: 'mail_failed' }>;
+  sendCode(to: CodeRecipient, code: string, validMinutes: number): Promise<{ ok: true } | { ok: false; code: 'mail_failed' }>;
 }
 
 export function createCodeMailer(deps: CodeMailerDeps): EmailCodeSender {
+  const languages = deps.languages ?? defaultMailLanguages();
   return {
     async sendCode(to, code, validMinutes) {
       try {
-        const mail = renderEmailCode({ issuerName: deps.issuerName, name: to.name, code, validMinutes, purpose: deps.purpose, look: deps.look });
+        const words = mailWords(languages, { language: to.language });
+        const mail = renderEmailCode({ issuerName: deps.issuerName, name: to.name, code, validMinutes, purpose: deps.purpose, look: deps.look }, words);
         const sent = await deps.mailer.send({ to: to.email, ...mail });
         return sent.ok ? { ok: true } : { ok: false, code: 'mail_failed' };
       } catch (err) {

@@ -40,7 +40,7 @@ import { formBody, formParser, requireForm } from '../http/forms.ts';
 import { renderPage } from '../http/pages.ts';
 import type { Views } from '../http/views.ts';
 import { msg, type Message } from '../i18n/languages.ts';
-import { renderPasswordResetLink, type MailLook } from '../mail/templates.ts';
+import { mailWords, renderPasswordResetLink, type MailLook } from '../mail/templates.ts';
 import type { Mailer } from '../mail/transport.ts';
 import { LEVEL } from '../shared/assurance.ts';
 import { AppError } from '../shared/errors.ts';
@@ -250,10 +250,12 @@ async function mailLink(
     accountId: account.id, epoch: account.credentialsEpoch, browserNonce: request.nonce, interaction: request.interaction, now: request.now,
   });
   const url = `${kit.issuer}${NEW_PASSWORD_PATH}?token=${token}`;
+  // In the account's language, else the language of the page that asked for the link.
+  const words = mailWords(kit.views.languages, account, request.origin.language);
   const mail = renderPasswordResetLink({
     issuerName: kit.issuerName, name: account.name, url, validMinutes: LINK_MINUTES, look: kit.look,
     at: request.now, ip: request.origin.ip, userAgent: request.origin.userAgent,
-  });
+  }, words);
   const sent = await kit.mailer.send({ to: account.email, ...mail });
   await kit.events.record(request.origin, { kind: 'password_reset_requested', account, details: { mailed: sent.ok } });
   kit.logger.info({ event: 'password_reset.requested', accountId: account.id, mailed: sent.ok }, 'password reset link sent');

@@ -10,7 +10,11 @@
  */
 import type { Connection } from 'mongoose';
 import { recordEvent, type AuditActor, type AuditEvent, type AuditEventName } from '../audit/audit_log.ts';
-import { NOTIFICATION_KINDS, renderNotification, type MailLook, type NotificationData, type NotificationFacts, type NotificationKind } from '../mail/templates.ts';
+import type { Languages } from '../i18n/languages.ts';
+import {
+  NOTIFICATION_KINDS, defaultMailLanguages, mailWords, renderNotification, type MailLook, type NotificationData, type NotificationFacts,
+  type NotificationKind,
+} from '../mail/templates.ts';
 import type { MailLogger, Mailer } from '../mail/transport.ts';
 import { maskEmail } from '../shared/mask_email.ts';
 
@@ -90,6 +94,11 @@ export interface SecurityEventsDeps {
     readonly resetUrl?: string | undefined;
     /** The shop's logo, colour and support in the mail. */
     readonly look?: MailLook | undefined;
+    /**
+     * The deployment's catalogues (`views.languages`: one set for pages and mails); default the package's, English by
+     * default. A mail is in the account's language, else the language of the page that caused it, else the default.
+     */
+    readonly languages?: Languages | undefined;
   } | undefined;
   /** Where audit-write and rendering failures are logged (mail failures are logged by the mailer). */
   readonly logger?: MailLogger | undefined;
@@ -155,7 +164,8 @@ async function mailNotification(
   let mailed = false;
   try {
     const data = { ...event.details, issuerName: mail.issuerName, name: account.name, accountUrl: mail.accountUrl, resetUrl: mail.resetUrl, look: mail.look, at, ip: origin.ip, userAgent: origin.userAgent };
-    const sent = await mail.mailer.send({ to: account.email, ...renderNotification(kind, data as NotificationData<typeof kind>) });
+    const words = mailWords(mail.languages ?? defaultMailLanguages(), account, origin.language);
+    const sent = await mail.mailer.send({ to: account.email, ...renderNotification(kind, data as NotificationData<typeof kind>, words) });
     mailed = sent.ok;
   } catch (err) {
     // send() never throws; this is a rendering bug (bad facts) — the event is recorded, the mail is lost

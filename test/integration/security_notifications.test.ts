@@ -4,7 +4,6 @@ import { createCompany } from '../../src/accounts/companies.ts';
 import { listEvents, type AuditEvent, type AuditEventName } from '../../src/audit/audit_log.ts';
 import type { Factor } from '../../src/factors/contract.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
-import { formatMailTime } from '../../src/mail/templates.ts';
 import { ACR } from '../../src/policy/acr.ts';
 import { recoveryCodesOn, signInConsole, submitWithReauth, type Customer } from '../console/support.ts';
 import { enrolTotp, wrongCode } from '../factors/support.ts';
@@ -12,6 +11,7 @@ import { startSmtp, type ReceivedMail, type TestSmtp } from '../mail/support.ts'
 import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, findForm, parseForms, useShop, type Page } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
+import { english } from '../helpers/words.ts';
 import { isChallenge, manualKeyOf, nextCode, submitCode } from '../helpers/step_up.ts';
 
 /**
@@ -111,7 +111,7 @@ describe('security notifications: each event mails the account holder through SM
   function expectContext(mail: ReceivedMail, record: AuditEvent, name: string): void {
     const text = textOf(mail);
     expect(text).to.include(`Hello ${name},`);
-    expect(text).to.include(`When: ${formatMailTime(record.at)}`);
+    expect(text).to.include(`When: ${english.formatTime(record.at)}`);
     expect(text).to.include('IP address: 127.0.0.1');
     expect(text).to.include(`${server.issuer}/account`);
     expect(text).to.include(`This is an automatic security message from ${ISSUER_NAME}.`);
@@ -168,8 +168,8 @@ describe('security notifications: each event mails the account holder through SM
 
     const mail = await theMail(nina.email, `A sign-in method was added to your ${ISSUER_NAME} account`);
     const text = textOf(mail);
-    expect(text).to.include(`${app.label} was added as a way to confirm your sign-ins to ${ISSUER_NAME}.`);
-    expect(text).to.include(`Method: ${app.label}`);
+    expect(text).to.include(`${english.t(app.label)} was added as a way to confirm your sign-ins to ${ISSUER_NAME}.`);
+    expect(text).to.include(`Method: ${english.t(app.label)}`);
     expect(text).to.include("If this wasn't you");
     const secrets = [secret, code, ...ninaRecoveryCodes];
     expectNoSecrets(mail, secrets);
@@ -244,7 +244,7 @@ describe('security notifications: each event mails the account holder through SM
     const mail = await theMail(carol.email, `Your ${ISSUER_NAME} sign-in was locked after failed attempts`);
     const text = textOf(mail);
     expect(text).to.include(`Too many wrong codes were entered while signing in to your ${ISSUER_NAME} account, so confirming sign-ins is locked for now.`);
-    expect(text).to.include(`Locked until: ${formatMailTime(new Date(lockedAt + 60_000))}`);
+    expect(text).to.include(`Locked until: ${english.formatTime(new Date(lockedAt + 60_000))}`);
     expect(text).to.include('Failed attempts: 5');
     expect(text).to.include("If these attempts weren't yours");
     const secrets = [secret, ...wrong];
@@ -277,8 +277,8 @@ describe('security notifications: each event mails the account holder through SM
 
     const mail = await theMail(ivan.email, `A sign-in method was removed from your ${ISSUER_NAME} account`);
     const text = textOf(mail);
-    expect(text).to.include(`${app.label} was removed from your ${ISSUER_NAME} account and can no longer be used to confirm your sign-ins.`);
-    expect(text).to.include(`Method: ${app.label}`);
+    expect(text).to.include(`${english.t(app.label)} was removed from your ${ISSUER_NAME} account and can no longer be used to confirm your sign-ins.`);
+    expect(text).to.include(`Method: ${english.t(app.label)}`);
     const secrets = [server.totpSecrets.ivan];
     expectNoSecrets(mail, secrets);
 

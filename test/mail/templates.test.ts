@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import {
-  MAIL_MESSAGES, NOTIFICATIONS, NOTIFICATION_KINDS, formatMailTime, maskEmail, renderEmailCode, renderNotification,
-  summarizeUserAgent, type NotificationData, type NotificationKind, type RenderedMail,
+  NOTIFICATIONS, NOTIFICATION_KINDS, maskEmail, renderEmailCode, renderNotification, summarizeUserAgent, type NotificationData,
+  type NotificationKind, type RenderedMail,
 } from '../../src/mail/templates.ts';
+import { english, languages } from '../helpers/words.ts';
 import { occurrences } from './support.ts';
 
 const ISSUER = 'Keys Express';
@@ -12,8 +13,8 @@ const SAFARI_IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Ap
 
 /** Minimal valid data per kind, for the checks that hold for every notification. */
 const SAMPLE: { [K in NotificationKind]: NotificationData<K> } = {
-  factor_added: { issuerName: ISSUER, at: AT, method: 'Authenticator app' },
-  factor_removed: { issuerName: ISSUER, at: AT, method: 'Email code' },
+  factor_added: { issuerName: ISSUER, at: AT, method: 'factors.totp.label' },
+  factor_removed: { issuerName: ISSUER, at: AT, method: 'factors.email.label' },
   factors_reset: { issuerName: ISSUER, at: AT, by: 'support' },
   recovery_code_used: { issuerName: ISSUER, at: AT, remaining: 7 },
   recovery_codes_regenerated: { issuerName: ISSUER, at: AT },
@@ -24,12 +25,12 @@ const SAMPLE: { [K in NotificationKind]: NotificationData<K> } = {
 };
 
 function render(kind: NotificationKind, extra: Record<string, unknown> = {}): RenderedMail {
-  return renderNotification(kind, { ...SAMPLE[kind], ...extra } as NotificationData<typeof kind>);
+  return renderNotification(kind, { ...SAMPLE[kind], ...extra } as NotificationData<typeof kind>, english);
 }
 
 describe('mail templates: the email code', () => {
   it('names the issuer, the code once per part, its validity and what to do if it was not you', () => {
-    const mail = renderEmailCode({ issuerName: ISSUER, code: '582031', validMinutes: 10, name: 'Max' });
+    const mail = renderEmailCode({ issuerName: ISSUER, code: '582031', validMinutes: 10, name: 'Max' }, english);
     expect(mail.subject).to.equal('Your Keys Express authentication code');
     for (const part of [mail.text, mail.html]) {
       expect(occurrences(part, '582031')).to.equal(1);
@@ -41,24 +42,24 @@ describe('mail templates: the email code', () => {
   });
 
   it('has a wording for sign-in challenges', () => {
-    const mail = renderEmailCode({ issuerName: ISSUER, code: '582031', validMinutes: 10, purpose: 'sign_in' });
+    const mail = renderEmailCode({ issuerName: ISSUER, code: '582031', validMinutes: 10, purpose: 'sign_in' }, english);
     expect(mail.subject).to.equal('Your Keys Express sign-in code');
     expect(mail.text).to.include('Enter this code to finish signing in to Keys Express:');
   });
 
   it('has a wording for confirming the address and says "1 minute" in the singular', () => {
-    const mail = renderEmailCode({ issuerName: ISSUER, code: '582031', validMinutes: 1, purpose: 'verify' });
+    const mail = renderEmailCode({ issuerName: ISSUER, code: '582031', validMinutes: 1, purpose: 'verify' }, english);
     expect(mail.subject).to.equal('Confirm your email address for Keys Express');
     expect(mail.text).to.include('valid for 1 minute and').and.include('Hello,');
   });
 
   it('refuses what is not a code rather than mailing it', () => {
-    expect(() => renderEmailCode({ issuerName: ISSUER, code: '<b>1</b>', validMinutes: 10 })).to.throw(TypeError);
-    expect(() => renderEmailCode({ issuerName: ISSUER, code: '123456', validMinutes: 0 })).to.throw(TypeError);
+    expect(() => renderEmailCode({ issuerName: ISSUER, code: '<b>1</b>', validMinutes: 10 }, english)).to.throw(TypeError);
+    expect(() => renderEmailCode({ issuerName: ISSUER, code: '123456', validMinutes: 0 }, english)).to.throw(TypeError);
   });
 
   it('escapes every value in the HTML part and writes it as is in the plain-text part', () => {
-    const mail = renderEmailCode({ issuerName: 'Keys & Co', code: '582031', validMinutes: 10, name: '<script>alert(1)</script>' });
+    const mail = renderEmailCode({ issuerName: 'Keys & Co', code: '582031', validMinutes: 10, name: '<script>alert(1)</script>' }, english);
     expect(mail.html).to.not.include('<script>');
     expect(mail.html).to.include('&lt;script&gt;').and.include('Keys &amp; Co');
     expect(mail.text).to.include('Hello <script>alert(1)</script>,').and.include('Keys & Co').and.not.include('&amp;');
@@ -66,13 +67,16 @@ describe('mail templates: the email code', () => {
 });
 
 describe('mail templates: security notifications', () => {
-  it('has one table row, subject, summary and advice message for every kind', () => {
+  it('has one table row, and a subject and advice message in the catalogue, for every kind', () => {
     expect(Object.keys(NOTIFICATIONS).sort()).to.deep.equal([...NOTIFICATION_KINDS].sort());
     for (const kind of NOTIFICATION_KINDS) {
-      expect(MAIL_MESSAGES).to.have.property(`${kind}_subject`);
-      expect(MAIL_MESSAGES).to.have.property(`${kind}_advice`);
+      expect(languages.messageIds).to.include(NOTIFICATIONS[kind].subject);
+      expect(languages.messageIds).to.include(NOTIFICATIONS[kind].advice);
     }
-    for (const id of Object.keys(MAIL_MESSAGES)) expect(id).to.match(/^[a-z][a-z0-9_]*$/);
+  });
+
+  it('shows a factor\'s own words (a factor shipped without catalogue entries) as they are', () => {
+    expect(render('factor_added', { method: 'Security key' }).text).to.include('Security key was added').and.include('Method: Security key');
   });
 
   for (const kind of NOTIFICATION_KINDS) {
@@ -165,14 +169,14 @@ describe('mail templates: helpers', () => {
     expect(maskEmail('@example.com')).to.equal('•••');
   });
 
-  it('formatMailTime spells out the UTC time', () => {
-    expect(formatMailTime(AT)).to.equal('25 November 2026 at 19:20 UTC');
-    expect(() => formatMailTime(new Date('nope'))).to.throw(TypeError);
+  it('spells out times in UTC when the reader chose no time zone, and refuses an invalid one', () => {
+    expect(english.formatTime(AT)).to.equal('25 November 2026 at 19:20 UTC');
+    expect(() => render('factor_added', { at: new Date('nope') })).to.throw(TypeError);
   });
 
   it('summarizeUserAgent names browser and system', () => {
-    expect(summarizeUserAgent(FIREFOX_WINDOWS)).to.equal('Firefox on Windows');
-    expect(summarizeUserAgent(SAFARI_IPHONE)).to.equal('Safari on iOS');
-    expect(summarizeUserAgent('curl/8.5.0')).to.equal('Unrecognised browser or app');
+    expect(summarizeUserAgent(FIREFOX_WINDOWS, english)).to.equal('Firefox on Windows');
+    expect(summarizeUserAgent(SAFARI_IPHONE, english)).to.equal('Safari on iOS');
+    expect(summarizeUserAgent('curl/8.5.0', english)).to.equal('Unrecognised browser or app');
   });
 });

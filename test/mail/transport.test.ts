@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { AppError } from '../../src/shared/errors.ts';
 import { renderEmailCode } from '../../src/mail/templates.ts';
+import { english } from '../helpers/words.ts';
 import { DEFAULT_OUTBOX_SIZE, createMailer, type Mailer } from '../../src/mail/transport.ts';
 import { MAIL_REQUIRED_IN_PRODUCTION, parseSmtpUrl } from '../../src/config/mail_settings.ts';
 import { captureLogger, closedPort, occurrences, silentServer, startSmtp, type TestSmtp } from './support.ts';
@@ -12,7 +13,7 @@ const FROM = 'no-reply@keys.example';
 const CODE = '402917';
 
 function codeMail(code = CODE) {
-  return renderEmailCode({ issuerName: ISSUER, code, validMinutes: 10, name: 'Max Muster', purpose: 'sign_in' });
+  return renderEmailCode({ issuerName: ISSUER, code, validMinutes: 10, name: 'Max Muster', purpose: 'sign_in' }, english);
 }
 
 describe('mail transport: SMTP delivery', () => {
