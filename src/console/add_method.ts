@@ -100,7 +100,7 @@ async function beginEnrol(
   options: { renew?: boolean; message?: FailureMessage; status?: number },
 ): Promise<void> {
   if (!factor.enrol) throw unknownFactor();
-  const begun = await factor.enrol.begin(factorAccount(signed.account), {
+  const begun = await factor.enrol.begin(factorAccount(signed.account, ctx), {
     ...(options.renew ? { renew: true } : {}), ...(mode === 'replace' ? { replace: true } : {}), binding: signed.session.id,
   });
   if (!begun.ok) {

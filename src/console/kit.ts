@@ -135,8 +135,9 @@ export function notEnrolled(): AppError {
   return consoleError('not_enrolled', 'console.error.not_enrolled', 400);
 }
 
-export function factorAccount(account: Account): FactorAccount {
-  return { id: account.id, email: account.email, name: account.name };
+/** The account as a factor sees it; with the request, the language of the mails it sends (the account's, else the page's). */
+export function factorAccount(account: Account, ctx?: Context): FactorAccount {
+  return { id: account.id, email: account.email, name: account.name, ...(ctx ? { language: account.language ?? requestLanguage(ctx) } : {}) };
 }
 
 type Sessions = Pick<ConsoleKit, 'currentSession' | 'writeCookie' | 'startLogin' | 'requireSignIn' | 'postContext'>;

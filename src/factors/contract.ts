@@ -16,6 +16,11 @@ export interface FactorAccount {
   readonly email: string;
   /** The customer's display name, for the greeting of mails the factor sends (optional). */
   readonly name?: string;
+  /**
+   * The language of the mails the factor sends (`de`): the account's own, else the language of the page that asked
+   * for the mail; the deployment's default when absent.
+   */
+  readonly language?: string | undefined;
 }
 
 /** A lockout as the attempt limiter reports it (see `shared/attempts.ts`). */

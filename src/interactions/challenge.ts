@@ -5,7 +5,7 @@
  * proven; what comes next (another step, an enrolment, the login) is the decision's.
  */
 import type { Context } from 'koa';
-import { noteLanguageHints } from '../http/language.ts';
+import { noteLanguageHints, requestLanguage } from '../http/language.ts';
 import { z } from 'zod';
 import { clearSecondFactorDue, type Account } from '../accounts/accounts.ts';
 import { accountFacts, proveFactor, usableFactors, type StepUpEvaluation } from '../authentication/request_state.ts';
@@ -255,7 +255,7 @@ export async function submitSend(ctx: Context, deps: InteractionDeps): Promise<v
     await renderChallenge(ctx, deps, step, { message: mfaMessage('not_enrolled'), status: 400 });
     return;
   }
-  const sent = await current.challenge.send({ id: account.id, email: account.email, name: account.name });
+  const sent = await current.challenge.send({ id: account.id, email: account.email, name: account.name, language: account.language ?? requestLanguage(ctx) });
   if (!sent.ok) {
     const message = failureMessage(sent);
     await renderChallenge(ctx, deps, step, { message, method: current.id, status: STATUS[message.id] ?? 400 });

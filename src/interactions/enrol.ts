@@ -22,6 +22,7 @@
  * the CSRF token.
  */
 import type { Context } from 'koa';
+import { requestLanguage } from '../http/language.ts';
 import { z } from 'zod';
 import { setSignInMfa, verifyLogin } from '../accounts/accounts.ts';
 import { accountFacts, proveFactor, provePassword } from '../authentication/request_state.ts';
@@ -66,8 +67,9 @@ function delivers(factor: Factor): boolean {
   return factor.enrol?.delivers === true;
 }
 
-function factorAccount(account: Step['account']): FactorAccount {
-  return { id: account.id, email: account.email, name: account.name };
+/** The account as a factor sees it; with the request, the language of the mails it sends (the account's, else the page's). */
+function factorAccount(account: Step['account'], ctx?: Context): FactorAccount {
+  return { id: account.id, email: account.email, name: account.name, ...(ctx ? { language: account.language ?? requestLanguage(ctx) } : {}) };
 }
 
 /** Whether the password must be confirmed again before a factor is set up: it was not proven in this interaction. */
@@ -204,7 +206,7 @@ export async function showEnrolment(ctx: Context, deps: InteractionDeps, step: S
 async function sendEnrolmentCode(ctx: Context, deps: InteractionDeps, step: Step, factor: Factor, renew: boolean): Promise<void> {
   if (!factor.enrol) return finishUnmet(ctx, step.interaction);
   const { account, interaction } = step;
-  const begun = await factor.enrol.begin(factorAccount(account), { ...(renew ? { renew: true } : {}), binding: interaction.uid });
+  const begun = await factor.enrol.begin(factorAccount(account, ctx), { ...(renew ? { renew: true } : {}), binding: interaction.uid });
   if (!begun.ok) {
     if (begun.code === 'already_enrolled') {
       // Enrolled meanwhile (another tab): the challenge takes over.

@@ -65,7 +65,7 @@ const NEVER = new Date(0);
  */
 export interface CodeMailer {
   sendCode(
-    to: { email: string; name?: string },
+    to: { email: string; name?: string; language?: string | undefined },
     code: string,
     validMinutes: number,
   ): Promise<{ ok: true } | { ok: false; code: 'mail_failed' }>;
@@ -188,7 +188,7 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
     return undefined;
   }
 
-  async function deliver(to: { email: string; name?: string }, code: string): Promise<boolean> {
+  async function deliver(to: { email: string; name?: string; language?: string | undefined }, code: string): Promise<boolean> {
     try {
       const result = await codeMailer.sendCode(to, code, validMinutes);
       return result?.ok === true;
@@ -203,7 +203,7 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
    */
   async function sendCode<R>(
     accountId: string,
-    name: string | undefined,
+    reader: Pick<FactorAccount, 'name' | 'language'>,
     decide: (doc: EmailFactorDoc, now: number) => SendPlan | R,
   ): Promise<R | FactorFailure | { ok: true; sent: ChallengeSent }> {
     for (let round = 0; round < 4; round += 1) {
@@ -222,7 +222,8 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
       if (reserved.matchedCount !== 1) continue; // a concurrent send or change: decide again on the new state
       const code = generateEmailCode();
       const id = randomBytes(12).toString('base64url');
-      if (!await deliver(name === undefined ? { email: plan.address } : { email: plan.address, name }, code)) {
+      const { name, language } = reader;
+      if (!await deliver({ email: plan.address, ...(name === undefined ? {} : { name }), ...(language === undefined ? {} : { language }) }, code)) {
         // Nothing half-written: give the cooldown and the budget back; the code was never stored.
         await model.updateOne(
           { _id: accountId, rev: doc.rev + 1 },
@@ -296,7 +297,7 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
   ): Promise<EnrolBeginSuccess<EmailCodeEnrolView> | FactorFailure> {
     checkAccount(account);
     await ensure(account.id);
-    const result = await sendCode(account.id, account.name, (doc, now): SendPlan | EnrolBeginSuccess<EmailCodeEnrolView> | FactorFailure => {
+    const result = await sendCode(account.id, account, (doc, now): SendPlan | EnrolBeginSuccess<EmailCodeEnrolView> | FactorFailure => {
       const replacing = doc.active !== null;
       if (replacing && beginOptions.replace !== true) return { ok: false, code: 'already_enrolled' };
       const live = doc.code;
@@ -360,7 +361,7 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
     if (status.locked) {
       return { ok: false, code: 'locked', permanent: status.permanent, ...(status.until ? { until: status.until } : {}) };
     }
-    const result = await sendCode(account.id, account.name, (doc): SendPlan | FactorFailure => {
+    const result = await sendCode(account.id, account, (doc): SendPlan | FactorFailure => {
       if (!doc.active) return { ok: false, code: 'not_enrolled' };
       return {
         send: true,
