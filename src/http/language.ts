@@ -55,6 +55,16 @@ export function requestLanguage(ctx: Context): string | undefined {
 }
 
 /**
+ * A client's name in this request's language: `client_name#<language>` when the client registered one (OpenID Connect
+ * Dynamic Client Registration 1.0 §2.1), else its `client_name`; `undefined` without either.
+ */
+export function clientNameIn(ctx: Context, client: { readonly clientName?: string | undefined } | undefined): string | undefined {
+  const language = requestLanguage(ctx);
+  const localized = language && client ? (client as Record<string, unknown>)[`client_name#${language}`] : undefined;
+  return typeof localized === 'string' && localized ? localized : client?.clientName;
+}
+
+/**
  * Remembers `language` as this browser's choice (the security settings' language does it too, so the pages follow
  * the setting at once); `undefined` forgets the choice.
  */

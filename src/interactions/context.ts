@@ -3,7 +3,7 @@ import type { Connection } from 'mongoose';
 import { errors, type default as Provider } from 'oidc-provider';
 import { carryHeldProofs, type HoldingInteraction } from '../authentication/held_proofs.ts';
 import { renderPage, seeOther } from '../http/pages.ts';
-import { noteLanguageHints, noteLanguageReturn, requestLanguage, translatorOf } from '../http/language.ts';
+import { clientNameIn, noteLanguageHints, noteLanguageReturn, translatorOf } from '../http/language.ts';
 import type { Message, Translator } from '../i18n/languages.ts';
 import type { Views } from '../http/views.ts';
 import { allowFormActions } from '../http/security_headers.ts';
@@ -72,11 +72,7 @@ export async function loadInteraction(ctx: Context, provider: Provider): Promise
 export async function clientNameOf(ctx: Context, provider: Provider, interaction: InteractionDetails): Promise<string> {
   const clientId = String(interaction.params.client_id ?? '');
   const client = clientId ? await provider.Client.find(clientId) : undefined;
-  // The name in the page's language when the client registered one (`client_name#de`, OpenID Connect Dynamic Client
-  // Registration 1.0 §2.1).
-  const language = requestLanguage(ctx);
-  const localized = language ? (client as unknown as Record<string, unknown> | undefined)?.[`client_name#${language}`] : undefined;
-  return typeof localized === 'string' && localized ? localized : client?.clientName ?? clientId;
+  return clientNameIn(ctx, client) ?? clientId;
 }
 
 /**

@@ -13,7 +13,7 @@ import Provider, {
   type ResourceServer,
 } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
-import { noteLanguageHints } from '../http/language.ts';
+import { clientNameIn, noteLanguageHints } from '../http/language.ts';
 import { renderPage } from '../http/pages.ts';
 import type { Views } from '../http/views.ts';
 import { allowFormActions, allowInlineScript } from '../http/security_headers.ts';
@@ -132,7 +132,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
             title: 'logout.title',
             cspNonce: cspNonceOf(ctx),
             form,
-            clientName: ctx.oidc.client?.clientName,
+            clientName: clientNameIn(ctx, ctx.oidc.client),
             autoSubmit: named ? allowInlineScript(ctx, AUTO_SUBMIT_LOGOUT) : undefined,
           });
         },
@@ -140,7 +140,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
           renderPage(ctx, views, 'logout_success', {
             title: 'logout.success.title',
             cspNonce: cspNonceOf(ctx),
-            clientName: ctx.oidc.client?.clientName,
+            clientName: clientNameIn(ctx, ctx.oidc.client),
           });
         },
       },
