@@ -1,16 +1,17 @@
 // The pages' one script (progressive enhancement: every page works without it). Buttons marked `data-copy` copy the
 // text of the element they name, `data-print` prints the page; both stay hidden until this script shows them. Times
 // marked `data-local` (written by the server in the account's time zone, or UTC) are shown in the browser's own time
-// zone and the page's language. A time-zone select marked `data-browser-zone` proposes the browser's zone.
+// zone and the page's language (the locale its catalogue writes dates in, `data-date-locale`). A time-zone select marked `data-browser-zone` proposes the browser's zone.
 'use strict';
 document.addEventListener('DOMContentLoaded', function () {
-  var format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  var locale = document.body.getAttribute('data-date-locale') || document.documentElement.lang || undefined;
+  var format = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' });
   document.querySelectorAll('time[data-local]').forEach(function (time) {
     var date = new Date(time.getAttribute('datetime'));
     if (isNaN(date.getTime())) return;
     time.title = time.textContent;
     time.textContent = time.getAttribute('data-local') === 'date'
-      ? new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: 'medium' }).format(date)
+      ? new Intl.DateTimeFormat(locale, { dateStyle: 'medium' }).format(date)
       : format.format(date);
   });
   document.querySelectorAll('[data-copy]').forEach(function (button) {
