@@ -59,11 +59,17 @@ export function mailWords(languages: Languages, reader?: MailReader, fallback?: 
   return languages.translator(language, { timeZone: reader?.timeZone });
 }
 
+/** The browser and system names bowser itself knows (its maps' display names). */
+const KNOWN_BROWSERS: ReadonlySet<string> = new Set(Object.values(Bowser.BROWSER_MAP));
+const KNOWN_SYSTEMS: ReadonlySet<string> = new Set(Object.values(Bowser.OS_MAP));
+
 /** A short browser/device summary from a User-Agent ("Firefox on Windows"), in `words`' language; bowser parses. */
 export function summarizeUserAgent(userAgent: string, words: Translator): string {
   const parser = Bowser.getParser(userAgent.slice(0, 512));
-  const browser = parser.getBrowserName();
-  const os = parser.getOSName();
+  // Only names bowser knows: its fallback takes a "browser name" from the User-Agent text as written, and anyone
+  // who asks for a reset link chooses that text (it would arrive in a genuine mail, links and all).
+  const browser = KNOWN_BROWSERS.has(parser.getBrowserName()) ? parser.getBrowserName() : '';
+  const os = KNOWN_SYSTEMS.has(parser.getOSName()) ? parser.getOSName() : '';
   if (browser && os) return words.t('mail.device.browser_on_os', { browser, os });
   if (browser) return browser;
   return os ? words.t('mail.device.any_browser_on_os', { os }) : words.t('mail.device.unknown');

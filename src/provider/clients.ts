@@ -456,7 +456,9 @@ function buildMetadata(input: ShopClientInput, clientSecret: string | undefined)
     ...(input.name !== undefined ? { client_name: input.name.trim() } : {}),
     scope: (input.scope ?? DEFAULT_CLIENT_SCOPE).split(' ').filter((token) => token !== '').join(' '),
     ...(input.defaultAcrValues !== undefined ? { default_acr_values: [...input.defaultAcrValues] } : {}),
-    ...Object.fromEntries(PAGE_FIELDS.flatMap(([key, field]) => (input[key] !== undefined ? [[field, input[key]]] : []))),
+    // Stored as the URL parser writes them: quotes, spaces and angle brackets percent-encoded (WHATWG URL), so a
+    // link is one attribute value wherever it is shown.
+    ...Object.fromEntries(PAGE_FIELDS.flatMap(([key, field]) => (input[key] !== undefined ? [[field, URL.parse(input[key])?.href ?? input[key]]] : []))),
     [FIRST_PARTY_PROPERTY]: input.firstParty === true,
   };
 }
