@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { SOURCE_LANGUAGE, loadLanguages } from '../i18n/languages.ts';
 import { ACR, ACR_VALUES, levelOf } from '../policy/acr.ts';
 import {
   TOKEN_ENDPOINT_AUTH_METHODS,
@@ -60,6 +61,31 @@ export const PAGE_OPTIONS_HELP = [
   '  --policy-uri URL        the shop\'s privacy policy, linked on the consent page',
   '  --tos-uri URL           the shop\'s terms of service, linked on the consent page',
 ].join('\n');
+
+/**
+ * The languages a shop's name may be given in besides `--name` (the pages' languages other than English): `--name-de`
+ * stores `client_name#de` (OpenID Connect Dynamic Client Registration 1.0 §2.1).
+ */
+const LANGUAGES = loadLanguages();
+const NAME_LANGUAGES = LANGUAGES.supported.filter((language) => language !== SOURCE_LANGUAGE);
+
+/** The `--name-<language>` options, for `parseCommandArgs`. */
+export const NAME_OPTION_TYPES: Readonly<Record<string, { type: 'string' }>> = Object.freeze(
+  Object.fromEntries(NAME_LANGUAGES.map((language) => [`name-${language}`, { type: 'string' as const }])),
+);
+
+/** The `--name-<language>` options, for `--help`. */
+export const NAME_OPTIONS_HELP = NAME_LANGUAGES
+  .map((language) => `  ${`--name-${language} NAME`.padEnd(23)} the shop's name on the pages in ${new Intl.DisplayNames(['en'], { type: 'language' }).of(language) ?? language} (default: --name)`)
+  .join('\n');
+
+/** `--name-<language>` as the client's localized names (only those given). */
+export function localizedNameOptions(values: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(NAME_LANGUAGES.flatMap((language) => {
+    const value = values[`name-${language}`];
+    return typeof value === 'string' && value.trim() !== '' ? [[language, value.trim()]] : [];
+  }));
+}
 
 /** `--logo-uri`, `--policy-uri`, `--tos-uri` as client input fields (only those given). */
 export function pageOptions(values: Record<string, unknown>): { logoUri?: string; policyUri?: string; tosUri?: string } {
@@ -159,6 +185,7 @@ export function describeClient(client: ShopClient, secretLine?: string): string[
   if (client.logoUri !== undefined) lines.push(row('logo_uri', client.logoUri));
   if (client.policyUri !== undefined) lines.push(row('policy_uri', client.policyUri));
   if (client.tosUri !== undefined) lines.push(row('tos_uri', client.tosUri));
+  for (const [language, name] of Object.entries(client.localizedNames)) lines.push(row(`client_name#${language}`, name));
   return lines;
 }
 
@@ -167,6 +194,7 @@ export function clientJson(client: ShopClient): Record<string, unknown> {
   return {
     clientId: client.clientId,
     name: client.name ?? null,
+    localizedNames: client.localizedNames,
     public: client.public,
     firstParty: client.firstParty,
     tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,

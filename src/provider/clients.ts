@@ -101,6 +101,29 @@ export interface ShopClientInput {
   policyUri?: string;
   /** The shop's terms of service (`tos_uri`), linked on the consent page. */
   tosUri?: string;
+  /**
+   * The shop's name per language (`client_name#de`, OpenID Connect Dynamic Client Registration 1.0 §2.1): the sign-in
+   * pages use it in that language, `name` in every other. Keys are lower-case language tags.
+   */
+  localizedNames?: Readonly<Record<string, string>>;
+}
+
+/** A language tag of a localized name (`de`, `pt-br`). */
+const NAME_LANGUAGE = /^[a-z]{2,3}(-[a-z0-9]{2,8})*$/;
+/** Stored localized names: `client_name#<language>`. */
+const LOCALIZED_NAME = /^client_name#([a-z]{2,3}(?:-[a-z0-9]{2,8})*)$/;
+
+/** The problems of the localized names: a language tag each, and a name as `--name` takes it. */
+function localizedNameProblems(names: unknown): string[] {
+  if (typeof names !== 'object' || names === null || Array.isArray(names)) return ['localized names must be language → name'];
+  return Object.entries(names).flatMap(([language, name]) => {
+    if (!NAME_LANGUAGE.test(language)) return [`${JSON.stringify(language)} is not a language tag (de, pt-br)`];
+    // eslint-disable-next-line no-control-regex
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 200 || /[\u0000-\u001f\u007f]/.test(name)) {
+      return [`the name in ${language} must be 1 to 200 characters without control characters`];
+    }
+    return [];
+  });
 }
 
 /** The client's pages the consent page shows: `logo_uri`, `policy_uri`, `tos_uri` (OIDC Dynamic Client Registration §2). */
@@ -135,6 +158,8 @@ export interface ShopClient {
   logoUri?: string;
   policyUri?: string;
   tosUri?: string;
+  /** The shop's name per language (`client_name#de`); empty when none are registered. */
+  localizedNames: Record<string, string>;
   /** oidc-provider client metadata as stored. */
   metadata: Record<string, unknown>;
 }
@@ -365,6 +390,7 @@ export function validateClientInput(input: ShopClientInput): string[] {
     problems.push('a public client cannot use client credentials (it has no secret)');
   }
   for (const [key, field] of PAGE_FIELDS) if (input[key] !== undefined) problems.push(...pageUriProblems(input[key], field));
+  if (input.localizedNames !== undefined) problems.push(...localizedNameProblems(input.localizedNames));
   return problems;
 }
 
@@ -399,6 +425,10 @@ function toShopClient(metadata: AdapterPayload): ShopClient {
     tokenEndpointAuthMethod: method,
     defaultAcrValues: strings(metadata.default_acr_values),
     clientCredentials: strings(metadata.grant_types).includes('client_credentials'),
+    localizedNames: Object.fromEntries(Object.entries(metadata).flatMap(([key, value]) => {
+      const language = LOCALIZED_NAME.exec(key)?.[1];
+      return language && typeof value === 'string' ? [[language, value]] : [];
+    })),
     metadata: { ...metadata },
   };
   if (typeof metadata.client_secret === 'string') client.clientSecret = metadata.client_secret;
@@ -428,6 +458,7 @@ export function clientInputOf(client: ShopClient): ShopClientInput {
     ...(client.jwks !== undefined ? { jwks: structuredClone(client.jwks) } : {}),
     ...(client.defaultAcrValues.length > 0 ? { defaultAcrValues: [...client.defaultAcrValues] } : {}),
     ...Object.fromEntries(PAGE_FIELDS.flatMap(([key]) => (client[key] !== undefined ? [[key, client[key]]] : []))),
+    ...(Object.keys(client.localizedNames).length > 0 ? { localizedNames: { ...client.localizedNames } } : {}),
   };
 }
 
@@ -454,6 +485,7 @@ function buildMetadata(input: ShopClientInput, clientSecret: string | undefined)
     ...(method === 'private_key_jwt' && input.jwksUri !== undefined ? { jwks_uri: input.jwksUri } : {}),
     ...(method === 'private_key_jwt' && input.jwks !== undefined ? { jwks: { keys: input.jwks.keys.map((key) => ({ ...key })) } } : {}),
     ...(input.name !== undefined ? { client_name: input.name.trim() } : {}),
+    ...Object.fromEntries(Object.entries(input.localizedNames ?? {}).map(([language, name]) => [`client_name#${language}`, name.trim()])),
     scope: (input.scope ?? DEFAULT_CLIENT_SCOPE).split(' ').filter((token) => token !== '').join(' '),
     ...(input.defaultAcrValues !== undefined ? { default_acr_values: [...input.defaultAcrValues] } : {}),
     // Stored as the URL parser writes them: quotes, spaces and angle brackets percent-encoded (WHATWG URL), so a

@@ -145,6 +145,21 @@ describe('operators CLI: managing shop clients', function () {
       expect((await findClient(conn, 'partner'))?.logoUri, 'the other pages kept').to.equal('https://partner.example/logo.png');
     });
 
+    it('registers the shop’s name per language (client_name#de), changes one without losing the others, and refuses a control character', async function () {
+      const out = await ok(['client', 'add', '--id', 'kaffee', '--redirect-uri', 'https://kaffee.example/cb', '--name', 'Coffee House', '--name-de', 'Kaffeehaus']);
+      expect(out).to.match(/client_name#de:\s+Kaffeehaus\n/);
+      expect((await findClient(conn, 'kaffee'))?.metadata).to.include({ client_name: 'Coffee House', 'client_name#de': 'Kaffeehaus' });
+      await ok(['client', 'update', 'kaffee', '--name', 'Coffee House & Roastery']);
+      expect((await findClient(conn, 'kaffee'))?.localizedNames, 'the German name kept').to.deep.equal({ de: 'Kaffeehaus' });
+      await ok(['client', 'update', 'kaffee', '--name-de', 'Kaffeerösterei']);
+      expect((await findClient(conn, 'kaffee'))?.metadata).to.include({ client_name: 'Coffee House & Roastery', 'client_name#de': 'Kaffeerösterei' });
+      const refused = await cli(['client', 'update', 'kaffee', '--name-de', 'Kaffee\u0007haus']);
+      expect(refused.code).to.equal(2);
+      expect(refused.stderr).to.include('the name in de must be 1 to 200 characters without control characters');
+      const unknown = await cli(['client', 'add', '--id', 'fr-shop', '--redirect-uri', 'https://fr.example/cb', '--name-fr', 'Boutique']);
+      expect(unknown.code, 'a language without a catalogue has no option').to.equal(2);
+    });
+
     it('registers client_secret_jwt with a generated secret (the HMAC key)', async function () {
       const secret = await addBasic('jwt-shop', '--auth', 'client_secret_jwt');
       const stored = await findClient(conn, 'jwt-shop');

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Browser, findForm, useShop, type Page } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
+import { clientInputOf, findClient, saveClient, type ShopClient } from '../../src/provider/clients.ts';
 import { english, german } from '../helpers/words.ts';
 
 const SHOP = 'http://localhost:7777/';
@@ -143,6 +144,19 @@ describe('the language of the pages: the customer’s choice, the shop’s ui_lo
     for (const [accept, words, name] of [['de', german, 'Sicherheitseinstellungen'], ['en', english, 'Security settings']] as const) {
       const page = await goWith(new Browser(), `${server.issuer}/account`, { 'accept-language': accept });
       expect(page.html, accept).to.include(words.t('login.to_continue', { client: name }));
+    }
+  });
+
+  it('a shop registered with a name per language is named in the page’s language', async function () {
+    const stored = await findClient(server.conn, server.clients.firstParty.clientId) as ShopClient;
+    await saveClient(server.conn, { ...clientInputOf(stored), localizedNames: { de: 'Erster Laden' } });
+    try {
+      const inGerman = await signInPage({ ui_locales: 'de' });
+      expect(inGerman.page.html).to.include(german.t('login.to_continue', { client: 'Erster Laden' }));
+      const englishPage = await signInPage({ ui_locales: 'en' });
+      expect(englishPage.page.html).to.include(english.t('login.to_continue', { client: stored.name ?? '' }));
+    } finally {
+      await saveClient(server.conn, clientInputOf(stored));
     }
   });
 

@@ -20,7 +20,10 @@ import {
   parseAcrLevel,
   parseAuthMethod,
   readJwksFile,
+  NAME_OPTIONS_HELP,
+  NAME_OPTION_TYPES,
   PAGE_OPTIONS_HELP,
+  localizedNameOptions,
   pageOptions,
 } from '../client_options.ts';
 import { formatJson, formatTable } from '../format.ts';
@@ -29,7 +32,7 @@ import { optionalString, parseCommandArgs, requireString, stringList } from '../
 import { readPasswordFromStdin } from '../password_input.ts';
 
 const ADD_USAGE =
-  'client add --id ID --redirect-uri URI [--redirect-uri URI …] [--post-logout-redirect-uri URI …] [--name NAME] [--first-party] '
+  'client add --id ID --redirect-uri URI [--redirect-uri URI …] [--post-logout-redirect-uri URI …] [--name NAME] [--name-<language> NAME] [--first-party] '
   + '[--auth METHOD | --public] [--jwks-uri URL | --jwks FILE] [--secret-stdin | --secret SECRET] [--require-acr LEVEL] [--client-credentials] [--logo-uri URL] [--policy-uri URL] [--tos-uri URL]';
 
 /** A secret in the arguments is visible to other users (`ps`) and kept in the shell history. */
@@ -43,6 +46,7 @@ const ADD_DETAILS = [
   '  --redirect-uri URI      where a sign-in returns to the shop (repeat for several)',
   '  --post-logout-redirect-uri URI   where a sign-out may return (repeat for several)',
   '  --name NAME             the shop\'s name on the consent and sign-out pages',
+  NAME_OPTIONS_HELP,
   '  --first-party           your own shop: no consent page',
   AUTH_METHODS_HELP,
   '  --public                same as --auth none',
@@ -80,6 +84,7 @@ export const clientAdd: CommandSpec = {
       'logo-uri': { type: 'string' },
       'policy-uri': { type: 'string' },
       'tos-uri': { type: 'string' },
+      ...NAME_OPTION_TYPES,
     });
     if (help) return { help: ADD_USAGE };
     const clientId = requireString('client add', ADD_USAGE, values, 'id');
@@ -122,6 +127,7 @@ export const clientAdd: CommandSpec = {
       ...(jwksFile !== undefined ? { jwks: await readJwksFile('client add', ADD_USAGE, jwksFile, io) } : {}),
       ...(requireAcr !== undefined ? { defaultAcrValues: [requireAcr] } : {}),
       ...pageOptions(values),
+      ...(Object.keys(localizedNameOptions(values)).length > 0 ? { localizedNames: localizedNameOptions(values) } : {}),
     };
     const problems = await validateClient(input);
     if (problems.length > 0) throw new UsageError(`client add: ${problems.join('; ')}`, ADD_USAGE);

@@ -24,7 +24,10 @@ import {
   describeClient,
   parseAcrLevel,
   readJwksFile,
+  NAME_OPTIONS_HELP,
+  NAME_OPTION_TYPES,
   PAGE_OPTIONS_HELP,
+  localizedNameOptions,
   pageOptions,
 } from '../client_options.ts';
 import { confirm } from '../confirm.ts';
@@ -34,7 +37,7 @@ import { optionalString, parseCommandArgs, stringList } from '../parse.ts';
 
 const SHOW_USAGE = 'client show ID [--json]';
 const UPDATE_USAGE =
-  'client update ID [--redirect-uri URI …] [--post-logout-redirect-uri URI … | --no-post-logout-redirect-uris] [--name NAME] '
+  'client update ID [--redirect-uri URI …] [--post-logout-redirect-uri URI … | --no-post-logout-redirect-uris] [--name NAME] [--name-<language> NAME] '
   + '[--first-party | --third-party] [--require-acr LEVEL | --no-require-acr] [--jwks-uri URL | --jwks FILE] '
   + '[--logo-uri URL] [--policy-uri URL] [--tos-uri URL]';
 const ROTATE_USAGE = 'client rotate-secret ID [--yes]';
@@ -82,6 +85,7 @@ const UPDATE_DETAILS = [
   '  --post-logout-redirect-uri URI   the post-logout redirect URIs (repeat): replaces the whole list',
   '  --no-post-logout-redirect-uris   removes every post-logout redirect URI',
   '  --name NAME             the shop\'s name on the consent and sign-out pages',
+  NAME_OPTIONS_HELP,
   '  --first-party           your own shop: no consent page',
   '  --third-party           a partner\'s shop: the consent page is shown',
   REQUIRE_ACR_HELP,
@@ -101,6 +105,7 @@ function changedFields(before: ShopClientInput, after: ShopClientInput): string[
     ['redirect URIs', (input) => input.redirectUris],
     ['post-logout redirect URIs', (input) => input.postLogoutRedirectUris ?? []],
     ['name', (input) => input.name],
+    ['names per language', (input) => input.localizedNames ?? {}],
     ['first party', (input) => input.firstParty === true],
     ['required acr', (input) => input.defaultAcrValues ?? []],
     ['jwks_uri', (input) => input.jwksUri],
@@ -126,6 +131,7 @@ const UPDATE_OPTION_TYPES = {
   'logo-uri': { type: 'string' },
   'policy-uri': { type: 'string' },
   'tos-uri': { type: 'string' },
+  ...NAME_OPTION_TYPES,
 } as const;
 const UPDATE_OPTIONS = Object.keys(UPDATE_OPTION_TYPES);
 
@@ -157,6 +163,7 @@ export const clientUpdate: CommandSpec = {
     const jwksFile = optionalString(values, 'jwks');
     const jwks = jwksFile === undefined ? undefined : await readJwksFile('client update', UPDATE_USAGE, jwksFile, io);
     const pages = pageOptions(values);
+    const names = localizedNameOptions(values);
 
     /** The stored client's input with the options applied. */
     const apply = (input: ShopClientInput): ShopClientInput => {
@@ -165,6 +172,7 @@ export const clientUpdate: CommandSpec = {
       if (postLogoutRedirectUris.length > 0) next.postLogoutRedirectUris = postLogoutRedirectUris;
       if (values['no-post-logout-redirect-uris'] === true) next.postLogoutRedirectUris = [];
       if (name !== undefined) next.name = name;
+      if (Object.keys(names).length > 0) next.localizedNames = { ...next.localizedNames, ...names };
       if (values['first-party'] === true) next.firstParty = true;
       if (values['third-party'] === true) next.firstParty = false;
       if (requireAcr !== undefined) next.defaultAcrValues = [requireAcr];
