@@ -155,6 +155,8 @@ export function loadLanguages(options: { dir?: string; defaultLanguage?: string 
   }
 
   const translators = new Map<string, Translator>();
+  /** The languages' names in themselves, made once (an `Intl.DisplayNames` is costly to build per page). */
+  const names = new Map<string, string>();
   function translator(requested: string, translatorOptions: { timeZone?: string | undefined } = {}): Translator {
     const language = supported.includes(requested) ? requested : defaultLanguage;
     const timeZone = translatorOptions.timeZone && isTimeZone(translatorOptions.timeZone) ? translatorOptions.timeZone : 'UTC';
@@ -200,8 +202,13 @@ export function loadLanguages(options: { dir?: string; defaultLanguage?: string 
     match,
     translator,
     nameOf(language: string) {
-      const name = new Intl.DisplayNames([language], { type: 'language' }).of(language) ?? language;
-      return name.charAt(0).toLocaleUpperCase(language) + name.slice(1);
+      let name = names.get(language);
+      if (name === undefined) {
+        const own = new Intl.DisplayNames([language], { type: 'language' }).of(language) ?? language;
+        name = own.charAt(0).toLocaleUpperCase(language) + own.slice(1);
+        if (supported.includes(language)) names.set(language, name);
+      }
+      return name;
     },
     messageIds,
   });
