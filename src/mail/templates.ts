@@ -31,6 +31,8 @@ export interface RenderedMail {
   readonly subject: string;
   readonly text: string;
   readonly html: string;
+  /** The language it is written in (its `Content-Language`, RFC 3282). */
+  readonly language: string;
 }
 
 /**
@@ -184,7 +186,7 @@ function renderView(name: string, locals: Record<string, unknown>, words: Transl
 /** Both parts of a mail and its subject (already in the reader's language: it goes into the mail's header). */
 function rendered(view: string, subject: string, locals: Record<string, unknown>, words: Translator): RenderedMail {
   const all = { ...locals, subject };
-  return { subject, html: renderView(view, all, words), text: renderView(`${view}.text`, all, words) };
+  return { subject, html: renderView(view, all, words), text: renderView(`${view}.text`, all, words), language: words.language };
 }
 
 /** The wordings of the email-code mail. */

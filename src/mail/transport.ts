@@ -42,6 +42,8 @@ export interface MailMessage {
   readonly subject: string;
   readonly text: string;
   readonly html: string;
+  /** The language it is written in, sent as `Content-Language` (RFC 3282) so mail programs offer no translation. */
+  readonly language?: string | undefined;
 }
 
 /** The result of {@link Mailer.send}; never a throw. */
@@ -153,7 +155,10 @@ export function createMailer(options: MailerOptions): Mailer {
         return { ok: false, code: 'mail_failed' };
       }
       try {
-        const info = await transport.sendMail({ from, to: message.to, subject: message.subject, text: message.text, html: message.html, headers: HEADERS });
+        const headers = message.language && /^[a-z]{2,3}(-[a-z0-9]{2,8})*$/.test(message.language)
+          ? { ...HEADERS, 'Content-Language': message.language }
+          : HEADERS;
+        const info = await transport.sendMail({ from, to: message.to, subject: message.subject, text: message.text, html: message.html, headers });
         logger.info({ to, subject: message.subject, messageId: info.messageId }, `mail to ${to} sent`);
         return { ok: true, messageId: info.messageId };
       } catch (err) {

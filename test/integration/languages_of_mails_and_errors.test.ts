@@ -149,6 +149,7 @@ describe('pages and mails in the customer\'s language', function () {
     expect(textOf(notice)).to.include('Hallo Jonas Beispiel,').and.include(`Zeitpunkt: ${german.formatTime(record.at)}`)
       .and.include('Link geöffnet in: dem Browser, in dem er angefordert wurde').and.not.include('Hello');
     expect(String(notice.parsed.html)).to.include('<html lang="de">');
+    expect(notice.parsed.headers.get('content-language'), 'mail programs know the language (RFC 3282)').to.equal('de');
   });
 
   it('a German account gets its mails in German from an English page, with times in its own time zone', async function () {
