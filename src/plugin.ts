@@ -46,7 +46,7 @@ import { answerRequestedAcr } from './provider/acr_answer.ts';
 import { keepOfflineAccessAsked } from './provider/offline_access.ts';
 import { INTERACTION_PATH } from './policy/interaction.ts';
 import { applyStepUp, proofsKeepMsOf } from './provider/step_up_configuration.ts';
-import { readPathsOf, readPlanFor, type ReadPaths } from './provider/read_plan.ts';
+import { readAlongFor, readPathsOf, readPlanFor, type ReadPaths } from './provider/read_plan.ts';
 import { withRequestReads } from './store/request_reads.ts';
 import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
 import type { SupportContact } from './shared/support.ts';
@@ -189,7 +189,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       if (!Array.isArray(provider.keys) || provider.keys.length === 0) {
         throw new Error('the provider has no cookie keys: set cookies.keys in its configuration');
       }
-      readOncePerRequest(provider, readPaths);
+      readOncePerRequest(provider, readPaths, factors.accountCollections);
       storeResumedProofs(provider, { conn, proofsKeepMs });
       answerRequestedAcr(provider);
       keepOfflineAccessAsked(provider, authorizationPath);
@@ -221,10 +221,11 @@ export function createStepUp(options: StepUpOptions): StepUp {
       const assetFiles = assets({ brand: options.brand });
       const language = languageRouter(views.languages);
       const languagePage = compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(headers), language.routes() as Middleware]);
+      const readAlong = readAlongFor(factors.accountCollections);
       return async function stepUpPages(ctx, next) {
         useLanguages(ctx, views.languages);
         if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) {
-          return withRequestReads(() => pages(ctx, next), readPlanFor(ctx, readPaths));
+          return withRequestReads(() => pages(ctx, next), readPlanFor(ctx, readPaths, factors.accountCollections), readAlong);
         }
         if (accountPages && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) return accountPages(ctx, next);
         if (resetPages && (ctx.path === PASSWORD_RESET_PATH || ctx.path.startsWith(`${PASSWORD_RESET_PATH}/`))) return resetPages(ctx, next);
@@ -256,10 +257,11 @@ const readingProviders = new WeakSet<Provider>();
  * Each provider request reads a document once, and its first read fetches what the request will read next
  * (`src/store/request_reads.ts`, `src/provider/read_plan.ts`). Once per provider, before its other middleware.
  */
-function readOncePerRequest(provider: Provider, paths: ReadPaths): void {
+function readOncePerRequest(provider: Provider, paths: ReadPaths, accountCollections: readonly string[]): void {
   if (readingProviders.has(provider)) return;
   readingProviders.add(provider);
-  provider.use((ctx, next) => withRequestReads(next, readPlanFor(ctx, paths)));
+  const along = readAlongFor(accountCollections);
+  provider.use((ctx, next) => withRequestReads(next, readPlanFor(ctx, paths, accountCollections), along));
 }
 
 const storingProviders = new WeakSet<Provider>();

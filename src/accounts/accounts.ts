@@ -10,6 +10,7 @@ import { AppError, isDuplicateKeyError } from '../shared/errors.ts';
 import { findCompanyById } from './companies.ts';
 import { ACCOUNT_STATUSES, COMPANY_ROLES, PRIVILEGES, accounts, type AccountDoc } from './models.ts';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.ts';
+import { readModelDocument } from '../store/model_reads.ts';
 
 export { ensureAccountIndexes } from './models.ts';
 
@@ -169,7 +170,7 @@ export function accountFromDocument(doc: unknown): Account | null {
 
 export async function findAccountById(conn: Connection, id: string): Promise<Account | null> {
   if (typeof id !== 'string') return null;
-  const doc = await (await accounts(conn)).findById(id).lean<AccountDoc>().exec();
+  const doc = await readModelDocument(await accounts(conn), id);
   return doc ? toAccount(doc) : null;
 }
 
@@ -213,7 +214,7 @@ export async function verifyLogin(conn: Connection, email: string, password: str
   const Account = await accounts(conn);
   let doc: AccountDoc | null = null;
   try {
-    doc = await Account.findOne({ email: normaliseEmail(email) }).lean<AccountDoc>().exec();
+    doc = await readModelDocument(Account, normaliseEmail(email), 'email');
   } catch (err) {
     if (!(err instanceof AppError && err.code === 'invalid_email')) throw err;
   }

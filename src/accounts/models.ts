@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
+import { forgetsRequestReads } from '../store/model_reads.ts';
 import { oncePerConnection } from '../store/once_per_connection.ts';
 
 export const PRIVILEGES = ['invoice'] as const;
@@ -73,6 +74,7 @@ const accountSchema = new Schema<AccountDoc>(
   { ...MODEL_OPTIONS, collection: 'accounts' },
 );
 accountSchema.index({ email: 1 }, { unique: true });
+accountSchema.plugin(forgetsRequestReads);
 accountSchema.index({ companyId: 1 });
 
 const companySchema = new Schema<CompanyDoc>(

@@ -274,6 +274,13 @@ export interface Factor {
   readonly enrol?: FactorEnrolment;
   readonly challenge?: FactorChallenge;
   /**
+   * The collection of the factor's one document per account (`_id` = the account id), for a factor that keeps one and
+   * reads it through the request's reads (`readModelDocument` in `src/store/model_reads.ts`): a request that reads
+   * the account may then fetch it in the same command (docs/OPERATIONS.md "Reads within one request"). Optional: a
+   * factor without it reads its state its own way, in commands of its own.
+   */
+  readonly accountCollection?: string;
+  /**
    * Checks the user's input (a string from a form, but any value must be handled: non-strings, huge strings →
    * `invalid_code`, never a throw). Counts the attempt against the account's attempt budget first (`locked`
    * when exhausted) and consumes the accepted code atomically (a second use → `code_replayed` or `invalid_code`).

@@ -35,6 +35,8 @@ export interface FactorRegistry {
   removeAll(accountId: string): Promise<void>;
   /** Whether an active factor proved that the customer controls `email` (see {@link Factor.verifiedEmail}). */
   provesEmail(accountId: string, email: string): Promise<boolean>;
+  /** The collections of the factors' documents per account ({@link Factor.accountCollection}), read with an account. */
+  readonly accountCollections: readonly string[];
 }
 
 /** Builds a registry; throws listing every problem (duplicate or malformed ids, bad levels, empty amr). */
@@ -63,6 +65,7 @@ export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry
     all,
     primary,
     backup,
+    accountCollections: Object.freeze([...new Set(all.flatMap((factor) => (factor.accountCollection ? [factor.accountCollection] : [])))]),
     get(id: string): Factor | undefined {
       return typeof id === 'string' ? byId.get(id) : undefined;
     },

@@ -11,11 +11,16 @@
  *   interaction resumed, a pushed request, the account and its proofs;
  * - the client at the token endpoint: the code or refresh token of the request, with what a token joins.
  *
+ * Where the request may ask for a second factor (an interaction's step-up, a browser's session), the account comes with
+ * the factors' documents of that account (each factor names its collection: `Factor.accountCollection`), and so does
+ * any later read of an account (the password step's account by email): the decision reads them when it asks for a
+ * second factor.
+ *
  * A guess that does not match (a stale cookie, another id) only fetches a document nobody asks for.
  */
 import type { Context } from 'koa';
 import { PROOFS_COLLECTION } from '../authentication/proofs.ts';
-import type { JoinedRead, ReadPlanner } from '../store/request_reads.ts';
+import type { JoinedRead, ReadAlong, ReadPlanner } from '../store/request_reads.ts';
 import { collectionNameFor } from './adapter.ts';
 
 const ACCOUNTS = 'accounts';
@@ -48,16 +53,23 @@ const TOKEN_JOINS: readonly JoinedRead[] = [
   by(PROOFS_COLLECTION, 'payload.sessionUid'),
 ];
 
+/** The factors' documents of an account, joined to the account's document. */
+function factorsOf(accountCollections: readonly string[]): JoinedRead[] {
+  return accountCollections.map((collection) => by(collection, '_id'));
+}
+
 /** What an interaction's document names. */
-const INTERACTION_JOINS: readonly JoinedRead[] = [
-  by(CLIENTS, 'payload.params.client_id'),
-  by(GRANTS, 'payload.grantId'),
-  sessionByUid('payload.session.uid'),
-  by(ACCOUNTS, 'payload.result.stepUpPending.accountId'),
-  by(ACCOUNTS, 'payload.result.login.accountId'),
-  by(ACCOUNTS, 'payload.session.accountId'),
-  by(PROOFS_COLLECTION, 'payload.session.uid'),
-];
+function interactionJoins(factors: JoinedRead[]): readonly JoinedRead[] {
+  return [
+    by(CLIENTS, 'payload.params.client_id'),
+    by(GRANTS, 'payload.grantId'),
+    sessionByUid('payload.session.uid'),
+    by(ACCOUNTS, 'payload.result.stepUpPending.accountId', factors),
+    by(ACCOUNTS, 'payload.result.login.accountId'),
+    by(ACCOUNTS, 'payload.session.accountId', factors),
+    by(PROOFS_COLLECTION, 'payload.session.uid'),
+  ];
+}
 
 function id(value: unknown): string | undefined {
   return typeof value === 'string' && ID.test(value) ? value : undefined;
@@ -93,12 +105,22 @@ export interface ReadPaths {
   readonly token: string;
 }
 
-/** The planner of one request (`ctx`: the provider's context, or the sign-in pages'). */
-export function readPlanFor(ctx: Context, paths: ReadPaths): ReadPlanner {
+/** What a request reads along with any account it reads (outside its first read): the factors' documents. */
+export function readAlongFor(accountCollections: readonly string[]): ReadAlong {
+  const factors = factorsOf(accountCollections);
+  return (collection) => (collection === ACCOUNTS ? factors : undefined);
+}
+
+/**
+ * The planner of one request (`ctx`: the provider's context, or the sign-in pages'); `accountCollections`: the
+ * collections holding a factor's document per account.
+ */
+export function readPlanFor(ctx: Context, paths: ReadPaths, accountCollections: readonly string[]): ReadPlanner {
+  const factors = factorsOf(accountCollections);
   return (collection) => {
     switch (collection) {
       case INTERACTIONS:
-        return INTERACTION_JOINS;
+        return interactionJoins(factors);
       case CODES:
       case REFRESH_TOKENS:
       case ACCESS_TOKENS:
@@ -110,7 +132,7 @@ export function readPlanFor(ctx: Context, paths: ReadPaths): ReadPlanner {
           ...(named.clientId ? [{ collection: CLIENTS, id: named.clientId }, by(GRANTS, `payload.authorizations.${named.clientId}.grantId`)] : []),
           ...(named.resumed ? [{ collection: INTERACTIONS, id: named.resumed, joins: [by(CLIENTS, 'payload.params.client_id'), by(GRANTS, 'payload.grantId')] }] : []),
           ...(named.pushedRequest ? [{ collection: PUSHED_REQUESTS, id: named.pushedRequest }] : []),
-          by(ACCOUNTS, 'payload.accountId'),
+          by(ACCOUNTS, 'payload.accountId', factors),
           by(PROOFS_COLLECTION, 'payload.uid'),
         ];
       }

@@ -38,11 +38,18 @@ export interface JoinedRead {
 /** What a request's first read fetches besides the document asked for. */
 export type ReadPlanner = (collection: string, id: string) => readonly JoinedRead[] | undefined;
 
+/**
+ * What any read of a document of `collection` fetches with it (a factor's document of an account, read with the
+ * account), when the planner did not plan that read.
+ */
+export type ReadAlong = (collection: string) => readonly JoinedRead[] | undefined;
+
 type Found = mongo.Document | null;
 
 class RequestReads {
   readonly #docs = new Map<string, Found>();
   planner: ReadPlanner | undefined;
+  along: ReadAlong | undefined;
   planned = false;
 
   get(namespace: string, key: string): Found | undefined {
@@ -63,17 +70,19 @@ class RequestReads {
 const storage = new AsyncLocalStorage<RequestReads>();
 
 /**
- * Runs `next` (the rest of a request) in a read scope, with `planner` for its first read. Inside a scope already open
- * (a middleware further out opened it) it only adds the planner when none is set.
+ * Runs `next` (the rest of a request) in a read scope, with `planner` for its first read and `along` for the others.
+ * Inside a scope already open (a middleware further out opened it) it only adds what is not set.
  */
-export function withRequestReads<T>(next: () => Promise<T>, planner?: ReadPlanner): Promise<T> {
+export function withRequestReads<T>(next: () => Promise<T>, planner?: ReadPlanner, along?: ReadAlong): Promise<T> {
   const current = storage.getStore();
   if (current) {
     current.planner ??= planner;
+    current.along ??= along;
     return next();
   }
   const scope = new RequestReads();
   scope.planner = planner;
+  scope.along = along;
   return storage.run(scope, next);
 }
 
@@ -144,25 +153,44 @@ function rememberJoined(db: mongo.Db, scope: RequestReads, parent: mongo.Documen
 }
 
 /**
- * Reads `collection`'s document `_id` = `id` for this request: from what it read before, else from the database — the
- * request's first read merged with what the planner says it will need next. Outside a scope: one `findOne`.
+ * The request's read of the first document of `collection` whose `field` equals `value`, with `joins`: one command
+ * (an `aggregate` with a `$lookup` per join when there are any). Remembers the document under the field and its `_id`,
+ * and each joined document under its collection.
  */
-export async function readById<T extends mongo.Document>(db: mongo.Db, collection: string, id: string): Promise<T | null> {
-  const scope = storage.getStore();
-  if (!scope) return db.collection<T>(collection).findOne({ _id: id } as unknown as mongo.Filter<T>) as Promise<T | null>;
-  const namespace = namespaceOf(db, collection);
-  const known = scope.get(namespace, keyOf('_id', id));
-  if (known !== undefined) return known as T | null;
-  const joins = !scope.planned && scope.planner ? scope.planner(collection, id) : undefined;
-  scope.planned = true;
+async function readJoined(db: mongo.Db, scope: RequestReads, collection: string, field: string, value: string, joins: readonly JoinedRead[] | undefined): Promise<mongo.Document | null> {
   let doc: mongo.Document | null;
   if (joins && joins.length > 0) {
-    const [first] = await db.collection(collection).aggregate([{ $match: { _id: { $eq: id } } }, { $limit: 1 }, ...lookupsOf(joins)]).toArray();
+    const [first] = await db.collection(collection).aggregate([{ $match: { [field]: { $eq: value } } }, { $limit: 1 }, ...lookupsOf(joins)]).toArray();
     doc = first ?? null;
     if (doc) rememberJoined(db, scope, doc, joins);
   } else {
-    doc = await db.collection(collection).findOne({ _id: id } as unknown as mongo.Filter<mongo.Document>);
+    doc = await db.collection(collection).findOne({ [field]: { $eq: value } });
   }
-  scope.put(namespace, keyOf('_id', id), doc);
-  return doc as T | null;
+  const namespace = namespaceOf(db, collection);
+  scope.put(namespace, keyOf(field, value), doc);
+  if (doc && field !== '_id') scope.put(namespace, keyOf('_id', doc._id), doc);
+  return doc;
+}
+
+/**
+ * Reads `collection`'s document `_id` = `id` for this request: from what it read before, else from the database — the
+ * request's first read merged with what the planner says it will need next, a later one with what is read along with
+ * any document of the collection. Outside a scope: one `findOne`.
+ */
+export async function readById<T extends mongo.Document>(db: mongo.Db, collection: string, id: string): Promise<T | null> {
+  return readOneBy<T>(db, collection, '_id', id);
+}
+
+/**
+ * Reads the first document of `collection` whose `field` equals `value` for this request, like {@link readById}
+ * (a read by a unique field other than `_id`, such as an account's email).
+ */
+export async function readOneBy<T extends mongo.Document>(db: mongo.Db, collection: string, field: string, value: string): Promise<T | null> {
+  const scope = storage.getStore();
+  if (!scope) return db.collection<T>(collection).findOne({ [field]: { $eq: value } } as mongo.Filter<T>) as Promise<T | null>;
+  const known = scope.get(namespaceOf(db, collection), keyOf(field, value));
+  if (known !== undefined) return known as T | null;
+  const first = !scope.planned && field === '_id' && scope.planner ? scope.planner(collection, value) : undefined;
+  if (field === '_id') scope.planned = true;
+  return await readJoined(db, scope, collection, field, value, first ?? scope.along?.(collection)) as T | null;
 }

@@ -39,6 +39,7 @@ import type {
 import type { AttemptLimiter } from '../shared/attempts.ts';
 import { maskEmail } from '../../shared/mask_email.ts';
 import { MIN_EMAIL_PEPPER_BYTES, generateEmailCode, hashEmailCode, normaliseEmailCode, sameHash } from './code.ts';
+import { readModelDocument } from '../../store/model_reads.ts';
 import { emailFactorModel, type EmailCodePurpose, type EmailCodeSlotDoc, type EmailFactorDoc } from './model.ts';
 import { checkAccountId } from '../shared/account_id.ts';
 
@@ -159,7 +160,7 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
   const model = emailFactorModel(options.conn);
 
   async function load(accountId: string): Promise<EmailFactorDoc | null> {
-    return model.findById(accountId).lean<EmailFactorDoc>();
+    return readModelDocument(model, accountId);
   }
 
   async function ensure(accountId: string): Promise<void> {
@@ -404,6 +405,7 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
     inSentence: 'factors.email.in_sentence',
     wrongCode: 'factors.email.wrong_code',
     role: 'primary' as const,
+    accountCollection: model.collection.collectionName,
     views: Object.freeze({ challenge: 'factors/email/challenge', enrol: 'factors/email/enrol' }),
     enrol: Object.freeze({ delivers: true, begin, confirm }),
     destination(account: FactorAccount): string {

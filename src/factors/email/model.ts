@@ -9,6 +9,7 @@
  *   remove/enrol loop cannot be used to mail-bomb the address.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
+import { forgetsRequestReads } from '../../store/model_reads.ts';
 
 /** Why a code was sent: it only works for that purpose. */
 export type EmailCodePurpose = 'enrol' | 'sign_in';
@@ -83,6 +84,7 @@ const factorSchema = new Schema<EmailFactorDoc>(
   },
   { versionKey: false, strict: 'throw', minimize: false },
 );
+factorSchema.plugin(forgetsRequestReads);
 
 export function emailFactorModel(conn: Connection): Model<EmailFactorDoc> {
   return (conn.models.EmailCodeFactor as Model<EmailFactorDoc> | undefined)

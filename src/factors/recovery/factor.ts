@@ -26,6 +26,7 @@ import {
   MIN_PEPPER_BYTES, RECOVERY_CODE_COUNT, generateRecoveryCode, hashRecoveryCode, hashRecoverySecret, isLegacyRecoveryCode,
   normaliseRecoveryCode, recoveryCodeLocator, verifyRecoverySecret,
 } from './codes.ts';
+import { readModelDocument } from '../../store/model_reads.ts';
 import { recoveryCodeModel, recoveryCodeSetModel, type RecoveryCodeDoc, type RecoveryCodeSetDoc } from './model.ts';
 
 export const RECOVERY_FACTOR_ID = 'recovery_code';
@@ -123,7 +124,7 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
   const unusedHash = (): Promise<string> => (unused ??= hashRecoverySecret(pepper, generateRecoveryCode().replace(/-/g, '')));
 
   async function currentSet(accountId: string): Promise<RecoveryCodeSetDoc | null> {
-    return sets.findById(accountId).lean<RecoveryCodeSetDoc>();
+    return readModelDocument(sets, accountId);
   }
 
   async function remaining(accountId: string): Promise<number> {
@@ -283,6 +284,7 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
     label: 'factors.recovery.label',
     inSentence: 'factors.recovery.in_sentence',
     role: 'backup' as const,
+    accountCollection: sets.collection.collectionName,
     offer: 'factors.recovery.offer',
     wrongCode: 'factors.recovery.wrong_code',
     views: Object.freeze({ challenge: 'factors/recovery/challenge', enrol: 'factors/recovery/enrol' }),

@@ -8,6 +8,7 @@
  * invalidates every earlier code at once, even if deleting the old documents lags or races.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
+import { forgetsRequestReads } from '../../store/model_reads.ts';
 
 export interface RecoveryCodeSetDoc {
   _id: string;
@@ -38,6 +39,7 @@ const setSchema = new Schema<RecoveryCodeSetDoc>(
   },
   { versionKey: false, strict: 'throw' },
 );
+setSchema.plugin(forgetsRequestReads);
 
 const codeSchema = new Schema<RecoveryCodeDoc>(
   {

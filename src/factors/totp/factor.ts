@@ -33,6 +33,7 @@ import type { SecretBox } from '../shared/secret_box.ts';
 import { advanceCounter } from '../shared/single_use.ts';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
 import { LEVEL } from '../../shared/assurance.ts';
+import { readModelDocument } from '../../store/model_reads.ts';
 import { totpEnrolmentModel, type TotpEnrolmentDoc, type TotpPendingDoc, type TotpSlotDoc } from './model.ts';
 import {
   buildOtpauthUri, checkTotpCode, encodeBase32, formatManualKey, generateTotpSecret, normaliseTotpInput,
@@ -116,7 +117,7 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
   const aadOf = (accountId: string, enrolmentId: string): string => `totp:${accountId}:${enrolmentId}`;
 
   async function load(accountId: string): Promise<TotpEnrolmentDoc | null> {
-    return model.findById(accountId).lean<TotpEnrolmentDoc>();
+    return readModelDocument(model, accountId);
   }
 
   async function ensure(accountId: string): Promise<void> {
@@ -262,6 +263,7 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
     inSentence: 'factors.totp.in_sentence',
     wrongCode: 'factors.totp.wrong_code',
     role: 'primary' as const,
+    accountCollection: model.collection.collectionName,
     views: Object.freeze({ challenge: 'factors/totp/challenge', enrol: 'factors/totp/enrol' }),
     enrol: Object.freeze({ delivers: false, begin, confirm }),
     verify,

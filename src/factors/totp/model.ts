@@ -5,6 +5,7 @@
  * enrolment id.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
+import { forgetsRequestReads } from '../../store/model_reads.ts';
 import type { SealedSecret } from '../shared/secret_box.ts';
 
 export interface TotpSlotDoc {
@@ -74,6 +75,7 @@ const enrolmentSchema = new Schema<TotpEnrolmentDoc>(
   },
   { versionKey: false, strict: 'throw', minimize: false },
 );
+enrolmentSchema.plugin(forgetsRequestReads);
 
 export function totpEnrolmentModel(conn: Connection): Model<TotpEnrolmentDoc> {
   return (conn.models.TotpEnrolment as Model<TotpEnrolmentDoc> | undefined)
