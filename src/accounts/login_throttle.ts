@@ -100,25 +100,16 @@ export async function throttleLogin<T>(
   email: string,
   check: () => Promise<T | null>,
 ): Promise<ThrottledLogin<T>> {
-  const limiter = passwordAttemptLimiter(deps.conn);
-  const reservation = await limiter.reserve(loginThrottleKey(deps.provider, email));
-  if (!reservation.ok) {
-    const { ok: _ok, code: _code, ...lock } = reservation;
+  const attempt = await passwordAttemptLimiter(deps.conn).guard(loginThrottleKey(deps.provider, email), async () => {
+    const value = await passwordChecks.run(check);
+    return value === null ? { ok: false as const } : { ok: true as const, value };
+  });
+  if (attempt.ok) return { ok: true, value: attempt.value };
+  if ('code' in attempt) {
+    const { ok: _ok, code: _code, ...lock } = attempt;
     return { ok: false, code: 'locked', lock };
   }
-  let value: T | null;
-  try {
-    value = await passwordChecks.run(check);
-  } catch (err) {
-    await limiter.fail(reservation.ticket);
-    throw err;
-  }
-  if (value !== null) {
-    await limiter.succeed(reservation.ticket);
-    return { ok: true, value };
-  }
-  const lock = await limiter.fail(reservation.ticket);
-  return lock ? { ok: false, code: 'invalid', lock } : { ok: false, code: 'invalid' };
+  return attempt.lock ? { ok: false, code: 'invalid', lock: attempt.lock } : { ok: false, code: 'invalid' };
 }
 
 /** Whole minutes until `lock` ends (at least 1); undefined for a permanent lock. */

@@ -57,8 +57,9 @@ class RequestReads {
     return doc === undefined ? undefined : doc && structuredClone(doc);
   }
 
-  put(namespace: string, key: string, doc: Found): void {
-    this.#docs.set(`${namespace}\u0000${key}`, doc && structuredClone(doc));
+  /** Keeps a copy of `doc`; `owned`: keeps `doc` itself (nobody else holds it). */
+  put(namespace: string, key: string, doc: Found, owned = false): void {
+    this.#docs.set(`${namespace}\u0000${key}`, doc && !owned ? structuredClone(doc) : doc);
   }
 
   forget(namespace: string): void {
@@ -147,8 +148,9 @@ function rememberJoined(db: mongo.Db, scope: RequestReads, parent: mongo.Documen
     if (typeof key !== 'string') return;
     // A read by another field than `_id` answers a later read of that field; found, it answers one by `_id` too.
     const foreignField = join.id !== undefined ? '_id' : join.foreignField ?? '_id';
-    scope.put(namespaceOf(db, join.collection), keyOf(foreignField, key), found ?? null);
-    if (found && foreignField !== '_id') scope.put(namespaceOf(db, join.collection), keyOf('_id', found._id), found);
+    // A joined document is handed to nobody but the scope, which copies it whenever it hands it out.
+    scope.put(namespaceOf(db, join.collection), keyOf(foreignField, key), found ?? null, true);
+    if (found && foreignField !== '_id') scope.put(namespaceOf(db, join.collection), keyOf('_id', found._id), found, true);
   });
 }
 
@@ -167,8 +169,9 @@ async function readJoined(db: mongo.Db, scope: RequestReads, collection: string,
     doc = await db.collection(collection).findOne({ [field]: { $eq: value } });
   }
   const namespace = namespaceOf(db, collection);
-  scope.put(namespace, keyOf(field, value), doc);
-  if (doc && field !== '_id') scope.put(namespace, keyOf('_id', doc._id), doc);
+  const kept = doc && structuredClone(doc);
+  scope.put(namespace, keyOf(field, value), kept, true);
+  if (kept && field !== '_id') scope.put(namespace, keyOf('_id', kept._id), kept, true);
   return doc;
 }
 

@@ -19,6 +19,7 @@ import { closedPort, startSmtp, type TestSmtp } from '../mail/support.ts';
 import { enrolEveryFactor, memoryCodeMailer } from '../security/support.ts';
 import { noStackTrace, terminal } from './cli_io.ts';
 import { freshDbUri } from './db_uri.ts';
+import { failOnce } from '../factors/support.ts';
 
 interface Run {
   code: number;
@@ -55,7 +56,7 @@ describe('operators CLI: user reset-factors and user unlock', function () {
   /** The second-factor bucket locked by five failed attempts. */
   async function lockSecondFactor(accountId: string): Promise<void> {
     const limiter = createAttemptLimiter(conn);
-    for (let i = 0; i < 5; i += 1) await limiter.reserve(accountId);
+    for (let i = 0; i < 5; i += 1) await failOnce(limiter, accountId);
     expect(await limiter.status(accountId)).to.include({ locked: true });
   }
 
@@ -219,7 +220,7 @@ describe('operators CLI: user reset-factors and user unlock', function () {
   describe('user unlock', function () {
     async function lockPassword(keys: readonly string[], email: string): Promise<string> {
       const key = loginThrottleKey({ keys }, email);
-      for (let i = 0; i < 5; i += 1) await passwordAttemptLimiter(conn).reserve(key);
+      for (let i = 0; i < 5; i += 1) await failOnce(passwordAttemptLimiter(conn), key);
       expect(await passwordAttemptLimiter(conn).status(key)).to.include({ locked: true });
       return key;
     }

@@ -9,6 +9,7 @@ import { resolveMfaSecrets } from '../../src/provider/mfa_secrets.ts';
 import { createRecoveryFactor } from '../../src/factors/index.ts';
 import { createAttemptLimiter } from '../../src/factors/shared/attempts.ts';
 import { freshDbUri } from './db_uri.ts';
+import { failOnce } from '../factors/support.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -65,7 +66,7 @@ describe('operators CLI as a process: support commands', function () {
   it('unlock lifts a lockout and exits 0', async function () {
     const account = await createAccount(conn, { email: 'unlock@example.com', name: 'Unlock', password: 'a long password' });
     const limiter = createAttemptLimiter(conn);
-    for (let i = 0; i < 5; i += 1) await limiter.reserve(account.id);
+    for (let i = 0; i < 5; i += 1) await failOnce(limiter, account.id);
     const run = await npmRunCli(['user', 'unlock', 'unlock@example.com'], env);
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.include('Second factor of unlock@example.com: the lockout was lifted.');

@@ -9,6 +9,7 @@ import { useFrozenClock } from '../helpers/clock.ts';
 import { Browser, findForm, type Page } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { changeWithReauth, isLoginForm, mailsTo, signInConsole, submitWithReauth, type Customer } from './support.ts';
+import { failOnce } from '../factors/support.ts';
 
 /** Parses RFC 4180 CSV (quoted cells, doubled quotes, CRLF). */
 function parseCsv(text: string): string[][] {
@@ -94,7 +95,7 @@ describe('account console: company admin', function () {
   it('the report lists each member of the admin\'s company with methods, sign-in setting and lock — and no one else', async function () {
     // five wrong codes lock lena's second factor for a minute
     const limiter = createAttemptLimiter(server.conn);
-    for (let i = 0; i < 5; i += 1) await limiter.reserve(lena.id);
+    for (let i = 0; i < 5; i += 1) await failOnce(limiter, lena.id);
     const { browser, page } = await signInAdmin();
     expect(page.status).to.equal(200);
     expect(page.headers.get('cache-control')).to.include('no-store');
@@ -129,7 +130,7 @@ describe('account console: company admin', function () {
     const { page: back, reauthenticated } = await submitWithReauth(browser, page, `unlock-${lena.id}`, admin, clock);
     expect(reauthenticated).to.equal(true);
     expect(back.url).to.equal(`${server.issuer}/account/company`);
-    for (let i = 0; i < 5; i += 1) await limiter.reserve(lena.id);
+    for (let i = 0; i < 5; i += 1) await failOnce(limiter, lena.id);
     const relocked = await browser.go(`${server.issuer}/account/company`);
     const unlocked = await browser.submit(findForm(relocked, `unlock-${lena.id}`));
     expect(unlocked.url).to.equal(`${server.issuer}/account/company?done=unlocked`);

@@ -24,6 +24,7 @@ import { artifactsDir, axeProblems, loadAxe, screenshotWidths } from '../helpers
 import { englishLeftovers, shownIds, visibleWords } from '../helpers/page_words.ts';
 import { Shop } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
+import { failOnce } from '../factors/support.ts';
 
 /** WCAG 2.x relative luminance of an `rgb(r, g, b)` computed colour. */
 function luminance(rgb: string): number {
@@ -71,7 +72,7 @@ for (const language of ['en', 'de'] as const) {
       ]);
       // five wrong codes lock leo's app: the report shows an Unlock button
       const limiter = createAttemptLimiter(server.conn);
-      for (let i = 0; i < 5; i += 1) await limiter.reserve(leo);
+      for (let i = 0; i < 5; i += 1) await failOnce(limiter, leo);
       [firstShop, partnerShop] = await Promise.all([
         Shop.discover(server.issuer, server.clients.firstParty),
         Shop.discover(server.issuer, server.clients.thirdParty),

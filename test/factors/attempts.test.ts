@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type mongoose from 'mongoose';
-import { createAttemptLimiter, resetAttempts, type AttemptLimiter } from '../../src/factors/shared/attempts.ts';
+import { ATTEMPT_ANSWER_MS, ATTEMPT_LEASE_MS, createAttemptLimiter, resetAttempts, type AttemptLimiter } from '../../src/factors/shared/attempts.ts';
+import { recordCommands } from '../helpers/mongo_commands.ts';
 import { useFrozenClock } from '../helpers/clock.ts';
 import { connectFreshDb } from '../helpers/db.ts';
 import { T0, newAccount } from './support.ts';
@@ -8,13 +9,21 @@ import { T0, newAccount } from './support.ts';
 describe('attempt limiter', () => {
   let conn: mongoose.Connection;
   let limiter: AttemptLimiter;
+  /** A connection whose commands are counted. */
+  let monitored: mongoose.Connection;
+  let monitoredLimiter: AttemptLimiter;
   const clock = useFrozenClock({ at: T0, each: true });
 
   before(async () => {
     conn = await connectFreshDb('attempts');
     limiter = createAttemptLimiter(conn);
+    monitored = await connectFreshDb('attempts_counted', { monitorCommands: true });
+    monitoredLimiter = createAttemptLimiter(monitored);
   });
-  after(async () => conn.close());
+  after(async () => {
+    await monitored.close();
+    await conn.close();
+  });
 
   async function failTimes(accountId: string, n: number, on: AttemptLimiter = limiter): Promise<void> {
     for (let i = 0; i < n; i += 1) {
@@ -44,11 +53,13 @@ describe('attempt limiter', () => {
     expect(await limiter.status(id)).to.include({ failures: 1 });
   });
 
-  it('closes a spent window that a crashed reservation left open, from the time of its last attempt', async () => {
+  it('closes a spent window that a crash left open after counting its last failure, from the time of that failure', async () => {
     const { id } = newAccount();
     await failTimes(id, 4);
-    // A reservation that takes the last unit and dies before closing the window: budget 0, no lock.
-    await conn.collection('factor_attempts').updateOne({ accountId: id }, { $set: { budgetLeft: 0 }, $inc: { failures: 1 } });
+    // The fifth failure is counted (as `fail` counts it) and the process dies before closing the window: budget 0, no lock.
+    const reservation = await limiter.reserve(id);
+    if (!reservation.ok) throw new Error('locked');
+    await conn.collection('factor_attempts').updateOne({ accountId: id }, { $inc: { failures: 1, budgetLeft: -1, inFlight: -1 } });
     const refused = await limiter.reserve(id);
     expect(refused).to.deep.equal({ ok: false, code: 'locked', until: new Date(T0 + 60_000), permanent: false });
     clock.tick(60_000);
@@ -73,31 +84,73 @@ describe('attempt limiter', () => {
     expect(() => createAttemptLimiter(conn, { policy: { failuresPerLockout: 0, baseLockoutMs: -1 } })).to.throw(/failuresPerLockout.*baseLockoutMs/);
     expect(() => createAttemptLimiter(conn, { bucket: 'Bad Bucket' })).to.throw(/lower_snake_case/);
   });
-  it('records nothing on fail: the failure was already counted when the attempt was reserved', async () => {
+  it('counts a failure when it is answered, not when the attempt is reserved', async () => {
     const { id } = newAccount();
     const reservation = await limiter.reserve(id);
     if (!reservation.ok) throw new Error('locked');
-    expect(await limiter.status(id)).to.include({ failures: 1, attemptsBeforeLockout: 4 });
+    expect(await limiter.status(id)).to.include({ failures: 0, attemptsBeforeLockout: 5 });
     expect(await limiter.fail(reservation.ticket)).to.equal(undefined);
     expect(await limiter.status(id)).to.include({ failures: 1, attemptsBeforeLockout: 4 });
   });
 
-  it('gives a released attempt back without clearing the failures before it', async () => {
-    const { id } = newAccount();
-    await failTimes(id, 2);
-    const reservation = await limiter.reserve(id);
-    if (!reservation.ok) throw new Error('locked');
-    await limiter.release(reservation.ticket);
-    expect(await limiter.status(id)).to.deep.equal({ locked: false, failures: 2, attemptsBeforeLockout: 3 });
-  });
-
-  it('keeps a released attempt counted when its reservation started a lockout', async () => {
+  it('gives a released attempt back: it counts nothing and clears nothing', async () => {
     const { id } = newAccount();
     await failTimes(id, 4);
     const reservation = await limiter.reserve(id);
     if (!reservation.ok) throw new Error('locked');
     await limiter.release(reservation.ticket);
+    expect(await limiter.status(id)).to.deep.equal({ locked: false, failures: 4, attemptsBeforeLockout: 1 });
+    await failTimes(id, 1);
     expect(await limiter.status(id)).to.include({ locked: true, failures: 5 });
+  });
+
+  it('holds one unit per attempt in flight: with all of them taken the next is refused until their leases end', async () => {
+    const { id } = newAccount();
+    for (let i = 0; i < 5; i += 1) expect((await limiter.reserve(id)).ok).to.equal(true);
+    expect(await limiter.reserve(id)).to.deep.equal({ ok: false, code: 'locked', until: new Date(T0 + ATTEMPT_LEASE_MS), permanent: false });
+    // Checks that died with their process answered nothing: their leases run out and nothing was counted.
+    clock.tick(ATTEMPT_LEASE_MS);
+    expect((await limiter.reserve(id)).ok).to.equal(true);
+    expect(await limiter.status(id)).to.include({ locked: false, failures: 0, attemptsBeforeLockout: 5 });
+  });
+
+  it('writes nothing on a success with nothing to reset; its unit comes back when its lease runs out', async () => {
+    const { id } = newAccount();
+    const counted = recordCommands(monitored);
+    counted.start('success');
+    const result = await monitoredLimiter.guard(id, async () => ({ ok: true }));
+    const sent = counted.stop().map((command) => `${command.commandName} ${command.collection}`);
+    counted.detach();
+    expect(result).to.deep.equal({ ok: true });
+    expect(sent).to.deep.equal(['findAndModify factor_attempts']);
+    // Meanwhile the lease holds its unit: four failures take the rest of the window's budget.
+    await failTimes(id, 4, monitoredLimiter);
+    expect((await monitoredLimiter.reserve(id)).ok).to.equal(false);
+    clock.tick(ATTEMPT_LEASE_MS);
+    expect((await monitoredLimiter.reserve(id)).ok).to.equal(true);
+  });
+
+  it('settles a success with a write when there is something to reset: earlier failures, or another attempt in flight', async () => {
+    const { id } = newAccount();
+    await failTimes(id, 2);
+    expect(await limiter.guard(id, async () => ({ ok: true }))).to.deep.equal({ ok: true });
+    expect(await limiter.status(id)).to.deep.equal({ locked: false, failures: 0, attemptsBeforeLockout: 5 });
+    // Another success while the first one's lease runs gives its own unit back.
+    expect(await limiter.guard(id, async () => ({ ok: true }))).to.deep.equal({ ok: true });
+    const doc = await conn.collection('factor_attempts').findOne({ accountId: id });
+    expect(doc).to.include({ failures: 0, budgetLeft: 5, inFlight: 1, free: 4 });
+  });
+
+  it('answers no check that finishes after its answer time: counted as a failure whatever its result, answered locked', async () => {
+    const { id } = newAccount();
+    for (const ok of [true, false]) {
+      const result = await limiter.guard(id, async () => {
+        clock.tick(ATTEMPT_ANSWER_MS + 1);
+        return { ok };
+      });
+      expect(result).to.include({ ok: false, code: 'locked' });
+    }
+    expect(await limiter.status(id)).to.include({ failures: 2, attemptsBeforeLockout: 3 });
   });
 
   it('reports every lock it removed when support resets an account with several buckets', async () => {

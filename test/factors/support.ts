@@ -108,3 +108,10 @@ export async function connectSameDb(conn: mongoose.Connection): Promise<mongoose
   const uri = query === -1 ? `${base}/${conn.name}` : `${base.slice(0, query).replace(/\/$/, '')}/${conn.name}${base.slice(query)}`;
   return mongoose.createConnection(uri, { serverSelectionTimeoutMS: 5000 }).asPromise();
 }
+
+/** One wrong attempt as a factor makes it: a reservation answered with a failure. Throws when the key is locked. */
+export async function failOnce(limiter: AttemptLimiter, key: string): Promise<void> {
+  const reservation = await limiter.reserve(key);
+  if (!reservation.ok) throw new Error(`${key} is locked`);
+  await limiter.fail(reservation.ticket);
+}

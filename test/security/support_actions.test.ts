@@ -15,6 +15,7 @@ import { T0, TEST_ISSUER, appCode, enrolTotp, setUpFactors, type FactorBed } fro
 import { useFrozenClock } from '../helpers/clock.ts';
 import { captureLogger, closedPort, startSmtp, type TestSmtp } from '../mail/support.ts';
 import { builtInFactors, enrolEveryFactor, lockWithWrongCodes, memoryCodeMailer, type EnrolledSecrets } from './support.ts';
+import { failOnce } from '../factors/support.ts';
 
 const SUPPORT: ActionContext = { actor: { type: 'support', id: 'alice' } };
 
@@ -189,7 +190,7 @@ describe('support actions: reset factors, unlock', () => {
 
     it('an account with no factor but a lock left over: the lock is lifted and recorded as an unlock, no mail', async () => {
       const account = await customer();
-      for (let i = 0; i < 5; i += 1) await bed.attempts.reserve(account.id);
+      for (let i = 0; i < 5; i += 1) await failOnce(bed.attempts, account.id);
       expect(await bed.attempts.status(account.id)).to.include({ locked: true });
       const mailed = smtp.received.length;
       expect(await resetFactors(deps, account, 'support', SUPPORT)).to.deep.equal({ removed: [], unlocked: true, recorded: true, mailed: false });
@@ -218,8 +219,8 @@ describe('support actions: reset factors, unlock', () => {
     it('lifts a permanent lock (the 100-failure cap) too', async () => {
       const account = await customer();
       const strict: AttemptLimiter = createAttemptLimiter(conn, { policy: { failuresPerLockout: 2, maxConsecutiveFailures: 2 } });
-      await strict.reserve(account.id);
-      await strict.reserve(account.id);
+      await failOnce(strict, account.id);
+      await failOnce(strict, account.id);
       expect(await strict.status(account.id)).to.include({ locked: true, permanent: true });
       expect((await unlockSecondFactor(auditOnly(), account, SUPPORT)).unlocked).to.equal(true);
       expect(await strict.status(account.id)).to.include({ locked: false, failures: 0 });
@@ -227,7 +228,7 @@ describe('support actions: reset factors, unlock', () => {
 
     it('an account that is not locked: a clear "not locked", failures cleared, nothing recorded', async () => {
       const account = await customer();
-      await bed.attempts.reserve(account.id);
+      await failOnce(bed.attempts, account.id);
       expect(await unlockSecondFactor(auditOnly(), account, SUPPORT)).to.deep.equal({ unlocked: false, recorded: false });
       expect(await bed.attempts.status(account.id)).to.include({ failures: 0 });
       expect(await listEvents(conn, account.id)).to.deep.equal([]);

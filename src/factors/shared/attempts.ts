@@ -17,12 +17,22 @@
  * lock of the shared bucket while the two together never allow more than 100. Other buckets (e.g. a password
  * throttle) default to {@link DEFAULT_ATTEMPT_POLICY} (100).
  *
- * Atomicity: an attempt is **reserved before the code is checked** with one conditional `findOneAndUpdate`
- * (`budgetLeft > 0` and not locked → `$inc: { budgetLeft: -1, failures: 1 }`), i.e. it counts as a failure up
- * front and a success undoes that. A parallel burst therefore gets at most `budgetLeft` reservations; everything
- * else is refused without checking its code. The reservation that takes the last unit of budget closes the window
- * at once (sets `lockedUntil`, refills the budget, or sets `permanent`); a success undoes that too. Only classic
- * update operators (`$inc`, `$set`, `$unset`) and filter conditions are used.
+ * Atomicity: an attempt is **reserved before the code is checked**: one conditional `findOneAndUpdate` takes a
+ * lease on one unit of the window's budget (`inFlight + 1`, `free - 1`; refused when no unit is free or a lock is in
+ * force). A parallel burst therefore gets at most the budget's units in flight at once; everything else is refused
+ * without checking its code. The lease ends as the answer is known:
+ * - a **failure** is counted with one conditional update before the answer is given (`failures + 1`, `budgetLeft - 1`,
+ *   the lease gone); the failure that spends the window closes it at once (a lockout with a refilled budget, or the
+ *   permanent lock at the cap);
+ * - a **success** resets the consecutive failures, the backoff and any lock — and writes nothing when there is nothing
+ *   to reset (no failure, no lockout, no other attempt in flight): its lease then simply runs out, `ATTEMPT_LEASE_MS`
+ *   after it was taken (a second attempt on the same account within that time finds it and settles with a write);
+ * - an attempt that is **not a guess** (the right code confirming a new authenticator) gives its unit back.
+ * A check that dies with its process leaves only its lease, which runs out: nothing was answered, so nothing was
+ * learnt. An answer is given only while the attempt's lease holds its unit ({@link ATTEMPT_ANSWER_MS} after it was
+ * taken): a check that finishes later (a queue of password checks under a flood) is counted as a failure whatever its
+ * result and answered `locked` — so the budget bounds the guesses *answered* in each window, however slow the checks
+ * are made. Only classic update operators and pipeline `$set` stages with plain arithmetic are used.
  *
  * Expiry (TTL index on `expiresAt`, {@link ensureAttemptIndexes}). Anyone can create a counter — the password
  * throttle keys it by the typed email, registered or not — so counters must not pile up forever; yet a permanent
@@ -30,12 +40,12 @@
  * an unknown email must answer exactly like a registered one (no account enumeration: OWASP Authentication Cheat
  * Sheet, "Authentication and Error Messages"). The limiter never knows whether a key belongs to an account, so the
  * rule depends on the counter alone and is the same for every key:
- * - every write that counts a failure (the reservation) sets `expiresAt` to that failure + the longest lockout
+ * - every reservation and every counted failure sets `expiresAt` to that attempt + the longest lockout
  *   (`maxLockoutMs`) + {@link ATTEMPT_RETENTION_MS} (30 days), in the same update: a counter nobody touches for a
  *   month after its last lockout could have ended is forgotten, so a wrong password for a made-up email leaves
  *   nothing that lasts;
- * - the reservation that takes the cap's last failure removes `expiresAt` in that same update, and the permanent lock
- *   keeps none: it stays until {@link AttemptLimiter.reset} / {@link resetAttempts}, whoever the key belongs to;
+ * - the failure that reaches the cap removes `expiresAt` in the update that counts it, and the permanent lock keeps
+ *   none: it stays until {@link AttemptLimiter.reset} / {@link resetAttempts}, whoever the key belongs to;
  * - a success sets the fresh counter's `expiresAt` from now.
  * Consequences, accepted: an email nobody registered that someone drove to the permanent lock (100 failed password
  * checks, about 14 h of lockouts) stays stored like a registered one — storage grows at most by one row per 100
@@ -94,10 +104,23 @@ export const ATTEMPT_RETENTION_MS = 30 * 24 * 3_600_000;
 /** The name of the TTL index of `factor_attempts`. */
 export const ATTEMPT_TTL_INDEX = 'expires_at_ttl';
 
-/** A reserved attempt; settle it with {@link AttemptLimiter.succeed} or {@link AttemptLimiter.fail}. */
+/**
+ * How long a reservation holds its unit of the budget at most (its lease): a success with nothing to reset leaves it
+ * to run out (see the module comment).
+ */
+export const ATTEMPT_LEASE_MS = 10_000;
+
+/** How long after its reservation an attempt may still be answered: half its lease (the rest covers clock skew). */
+export const ATTEMPT_ANSWER_MS = ATTEMPT_LEASE_MS / 2;
+
+/** A reserved attempt; settle it with {@link AttemptLimiter.succeed}, {@link AttemptLimiter.fail} or {@link AttemptLimiter.release}. */
 export interface AttemptTicket {
   readonly accountId: string;
   readonly bucket: string;
+  /** Until when (ms since the epoch) the attempt may be answered ({@link ATTEMPT_ANSWER_MS}). */
+  readonly answerBy: number;
+  /** Nothing to reset on a success: no failure, no lockout, no other attempt in flight when it was reserved. */
+  readonly clean: boolean;
 }
 
 /** The limiter's view of an account. */
@@ -105,34 +128,41 @@ export type AttemptStatus =
   | { readonly locked: false; readonly failures: number; readonly attemptsBeforeLockout: number }
   | ({ readonly locked: true; readonly failures: number } & LockState);
 
+/** What {@link AttemptLimiter.guard} does with the unit of a successful check. */
+export interface GuardOptions {
+  /**
+   * `reset` (default): a success resets the consecutive failures and the backoff. `release`: the check was not a guess
+   * at an existing secret (the right code confirming a *new* authenticator): its unit is given back, nothing reset.
+   */
+  readonly onSuccess?: 'reset' | 'release';
+}
+
 /** Per-account attempt limiter of one bucket. */
 export interface AttemptLimiter {
   /** The bucket: accounts' counters are separate per bucket. */
   readonly bucket: string;
   readonly policy: AttemptPolicy;
-  /** Reserves one attempt (counted as a failure until {@link succeed}); `locked` when none is left. */
+  /** Reserves one attempt (a lease on a unit of the budget); `locked` when no unit is free. */
   reserve(accountId: string): Promise<{ readonly ok: true; readonly ticket: AttemptTicket } | LockedFailure>;
-  /** The attempt succeeded: resets the consecutive failures, the backoff and any lock. */
+  /** The attempt succeeded: resets the consecutive failures, the backoff and any lock (no write when there are none). */
   succeed(ticket: AttemptTicket): Promise<void>;
   /**
-   * The attempt failed. It writes nothing: {@link reserve} already counted the failure (and closed the window when
-   * it took the last unit). It only reads the bucket and returns the lock in force now, if any — which the page
-   * shows as "this failure started a lockout".
+   * The attempt failed: counts the failure (closing the window when it spends it) and returns the lock in force now,
+   * if any — which the page shows as "this failure started a lockout".
    */
   fail(ticket: AttemptTicket): Promise<LockState | undefined>;
   /**
    * The attempt was not a guess at an existing secret (e.g. the correct code confirming a *new* authenticator) and
-   * must neither count nor reset anything: gives the reserved unit back (`failures - 1`, `budgetLeft + 1`) while
-   * the window it was taken from is still open. When that reservation closed the window (a lockout started), the
-   * failure stays counted. Unlike {@link succeed} it never clears earlier failures or locks.
+   * must neither count nor reset anything: gives the reserved unit back.
    */
   release(ticket: AttemptTicket): Promise<void>;
   /**
-   * Runs `check` inside a reserved attempt: `locked` without calling it when no attempt is left; otherwise
-   * `succeed` when `check` returns `{ ok: true }`, `fail` otherwise (and when it throws, then rethrows). A failure
-   * that caused a lockout carries it as `lock`.
+   * Runs `check` inside a reserved attempt: `locked` without calling it when no unit is free; otherwise the attempt
+   * succeeds when `check` returns `{ ok: true }` and fails otherwise (and when it throws, then rethrows). A check that
+   * finishes after {@link AttemptTicket.answerBy} is counted as a failure whatever its result and answered `locked`.
+   * A failure that caused a lockout carries it as `lock`.
    */
-  guard<T extends { readonly ok: boolean }>(accountId: string, check: () => Promise<T>): Promise<(T & { readonly lock?: LockState }) | LockedFailure>;
+  guard<T extends { readonly ok: boolean }>(accountId: string, check: () => Promise<T>, options?: GuardOptions): Promise<(T & { readonly lock?: LockState }) | LockedFailure>;
   /** The current state (for pages: "locked for 3 more minutes"). */
   status(accountId: string): Promise<AttemptStatus>;
   /** Clears the account's counters and locks (support, a redeemed recovery code). Returns whether it was locked. */
@@ -145,10 +175,16 @@ interface AttemptDoc {
   _id: string;
   accountId: string;
   bucket: string;
-  /** Consecutive failures, reserved attempts included. */
+  /** Consecutive failures. */
   failures: number;
-  /** Reservations left before the next lockout. */
+  /** Failures left before the next lockout. */
   budgetLeft: number;
+  /** Reservations whose lease has not ended (meaningful while `leasesUntil` is ahead; stale leases are dropped). */
+  inFlight?: number;
+  /** Units free to reserve while leases run: `budgetLeft - inFlight`. */
+  free?: number;
+  /** When the newest lease ends; every earlier one is taken to end with it. */
+  leasesUntil?: Date;
   /** Lockouts since the last success (drives the backoff). */
   lockouts: number;
   /** End of the current temporary lockout; the epoch when none. */
@@ -170,6 +206,9 @@ const attemptSchema = new Schema<AttemptDoc>(
     lockedUntil: { type: Date, required: true },
     permanent: { type: Boolean, required: true },
     lastAttemptAt: { type: Date, required: true },
+    inFlight: { type: Number },
+    free: { type: Number },
+    leasesUntil: { type: Date },
     expiresAt: { type: Date },
   },
   { versionKey: false, strict: 'throw' },
@@ -250,44 +289,50 @@ export function createAttemptLimiter(
     };
   }
 
+  /** Whether leases taken before `now` may still run (else `inFlight` and `free` are stale). */
+  const leasesRun = (doc: AttemptDoc, now: number): boolean => (doc.leasesUntil?.getTime() ?? 0) > now;
+
   /**
-   * The reservation of an attempt that neither spends the window nor reaches the cap, in one command whether or not
-   * the key has a counter yet: an upsert whose pipeline starts a missing counter from {@link fresh}. `undefined` when
-   * nothing was reserved — the counter exists but is locked, spent or at the cap (the upsert's insert then collides
-   * with its `_id`).
+   * Takes a lease on a free unit, in one command whether or not the key has a counter yet: an upsert whose pipeline
+   * starts a missing counter from {@link fresh} and drops leases that ran out. `undefined` when no unit was free or a
+   * lock is in force (the upsert's insert then collides with the counter's `_id`).
    */
-  async function reserveOrInsert(accountId: string, now: Date): Promise<AttemptDoc | undefined> {
+  async function takeLease(accountId: string, now: Date): Promise<AttemptDoc | undefined> {
     const start = fresh(accountId);
     const orStart = <K extends keyof AttemptDoc>(field: K): unknown => ({ $ifNull: [`$${field}`, { $literal: start[field] }] });
+    const leasesRunning = { $gt: [{ $ifNull: ['$leasesUntil', { $literal: NOT_LOCKED }] }, { $literal: now }] };
     try {
       const doc = await model.findOneAndUpdate(
-        { _id: start._id, budgetLeft: { $gt: 0 }, lockedUntil: { $lte: now }, permanent: false, failures: { $lt: policy.maxConsecutiveFailures - 1 } },
-        [{
-          $set: {
-            accountId: orStart('accountId'),
-            bucket: orStart('bucket'),
-            lockouts: orStart('lockouts'),
-            lockedUntil: orStart('lockedUntil'),
-            budgetLeft: { $subtract: [orStart('budgetLeft'), 1] },
-            failures: { $add: [orStart('failures'), 1] },
-            lastAttemptAt: { $literal: now },
-            expiresAt: { $literal: expiryAfter(now) },
+        {
+          _id: start._id,
+          permanent: false,
+          lockedUntil: { $lte: now },
+          // A free unit: the window's budget when no lease runs, else what the running leases left.
+          $or: [{ leasesUntil: { $not: { $gt: now } }, budgetLeft: { $gt: 0 } }, { leasesUntil: { $gt: now }, free: { $gt: 0 } }],
+        },
+        [
+          {
+            $set: {
+              accountId: orStart('accountId'),
+              bucket: orStart('bucket'),
+              failures: orStart('failures'),
+              budgetLeft: orStart('budgetLeft'),
+              lockouts: orStart('lockouts'),
+              lockedUntil: orStart('lockedUntil'),
+              inFlight: { $cond: [leasesRunning, { $add: [{ $ifNull: ['$inFlight', 0] }, 1] }, 1] },
+              leasesUntil: { $literal: new Date(now.getTime() + ATTEMPT_LEASE_MS) },
+              lastAttemptAt: { $literal: now },
+              expiresAt: { $literal: expiryAfter(now) },
+            },
           },
-        }],
+          { $set: { free: { $subtract: ['$budgetLeft', '$inFlight'] } } },
+        ],
         { upsert: true, returnDocument: 'after', updatePipeline: true },
       ).lean<AttemptDoc>();
       return doc ?? undefined;
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
       return undefined;
-    }
-  }
-
-  async function ensure(accountId: string): Promise<void> {
-    try {
-      await model.create(fresh(accountId));
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
     }
   }
 
@@ -299,60 +344,50 @@ export function createAttemptLimiter(
 
   /**
    * Closes a window whose budget is spent: a temporary lockout from `from` with a refilled budget, or the
-   * permanent lock. Conditional on the snapshot, so it happens once per window whoever calls it.
+   * permanent lock. Conditional on the snapshot, so it happens once per window whoever calls it. Returns the lock
+   * it set, or `undefined` when another request changed the counter first.
    */
-  async function closeWindow(doc: AttemptDoc, from: Date): Promise<void> {
-    const filter = { _id: doc._id, budgetLeft: 0, failures: doc.failures, lockouts: doc.lockouts, permanent: false };
+  async function closeWindow(doc: AttemptDoc, from: Date): Promise<LockState | undefined> {
+    const filter = { _id: doc._id, budgetLeft: doc.budgetLeft, failures: doc.failures, lockouts: doc.lockouts, permanent: false };
     const left = policy.maxConsecutiveFailures - doc.failures;
     if (left <= 0) {
-      // The reservation of the last failure already removed the expiry; a window left unclosed by a crash may not have.
-      await model.updateOne(filter, { $set: { permanent: true }, $unset: { expiresAt: 1 } });
-      return;
+      // The failure that reached the cap already removed the expiry; a window left unclosed by a crash may not have.
+      const closed = await model.updateOne(filter, { $set: { permanent: true }, $unset: { expiresAt: 1 } });
+      return closed.matchedCount > 0 ? { permanent: true } : undefined;
     }
-    await model.updateOne(filter, {
-      $set: {
-        budgetLeft: Math.min(policy.failuresPerLockout, left),
-        lockedUntil: new Date(from.getTime() + lockoutMs(policy, doc.lockouts)),
-      },
+    const budgetLeft = Math.min(policy.failuresPerLockout, left);
+    const until = new Date(from.getTime() + lockoutMs(policy, doc.lockouts));
+    const closed = await model.updateOne(filter, {
+      $set: { budgetLeft, free: budgetLeft - (doc.inFlight ?? 0), lockedUntil: until },
       $inc: { lockouts: 1 },
     });
+    return closed.matchedCount > 0 ? { until, permanent: false } : undefined;
   }
 
   async function reserve(accountId: string): Promise<{ ok: true; ticket: AttemptTicket } | LockedFailure> {
     checkAccountId(accountId);
     const _id = keyOf(accountId);
-    // The failure that reaches the cap drops the expiry in the same update that counts it, so a permanent lock can
-    // never be deleted by the TTL index, even if the process stops before closing the window. Which kind of
-    // reservation to try is learnt from the read that follows a miss: the common one costs no extra round trip.
-    const lastFailure = policy.maxConsecutiveFailures - 1;
-    // A first attempt that neither spends the window nor reaches the cap is inserted already reserved.
-    const firstAttemptFits = policy.failuresPerLockout > 1 && lastFailure > 0;
-    let atCap = false;
-    // A few rounds: the document may be missing (first attempt) or a crashed reservation may have left a spent
-    // window unclosed; each round either reserves, reports a lock, or repairs one of those.
+    // A few rounds: a counter may vanish or change under a reservation (a support reset, a parallel request), or a
+    // crash may have left a spent window unclosed; each round either reserves, reports a lock, or repairs.
     for (let round = 0; round < 4; round += 1) {
       const now = new Date(Date.now());
-      // The first round also starts a missing counter (one command either way); later rounds know it exists.
-      const reserved = round === 0 && firstAttemptFits ? await reserveOrInsert(accountId, now) : await model.findOneAndUpdate(
-        { _id, budgetLeft: { $gt: 0 }, lockedUntil: { $lte: now }, permanent: false, failures: atCap ? { $gte: lastFailure } : { $lt: lastFailure } },
-        atCap
-          ? { $inc: { budgetLeft: -1, failures: 1 }, $set: { lastAttemptAt: now }, $unset: { expiresAt: 1 } }
-          : { $inc: { budgetLeft: -1, failures: 1 }, $set: { lastAttemptAt: now, expiresAt: expiryAfter(now) } },
-        { returnDocument: 'after' },
-      ).lean<AttemptDoc>();
-      if (reserved) {
-        if (reserved.budgetLeft <= 0) await closeWindow(reserved, now);
-        return { ok: true, ticket: { accountId, bucket } };
+      const leased = await takeLease(accountId, now);
+      if (leased) {
+        const clean = leased.failures === 0 && leased.lockouts === 0 && leased.inFlight === 1;
+        return { ok: true, ticket: { accountId, bucket, answerBy: now.getTime() + ATTEMPT_ANSWER_MS, clean } };
       }
       const current = await model.findById(_id).lean<AttemptDoc>();
-      if (!current) {
-        await ensure(accountId);
-        continue;
-      }
+      if (!current) continue;
       const lock = lockOf(current, now.getTime());
       if (lock) return { ok: false, code: 'locked', ...lock };
-      if (current.budgetLeft <= 0) await closeWindow(current, current.lastAttemptAt);
-      atCap = current.failures >= lastFailure;
+      if (current.budgetLeft <= 0) {
+        await closeWindow(current, current.lastAttemptAt);
+        continue;
+      }
+      // Every unit is held by attempts in flight: refused until their leases end (a burst of parallel guesses).
+      if (leasesRun(current, now.getTime()) && (current.free ?? 0) <= 0) {
+        return { ok: false, code: 'locked', until: current.leasesUntil ?? new Date(now.getTime() + ATTEMPT_LEASE_MS), permanent: false };
+      }
     }
     // Only reachable under a storm of concurrent writes on one account: refuse rather than guess.
     const current = await model.findById(_id).lean<AttemptDoc>();
@@ -361,33 +396,59 @@ export function createAttemptLimiter(
   }
 
   async function succeed(ticket: AttemptTicket): Promise<void> {
+    if (ticket.clean) return;
     const { budgetLeft, expiresAt } = fresh(ticket.accountId);
     await model.updateOne(
       { _id: keyOf(ticket.accountId) },
-      { $set: { failures: 0, budgetLeft, lockouts: 0, lockedUntil: NOT_LOCKED, permanent: false, expiresAt } },
+      [
+        {
+          $set: {
+            failures: 0,
+            budgetLeft,
+            lockouts: 0,
+            lockedUntil: { $literal: NOT_LOCKED },
+            permanent: false,
+            expiresAt: { $literal: expiresAt },
+            inFlight: { $max: [{ $subtract: [{ $ifNull: ['$inFlight', 1] }, 1] }, 0] },
+          },
+        },
+        { $set: { free: { $subtract: ['$budgetLeft', '$inFlight'] } } },
+      ],
+      { updatePipeline: true },
     );
   }
 
-  /** `fail`: the failure was counted by `reserve`; this only reports the lock in force now. */
-  async function lockAfterFailure(ticket: AttemptTicket): Promise<LockState | undefined> {
-    const current = await model.findById(keyOf(ticket.accountId)).lean<AttemptDoc>();
-    const lock = current ? lockOf(current, Date.now()) : undefined;
-    return lock && current ? { ...lock, failures: current.failures } : lock;
+  async function fail(ticket: AttemptTicket): Promise<LockState | undefined> {
+    const now = new Date(Date.now());
+    const _id = keyOf(ticket.accountId);
+    // The lease becomes a failure: `free` stays, `budgetLeft` and `inFlight` drop by one. The failure that reaches the
+    // cap drops the expiry in the same update, so a permanent lock can never be deleted by the TTL index, even if the
+    // process stops before closing the window.
+    const counted = await model.findOneAndUpdate(
+      { _id, failures: { $lt: policy.maxConsecutiveFailures - 1 } },
+      { $inc: { failures: 1, budgetLeft: -1, inFlight: -1 }, $set: { lastAttemptAt: now, expiresAt: expiryAfter(now) } },
+      { returnDocument: 'after' },
+    ).lean<AttemptDoc>() ?? await model.findOneAndUpdate(
+      { _id },
+      { $inc: { failures: 1, budgetLeft: -1, inFlight: -1 }, $set: { lastAttemptAt: now }, $unset: { expiresAt: 1 } },
+      { returnDocument: 'after' },
+    ).lean<AttemptDoc>();
+    // No counter: support reset it while the attempt ran.
+    if (!counted) return undefined;
+    const lock = lockOf(counted, now.getTime()) ?? (counted.budgetLeft <= 0 ? await closeWindow(counted, now) : undefined);
+    return lock && { ...lock, failures: counted.failures };
   }
 
   async function release(ticket: AttemptTicket): Promise<void> {
     const now = new Date(Date.now());
-    // Only inside the open window the unit came from: a closed window (lock set, budget refilled) keeps the failure.
-    await model.updateOne(
-      {
-        _id: keyOf(ticket.accountId),
-        failures: { $gt: 0 },
-        budgetLeft: { $gte: 0, $lt: Math.min(policy.failuresPerLockout, policy.maxConsecutiveFailures) },
-        lockedUntil: { $lte: now },
-        permanent: false,
-      },
-      { $inc: { failures: -1, budgetLeft: 1 } },
-    );
+    // Only while the leases run: once they ran out, the unit is free again anyway.
+    await model.updateOne({ _id: keyOf(ticket.accountId), leasesUntil: { $gt: now }, inFlight: { $gt: 0 } }, { $inc: { inFlight: -1, free: 1 } });
+  }
+
+  /** A check answered too late: counted as a failure whatever its result, and refused. */
+  async function tooLate(ticket: AttemptTicket): Promise<LockedFailure> {
+    const lock = await fail(ticket);
+    return { ok: false, code: 'locked', ...(lock ?? { until: new Date(ticket.answerBy - ATTEMPT_ANSWER_MS + ATTEMPT_LEASE_MS), permanent: false }) };
   }
 
   const limiter: AttemptLimiter = {
@@ -395,23 +456,25 @@ export function createAttemptLimiter(
     policy,
     reserve,
     succeed,
-    fail: lockAfterFailure,
+    fail,
     release,
-    async guard<T extends { readonly ok: boolean }>(accountId: string, check: () => Promise<T>) {
+    async guard<T extends { readonly ok: boolean }>(accountId: string, check: () => Promise<T>, guardOptions: GuardOptions = {}) {
       const reservation = await reserve(accountId);
       if (!reservation.ok) return reservation;
+      const { ticket } = reservation;
       let result: T;
       try {
         result = await check();
       } catch (err) {
-        await lockAfterFailure(reservation.ticket);
+        await fail(ticket);
         throw err;
       }
+      if (Date.now() > ticket.answerBy) return tooLate(ticket);
       if (result.ok) {
-        await succeed(reservation.ticket);
+        await (guardOptions.onSuccess === 'release' ? release(ticket) : succeed(ticket));
         return result;
       }
-      const lock = await lockAfterFailure(reservation.ticket);
+      const lock = await fail(ticket);
       return lock ? { ...result, lock } : result;
     },
     async status(accountId: string): Promise<AttemptStatus> {

@@ -187,21 +187,8 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
     // Another flow's pending enrolment is none of this flow's business: same answer as no pending enrolment.
     if (!doc || !pending || !sameBinding(pending.binding, presented)) return { ok: false, code: 'not_enrolled' };
     if (isExpired(pending, Date.now())) return { ok: false, code: 'expired' };
-    const reservation = await attempts.reserve(accountId);
-    if (!reservation.ok) return reservation;
-    let result: ConfirmSuccess | PlainFailure;
-    try {
-      result = await activate(accountId, pending, input);
-    } catch (err) {
-      await attempts.fail(reservation.ticket);
-      throw err;
-    }
-    if (result.ok) {
-      await attempts.release(reservation.ticket);
-      return result;
-    }
-    const lock = await attempts.fail(reservation.ticket);
-    return lock ? { ...result, lock } : result;
+    // The right code confirms a new authenticator, not a guess at an existing secret: it neither counts nor resets.
+    return attempts.guard(accountId, () => activate(accountId, pending, input), { onSuccess: 'release' });
   }
 
   /** Checks the confirmation code against `pending` and switches it to active in one conditional update. */
