@@ -57,7 +57,7 @@ const INSTANCES = Number(values.instances);
 const FLOWS = new Set(values.flows.split(','));
 const SHOP_CALLBACK = 'http://127.0.0.1:9/bench-shop/callback';
 /** Accounts per pool: a TOTP code works once per 30-second step, so an MFA flow never reuses an account in a run. */
-const POOL = Math.ceil(SECONDS * 60) + BROWSERS * 4;
+const POOL = Math.ceil(SECONDS * 100) + BROWSERS * 4;
 const CLK_TCK = 100;
 
 interface Server {

@@ -6,7 +6,8 @@
  *   the lockout says nothing about whether an account exists. An attempt is reserved before the password is
  *   checked (a parallel burst gets at most the budget), then settled as a success (resets) or a failure.
  * - **per process**: at most {@link MAX_CONCURRENT_PASSWORD_CHECKS} password checks (19 MiB Argon2id each) run at
- *   once; the others wait in line, so a flood cannot take every libuv thread (and all memory) from the rest.
+ *   once; the others wait in line, so a flood cannot take every libuv thread (and all memory) from the rest. The
+ *   reservation, the check and its settling run in one slot, so time in the line never uses up an attempt's lease.
  *
  * The hash key is derived from the provider's cookie keys (the first, signing one): every instance of one
  * deployment derives the same key. Rotating the cookie keys starts fresh counters.
@@ -100,10 +101,12 @@ export async function throttleLogin<T>(
   email: string,
   check: () => Promise<T | null>,
 ): Promise<ThrottledLogin<T>> {
-  const attempt = await passwordAttemptLimiter(deps.conn).guard(loginThrottleKey(deps.provider, email), async () => {
-    const value = await passwordChecks.run(check);
+  // The attempt is reserved inside the process's slot, so time spent queueing holds no lease: a flood of sign-ins
+  // slows the check down instead of letting its lease run out (src/factors/shared/attempts.ts).
+  const attempt = await passwordChecks.run(() => passwordAttemptLimiter(deps.conn).guard(loginThrottleKey(deps.provider, email), async () => {
+    const value = await check();
     return value === null ? { ok: false as const } : { ok: true as const, value };
-  });
+  }));
   if (attempt.ok) return { ok: true, value: attempt.value };
   if ('code' in attempt) {
     const { ok: _ok, code: _code, ...lock } = attempt;

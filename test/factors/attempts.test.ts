@@ -153,6 +153,28 @@ describe('attempt limiter', () => {
     expect(await limiter.status(id)).to.include({ failures: 2, attemptsBeforeLockout: 3 });
   });
 
+  it('counts a failure whose lease ran out against the budget, without freeing a unit of the leases running now', async () => {
+    const { id } = newAccount();
+    const late = await limiter.reserve(id);
+    if (!late.ok) throw new Error('locked');
+    clock.tick(ATTEMPT_LEASE_MS);
+    expect((await limiter.reserve(id)).ok).to.equal(true);
+    await limiter.fail(late.ticket);
+    expect(await conn.collection('factor_attempts').findOne({ accountId: id })).to.include({ failures: 1, budgetLeft: 4, inFlight: 1, free: 3 });
+    for (let i = 0; i < 3; i += 1) expect((await limiter.reserve(id)).ok).to.equal(true);
+    expect((await limiter.reserve(id)).ok).to.equal(false);
+  });
+
+  it('never shortens the leases another instance took: one whose clock runs behind keeps the later end', async () => {
+    const { id } = newAccount();
+    expect((await limiter.reserve(id)).ok).to.equal(true);
+    clock.setSystemTime(T0 - 4_000);
+    expect((await limiter.reserve(id)).ok).to.equal(true);
+    const doc = await conn.collection('factor_attempts').findOne({ accountId: id });
+    expect(doc?.leasesUntil).to.deep.equal(new Date(T0 + ATTEMPT_LEASE_MS));
+    expect(doc).to.include({ inFlight: 2, free: 3 });
+  });
+
   it('reports every lock it removed when support resets an account with several buckets', async () => {
     const { id } = newAccount();
     await failTimes(id, 1);

@@ -29,10 +29,13 @@
  *   after it was taken (a second attempt on the same account within that time finds it and settles with a write);
  * - an attempt that is **not a guess** (the right code confirming a new authenticator) gives its unit back.
  * A check that dies with its process leaves only its lease, which runs out: nothing was answered, so nothing was
- * learnt. An answer is given only while the attempt's lease holds its unit ({@link ATTEMPT_ANSWER_MS} after it was
- * taken): a check that finishes later (a queue of password checks under a flood) is counted as a failure whatever its
- * result and answered `locked` — so the budget bounds the guesses *answered* in each window, however slow the checks
- * are made. Only classic update operators and pipeline `$set` stages with plain arithmetic are used.
+ * learnt. An answer is given only while the attempt's lease surely holds its unit ({@link ATTEMPT_ANSWER_MS} after it
+ * was taken, a third of the lease): a check that finishes later is counted as a failure whatever its result and
+ * answered `locked` — so the budget bounds the guesses *answered* in each window, however slow the checks are made.
+ * Leases form chains: a lease taken when none runs starts a new chain (`leaseChain`), and a failure whose chain is
+ * gone still takes a unit of the window. A lease's end is never moved earlier, whatever the clock of the instance
+ * that takes the next one. Only classic update operators and pipeline `$set`/`$unset` stages with plain arithmetic
+ * are used.
  *
  * Expiry (TTL index on `expiresAt`, {@link ensureAttemptIndexes}). Anyone can create a counter — the password
  * throttle keys it by the typed email, registered or not — so counters must not pile up forever; yet a permanent
@@ -52,6 +55,7 @@
  * failures, never per request; and an attacker who stops short of the cap and then waits 30 days finds the
  * consecutive count cleared, i.e. at most `maxConsecutiveFailures - 1` guesses per account in about a month.
  */
+import { randomUUID } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
 import type { LockState, LockedFailure } from '../contract.ts';
@@ -108,10 +112,13 @@ export const ATTEMPT_TTL_INDEX = 'expires_at_ttl';
  * How long a reservation holds its unit of the budget at most (its lease): a success with nothing to reset leaves it
  * to run out (see the module comment).
  */
-export const ATTEMPT_LEASE_MS = 10_000;
+export const ATTEMPT_LEASE_MS = 15_000;
 
-/** How long after its reservation an attempt may still be answered: half its lease (the rest covers clock skew). */
-export const ATTEMPT_ANSWER_MS = ATTEMPT_LEASE_MS / 2;
+/**
+ * How long after its reservation an attempt may still be answered: 5 s. The rest of the lease covers the time its
+ * failure takes to be written and the clocks of several instances disagreeing (by up to 10 s together).
+ */
+export const ATTEMPT_ANSWER_MS = 5_000;
 
 /** A reserved attempt; settle it with {@link AttemptLimiter.succeed}, {@link AttemptLimiter.fail} or {@link AttemptLimiter.release}. */
 export interface AttemptTicket {
@@ -121,6 +128,8 @@ export interface AttemptTicket {
   readonly answerBy: number;
   /** Nothing to reset on a success: no failure, no lockout, no other attempt in flight when it was reserved. */
   readonly clean: boolean;
+  /** The chain of leases the attempt's lease belongs to (see `leaseChain`). */
+  readonly chain: string;
 }
 
 /** The limiter's view of an account. */
@@ -185,6 +194,11 @@ interface AttemptDoc {
   free?: number;
   /** When the newest lease ends; every earlier one is taken to end with it. */
   leasesUntil?: Date;
+  /**
+   * The chain of leases running now: a new id whenever a lease is taken with none running. An attempt whose chain is
+   * gone (its lease ran out and a new chain started) no longer counts in `inFlight`.
+   */
+  leaseChain?: string;
   /** Lockouts since the last success (drives the backoff). */
   lockouts: number;
   /** End of the current temporary lockout; the epoch when none. */
@@ -209,6 +223,7 @@ const attemptSchema = new Schema<AttemptDoc>(
     inFlight: { type: Number },
     free: { type: Number },
     leasesUntil: { type: Date },
+    leaseChain: { type: String },
     expiresAt: { type: Date },
   },
   { versionKey: false, strict: 'throw' },
@@ -301,14 +316,17 @@ export function createAttemptLimiter(
     const start = fresh(accountId);
     const orStart = <K extends keyof AttemptDoc>(field: K): unknown => ({ $ifNull: [`$${field}`, { $literal: start[field] }] });
     const leasesRunning = { $gt: [{ $ifNull: ['$leasesUntil', { $literal: NOT_LOCKED }] }, { $literal: now }] };
+    const leaseEnd = new Date(now.getTime() + ATTEMPT_LEASE_MS);
     try {
       const doc = await model.findOneAndUpdate(
         {
           _id: start._id,
           permanent: false,
           lockedUntil: { $lte: now },
+          failures: { $lt: policy.maxConsecutiveFailures },
+          budgetLeft: { $gt: 0 },
           // A free unit: the window's budget when no lease runs, else what the running leases left.
-          $or: [{ leasesUntil: { $not: { $gt: now } }, budgetLeft: { $gt: 0 } }, { leasesUntil: { $gt: now }, free: { $gt: 0 } }],
+          $or: [{ leasesUntil: { $not: { $gt: now } } }, { leasesUntil: { $gt: now }, free: { $gt: 0 } }],
         },
         [
           {
@@ -320,7 +338,9 @@ export function createAttemptLimiter(
               lockouts: orStart('lockouts'),
               lockedUntil: orStart('lockedUntil'),
               inFlight: { $cond: [leasesRunning, { $add: [{ $ifNull: ['$inFlight', 0] }, 1] }, 1] },
-              leasesUntil: { $literal: new Date(now.getTime() + ATTEMPT_LEASE_MS) },
+              // Never shortened: an instance whose clock lags must not end the leases another one took.
+              leasesUntil: { $cond: [leasesRunning, { $max: ['$leasesUntil', { $literal: leaseEnd }] }, { $literal: leaseEnd }] },
+              leaseChain: { $cond: [leasesRunning, '$leaseChain', { $literal: randomUUID() }] },
               lastAttemptAt: { $literal: now },
               expiresAt: { $literal: expiryAfter(now) },
             },
@@ -357,10 +377,10 @@ export function createAttemptLimiter(
     }
     const budgetLeft = Math.min(policy.failuresPerLockout, left);
     const until = new Date(from.getTime() + lockoutMs(policy, doc.lockouts));
-    const closed = await model.updateOne(filter, {
-      $set: { budgetLeft, free: budgetLeft - (doc.inFlight ?? 0), lockedUntil: until },
-      $inc: { lockouts: 1 },
-    });
+    const closed = await model.updateOne(filter, [
+      { $set: { budgetLeft, lockedUntil: { $literal: until }, lockouts: { $add: ['$lockouts', 1] } } },
+      { $set: { free: { $subtract: ['$budgetLeft', { $ifNull: ['$inFlight', 0] }] } } },
+    ], { updatePipeline: true });
     return closed.matchedCount > 0 ? { until, permanent: false } : undefined;
   }
 
@@ -374,10 +394,15 @@ export function createAttemptLimiter(
       const leased = await takeLease(accountId, now);
       if (leased) {
         const clean = leased.failures === 0 && leased.lockouts === 0 && leased.inFlight === 1;
-        return { ok: true, ticket: { accountId, bucket, answerBy: now.getTime() + ATTEMPT_ANSWER_MS, clean } };
+        return { ok: true, ticket: { accountId, bucket, answerBy: now.getTime() + ATTEMPT_ANSWER_MS, clean, chain: leased.leaseChain ?? '' } };
       }
       const current = await model.findById(_id).lean<AttemptDoc>();
       if (!current) continue;
+      // A window a crash (or failures counted during a lockout) left unclosed is closed first: at the cap for good.
+      if (!current.permanent && current.failures >= policy.maxConsecutiveFailures) {
+        await closeWindow(current, current.lastAttemptAt);
+        continue;
+      }
       const lock = lockOf(current, now.getTime());
       if (lock) return { ok: false, code: 'locked', ...lock };
       if (current.budgetLeft <= 0) {
@@ -409,7 +434,7 @@ export function createAttemptLimiter(
             lockedUntil: { $literal: NOT_LOCKED },
             permanent: false,
             expiresAt: { $literal: expiresAt },
-            inFlight: { $max: [{ $subtract: [{ $ifNull: ['$inFlight', 1] }, 1] }, 0] },
+            inFlight: leaseEnded(ticket, { $ifNull: ['$inFlight', 0] }),
           },
         },
         { $set: { free: { $subtract: ['$budgetLeft', '$inFlight'] } } },
@@ -418,31 +443,56 @@ export function createAttemptLimiter(
     );
   }
 
+  /**
+   * `inFlight` once the ticket's lease ended: one less while its chain runs, else unchanged (a new chain does not
+   * count it). Never below zero.
+   */
+  function leaseEnded(ticket: AttemptTicket, inFlight: unknown): unknown {
+    return { $cond: [{ $eq: ['$leaseChain', ticket.chain] }, { $max: [{ $subtract: [inFlight, 1] }, 0] }, inFlight] };
+  }
+
   async function fail(ticket: AttemptTicket): Promise<LockState | undefined> {
     const now = new Date(Date.now());
     const _id = keyOf(ticket.accountId);
-    // The lease becomes a failure: `free` stays, `budgetLeft` and `inFlight` drop by one. The failure that reaches the
-    // cap drops the expiry in the same update, so a permanent lock can never be deleted by the TTL index, even if the
-    // process stops before closing the window.
+    // The lease becomes a failure: `budgetLeft` drops by one, and `inFlight` too while the lease's chain runs (`free`
+    // stays); a lease whose chain is gone no longer counted in flight, so the failure takes a unit of `free`. The
+    // failure that reaches the cap drops the expiry in the same update, so a permanent lock can never be deleted by the
+    // TTL index, even if the process stops before closing the window.
+    const held = { $eq: ['$leaseChain', ticket.chain] };
+    const counting = {
+      $set: {
+        failures: { $add: ['$failures', 1] },
+        budgetLeft: { $subtract: ['$budgetLeft', 1] },
+        inFlight: leaseEnded(ticket, { $ifNull: ['$inFlight', 0] }),
+        free: { $cond: [held, { $ifNull: ['$free', 0] }, { $subtract: [{ $ifNull: ['$free', 0] }, 1] }] },
+        lastAttemptAt: { $literal: now },
+        expiresAt: { $literal: expiryAfter(now) },
+      },
+    };
     const counted = await model.findOneAndUpdate(
       { _id, failures: { $lt: policy.maxConsecutiveFailures - 1 } },
-      { $inc: { failures: 1, budgetLeft: -1, inFlight: -1 }, $set: { lastAttemptAt: now, expiresAt: expiryAfter(now) } },
-      { returnDocument: 'after' },
+      [counting],
+      { returnDocument: 'after', updatePipeline: true },
     ).lean<AttemptDoc>() ?? await model.findOneAndUpdate(
       { _id },
-      { $inc: { failures: 1, budgetLeft: -1, inFlight: -1 }, $set: { lastAttemptAt: now }, $unset: { expiresAt: 1 } },
-      { returnDocument: 'after' },
+      [counting, { $unset: 'expiresAt' }],
+      { returnDocument: 'after', updatePipeline: true },
     ).lean<AttemptDoc>();
     // No counter: support reset it while the attempt ran.
     if (!counted) return undefined;
-    const lock = lockOf(counted, now.getTime()) ?? (counted.budgetLeft <= 0 ? await closeWindow(counted, now) : undefined);
+    const inForce = lockOf(counted, now.getTime());
+    const closes = !counted.permanent && (counted.failures >= policy.maxConsecutiveFailures || (!inForce && counted.budgetLeft <= 0));
+    const lock = (closes ? await closeWindow(counted, now) : undefined) ?? inForce;
     return lock && { ...lock, failures: counted.failures };
   }
 
   async function release(ticket: AttemptTicket): Promise<void> {
     const now = new Date(Date.now());
-    // Only while the leases run: once they ran out, the unit is free again anyway.
-    await model.updateOne({ _id: keyOf(ticket.accountId), leasesUntil: { $gt: now }, inFlight: { $gt: 0 } }, { $inc: { inFlight: -1, free: 1 } });
+    // Only while its chain of leases runs: once it ran out, the unit is free again anyway.
+    await model.updateOne(
+      { _id: keyOf(ticket.accountId), leaseChain: ticket.chain, leasesUntil: { $gt: now }, inFlight: { $gt: 0 } },
+      { $inc: { inFlight: -1, free: 1 } },
+    );
   }
 
   /** A check answered too late: counted as a failure whatever its result, and refused. */
