@@ -6,7 +6,7 @@ export * from './contract.ts';
 export { createDefaultFactors, createFactorRegistry, type DefaultFactorOptions, type FactorRegistry } from './registry.ts';
 export {
   ATTEMPT_RETENTION_MS, DEFAULT_ATTEMPT_POLICY, SECOND_FACTOR_BUCKET, createAttemptLimiter, ensureAttemptIndexes, lockoutMs,
-  resetAttempts, type AttemptLimiter, type AttemptPolicy, type AttemptStatus, type AttemptTicket,
+  resetAttempts, type AttemptLimiter, type AttemptPolicy, type AttemptStatus, type AttemptTicket, type AttemptInFlight,
 } from './shared/attempts.ts';
 export { createSecretBox, generateKey, type SealedSecret, type SecretBox } from './shared/secret_box.ts';
 export { formatKeyRing, parseKeyRing, type KeyRing } from '../config/key_ring.ts';

@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import type { Factor, VerifyResult } from '../../src/factors/contract.ts';
 import { RECOVERY_FACTOR_ID, type RecoveryFactor } from '../../src/factors/recovery/factor.ts';
 import {
-  DEFAULT_ATTEMPT_POLICY, RECOVERY_CODE_FAILURE_SHARE, SECOND_FACTOR_FAILURE_CAP, createAttemptLimiter, lockoutMs, resetAttempts,
+  ATTEMPT_ANSWER_MS, DEFAULT_ATTEMPT_POLICY, RECOVERY_CODE_FAILURE_SHARE, SECOND_FACTOR_FAILURE_CAP, createAttemptLimiter, lockoutMs,
+  resetAttempts, type AttemptLimiter,
 } from '../../src/factors/shared/attempts.ts';
 import { createTotpFactor, type TotpFactor } from '../../src/factors/totp/factor.ts';
 import {
@@ -71,6 +72,23 @@ describe('mfa attempt cap', () => {
     } finally {
       await connB.close();
     }
+  });
+
+  it('answers a check that finished too late "locked", counts it, and uses up no code: the same code works in time', async () => {
+    const { accountId, secret } = await enrolled();
+    // A limiter whose checks take longer than an attempt may (a stalled database, an overloaded instance).
+    const slow: AttemptLimiter = {
+      ...bed.attempts,
+      guard: (id, check, options) => bed.attempts.guard(id, async (attempt) => {
+        clock.tick(ATTEMPT_ANSWER_MS + 1);
+        return check(attempt);
+      }, options),
+    };
+    const slowTotp = createTotpFactor({ conn: bed.conn, secretBox: bed.secretBox, attempts: slow, issuer: TEST_ISSUER });
+    const code = await appCode(secret);
+    expect(await slowTotp.verify(accountId, code)).to.include({ ok: false, code: 'locked' });
+    expect(await bed.attempts.status(accountId)).to.include({ failures: 1 });
+    expect(await totp.verify(accountId, code)).to.include({ ok: true });
   });
 
   it('refuses even the right code while locked, without checking it', async () => {

@@ -378,11 +378,13 @@ export function createEmailCodeFactor(options: EmailCodeFactorOptions): EmailCod
   async function verify(accountId: string, input: unknown): Promise<VerifyResult> {
     checkAccountId(accountId);
     if (!(await load(accountId))?.active) return { ok: false, code: 'not_enrolled' };
-    return attempts.guard(accountId, async (): Promise<VerifyResult> => {
+    return attempts.guard(accountId, async (attempt): Promise<VerifyResult> => {
       const doc = await load(accountId);
       if (!doc?.active) return { ok: false, code: 'not_enrolled' };
       const checked = await checkCode(accountId, doc, 'sign_in', input);
       if (!checked.ok) return checked;
+      // Too late to be answered: use up no code (the limiter answers `locked`).
+      if (attempt.late()) return { ok: false, code: 'invalid_code' };
       const consumed = await model.findOneAndUpdate(
         { _id: accountId, 'code.id': checked.slot.id, 'code.usedAt': null, active: { $ne: null } },
         { $set: { 'code.usedAt': new Date(Date.now()) } },

@@ -258,13 +258,14 @@ export function createRecoveryFactor(options: RecoveryFactorOptions): RecoveryFa
   async function verify(accountId: string, input: unknown): Promise<VerifyResult> {
     checkAccountId(accountId);
     if (!await currentSet(accountId)) return { ok: false, code: 'not_enrolled' };
-    return ownAttempts.guard(accountId, async (): Promise<VerifyResult> => {
+    return ownAttempts.guard(accountId, async (attempt): Promise<VerifyResult> => {
       const normalised = normaliseRecoveryCode(input);
       if (normalised === undefined) return { ok: false, code: 'invalid_code' };
       const set = await currentSet(accountId);
       if (!set) return { ok: false, code: 'invalid_code' };
       const _id = await storedIdOf(accountId, set.setId, normalised);
-      if (_id === undefined) return { ok: false, code: 'invalid_code' };
+      // Too late to be answered: use up no code (the limiter answers `locked`).
+      if (_id === undefined || attempt.late()) return { ok: false, code: 'invalid_code' };
       const consumed = await consumeOnce(codes, { _id, accountId, setId: set.setId }, 'usedAt', new Date(Date.now()));
       if (!consumed) {
         const used = await codes.findOne({ _id, accountId, setId: set.setId, usedAt: { $ne: null } }, { _id: 1 }).lean();

@@ -31,7 +31,9 @@
  * A check that dies with its process leaves only its lease, which runs out: nothing was answered, so nothing was
  * learnt. An answer is given only while the attempt's lease surely holds its unit ({@link ATTEMPT_ANSWER_MS} after it
  * was taken, a third of the lease): a check that finishes later is counted as a failure whatever its result and
- * answered `locked` — so the budget bounds the guesses *answered* in each window, however slow the checks are made.
+ * answered `locked` — so the budget bounds the guesses *answered* in each window, however slow the checks are made —
+ * and a check that uses something up asks first whether it is late ({@link AttemptInFlight}), so it leaves nothing
+ * used up.
  * Leases form chains: a lease taken when none runs starts a new chain (`leaseChain`), and a failure whose chain is
  * gone still takes a unit of the window. A lease's end is never moved earlier, whatever the clock of the instance
  * that takes the next one. Only classic update operators and pipeline `$set`/`$unset` stages with plain arithmetic
@@ -137,6 +139,16 @@ export type AttemptStatus =
   | { readonly locked: false; readonly failures: number; readonly attemptsBeforeLockout: number }
   | ({ readonly locked: true; readonly failures: number } & LockState);
 
+/**
+ * What a guarded check learns of its attempt: whether its answer may still be given. A check that uses something up
+ * (a code's time step, a recovery code, a pending enrolment) asks just before it does, and stops when it may not: a
+ * late attempt is answered `locked` whatever it found, so it must leave nothing used up.
+ */
+export interface AttemptInFlight {
+  /** Whether the attempt is past its answer time ({@link AttemptTicket.answerBy}). */
+  late(): boolean;
+}
+
 /** What {@link AttemptLimiter.guard} does with the unit of a successful check. */
 export interface GuardOptions {
   /**
@@ -168,10 +180,13 @@ export interface AttemptLimiter {
   /**
    * Runs `check` inside a reserved attempt: `locked` without calling it when no unit is free; otherwise the attempt
    * succeeds when `check` returns `{ ok: true }` and fails otherwise (and when it throws, then rethrows). A check that
-   * finishes after {@link AttemptTicket.answerBy} is counted as a failure whatever its result and answered `locked`.
-   * A failure that caused a lockout carries it as `lock`.
+   * finishes after {@link AttemptTicket.answerBy} is counted as a failure whatever its result and answered `locked`
+   * (it can tell by {@link AttemptInFlight.late} and should then use nothing up). A failure that caused a lockout
+   * carries it as `lock`.
    */
-  guard<T extends { readonly ok: boolean }>(accountId: string, check: () => Promise<T>, options?: GuardOptions): Promise<(T & { readonly lock?: LockState }) | LockedFailure>;
+  guard<T extends { readonly ok: boolean }>(
+    accountId: string, check: (attempt: AttemptInFlight) => Promise<T>, options?: GuardOptions,
+  ): Promise<(T & { readonly lock?: LockState }) | LockedFailure>;
   /** The current state (for pages: "locked for 3 more minutes"). */
   status(accountId: string): Promise<AttemptStatus>;
   /** Clears the account's counters and locks (support, a redeemed recovery code). Returns whether it was locked. */
@@ -508,13 +523,13 @@ export function createAttemptLimiter(
     succeed,
     fail,
     release,
-    async guard<T extends { readonly ok: boolean }>(accountId: string, check: () => Promise<T>, guardOptions: GuardOptions = {}) {
+    async guard<T extends { readonly ok: boolean }>(accountId: string, check: (attempt: AttemptInFlight) => Promise<T>, guardOptions: GuardOptions = {}) {
       const reservation = await reserve(accountId);
       if (!reservation.ok) return reservation;
       const { ticket } = reservation;
       let result: T;
       try {
-        result = await check();
+        result = await check({ late: () => Date.now() > ticket.answerBy });
       } catch (err) {
         await fail(ticket);
         throw err;

@@ -28,7 +28,7 @@ import type {
   ConfirmSuccess, EnrolBeginOptions, EnrolBeginSuccess, Factor, FactorAccount, FactorFailure, PlainFailure, VerifyResult,
 } from '../contract.ts';
 import { checkAccountId } from '../shared/account_id.ts';
-import type { AttemptLimiter } from '../shared/attempts.ts';
+import type { AttemptInFlight, AttemptLimiter } from '../shared/attempts.ts';
 import type { SecretBox } from '../shared/secret_box.ts';
 import { advanceCounter } from '../shared/single_use.ts';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
@@ -188,16 +188,17 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
     if (!doc || !pending || !sameBinding(pending.binding, presented)) return { ok: false, code: 'not_enrolled' };
     if (isExpired(pending, Date.now())) return { ok: false, code: 'expired' };
     // The right code confirms a new authenticator, not a guess at an existing secret: it neither counts nor resets.
-    return attempts.guard(accountId, () => activate(accountId, pending, input), { onSuccess: 'release' });
+    return attempts.guard(accountId, (attempt) => activate(accountId, pending, input, attempt), { onSuccess: 'release' });
   }
 
   /** Checks the confirmation code against `pending` and switches it to active in one conditional update. */
-  async function activate(accountId: string, pending: TotpPendingDoc, input: unknown): Promise<ConfirmSuccess | PlainFailure> {
+  async function activate(accountId: string, pending: TotpPendingDoc, input: unknown, attempt: AttemptInFlight): Promise<ConfirmSuccess | PlainFailure> {
     const code = normaliseTotpInput(input);
     if (code === undefined) return { ok: false, code: 'invalid_code' };
     const secret = secretBox.open(pending.secret, aadOf(accountId, pending.id));
     const match = await checkTotpCode(secret, code);
-    if (!match.valid) return { ok: false, code: 'invalid_code' };
+    // Too late to be answered: activate nothing (the limiter answers `locked`).
+    if (!match.valid || attempt.late()) return { ok: false, code: 'invalid_code' };
     const now = new Date(Date.now());
     const before = await model.findOneAndUpdate(
       { _id: accountId, 'pending.id': pending.id },
@@ -222,12 +223,13 @@ export function createTotpFactor(options: TotpFactorOptions): TotpFactor {
     const doc = await load(accountId);
     const active = doc?.active;
     if (!active) return { ok: false, code: 'not_enrolled' };
-    return attempts.guard(accountId, async (): Promise<VerifyResult> => {
+    return attempts.guard(accountId, async (attempt): Promise<VerifyResult> => {
       const code = normaliseTotpInput(input);
       if (code === undefined) return { ok: false, code: 'invalid_code' };
       const secret = secretBox.open(active.secret, aadOf(accountId, active.id));
       const match = await checkTotpCode(secret, code);
-      if (!match.valid) return { ok: false, code: 'invalid_code' };
+      // Too late to be answered: use up no time step (the limiter answers `locked`).
+      if (!match.valid || attempt.late()) return { ok: false, code: 'invalid_code' };
       const consumed = match.timeStep > active.lastUsedStep
         && await advanceCounter(model, { _id: accountId, 'active.id': active.id }, 'active.lastUsedStep', match.timeStep);
       if (!consumed) return { ok: false, code: 'code_replayed' };
