@@ -35,7 +35,7 @@ import { securityHeaders } from './http/security_headers.ts';
 import { createViews, type Views } from './http/views.ts';
 import { LANGUAGE_PATH, languageRouter, useLanguages } from './http/language.ts';
 import type { Languages } from './i18n/languages.ts';
-import { createCsrfTokens, interactionRouter, signInEmailOf } from './interactions/index.ts';
+import { createCsrfTokens, interactionRouter } from './interactions/index.ts';
 import { createCodeMailer } from './mail/code_mailer.ts';
 import type { MailLook } from './mail/templates.ts';
 import type { Mailer } from './mail/transport.ts';
@@ -225,7 +225,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       return async function stepUpPages(ctx, next) {
         useLanguages(ctx, views.languages);
         if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) {
-          return withRequestReads(() => pages(ctx, next), readPlanFor(ctx, readPaths, factors.accountCollections, () => signInEmailOf(ctx, INTERACTION_PATH)), readAlong);
+          return withRequestReads(() => pages(ctx, next), readPlanFor(ctx, readPaths, factors.accountCollections), readAlong);
         }
         if (accountPages && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) return accountPages(ctx, next);
         if (resetPages && (ctx.path === PASSWORD_RESET_PATH || ctx.path.startsWith(`${PASSWORD_RESET_PATH}/`))) return resetPages(ctx, next);

@@ -16,7 +16,6 @@ import { pendingStepUpOf } from './step_up_state.ts';
 
 export type { InteractionDeps } from './context.ts';
 export { createCsrfTokens, type CsrfTokens } from './csrf.ts';
-export { signInEmailOf } from './login.ts';
 
 /** Interaction ids are oidc-provider nanoids; anything else is refused before touching the store. */
 const UID = /^[A-Za-z0-9_-]{1,64}$/;

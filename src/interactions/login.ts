@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { msg, type Message } from '../i18n/languages.ts';
-import { normaliseEmail, verifyLogin } from '../accounts/accounts.ts';
+import { verifyLogin } from '../accounts/accounts.ts';
 import { clientNameOf, loadInteraction, renderInteractionPage, type InteractionDeps, type InteractionDetails } from './context.ts';
 import { formBody } from '../http/forms.ts';
 import { minutesUntil, throttleLogin } from '../accounts/login_throttle.ts';
@@ -71,25 +71,6 @@ async function renderLocked(
   await renderLogin(ctx, deps, interaction, { ...form, message: 'too_many_attempts', minutes }, 429);
   const seconds = lock.until ? Math.max(1, Math.ceil((lock.until.getTime() - Date.now()) / 1000)) : 60;
   ctx.set('Retry-After', String(seconds));
-}
-
-/** The password step's path under the interaction's (`/interaction/:uid/login`). */
-const LOGIN_STEP = /^\/[^/]+\/login$/;
-
-/**
- * The email a request signs in with, normalised as accounts store it: the password step's form field, read once the
- * form is parsed; `undefined` for any other request or a malformed address. The request's first read fetches that
- * account along (docs/OPERATIONS.md "Reads within one request").
- */
-export function signInEmailOf(ctx: Context, interactionPath: string): string | undefined {
-  if (ctx.method !== 'POST' || !ctx.path.startsWith(interactionPath) || !LOGIN_STEP.test(ctx.path.slice(interactionPath.length))) return undefined;
-  const email = formBody(ctx).email;
-  if (typeof email !== 'string') return undefined;
-  try {
-    return normaliseEmail(email);
-  } catch {
-    return undefined;
-  }
 }
 
 /** GET part: the login form (only when oidc-provider's current prompt is `login`). */

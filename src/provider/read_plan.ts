@@ -6,15 +6,15 @@
  * - a token (the code or refresh token at the token endpoint, an access token at userinfo): its client, grant, the
  *   session it was issued in (by uid, the newest), its account and the session's proofs;
  * - a login interaction (the sign-in pages, the resume): its client, grant, session, the account it is for (a pending
- *   step-up's, a login result's, the session's, or at the password step the one the form's email names) and the
- *   session's proofs;
+ *   step-up's, a login result's, the session's) and the session's proofs;
  * - a browser's session (the authorization endpoint, the resume): the client asked for, its grant for that client, the
  *   interaction resumed, a pushed request, the account and its proofs;
  * - the client at the token endpoint: the code or refresh token of the request, with what a token joins.
  *
  * Where the request may ask for a second factor (an interaction's step-up, a browser's session), the account comes with
  * the factors' documents of that account (each factor names its collection: `Factor.accountCollection`), and so does
- * any later read of an account (the password step's account by email): the decision reads them when it asks for a
+ * any later read of an account (the password step's account by email, read once the attempt is reserved, never
+ * before: an early read would tell whether an email is registered): the decision reads them when it asks for a
  * second factor.
  *
  * A guess that does not match (a stale cookie, another id) only fetches a document nobody asks for.
@@ -59,10 +59,9 @@ function factorsOf(accountCollections: readonly string[]): JoinedRead[] {
   return accountCollections.map((collection) => by(collection, '_id'));
 }
 
-/** What an interaction's document names; `email`: the account a password step signs in with, fetched by email. */
-function interactionJoins(factors: JoinedRead[], email: string | undefined): readonly JoinedRead[] {
+/** What an interaction's document names. */
+function interactionJoins(factors: JoinedRead[]): readonly JoinedRead[] {
   return [
-    ...(email ? [{ collection: ACCOUNTS, equals: { field: 'email', value: email }, joins: factors }] : []),
     by(CLIENTS, 'payload.params.client_id'),
     by(GRANTS, 'payload.grantId'),
     sessionByUid('payload.session.uid'),
@@ -115,17 +114,14 @@ export function readAlongFor(accountCollections: readonly string[]): ReadAlong {
 
 /**
  * The planner of one request (`ctx`: the provider's context, or the sign-in pages'); `accountCollections`: the
- * collections holding a factor's document per account; `signInEmail`: the email a password step signs in with (asked
- * when the request's first read is planned, once its form is parsed), normalised as accounts store it.
+ * collections holding a factor's document per account.
  */
-export function readPlanFor(
-  ctx: Context, paths: ReadPaths, accountCollections: readonly string[], signInEmail?: () => string | undefined,
-): ReadPlanner {
+export function readPlanFor(ctx: Context, paths: ReadPaths, accountCollections: readonly string[]): ReadPlanner {
   const factors = factorsOf(accountCollections);
   return (collection) => {
     switch (collection) {
       case INTERACTIONS:
-        return interactionJoins(factors, signInEmail?.());
+        return interactionJoins(factors);
       case CODES:
       case REFRESH_TOKENS:
       case ACCESS_TOKENS:

@@ -19,16 +19,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { mongo } from 'mongoose';
 
 /**
- * A document the first read of a request fetches with it: by id (`id`), by a value of another field (`equals`), or by
- * equality with a field of the document it is joined to (`localField` → `foreignField`), the newest by `newest` when
- * several match.
+ * A document the first read of a request fetches with it: by id (`id`), or by equality with a field of the document
+ * it is joined to (`localField` → `foreignField`), the newest by `newest` when several match.
  */
 export interface JoinedRead {
   readonly collection: string;
   /** The `_id` to fetch (a join that does not depend on the other documents). */
   readonly id?: string | undefined;
-  /** The field and value to fetch by (a unique field other than `_id`, such as an account's email). */
-  readonly equals?: { readonly field: string; readonly value: string } | undefined;
   /** The field of the parent document holding the key, and the field of this collection it equals (default `_id`). */
   readonly localField?: string;
   readonly foreignField?: string;
@@ -94,9 +91,9 @@ function namespaceOf(db: mongo.Db, collection: string): string {
   return `${db.databaseName}.${collection}`;
 }
 
-/** Keys a document is remembered under: `_id`, or `field=value` for a read by another field. */
+/** The key a document is remembered under: the field read by and its value (no value of one field can pass for another's). */
 function keyOf(field: string, value: unknown): string {
-  return field === '_id' ? String(value) : `${field}=${String(value)}`;
+  return `${field}=${String(value)}`;
 }
 
 /**
@@ -120,14 +117,13 @@ export function forgetReads(db: mongo.Db, collection: string): void {
 /** The `$lookup` stages of `joins`, their results in `_j0`, `_j1`, … */
 function lookupsOf(joins: readonly JoinedRead[]): mongo.Document[] {
   return joins.map((join, i) => {
-    const fixed = join.id !== undefined ? { field: '_id', value: join.id } : join.equals;
     const inner: mongo.Document[] = [
-      ...(fixed ? [{ $match: { [fixed.field]: { $eq: fixed.value } } }] : []),
+      ...(join.id !== undefined ? [{ $match: { _id: { $eq: join.id } } }] : []),
       ...(join.newest ? [{ $sort: { [join.newest]: -1 } }] : []),
       { $limit: 1 },
       ...lookupsOf(join.joins ?? []),
     ];
-    const by = fixed ? {} : { localField: join.localField, foreignField: join.foreignField ?? '_id' };
+    const by = join.id !== undefined ? {} : { localField: join.localField, foreignField: join.foreignField ?? '_id' };
     return { $lookup: { from: join.collection, ...by, pipeline: inner, as: `_j${i}` } };
   });
 }
@@ -148,10 +144,10 @@ function rememberJoined(db: mongo.Db, scope: RequestReads, parent: mongo.Documen
     const [found] = (Array.isArray(parent[field]) ? parent[field] : []) as mongo.Document[];
     delete parent[field];
     if (found) rememberJoined(db, scope, found, join.joins ?? []);
-    const key = join.id ?? join.equals?.value ?? (join.localField ? valueAt(parent, join.localField) : undefined);
+    const key = join.id ?? (join.localField ? valueAt(parent, join.localField) : undefined);
     if (typeof key !== 'string') return;
     // A read by another field than `_id` answers a later read of that field; found, it answers one by `_id` too.
-    const foreignField = join.id !== undefined ? '_id' : join.equals?.field ?? join.foreignField ?? '_id';
+    const foreignField = join.id !== undefined ? '_id' : join.foreignField ?? '_id';
     // A joined document is handed to nobody but the scope, which copies it whenever it hands it out.
     scope.put(namespaceOf(db, join.collection), keyOf(foreignField, key), found ?? null, true);
     if (found && foreignField !== '_id') scope.put(namespaceOf(db, join.collection), keyOf('_id', found._id), found, true);

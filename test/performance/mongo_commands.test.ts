@@ -23,16 +23,16 @@ import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
  * reads next (`src/store/request_reads.ts`, `src/provider/read_plan.ts`): the shop client is read in every request
  * that needs it (never cached between requests), yet costs a command of its own only at the authorization request of a
  * fresh browser; an account comes with its factors' documents; a throttled attempt that succeeds with nothing to reset
- * costs only its reservation (`src/factors/shared/attempts.ts`). The MFA sign-in's 19: the authorization request (the
+ * costs only its reservation (`src/factors/shared/attempts.ts`). The MFA sign-in's 20: the authorization request (the
  * client, the interaction's save); each sign-in page one read of the interaction with its client, session, account
- * and proofs (the password step's read also fetches the account by the form's email, with its factors' documents); the
- * password step the throttle's reservation, the interaction's save; the code step the throttle's reservation, the code's time step marked used, the interaction's
+ * and proofs; the password step the throttle's reservation, then the account by email with its factors' documents
+ * (never before the reservation: docs/SECURITY.md), the interaction's save; the code step the throttle's reservation, the code's time step marked used, the interaction's
  * save; the resume the interaction with its client and account, its removal, the grant, the code, the session and
  * the session's authentication state (held by the interaction until the browser has a session); the token request one
  * read of the client with the code, its grant, session, account and proofs, the code consumed, the access token saved.
  */
-const MFA_SIGN_IN_BUDGET = 19;
-const PASSWORD_SIGN_IN_BUDGET = 15;
+const MFA_SIGN_IN_BUDGET = 20;
+const PASSWORD_SIGN_IN_BUDGET = 16;
 /**
  * A step-up of a signed-in browser (acr_values=…mfa on a password session): the code page only, then the token. Its 17:
  * the authorization request (the session with the client, the client's grant, the account with its factors' documents

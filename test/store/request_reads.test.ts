@@ -57,16 +57,6 @@ describe('the reads of one request', function () {
     expect(sent).to.deep.equal(['aggregate people']);
   });
 
-  it('fetches a person by email with the first read of the request, and their badge with them', async function () {
-    recorder.start('request');
-    await withRequestReads(async () => {
-      expect((await readModelDocument(badges, 'p1'))?.colour).to.equal('green');
-      expect((await readModelDocument(people, 'ada@example.com', 'email'))?.name).to.equal('Ada');
-      expect((await readModelDocument(people, 'p1'))?.name).to.equal('Ada');
-    }, () => [{ collection: 'people', equals: { field: 'email', value: 'ada@example.com' }, joins: [{ collection: 'badges', localField: '_id' }] }]);
-    expect(recorder.stop().map((command) => `${command.commandName} ${command.collection}`)).to.deep.equal(['aggregate badges']);
-  });
-
   it('remembers that a document is missing, and that nothing was joined to it', async function () {
     const sent = await inRequest(async () => {
       expect(await readModelDocument(people, 'nobody@example.com', 'email')).to.equal(null);

@@ -20,12 +20,12 @@ export async function advanceCounter<T>(
   value: number,
 ): Promise<boolean> {
   if (!Number.isSafeInteger(value)) throw new TypeError(`counter value must be a safe integer, got ${value}`);
-  // The native collection: the filter holds plain strings and numbers, nothing for mongoose to cast.
-  const updated = await model.collection.findOneAndUpdate(
-    { ...filter, [path]: { $lt: value } },
-    { $set: { [path]: value } },
+  // Through the model, so the request forgets what it read of the document (src/store/model_reads.ts).
+  const updated = await model.findOneAndUpdate(
+    { ...filter, [path]: { $lt: value } } as never,
+    { $set: { [path]: value } } as never,
     { returnDocument: 'after' },
-  );
+  ).lean();
   return updated !== null;
 }
 
@@ -41,10 +41,10 @@ export async function consumeOnce<T>(
   path: string,
   at: Date,
 ): Promise<T | null> {
-  const consumed = await model.collection.findOneAndUpdate(
-    { ...filter, [path]: null },
-    { $set: { [path]: at } },
+  const consumed = await model.findOneAndUpdate(
+    { ...filter, [path]: null } as never,
+    { $set: { [path]: at } } as never,
     { returnDocument: 'after' },
-  );
-  return consumed === null ? null : (consumed as unknown as T);
+  ).lean<T>();
+  return consumed ?? null;
 }
