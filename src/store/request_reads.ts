@@ -46,6 +46,25 @@ export type ReadAlong = (collection: string) => readonly JoinedRead[] | undefine
 
 type Found = mongo.Document | null;
 
+/**
+ * A deep copy of a document as the driver returns it: plain objects, arrays and dates are copied; BSON values (an
+ * `ObjectId`, `Binary`, `Long` …) and primitives are immutable and kept as they are — with their types, which
+ * `structuredClone` would lose — at a fraction of its cost.
+ */
+function copyOf<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(copyOf) as T;
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (value !== null && typeof value === 'object') {
+    const prototype: unknown = Object.getPrototypeOf(value);
+    if (prototype === Object.prototype || prototype === null) {
+      const copy: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) copy[key] = copyOf((value as Record<string, unknown>)[key]);
+      return copy as T;
+    }
+  }
+  return value;
+}
+
 class RequestReads {
   readonly #docs = new Map<string, Found>();
   planner: ReadPlanner | undefined;
@@ -54,12 +73,12 @@ class RequestReads {
 
   get(namespace: string, key: string): Found | undefined {
     const doc = this.#docs.get(`${namespace}\u0000${key}`);
-    return doc === undefined ? undefined : doc && structuredClone(doc);
+    return doc === undefined ? undefined : doc && copyOf(doc);
   }
 
   /** Keeps a copy of `doc`; `owned`: keeps `doc` itself (nobody else holds it). */
   put(namespace: string, key: string, doc: Found, owned = false): void {
-    this.#docs.set(`${namespace}\u0000${key}`, doc && !owned ? structuredClone(doc) : doc);
+    this.#docs.set(`${namespace}\u0000${key}`, doc && !owned ? copyOf(doc) : doc);
   }
 
   forget(namespace: string): void {
@@ -169,7 +188,7 @@ async function readJoined(db: mongo.Db, scope: RequestReads, collection: string,
     doc = await db.collection(collection).findOne({ [field]: { $eq: value } });
   }
   const namespace = namespaceOf(db, collection);
-  const kept = doc && structuredClone(doc);
+  const kept = doc && copyOf(doc);
   scope.put(namespace, keyOf(field, value), kept, true);
   if (kept && field !== '_id') scope.put(namespace, keyOf('_id', kept._id), kept, true);
   return doc;

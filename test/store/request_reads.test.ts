@@ -4,7 +4,7 @@
  * a model forgets what the request read of its collection — counted with the driver's command monitoring.
  */
 import { expect } from 'chai';
-import { Schema, type Connection, type Model } from 'mongoose';
+import { Schema, mongo, type Connection, type Model } from 'mongoose';
 import { forgetsRequestReads, readModelDocument } from '../../src/store/model_reads.ts';
 import { withRequestReads } from '../../src/store/request_reads.ts';
 import { connectFreshDb } from '../helpers/db.ts';
@@ -71,6 +71,20 @@ describe('the reads of one request', function () {
       const first = await readModelDocument(badges, 'p1');
       if (first) first.colour = 'changed in memory';
       expect((await readModelDocument(badges, 'p1'))?.colour).to.equal('green');
+    });
+  });
+
+  it('hands out copies that keep the stored types: dates, ObjectIds and nested arrays', async function () {
+    const ref = new mongo.ObjectId();
+    await conn.collection<{ _id: string; colour: string; ref: mongo.ObjectId; seen: { at: Date }[] }>('badges').insertOne({ _id: 'typed', colour: 'red', ref, seen: [{ at: new Date(0) }] });
+    await inRequest(async () => {
+      const first = await readModelDocument(badges, 'typed') as unknown as { ref: unknown; seen: { at: Date }[] } | null;
+      const again = await readModelDocument(badges, 'typed') as unknown as { ref: unknown; seen: { at: Date }[] } | null;
+      expect(again?.ref).to.be.instanceOf(mongo.ObjectId);
+      expect(String(again?.ref)).to.equal(String(ref));
+      expect(again?.seen[0]?.at).to.be.instanceOf(Date).and.deep.equal(new Date(0));
+      first?.seen[0]?.at.setTime(1);
+      expect((await readModelDocument(badges, 'typed') as unknown as { seen: { at: Date }[] } | null)?.seen[0]?.at).to.deep.equal(new Date(0));
     });
   });
 
