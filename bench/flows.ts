@@ -1,18 +1,22 @@
 /**
  * Whole flows under load, the product against plain oidc-provider 9 measured in the same run (`npm run bench:flows`).
  *
- * Three processes besides this load driver: the database (the embedded engine, or `MONGODB_URI`), the product
- * (`src/main.ts`, as an operator runs it) and the baseline (`bench/flows/plain_provider.ts`: oidc-provider with a
- * password page, the same adapter, hash, accounts and shop). Both servers count their MongoDB commands
- * (`bench/flows/count_commands.ts`). Virtual browsers (one cookie jar each) run each flow in a closed loop for a
+ * Servers besides this load driver and the database (the embedded engine in this process, or `MONGODB_URI`): the
+ * product (`src/main.ts`, as an operator runs it) and two baselines (`bench/flows/plain_provider.ts`: oidc-provider
+ * with a password page and the same hash, accounts and shop), one on the same adapter and database, one on
+ * oidc-provider's own in-memory adapter (what oidc-provider costs without a database). The servers count their
+ * MongoDB commands (`bench/flows/count_commands.ts`). Virtual browsers (one cookie jar each) run each flow in a closed loop for a
  * fixed time, on loopback, and check every result as a shop would (state, `iss`, PKCE, ID-token signature and
  * nonce through openid-client; `acr`/`amr` where the product sets them). Accounts are seeded with the package's
  * modules (accounts, the TOTP factor with the deployment's keys) before the servers start.
  *
  * Flows: `mfa` (password + authenticator-app code + token, a fresh browser), `stepup` (a password session asked
  * for `acr mfa`: the code page only), `password` (password + token), `refresh` (refresh-token grants), `console`
- * (the security console's overview, signed in). Per flow and server: flows/s, latency p50/p99, the server's CPU
- * per flow (from /proc), CPU beyond the password hash, MongoDB commands per flow, RSS after the run.
+ * (the security console's overview, signed in). Each runs unmeasured for a few flows first (`WARM_UP`). Per flow and
+ * server: flows/s, latency p50/p99, the server's CPU per flow (from /proc) split into its event loop (the main
+ * thread), libuv's thread pool (the password hash, WebCrypto's signatures) and V8's own threads (garbage collection),
+ * CPU beyond the password hash (less one hash measured alone per flow that has one) and beyond the thread pool,
+ * MongoDB commands per flow, RSS after the run.
  *
  * Options: `--seconds N` (per flow, default 20), `--browsers N` (default 8), `--flows a,b,…` (default all),
  * `--profile DIR` (both servers write a V8 CPU profile there when they stop: open it in Chrome DevTools),
@@ -24,7 +28,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Server as HttpServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -56,8 +60,13 @@ const BROWSERS = Number(values.browsers);
 const INSTANCES = Number(values.instances);
 const FLOWS = new Set(values.flows.split(','));
 const SHOP_CALLBACK = 'http://127.0.0.1:9/bench-shop/callback';
+/**
+ * Flows run on a server before each measured run, unmeasured: the first flows of a process compile its code (V8's JIT),
+ * which would be counted against whichever flow a server runs first.
+ */
+const WARM_UP = BROWSERS * 5;
 /** Accounts per pool: a TOTP code works once per 30-second step, so an MFA flow never reuses an account in a run. */
-const POOL = Math.ceil(SECONDS * 100) + BROWSERS * 4;
+const POOL = Math.ceil(SECONDS * 100) + BROWSERS * 4 + WARM_UP;
 const CLK_TCK = 100;
 
 interface Server {
@@ -122,10 +131,31 @@ async function sumOver(server: Server, of: (pid: number) => Promise<number>): Pr
   return (await Promise.all(server.children.map((child) => of(child.pid as number)))).reduce((a, b) => a + b, 0);
 }
 
-/** utime + stime of a process, in milliseconds (/proc/<pid>/stat fields 14 and 15). */
-async function cpuMsOf(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+/** utime + stime of a process or one of its threads, in milliseconds (`stat` fields 14 and 15). */
+async function cpuMsAt(statPath: string): Promise<number> {
+  const stat = await readFile(statPath, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+async function cpuMsOf(pid: number): Promise<number> {
+  return cpuMsAt(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU of a process's event loop (its main thread) and of libuv's thread pool (threads named `libuv-worker`: the
+ * password hash, and WebCrypto's signatures), in milliseconds. The rest of the process's CPU is V8's own threads
+ * (garbage collection, compilation). Threads that ended are no longer listed, which only a pool shrinking would do.
+ */
+async function threadCpuMsOf(pid: number): Promise<{ main: number; pool: number }> {
+  const tids = await readdir(`/proc/${pid}/task`);
+  const split = { main: 0, pool: 0 };
+  await Promise.all(tids.map(async (tid) => {
+    const [name, ms] = await Promise.all([readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8'), cpuMsAt(`/proc/${pid}/task/${tid}/stat`)]).catch(() => ['', 0] as const);
+    if (tid === String(pid)) split.main += ms;
+    else if (name.trim() === 'libuv-worker') split.pool += ms;
+  }));
+  return split;
 }
 
 async function rssMiBOf(pid: number): Promise<number> {
@@ -141,12 +171,14 @@ function expectOk(condition: boolean, what: string, page?: Page): void {
   if (!condition) throw new Error(`${what}${page ? ` (status ${page.status} at ${page.url})` : ''}`);
 }
 
-interface Result { flows: number; perSecond: number; p50: number; p99: number; cpuMs: number; commands: number; rssMiB: number }
+interface Result { flows: number; perSecond: number; p50: number; p99: number; cpuMs: number; mainMs: number; poolMs: number; commands: number; rssMiB: number }
 
 /** Runs `flow` in a closed loop on every virtual browser for SECONDS and measures the server meanwhile. */
 async function measure(server: Server, flow: (browser: number) => Promise<void>): Promise<Result> {
   const latencies: number[] = [];
-  const [cpuBefore, commandsBefore] = [await sumOver(server, cpuMsOf), await commandsOf(server)];
+  const threads = async (): Promise<{ main: number; pool: number }> => (await Promise.all(server.children.map((child) => threadCpuMsOf(child.pid as number))))
+    .reduce((a, b) => ({ main: a.main + b.main, pool: a.pool + b.pool }), { main: 0, pool: 0 });
+  const [cpuBefore, threadsBefore, commandsBefore] = [await sumOver(server, cpuMsOf), await threads(), await commandsOf(server)];
   const start = performance.now();
   const end = start + SECONDS * 1000;
   await Promise.all(Array.from({ length: BROWSERS }, async (_, browser) => {
@@ -157,12 +189,12 @@ async function measure(server: Server, flow: (browser: number) => Promise<void>)
     }
   }));
   const elapsed = (performance.now() - start) / 1000;
-  const [cpuAfter, commandsAfter] = [await sumOver(server, cpuMsOf), await commandsOf(server)];
+  const [cpuAfter, threadsAfter, commandsAfter] = [await sumOver(server, cpuMsOf), await threads(), await commandsOf(server)];
   latencies.sort((a, b) => a - b);
   const flows = latencies.length;
   return {
     flows, perSecond: flows / elapsed, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
-    cpuMs: (cpuAfter - cpuBefore) / flows, commands: (commandsAfter - commandsBefore) / flows, rssMiB: await sumOver(server, rssMiBOf),
+    cpuMs: (cpuAfter - cpuBefore) / flows, mainMs: (threadsAfter.main - threadsBefore.main) / flows, poolMs: (threadsAfter.pool - threadsBefore.pool) / flows, commands: (commandsAfter - commandsBefore) / flows, rssMiB: await sumOver(server, rssMiBOf),
   };
 }
 
@@ -237,6 +269,8 @@ async function main(): Promise<void> {
     servers.push(product);
     const plain = await startServer('plain oidc-provider', 'bench/flows/plain_provider.ts', env, 'listening', client);
     servers.push(plain);
+    const plainInMemory = await startServer('plain oidc-provider, memory adapter', 'bench/flows/plain_provider.ts', { ...env, PLAIN_ADAPTER: 'memory' }, 'listening', client);
+    servers.push(plainInMemory);
 
     /** The password form of a fresh browser's sign-in; the product's and the baseline's login forms differ only in their path. */
     const passwordStep = async (server: Server, browser: Browser, customer: Customer, params: Record<string, string>) => {
@@ -247,7 +281,8 @@ async function main(): Promise<void> {
     };
     const results: { flow: string; server: string; result: Result; hashes: number }[] = [];
     const run = async (flow: string, server: Server, hashes: number, body: (browser: number) => Promise<void>): Promise<void> => {
-      console.log(`running ${flow} on ${server.name} for ${SECONDS} s …`);
+      console.log(`running ${flow} on ${server.name} for ${SECONDS} s (after ${WARM_UP} flows to warm up) …`);
+      await runCount(WARM_UP, body);
       results.push({ flow, server: server.name, hashes, result: await measure(server, body) });
     };
 
@@ -285,7 +320,7 @@ async function main(): Promise<void> {
         expectOk((await product.shop.finishLogin(pending, done.url)).claims()?.acr === ACR.mfa, 'acr mfa (the value asked for)');
       });
     }
-    for (const server of [product, plain]) {
+    for (const server of [product, plain, plainInMemory]) {
       if (FLOWS.has('password')) {
         await run('password', server, 1, async (i) => {
           const browser = new Browser([SHOP_CALLBACK]);
@@ -351,10 +386,10 @@ async function main(): Promise<void> {
     const hashMs = percentile(hashSamples, 0.5);
 
     console.log(`\n${BROWSERS} browsers, ${SECONDS} s per flow, node ${process.version}, ${engine ? 'embedded engine' : 'MONGODB_URI'}; password hash ${hashMs.toFixed(1)} ms CPU\n`);
-    console.log('| flow | server | flows | flows/s | p50 ms | p99 ms | CPU ms/flow | CPU beyond the hash | MongoDB commands/flow | RSS MiB |');
-    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('| flow | server | flows | flows/s | p50 ms | p99 ms | CPU ms/flow | event loop | thread pool | V8 threads | CPU beyond the hash | beyond the pool | MongoDB commands/flow | RSS MiB |');
+    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const { flow, server, hashes, result: r } of results) {
-      console.log(`| ${flow} | ${server} | ${r.flows} | ${r.perSecond.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.cpuMs.toFixed(1)} | ${Math.max(0, r.cpuMs - hashes * hashMs).toFixed(1)} | ${r.commands.toFixed(1)} | ${r.rssMiB.toFixed(0)} |`);
+      console.log(`| ${flow} | ${server} | ${r.flows} | ${r.perSecond.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.cpuMs.toFixed(1)} | ${r.mainMs.toFixed(1)} | ${r.poolMs.toFixed(1)} | ${(r.cpuMs - r.mainMs - r.poolMs).toFixed(1)} | ${Math.max(0, r.cpuMs - hashes * hashMs).toFixed(1)} | ${(r.cpuMs - r.poolMs).toFixed(1)} | ${r.commands.toFixed(1)} | ${r.rssMiB.toFixed(0)} |`);
     }
     const find = (flow: string, server: string): Result | undefined => results.find((r) => r.flow === flow && r.server === server)?.result;
     const plainPassword = find('password', plain.name);

@@ -3,6 +3,10 @@
  * checks the password, no step-up, no second factor — on the same database (the same adapter, `MONGODB_URI`) with the
  * same password hash and the same accounts and shop client as the product. Listens on `PORT` and prints
  * `listening` when ready.
+ *
+ * `PLAIN_ADAPTER=memory`: oidc-provider's own in-memory adapter instead (what its documentation starts with, and the
+ * cost of oidc-provider without a database); the accounts are still read from MongoDB and the shop's client is
+ * read from it once, at the start.
  */
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -11,7 +15,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import mongoose from 'mongoose';
-import Provider, { type Configuration } from 'oidc-provider';
+import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider';
 import { findAccountById, verifyLogin } from '../../src/accounts/accounts.ts';
 import { createMongoAdapter } from '../../src/provider/adapter.ts';
 import { loadOrCreateDevKeys } from '../../src/provider/keys.ts';
@@ -20,8 +24,11 @@ const issuer = process.env.ISSUER as string;
 const conn = await mongoose.createConnection(process.env.MONGODB_URI as string).asPromise();
 const keys = await loadOrCreateDevKeys(conn);
 
+const inMemory = process.env.PLAIN_ADAPTER === 'memory';
+const shopClients = inMemory ? await conn.db?.collection<{ payload: ClientMetadata }>('oidc_clients').find().toArray() ?? [] : [];
+
 const configuration: Configuration = {
-  adapter: createMongoAdapter(conn),
+  ...(inMemory ? { clients: shopClients.map((doc) => doc.payload) } : { adapter: createMongoAdapter(conn) }),
   jwks: keys.jwks,
   cookies: { keys: keys.cookieKeys },
   pkce: { required: () => true },

@@ -4,7 +4,8 @@
  * first command; this only merges the round trips. Joined by what the first document names:
  *
  * - a token (the code or refresh token at the token endpoint, an access token at userinfo): its client, grant, the
- *   session it was issued in (by uid, the newest), its account and the session's proofs;
+ *   session it was issued in (by uid, the newest), its account with the factors' documents (a factor may prove the
+ *   account's email: the `email_verified` claim) and the session's proofs;
  * - a login interaction (the sign-in pages, the resume): its client, grant, session, the account it is for (a pending
  *   step-up's, a login result's, the session's) and the session's proofs;
  * - a browser's session (the authorization endpoint, the resume): the client asked for, its grant for that client, the
@@ -45,18 +46,20 @@ function sessionByUid(localField: string): JoinedRead {
   return { collection: SESSIONS, localField, foreignField: 'uid', newest: 'updatedAt' };
 }
 
-/** What a token's document names. */
-const TOKEN_JOINS: readonly JoinedRead[] = [
-  by(CLIENTS, 'payload.clientId'),
-  by(GRANTS, 'payload.grantId'),
-  sessionByUid('payload.sessionUid'),
-  by(ACCOUNTS, 'payload.accountId'),
-  by(PROOFS_COLLECTION, 'payload.sessionUid'),
-];
-
 /** The factors' documents of an account, joined to the account's document. */
 function factorsOf(accountCollections: readonly string[]): JoinedRead[] {
   return accountCollections.map((collection) => by(collection, '_id'));
+}
+
+/** What a token's document names. */
+function tokenJoins(factors: JoinedRead[]): readonly JoinedRead[] {
+  return [
+    by(CLIENTS, 'payload.clientId'),
+    by(GRANTS, 'payload.grantId'),
+    sessionByUid('payload.sessionUid'),
+    by(ACCOUNTS, 'payload.accountId', factors),
+    by(PROOFS_COLLECTION, 'payload.sessionUid'),
+  ];
 }
 
 /** What an interaction's document names. */
@@ -86,14 +89,14 @@ interface Named {
   readonly token?: JoinedRead | undefined;
 }
 
-function namedBy(ctx: Context, paths: ReadPaths): Named {
+function namedBy(ctx: Context, paths: ReadPaths, joins: readonly JoinedRead[]): Named {
   const params = ((ctx as { oidc?: { params?: Record<string, unknown> } }).oidc?.params ?? ctx.query) as Record<string, unknown>;
   if (ctx.method === 'POST' && ctx.path === paths.token) {
     const grantType = params.grant_type;
     const code = grantType === 'authorization_code' ? id(params.code) : undefined;
     const refresh = grantType === 'refresh_token' ? id(params.refresh_token) : undefined;
     const token = code ? { collection: CODES, id: code } : refresh ? { collection: REFRESH_TOKENS, id: refresh } : undefined;
-    return { token: token && { ...token, joins: TOKEN_JOINS.filter((join) => join.collection !== CLIENTS) } };
+    return { token: token && { ...token, joins: joins.filter((join) => join.collection !== CLIENTS) } };
   }
   const requestUri = typeof params.request_uri === 'string' && params.request_uri.startsWith(PAR_URN) ? params.request_uri.slice(PAR_URN.length) : undefined;
   const resumed = ctx.path.startsWith(`${paths.authorization}/`) ? id(ctx.path.slice(paths.authorization.length + 1)) : undefined;
@@ -118,6 +121,7 @@ export function readAlongFor(accountCollections: readonly string[]): ReadAlong {
  */
 export function readPlanFor(ctx: Context, paths: ReadPaths, accountCollections: readonly string[]): ReadPlanner {
   const factors = factorsOf(accountCollections);
+  const ofToken = tokenJoins(factors);
   return (collection) => {
     switch (collection) {
       case INTERACTIONS:
@@ -125,9 +129,9 @@ export function readPlanFor(ctx: Context, paths: ReadPaths, accountCollections: 
       case CODES:
       case REFRESH_TOKENS:
       case ACCESS_TOKENS:
-        return TOKEN_JOINS;
+        return ofToken;
       case SESSIONS: {
-        const named = namedBy(ctx, paths);
+        const named = namedBy(ctx, paths, ofToken);
         // Client ids never contain "." (`clients.ts`), so the session's grant for the client is a plain path.
         return [
           ...(named.clientId ? [{ collection: CLIENTS, id: named.clientId }, by(GRANTS, `payload.authorizations.${named.clientId}.grantId`)] : []),
@@ -138,7 +142,7 @@ export function readPlanFor(ctx: Context, paths: ReadPaths, accountCollections: 
         ];
       }
       case CLIENTS: {
-        const named = namedBy(ctx, paths);
+        const named = namedBy(ctx, paths, ofToken);
         if (named.token) return [named.token];
         return named.pushedRequest ? [{ collection: PUSHED_REQUESTS, id: named.pushedRequest }] : undefined;
       }

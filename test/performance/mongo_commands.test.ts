@@ -1,8 +1,9 @@
 /**
  * How many MongoDB commands one whole sign-in costs, counted with the driver's command monitoring (never timed):
- * from the shop's authorization request in a fresh browser to the shop's token response. Each flow runs once to warm
- * up (index builds, model compilation, the first client load) and is then measured again with a fresh browser and a
- * fresh account, so the numbers are the steady state. The driver's own commands (handshakes, monitoring) are not
+ * from the shop's authorization request in a fresh browser to the shop's token response, and one refresh-token grant.
+ * The server has the factors `src/main.ts` registers (the email-code factor too: it has a mailer). Each flow runs once
+ * to warm up (index builds, model compilation, the first client load) and is then measured again with a fresh browser
+ * and a fresh account, so the numbers are the steady state. The driver's own commands (handshakes, monitoring) are not
  * counted (`DRIVER_COMMANDS`). A failure prints the breakdown per collection, per step and in order.
  */
 import { randomBytes } from 'node:crypto';
@@ -14,7 +15,7 @@ import { ACR } from '../../src/policy/acr.ts';
 import { enrolTotp } from '../factors/support.ts';
 import { describeCommands, recordCommands, type CommandRecorder } from '../helpers/mongo_commands.ts';
 import { startTestServer, type TestAccount, type TestServer } from '../helpers/server.ts';
-import { Browser, Shop, findForm, type Page } from '../helpers/shop.ts';
+import { Browser, Shop, findForm, signIn, type Page } from '../helpers/shop.ts';
 import { freezeClock as freezeNow, type FrozenClock } from '../helpers/clock.ts';
 import { isChallenge, nextCode, submitCode } from '../helpers/step_up.ts';
 
@@ -42,6 +43,12 @@ const PASSWORD_SIGN_IN_BUDGET = 16;
  * session's rotation), the token request (one read, the code consumed, the access token).
  */
 const STEP_UP_BUDGET = 17;
+/**
+ * A refresh-token grant of a confidential shop (its refresh token is not rotated): one read of the client with the
+ * refresh token, its grant, session, account with the factors' documents (the `email_verified` claim asks the email
+ * factor) and proofs; the access token saved.
+ */
+const REFRESH_GRANT_BUDGET = 2;
 
 /** The steps of a sign-in, by request (an interaction page is named once its response shows which page it is). */
 const STEP_NAMES: Record<string, string> = {
@@ -76,7 +83,7 @@ class CountingBrowser extends Browser {
   }
 }
 
-describe('MongoDB commands of one sign-in (steady state, counted with the driver\'s command monitoring)', function () {
+describe('MongoDB commands of one sign-in or refresh (steady state, counted with the driver\'s command monitoring)', function () {
   let server: TestServer;
   let shop: Shop;
   let clock: FrozenClock;
@@ -138,7 +145,7 @@ describe('MongoDB commands of one sign-in (steady state, counted with the driver
   }
 
   before(async function () {
-    server = await startTestServer('mongo_commands', { monitorCommands: true });
+    server = await startTestServer('mongo_commands', { monitorCommands: true, mailer: 'config' });
     totp = server.factors.all.find((factor) => factor.enrol && !factor.challenge && factor.role === 'primary') as TotpFactor;
     shop = await Shop.discover(server.issuer, server.clients.firstParty);
     recorder = recordCommands(server.conn);
@@ -172,6 +179,21 @@ describe('MongoDB commands of one sign-in (steady state, counted with the driver
     const { account } = await freshAccount(false);
     const { count, breakdown } = await signInCounted(account);
     expect(count, `password sign-in: ${breakdown}\n`).to.be.at.most(PASSWORD_SIGN_IN_BUDGET);
+  });
+
+  it(`a refresh-token grant sends at most ${REFRESH_GRANT_BUDGET} commands`, async function () {
+    const { account } = await freshAccount(false);
+    const browser = new Browser([server.clients.firstParty.redirectUri]);
+    const { pending, callbackUrl } = await signIn(shop, browser, account, { params: { scope: 'openid email offline_access', prompt: 'consent' } });
+    const first = await shop.finishLogin(pending, callbackUrl);
+    expect(first.refresh_token, 'a refresh token').to.be.a('string');
+    await oidc.refreshTokenGrant(shop.config, first.refresh_token as string);
+    clock.tick(5_000);
+    recorder.start('refresh grant');
+    const refreshed = await oidc.refreshTokenGrant(shop.config, first.refresh_token as string);
+    const commands = recorder.stop();
+    expect(refreshed.access_token).to.be.a('string');
+    expect(commands.length, `refresh grant: ${describeCommands(commands, recorder.excluded)}\n`).to.be.at.most(REFRESH_GRANT_BUDGET);
   });
 
   it(`a step-up of a signed-in browser (code page, token request) sends at most ${STEP_UP_BUDGET} commands`, async function () {
