@@ -20,12 +20,13 @@ import type { ClientMetadata, Configuration } from 'oidc-provider';
 import { accountConsoleClient, ACCOUNT_PATH } from './console/client.ts';
 import { ensurePolicyNoticeIndexes } from './console/company_notice.ts';
 import { accountConsole } from './console/router.ts';
-import { ensureAccountSessionIndexes } from './console/session.ts';
+import { ACCOUNT_SESSIONS, ensureAccountSessionIndexes } from './console/session.ts';
 import { ensureAccountIndexes } from './accounts/accounts.ts';
 import { DEFAULT_AUDIT_RETENTION_DAYS, ensureAuditIndexes, type AuditLogOptions } from './audit/audit_log.ts';
 import type { MfaPeppers } from './provider/mfa_secrets.ts';
 import type { FactorRegistry } from './factors/registry.ts';
 import { createDefaultFactors } from './factors/registry.ts';
+import { METHOD_CHOICE_COLLECTION } from './factors/method_choice.ts';
 import { createSecretBox } from './factors/shared/secret_box.ts';
 import { type KeyRing } from './config/key_ring.ts';
 import { ensureAttemptIndexes, type AttemptPolicy } from './factors/shared/attempts.ts';
@@ -46,7 +47,7 @@ import { answerRequestedAcr } from './provider/acr_answer.ts';
 import { keepOfflineAccessAsked } from './provider/offline_access.ts';
 import { INTERACTION_PATH } from './policy/interaction.ts';
 import { applyStepUp, proofsKeepMsOf } from './provider/step_up_configuration.ts';
-import { readAlongFor, readPathsOf, readPlanFor, type ReadPaths } from './provider/read_plan.ts';
+import { consoleReadPlan, readAlongFor, readPathsOf, readPlanFor, type ReadPaths } from './provider/read_plan.ts';
 import { withRequestReads } from './store/request_reads.ts';
 import { createSecurityEvents, type SecurityEvents } from './security/events.ts';
 import type { SupportContact } from './shared/support.ts';
@@ -189,7 +190,8 @@ export function createStepUp(options: StepUpOptions): StepUp {
       if (!Array.isArray(provider.keys) || provider.keys.length === 0) {
         throw new Error('the provider has no cookie keys: set cookies.keys in its configuration');
       }
-      readOncePerRequest(provider, readPaths, factors.accountCollections);
+      const accountCollections = [...factors.accountCollections, METHOD_CHOICE_COLLECTION];
+      readOncePerRequest(provider, readPaths, accountCollections);
       storeResumedProofs(provider, { conn, proofsKeepMs });
       answerRequestedAcr(provider);
       keepOfflineAccessAsked(provider, authorizationPath);
@@ -221,13 +223,16 @@ export function createStepUp(options: StepUpOptions): StepUp {
       const assetFiles = assets({ brand: options.brand });
       const language = languageRouter(views.languages);
       const languagePage = compose([errorBoundary({ views, logger, support: options.support }), securityHeaders(headers), language.routes() as Middleware]);
-      const readAlong = readAlongFor(factors.accountCollections);
+      const readAlong = readAlongFor(accountCollections);
+      const consoleReads = consoleReadPlan(ACCOUNT_SESSIONS, accountCollections);
       return async function stepUpPages(ctx, next) {
         useLanguages(ctx, views.languages);
         if (ctx.path === INTERACTION_PATH || ctx.path.startsWith(`${INTERACTION_PATH}/`)) {
-          return withRequestReads(() => pages(ctx, next), readPlanFor(ctx, readPaths, factors.accountCollections), readAlong);
+          return withRequestReads(() => pages(ctx, next), readPlanFor(ctx, readPaths, accountCollections), readAlong);
         }
-        if (accountPages && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) return accountPages(ctx, next);
+        if (accountPages && (ctx.path === ACCOUNT_PATH || ctx.path.startsWith(`${ACCOUNT_PATH}/`))) {
+          return withRequestReads(() => accountPages(ctx, next), consoleReads, readAlong);
+        }
         if (resetPages && (ctx.path === PASSWORD_RESET_PATH || ctx.path.startsWith(`${PASSWORD_RESET_PATH}/`))) return resetPages(ctx, next);
         if (isAssetPath(ctx.path)) return assetFiles(ctx, next);
         if (ctx.path === LANGUAGE_PATH) return languagePage(ctx, next);

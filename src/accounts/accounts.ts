@@ -323,7 +323,7 @@ export async function setAccountLanguage(
 /** Whether the account asks for a code at every sign-in (false for an unknown account). */
 export async function signInMfaEnabled(conn: Connection, accountId: string): Promise<boolean> {
   if (typeof accountId !== 'string') return false;
-  const doc = await (await accounts(conn)).findById(accountId, { signInMfa: 1 }).lean<Pick<AccountDoc, 'signInMfa'>>().exec();
+  const doc = await readModelDocument(await accounts(conn), accountId);
   return doc?.signInMfa === true;
 }
 

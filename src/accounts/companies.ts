@@ -4,6 +4,7 @@
  */
 import type { Connection } from 'mongoose';
 import { AppError, isDuplicateKeyError } from '../shared/errors.ts';
+import { readModelDocument } from '../store/model_reads.ts';
 import { MFA_POLICIES, companies, type CompanyDoc } from './models.ts';
 
 export { ensureAccountIndexes } from './models.ts';
@@ -70,7 +71,7 @@ export async function createCompany(conn: Connection, input: { name: string; mfa
 
 export async function findCompanyById(conn: Connection, id: string): Promise<Company | null> {
   if (typeof id !== 'string') return null;
-  const doc = await (await companies(conn)).findById(id).lean<CompanyDoc>().exec();
+  const doc = await readModelDocument(await companies(conn), id);
   return doc ? toCompany(doc) : null;
 }
 

@@ -87,6 +87,7 @@ const companySchema = new Schema<CompanyDoc>(
   { ...MODEL_OPTIONS, collection: 'companies' },
 );
 companySchema.index({ nameKey: 1 }, { unique: true });
+companySchema.plugin(forgetsRequestReads);
 
 function accountModel(conn: Connection): Model<AccountDoc> {
   return (conn.models.Account as Model<AccountDoc> | undefined) ?? conn.model<AccountDoc>('Account', accountSchema, 'accounts');

@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
+import { forgetsRequestReads, readModelDocument } from '../store/model_reads.ts';
 import { oncePerConnection } from '../store/once_per_connection.ts';
 
 /** An authorization request in flight: what its callback must match. */
@@ -72,6 +73,9 @@ interface SessionDoc {
   expiresAt: Date;
 }
 
+/** The collection of console sessions. */
+export const ACCOUNT_SESSIONS = 'account_sessions';
+
 const loginSchema = new Schema<PendingLogin>({
   state: { type: String, required: true },
   nonce: { type: String, required: true },
@@ -106,12 +110,13 @@ const sessionSchema = new Schema<SessionDoc>({
   pendingAction: { type: pendingActionSchema, default: null },
   createdAt: { type: Date, required: true },
   expiresAt: { type: Date, required: true },
-}, { versionKey: false, strict: 'throw', autoIndex: false, autoCreate: false, collection: 'account_sessions' });
+}, { versionKey: false, strict: 'throw', autoIndex: false, autoCreate: false, collection: ACCOUNT_SESSIONS });
+sessionSchema.plugin(forgetsRequestReads);
 sessionSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, name: 'expires_at_ttl' });
 
 function sessionModel(conn: Connection): Model<SessionDoc> {
   return (conn.models.AccountSession as Model<SessionDoc> | undefined)
-    ?? conn.model<SessionDoc>('AccountSession', sessionSchema, 'account_sessions');
+    ?? conn.model<SessionDoc>('AccountSession', sessionSchema, ACCOUNT_SESSIONS);
 }
 
 /** Creates the collection's indexes (TTL on `expiresAt`); idempotent, once per connection. */
@@ -163,7 +168,7 @@ export async function createSession(
 /** The live session of a cookie token (`null` when unknown or expired: TTL deletion is not immediate). */
 export async function findSession(conn: Connection, token: string | undefined): Promise<ConsoleSession | null> {
   if (typeof token !== 'string' || token.length < 16 || token.length > 128) return null;
-  const doc = await sessionModel(conn).findById(idOf(token)).lean<SessionDoc>();
+  const doc = await readModelDocument(sessionModel(conn), idOf(token));
   if (!doc || doc.expiresAt.getTime() <= Date.now()) return null;
   return toSession(doc);
 }

@@ -11,6 +11,7 @@
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import { isDuplicateKeyError } from '../shared/errors.ts';
+import { forgetsRequestReads, readModelDocument } from '../store/model_reads.ts';
 import type { Factor } from './contract.ts';
 import type { FactorRegistry } from './registry.ts';
 import { checkAccountId } from './shared/account_id.ts';
@@ -29,10 +30,14 @@ const preferenceSchema = new Schema<PreferenceDoc>(
   },
   { versionKey: false, strict: 'throw' },
 );
+preferenceSchema.plugin(forgetsRequestReads);
+
+/** The collection of the stored choices, one document per account (`_id`: the account id), read with an account. */
+export const METHOD_CHOICE_COLLECTION = 'factor_preferences';
 
 function preferenceModel(conn: Connection): Model<PreferenceDoc> {
   return (conn.models.FactorPreference as Model<PreferenceDoc> | undefined)
-    ?? conn.model<PreferenceDoc>('FactorPreference', preferenceSchema, 'factor_preferences');
+    ?? conn.model<PreferenceDoc>('FactorPreference', preferenceSchema, METHOD_CHOICE_COLLECTION);
 }
 
 /** What a challenge page needs: the method it opens on and the "use another method" list. */
@@ -87,7 +92,7 @@ export function createMethodChoice(options: { conn: Connection; registry: Factor
     const usable = registry.all.filter((factor) => factor.level >= minLevel && active.includes(factor));
     const primaries = usable.filter((factor) => factor.role === 'primary');
     if (primaries.length <= 1) return { primary: usable[0], alternatives: usable.slice(1) };
-    const stored = await model.findById(accountId).lean<PreferenceDoc>();
+    const stored = await readModelDocument(model, accountId);
     let primary = primaries.find((factor) => factor.id === stored?.primaryFactorId);
     if (!primary) {
       const dates = await Promise.all(primaries.map(async (factor) => (await factor.enrolledAt?.(accountId))?.getTime() ?? Number.NEGATIVE_INFINITY));
@@ -104,7 +109,7 @@ export function createMethodChoice(options: { conn: Connection; registry: Factor
     const [usable, primaries, stored] = await Promise.all([
       registry.usableFactors(accountId, minLevel),
       enrolledPrimaries(accountId),
-      model.findById(accountId).lean<PreferenceDoc>(),
+      readModelDocument(model, accountId),
     ]);
     const chosen = stored ? primaries.find((factor) => factor.id === stored.primaryFactorId) : undefined;
     if (stored && !chosen) {

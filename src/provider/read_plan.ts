@@ -1,22 +1,22 @@
 /**
- * Which documents a request of the provider or of the sign-in pages will read, so its first read fetches them in the
- * same command (`src/store/request_reads.ts`). Every request still reads everything it uses from MongoDB, in its own
- * first command; this only merges the round trips. Joined by what the first document names:
+ * Which documents a request of the provider, of the sign-in pages or of the security console will read, so its first
+ * read fetches them in the same command (`src/store/request_reads.ts`). Every request still reads everything it uses
+ * from MongoDB, in its own first command; this only merges the round trips. Joined by what the first document names:
  *
  * - a token (the code or refresh token at the token endpoint, an access token at userinfo): its client, grant, the
- *   session it was issued in (by uid, the newest), its account with the factors' documents (a factor may prove the
- *   account's email: the `email_verified` claim) and the session's proofs;
+ *   session it was issued in (by uid, the newest), its account and the session's proofs;
  * - a login interaction (the sign-in pages, the resume): its client, grant, session, the account it is for (a pending
  *   step-up's, a login result's, the session's) and the session's proofs;
  * - a browser's session (the authorization endpoint, the resume): the client asked for, its grant for that client, the
  *   interaction resumed, a pushed request, the account and its proofs;
- * - the client at the token endpoint: the code or refresh token of the request, with what a token joins.
+ * - the client at the token endpoint: the code or refresh token of the request, with what a token joins;
+ * - a console session: its signed-in account.
  *
- * Where the request may ask for a second factor (an interaction's step-up, a browser's session), the account comes with
- * the factors' documents of that account (each factor names its collection: `Factor.accountCollection`), and so does
- * any later read of an account (the password step's account by email, read once the attempt is reserved, never
- * before: an early read would tell whether an email is registered): the decision reads them when it asks for a
- * second factor.
+ * An account comes with its documents per account — each factor's (a factor names its collection:
+ * `Factor.accountCollection`), the stored choice of method — and its company (the policy): the step-up decision, the
+ * `email_verified` claim and the console's pages read them. So does any later read of an account (the password step's
+ * account by email, read once the attempt is reserved, never before: an early read would tell whether an email is
+ * registered), except the login result's account, which the resume only checks.
  *
  * A guess that does not match (a stale cookie, another id) only fetches a document nobody asks for.
  */
@@ -26,6 +26,7 @@ import type { JoinedRead, ReadAlong, ReadPlanner } from '../store/request_reads.
 import { collectionNameFor } from './adapter.ts';
 
 const ACCOUNTS = 'accounts';
+const COMPANIES = 'companies';
 const CLIENTS = collectionNameFor('Client');
 const SESSIONS = collectionNameFor('Session');
 const GRANTS = collectionNameFor('Grant');
@@ -46,31 +47,34 @@ function sessionByUid(localField: string): JoinedRead {
   return { collection: SESSIONS, localField, foreignField: 'uid', newest: 'updatedAt' };
 }
 
-/** The factors' documents of an account, joined to the account's document. */
-function factorsOf(accountCollections: readonly string[]): JoinedRead[] {
-  return accountCollections.map((collection) => by(collection, '_id'));
+/**
+ * What comes with an account's document: the documents per account named by `accountCollections` (the factors', the
+ * stored choice of method) and the account's company (its policy).
+ */
+function alongAccount(accountCollections: readonly string[]): JoinedRead[] {
+  return [...accountCollections.map((collection) => by(collection, '_id')), by(COMPANIES, 'companyId')];
 }
 
 /** What a token's document names. */
-function tokenJoins(factors: JoinedRead[]): readonly JoinedRead[] {
+function tokenJoins(ofAccount: JoinedRead[]): readonly JoinedRead[] {
   return [
     by(CLIENTS, 'payload.clientId'),
     by(GRANTS, 'payload.grantId'),
     sessionByUid('payload.sessionUid'),
-    by(ACCOUNTS, 'payload.accountId', factors),
+    by(ACCOUNTS, 'payload.accountId', ofAccount),
     by(PROOFS_COLLECTION, 'payload.sessionUid'),
   ];
 }
 
 /** What an interaction's document names. */
-function interactionJoins(factors: JoinedRead[]): readonly JoinedRead[] {
+function interactionJoins(ofAccount: JoinedRead[]): readonly JoinedRead[] {
   return [
     by(CLIENTS, 'payload.params.client_id'),
     by(GRANTS, 'payload.grantId'),
     sessionByUid('payload.session.uid'),
-    by(ACCOUNTS, 'payload.result.stepUpPending.accountId', factors),
+    by(ACCOUNTS, 'payload.result.stepUpPending.accountId', ofAccount),
     by(ACCOUNTS, 'payload.result.login.accountId'),
-    by(ACCOUNTS, 'payload.session.accountId', factors),
+    by(ACCOUNTS, 'payload.session.accountId', ofAccount),
     by(PROOFS_COLLECTION, 'payload.session.uid'),
   ];
 }
@@ -109,23 +113,23 @@ export interface ReadPaths {
   readonly token: string;
 }
 
-/** What a request reads along with any account it reads (outside its first read): the factors' documents. */
+/** What a request reads along with any account it reads outside its first read: what comes with an account. */
 export function readAlongFor(accountCollections: readonly string[]): ReadAlong {
-  const factors = factorsOf(accountCollections);
-  return (collection) => (collection === ACCOUNTS ? factors : undefined);
+  const ofAccount = alongAccount(accountCollections);
+  return (collection) => (collection === ACCOUNTS ? ofAccount : undefined);
 }
 
 /**
  * The planner of one request (`ctx`: the provider's context, or the sign-in pages'); `accountCollections`: the
- * collections holding a factor's document per account.
+ * collections holding a document per account (the factors', the stored choice of method).
  */
 export function readPlanFor(ctx: Context, paths: ReadPaths, accountCollections: readonly string[]): ReadPlanner {
-  const factors = factorsOf(accountCollections);
-  const ofToken = tokenJoins(factors);
+  const ofAccount = alongAccount(accountCollections);
+  const ofToken = tokenJoins(ofAccount);
   return (collection) => {
     switch (collection) {
       case INTERACTIONS:
-        return interactionJoins(factors);
+        return interactionJoins(ofAccount);
       case CODES:
       case REFRESH_TOKENS:
       case ACCESS_TOKENS:
@@ -137,7 +141,7 @@ export function readPlanFor(ctx: Context, paths: ReadPaths, accountCollections: 
           ...(named.clientId ? [{ collection: CLIENTS, id: named.clientId }, by(GRANTS, `payload.authorizations.${named.clientId}.grantId`)] : []),
           ...(named.resumed ? [{ collection: INTERACTIONS, id: named.resumed, joins: [by(CLIENTS, 'payload.params.client_id'), by(GRANTS, 'payload.grantId')] }] : []),
           ...(named.pushedRequest ? [{ collection: PUSHED_REQUESTS, id: named.pushedRequest }] : []),
-          by(ACCOUNTS, 'payload.accountId', factors),
+          by(ACCOUNTS, 'payload.accountId', ofAccount),
           by(PROOFS_COLLECTION, 'payload.uid'),
         ];
       }
@@ -150,6 +154,15 @@ export function readPlanFor(ctx: Context, paths: ReadPaths, accountCollections: 
         return undefined;
     }
   };
+}
+
+/**
+ * The planner of the security console's pages: the console session of the cookie comes with its signed-in account, and
+ * the account with what an account comes with.
+ */
+export function consoleReadPlan(sessionCollection: string, accountCollections: readonly string[]): ReadPlanner {
+  const joins = [by(ACCOUNTS, 'signedIn.accountId', alongAccount(accountCollections))];
+  return (collection) => (collection === sessionCollection ? joins : undefined);
 }
 
 /** The provider's endpoint paths from its configuration's `routes`. */

@@ -85,6 +85,10 @@ class RequestReads {
     const prefix = `${namespace}\u0000`;
     for (const key of this.#docs.keys()) if (key.startsWith(prefix)) this.#docs.delete(key);
   }
+
+  forgetAll(): void {
+    this.#docs.clear();
+  }
 }
 
 const storage = new AsyncLocalStorage<RequestReads>();
@@ -131,6 +135,14 @@ export function rememberRead(db: mongo.Db, collection: string, value: string, do
 /** Forgets everything this request read of `collection` (after a write that may have changed any of it). */
 export function forgetReads(db: mongo.Db, collection: string): void {
   storage.getStore()?.forget(namespaceOf(db, collection));
+}
+
+/**
+ * Forgets everything this request read, so its next reads go to the database: for a decision taken under a lock (a
+ * lease), which must see what the lock's previous holder left, never what the request read before it held the lock.
+ */
+export function forgetAllReads(): void {
+  storage.getStore()?.forgetAll();
 }
 
 /** The `$lookup` stages of `joins`, their results in `_j0`, `_j1`, … */

@@ -1,8 +1,8 @@
 /**
  * How many MongoDB commands one whole sign-in costs, counted with the driver's command monitoring (never timed):
- * from the shop's authorization request in a fresh browser to the shop's token response, and one refresh-token grant.
- * The server has the factors `src/main.ts` registers (the email-code factor too: it has a mailer). Each flow runs once
- * to warm up (index builds, model compilation, the first client load) and is then measured again with a fresh browser
+ * from the shop's authorization request in a fresh browser to the shop's token response; and one refresh-token grant,
+ * one view of the security console's overview. The server has the factors `src/main.ts` registers (the email-code
+ * factor too: it has a mailer). Each flow runs once to warm up (index builds, model compilation, the first client load) and is then measured again with a fresh browser
  * and a fresh account, so the numbers are the steady state. The driver's own commands (handshakes, monitoring) are not
  * counted (`DRIVER_COMMANDS`). A failure prints the breakdown per collection, per step and in order.
  */
@@ -49,6 +49,11 @@ const STEP_UP_BUDGET = 17;
  * factor) and proofs; the access token saved.
  */
 const REFRESH_GRANT_BUDGET = 2;
+/**
+ * The security console's overview of a signed-in customer: one read of the console session with its account, the
+ * account's factors' documents, its stored choice of method and its company; the recent security events.
+ */
+const CONSOLE_OVERVIEW_BUDGET = 2;
 
 /** The steps of a sign-in, by request (an interaction page is named once its response shows which page it is). */
 const STEP_NAMES: Record<string, string> = {
@@ -83,7 +88,7 @@ class CountingBrowser extends Browser {
   }
 }
 
-describe('MongoDB commands of one sign-in or refresh (steady state, counted with the driver\'s command monitoring)', function () {
+describe('MongoDB commands of a sign-in, a refresh and a console page (steady state, counted with the driver\'s command monitoring)', function () {
   let server: TestServer;
   let shop: Shop;
   let clock: FrozenClock;
@@ -194,6 +199,21 @@ describe('MongoDB commands of one sign-in or refresh (steady state, counted with
     const commands = recorder.stop();
     expect(refreshed.access_token).to.be.a('string');
     expect(commands.length, `refresh grant: ${describeCommands(commands, recorder.excluded)}\n`).to.be.at.most(REFRESH_GRANT_BUDGET);
+  });
+
+  it(`the security console's overview, signed in with an authenticator app and recovery codes, sends at most ${CONSOLE_OVERVIEW_BUDGET} commands`, async function () {
+    const { account } = await freshAccount(true);
+    const browser = new Browser();
+    const login = await browser.go(`${server.issuer}/account`);
+    const overview = await browser.submit(findForm(login, '/login'), { email: account.email, password: account.password });
+    expect(overview.status, overview.html.slice(0, 800)).to.equal(200);
+    await browser.go(`${server.issuer}/account`);
+    recorder.start('console overview');
+    const page = await browser.go(`${server.issuer}/account`);
+    const commands = recorder.stop();
+    expect(page.status).to.equal(200);
+    expect(page.html).to.include(account.email);
+    expect(commands.length, `console overview: ${describeCommands(commands, recorder.excluded)}\n`).to.be.at.most(CONSOLE_OVERVIEW_BUDGET);
   });
 
   it(`a step-up of a signed-in browser (code page, token request) sends at most ${STEP_UP_BUDGET} commands`, async function () {

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { Schema, mongo, type Connection, type Model } from 'mongoose';
 import { forgetsRequestReads, readModelDocument } from '../../src/store/model_reads.ts';
-import { withRequestReads } from '../../src/store/request_reads.ts';
+import { forgetAllReads, withRequestReads } from '../../src/store/request_reads.ts';
 import { connectFreshDb } from '../helpers/db.ts';
 import { recordCommands, type CommandRecorder } from '../helpers/mongo_commands.ts';
 
@@ -118,6 +118,22 @@ describe('the reads of one request', function () {
       seen.push((await readModelDocument(badges, 'p1'))?.colour);
     });
     expect(seen).to.deep.equal(['green', null, 'green']);
+  });
+
+  it('reads again everything after forgetAllReads: a change another request made meanwhile is seen', async function () {
+    const seen: (string | undefined)[] = [];
+    const sent = await inRequest(async () => {
+      seen.push((await readModelDocument(badges, 'p1'))?.colour);
+      // Another request changes the badge, as a lock's previous holder would (the native collection: no model
+      // middleware tells this request's reads).
+      await badges.collection.updateOne({ _id: 'p1' as never }, { $set: { colour: 'blue' } });
+      seen.push((await readModelDocument(badges, 'p1'))?.colour);
+      forgetAllReads();
+      seen.push((await readModelDocument(badges, 'p1'))?.colour);
+    });
+    await badges.updateOne({ _id: 'p1' }, { $set: { colour: 'green' } });
+    expect(seen).to.deep.equal(['green', 'green', 'blue']);
+    expect(sent).to.deep.equal(['find badges', 'update badges', 'find badges']);
   });
 
   it('reads from the database every time outside a request', async function () {

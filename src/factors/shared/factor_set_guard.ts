@@ -29,6 +29,7 @@ import { Schema, type Connection, type Model, type mongo } from 'mongoose';
 import { isDuplicateKeyError } from '../../shared/errors.ts';
 import { checkAccountId } from './account_id.ts';
 import { oncePerConnection } from '../../store/once_per_connection.ts';
+import { forgetAllReads } from '../../store/request_reads.ts';
 
 /** Options of {@link createFactorSetGuard}, all optional. */
 export interface FactorSetGuardOptions {
@@ -121,6 +122,8 @@ export function createFactorSetGuard(conn: Connection, options: FactorSetGuardOp
         if (attempt >= tries) return { ok: false, code: 'factor_change_in_progress' };
         await delay(retryMs);
       }
+      // The change decides from what the previous holder left: nothing this request read before it held the lease.
+      forgetAllReads();
       try {
         return { ok: true, value: await change() };
       } finally {
