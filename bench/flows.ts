@@ -12,17 +12,18 @@
  *
  * Flows: `mfa` (password + authenticator-app code + token, a fresh browser), `stepup` (a password session asked
  * for `acr mfa`: the code page only), `password` (password + token), `refresh` (refresh-token grants), `console`
- * (the security console's overview, signed in). Each runs unmeasured for a few flows first (`WARM_UP`). Per flow and
- * server: flows/s, latency p50/p99, the server's CPU per flow (from /proc) split into its event loop (the main
+ * (the security console's overview, signed in). Each runs unmeasured first (`--warm-up`). Per flow and server:
+ * flows/s, latency p50/p99, the server's CPU per flow (from /proc) split into its event loop (the main
  * thread), libuv's thread pool (the password hash, WebCrypto's signatures) and V8's own threads (garbage collection),
  * CPU beyond the password hash (less one hash measured alone per flow that has one) and beyond the thread pool,
  * MongoDB commands per flow, RSS after the run.
  *
  * Options: `--seconds N` (per flow, default 20), `--browsers N` (default 8), `--flows a,b,…` (default all),
- * `--profile DIR` (both servers write a V8 CPU profile there when they stop: open it in Chrome DevTools),
+ * `--profile DIR` (the servers write a V8 CPU profile there when they stop: open it in Chrome DevTools),
  * `--instances N` (the product as N processes on the one database behind a round-robin proxy in this driver; CPU,
- * commands and RSS are their sums), `--memory N` (afterwards, password sign-ins on the product until N and 2N of them, with its RSS printed at the start,
- * after N and after 2N: the server keeps no per-sign-in state in memory, so RSS should not grow with them).
+ * commands and RSS are their sums), `--warm-up N` (seconds, default 5), `--memory N` (afterwards, password sign-ins
+ * on the product until N and 2N of them, with its RSS printed at the start, after N and after 2N: the server keeps no
+ * per-sign-in state in memory, so RSS should not grow with them).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Server as HttpServer } from 'node:http';
@@ -53,7 +54,7 @@ import { roundRobin } from '../test/helpers/round_robin.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '20' }, browsers: { type: 'string', default: '8' }, flows: { type: 'string', default: 'mfa,stepup,password,refresh,console' },
-    profile: { type: 'string' }, memory: { type: 'string' }, instances: { type: 'string', default: '1' } },
+    profile: { type: 'string' }, memory: { type: 'string' }, instances: { type: 'string', default: '1' }, 'warm-up': { type: 'string', default: '5' } },
 });
 const SECONDS = Number(values.seconds);
 const BROWSERS = Number(values.browsers);
@@ -61,12 +62,13 @@ const INSTANCES = Number(values.instances);
 const FLOWS = new Set(values.flows.split(','));
 const SHOP_CALLBACK = 'http://127.0.0.1:9/bench-shop/callback';
 /**
- * Flows run on a server before each measured run, unmeasured: the first flows of a process compile its code (V8's JIT),
- * which would be counted against whichever flow a server runs first.
+ * Seconds of each flow run on a server before it is measured, unmeasured: a process's first thousands of requests
+ * compile its code (V8's JIT), which would be counted against whichever flow a server runs first (a refresh grant
+ * costs twice as much CPU in a fresh process).
  */
-const WARM_UP = BROWSERS * 5;
+const WARM_UP_SECONDS = Number(values['warm-up']);
 /** Accounts per pool: a TOTP code works once per 30-second step, so an MFA flow never reuses an account in a run. */
-const POOL = Math.ceil(SECONDS * 100) + BROWSERS * 4 + WARM_UP;
+const POOL = Math.ceil((SECONDS + WARM_UP_SECONDS) * 100) + BROWSERS * 4;
 const CLK_TCK = 100;
 
 interface Server {
@@ -174,13 +176,9 @@ function expectOk(condition: boolean, what: string, page?: Page): void {
 interface Result { flows: number; perSecond: number; p50: number; p99: number; cpuMs: number; mainMs: number; poolMs: number; commands: number; rssMiB: number }
 
 /** Runs `flow` in a closed loop on every virtual browser for SECONDS and measures the server meanwhile. */
-async function measure(server: Server, flow: (browser: number) => Promise<void>): Promise<Result> {
-  const latencies: number[] = [];
-  const threads = async (): Promise<{ main: number; pool: number }> => (await Promise.all(server.children.map((child) => threadCpuMsOf(child.pid as number))))
-    .reduce((a, b) => ({ main: a.main + b.main, pool: a.pool + b.pool }), { main: 0, pool: 0 });
-  const [cpuBefore, threadsBefore, commandsBefore] = [await sumOver(server, cpuMsOf), await threads(), await commandsOf(server)];
-  const start = performance.now();
-  const end = start + SECONDS * 1000;
+/** Runs `flow` in a closed loop on every virtual browser for `seconds`, adding each flow's latency to `latencies`. */
+async function runFor(seconds: number, flow: (browser: number) => Promise<void>, latencies: number[] = []): Promise<void> {
+  const end = performance.now() + seconds * 1000;
   await Promise.all(Array.from({ length: BROWSERS }, async (_, browser) => {
     while (performance.now() < end) {
       const began = performance.now();
@@ -188,6 +186,15 @@ async function measure(server: Server, flow: (browser: number) => Promise<void>)
       latencies.push(performance.now() - began);
     }
   }));
+}
+
+async function measure(server: Server, flow: (browser: number) => Promise<void>): Promise<Result> {
+  const latencies: number[] = [];
+  const threads = async (): Promise<{ main: number; pool: number }> => (await Promise.all(server.children.map((child) => threadCpuMsOf(child.pid as number))))
+    .reduce((a, b) => ({ main: a.main + b.main, pool: a.pool + b.pool }), { main: 0, pool: 0 });
+  const [cpuBefore, threadsBefore, commandsBefore] = [await sumOver(server, cpuMsOf), await threads(), await commandsOf(server)];
+  const start = performance.now();
+  await runFor(SECONDS, flow, latencies);
   const elapsed = (performance.now() - start) / 1000;
   const [cpuAfter, threadsAfter, commandsAfter] = [await sumOver(server, cpuMsOf), await threads(), await commandsOf(server)];
   latencies.sort((a, b) => a - b);
@@ -281,8 +288,8 @@ async function main(): Promise<void> {
     };
     const results: { flow: string; server: string; result: Result; hashes: number }[] = [];
     const run = async (flow: string, server: Server, hashes: number, body: (browser: number) => Promise<void>): Promise<void> => {
-      console.log(`running ${flow} on ${server.name} for ${SECONDS} s (after ${WARM_UP} flows to warm up) …`);
-      await runCount(WARM_UP, body);
+      console.log(`running ${flow} on ${server.name} for ${SECONDS} s (after ${WARM_UP_SECONDS} s to warm up) …`);
+      await runFor(WARM_UP_SECONDS, body);
       results.push({ flow, server: server.name, hashes, result: await measure(server, body) });
     };
 

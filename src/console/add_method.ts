@@ -17,6 +17,7 @@ import { field, requireForm } from '../http/forms.ts';
 import { translatorOf } from '../http/language.ts';
 import { renderFactorPart } from '../http/pages.ts';
 import { msg, type Message } from '../i18n/languages.ts';
+import { forgetAllReads } from '../store/request_reads.ts';
 import { ACCOUNT_PATH } from './client.ts';
 import { factorAccount, unknownFactor, type ConsoleKit, type Signed } from './kit.ts';
 
@@ -184,6 +185,8 @@ async function confirmAdd(ctx: Context, kit: ConsoleKit, mode: Mode): Promise<vo
  */
 async function turnOnTwoFactor(ctx: Context, kit: ConsoleKit, signed: Signed, factor: Factor): Promise<void> {
   const { account } = signed;
+  // The switch as it is now, after the code check and the mail (another tab may have changed it meanwhile).
+  forgetAllReads();
   if (!await signInMfaEnabled(kit.deps.conn, account.id)) {
     await setSignInMfa(kit.deps.conn, account.id, true);
     await kit.record(ctx, { kind: 'sign_in_mfa_enabled', account, details: { reason: 'first_factor' } });

@@ -11,6 +11,7 @@ import { createFactorSetGuard } from '../factors/shared/factor_set_guard.ts';
 import { requireForm } from '../http/forms.ts';
 import { msg } from '../i18n/languages.ts';
 import type { AppError } from '../shared/errors.ts';
+import { forgetAllReads } from '../store/request_reads.ts';
 import { ACCOUNT_PATH } from './client.ts';
 import { consoleError, notEnrolled, unknownFactor, type ConsoleKit } from './kit.ts';
 
@@ -77,6 +78,7 @@ export function removeMethodRoutes(router: Router, kit: ConsoleKit): void {
       if (removal.forced) throw refusedRemoval();
       await factor.remove(account.id);
       // The clean-up follows what is left now, not what was read before (a method confirmed meanwhile keeps the codes).
+      forgetAllReads();
       const last = (await kit.enrolledPrimaries(account.id)).length === 0;
       const alsoRemoved: string[] = [];
       if (last) {

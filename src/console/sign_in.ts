@@ -9,6 +9,7 @@ import { sessionProofs } from '../authentication/request_state.ts';
 import { deriveProven, isCurrent, type AuthenticationState } from '../authentication/state.ts';
 import { requireForm } from '../http/forms.ts';
 import { LEVEL, levelOf } from '../policy/acr.ts';
+import { forgetAllReads } from '../store/request_reads.ts';
 import { ACCOUNT_CONSOLE_CLIENT_ID, ACCOUNT_PATH, accountConsoleUris } from './client.ts';
 import { consoleError, type ConsoleKit } from './kit.ts';
 import { redeemCode } from './oidc.ts';
@@ -56,6 +57,8 @@ export function signInRoutes(router: Router, kit: ConsoleKit): void {
     const code = typeof ctx.query.code === 'string' && ctx.query.code.length <= 512 ? ctx.query.code : '';
     if (!code) throw consoleError('sign_in_failed', 'console.error.sign_in_incomplete', 400);
     const token = await redeemCode({ issuer, provider, tokenEndpoint: kit.deps.tokenEndpoint }, code, login);
+    // What this request read before the code was redeemed is from before it: the account is read again.
+    forgetAllReads();
     const account = await findAccountById(conn, token.sub);
     if (!account || account.status !== 'active') throw consoleError('account_unavailable', 'console.error.account_unavailable', 403);
     // The console session takes the epoch this browser's proofs were made under, checked against the account read

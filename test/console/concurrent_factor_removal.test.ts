@@ -1,11 +1,13 @@
+import { AsyncResource } from 'node:async_hooks';
 import { expect } from 'chai';
 import { findAccountById, setSignInMfa, signInMfaEnabled } from '../../src/accounts/accounts.ts';
 import { listEvents } from '../../src/audit/audit_log.ts';
 import type { Factor } from '../../src/factors/contract.ts';
 import type { TotpFactor } from '../../src/factors/totp/factor.ts';
 import { createFactorSetGuard } from '../../src/factors/shared/factor_set_guard.ts';
-import { connectSameDb, enrolTotp } from '../factors/support.ts';
+import { appCode, connectSameDb, enrolTotp, secretOfUri } from '../factors/support.ts';
 import { useFrozenClock } from '../helpers/clock.ts';
+import { isChallenge, submitCode } from '../helpers/step_up.ts';
 import { Browser, findForm, type Form, type Page } from '../helpers/shop.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { lastCodeMailedTo, newCustomer, signInConsole, submitWithReauth, type Customer } from './support.ts';
@@ -80,6 +82,64 @@ describe('concurrent factor removal: two removals in flight are decided one afte
   async function methodsLeft(accountId: string): Promise<number> {
     return (await Promise.all(primaries().map((factor) => factor.isEnrolled(accountId)))).filter(Boolean).length;
   }
+
+  it('an authenticator app confirmed while the last email method is removed keeps the recovery codes and the switch', async function () {
+    const customer = await newCustomer(server, 'latecomer');
+    const email = emailFactor();
+    expect((await email.enrol?.begin(customer))?.ok, 'email enrolment started').to.equal(true);
+    expect((await email.enrol?.confirm?.(customer.id, lastCodeMailedTo(server, customer.email)))?.ok, 'email enrolment confirmed').to.equal(true);
+    expect((await backupFactor().enrol?.begin(customer, { replace: true }))?.ok, 'recovery codes made').to.equal(true);
+    await setSignInMfa(server.conn, customer.id, true);
+    // An authenticator app set up in another tab, confirmed while the removal runs (confirmations take no lease).
+    const begun = await appFactor().enrol.begin(customer);
+    if (!begun.ok) throw new Error(begun.code);
+    const secret = secretOfUri(begun.view.otpauthUri);
+
+    // Signing in and re-authenticating both ask for a mailed code.
+    const withMailedCode = async (login: Page): Promise<Page> => {
+      const challenge = await browser.submit(findForm(login, '/login'), { email: customer.email, password: customer.password });
+      expect(isChallenge(challenge), challenge.html.slice(0, 600)).to.equal(true);
+      clock.tick(120_000); // past the resend cooldown of the previous mail
+      const sent = await browser.submit(findForm(challenge, '/mfa/send'));
+      return submitCode(browser, sent, lastCodeMailedTo(server, customer.email));
+    };
+    const browser = new Browser();
+    const overview = await withMailedCode(await browser.go(`${server.issuer}/account`));
+    expect(overview.url, overview.html.replace(/<style[\s\S]*?<\/style>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 900)).to.equal(`${server.issuer}/account`);
+    const first = await browser.go(`${server.issuer}/account/methods/${email.id}/remove`);
+    const page = await withMailedCode(await browser.submit(findForm(first, 'remove-form')));
+    expect(page.html).to.include('data-pending="true"');
+
+    // The app is confirmed right after the removal took the email method away, before it decides on the clean-up.
+    const elsewhere = new AsyncResource('another_request');
+    const EmailFactors = server.conn.models.EmailCodeFactor as unknown as { updateOne: (...args: unknown[]) => unknown };
+    const updateOne = EmailFactors.updateOne;
+    let confirmedMeanwhile = false;
+    EmailFactors.updateOne = function (this: unknown, ...args: unknown[]) {
+      EmailFactors.updateOne = updateOne;
+      const query = updateOne.apply(this, args) as Promise<unknown>;
+      const run = async (): Promise<unknown> => {
+        const result = await query;
+        // Another request's work: outside this request's async context (what it read, what it forgets).
+        const code = await appCode(secret);
+        confirmedMeanwhile = (await elsewhere.runInAsyncScope(() => appFactor().enrol.confirm(customer.id, code))).ok;
+        return result;
+      };
+      return { exec: run, then: (done: (value: unknown) => unknown, failed: (reason: unknown) => unknown) => run().then(done, failed) };
+    };
+    let answer: Page;
+    try {
+      answer = await post(browser, findForm(page, 'remove-form'));
+    } finally {
+      EmailFactors.updateOne = updateOne;
+    }
+    expect(confirmedMeanwhile, 'the app was confirmed during the removal').to.equal(true);
+    expect(answer.status, answer.html.slice(0, 600)).to.equal(303);
+    expect(await email.isEnrolled(customer.id), 'the email method is gone').to.equal(false);
+    expect(await appFactor().isEnrolled(customer.id), 'the app is set up').to.equal(true);
+    expect(await backupFactor().isEnrolled(customer.id), 'the recovery codes back up the app').to.equal(true);
+    expect(await signInMfaEnabled(server.conn, customer.id), 'every sign-in still asks for a code').to.equal(true);
+  });
 
   it('two removals in flight never leave a forced member without a method', async function () {
     this.timeout(60_000);

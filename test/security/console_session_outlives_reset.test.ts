@@ -9,6 +9,7 @@
  * session and the browser's proofs move to the new epoch only from the epoch they were proven under; the sign-in
  * callback takes the epoch of the browser's proofs checked against the account read after the token.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { expect } from 'chai';
 import { verifyLogin } from '../../src/accounts/accounts.ts';
 import { resetFactors } from '../../src/security/support_actions.ts';
@@ -17,7 +18,7 @@ import { enrolTotp } from '../factors/support.ts';
 import { useFrozenClock } from '../helpers/clock.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Browser, findForm } from '../helpers/shop.ts';
-import { isLoginForm, newCustomer, signInConsole, submitWithReauth, type Customer } from '../console/support.ts';
+import { authenticate, isLoginForm, newCustomer, signInConsole, submitWithReauth, type Customer } from '../console/support.ts';
 
 describe('a console session does not outlive a reset that lands while its request is in flight', function () {
   const server = useTestServer('console_session_outlives_reset');
@@ -70,30 +71,55 @@ describe('a console session does not outlive a reset that lands while its reques
     expect(await totp.isEnrolled(victim.id)).to.equal(false);
   });
 
-  it('a console sign-in whose code is redeemed just before a reset is refused at the callback and leaves nothing signed in', async function () {
-    const victim = await victimWithApp('cally');
-    // The reset lands between the console's code redemption and the callback's read of the account.
+  /**
+   * Runs `steps` with the reset of `victim` landing between the console's code redemption (its request to the token
+   * endpoint) and the rest of the callback; returns what `steps` returned.
+   */
+  async function withResetAfterRedemption<T>(victim: Customer, steps: () => Promise<T>): Promise<T> {
     const original = globalThis.fetch;
+    // The reset is another request's work: it runs outside the callback's async context (what it read and forgets).
+    const elsewhere = new AsyncResource('support_reset');
     let resetDone = false;
     globalThis.fetch = async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
       const response = await original(input, init);
       if (!resetDone && String(input).endsWith('/token')) {
         resetDone = true;
         globalThis.fetch = original;
-        await reset(victim);
+        await elsewhere.runInAsyncScope(() => reset(victim));
       }
       return response;
     };
-    const attacker = new Browser();
     try {
-      const login = await attacker.go(`${server.issuer}/account`);
-      const answer = await attacker.submit(findForm(login, '/login'), { email: victim.email, password: victim.password });
-      expect(answer.status).to.equal(400);
-      expect(answer.html).to.not.include('Security settings');
+      return await steps();
     } finally {
       globalThis.fetch = original;
+      expect(resetDone, 'the reset landed').to.equal(true);
     }
-    expect(resetDone).to.equal(true);
+  }
+
+  it('a console sign-in whose code is redeemed just before a reset is refused at the callback and leaves nothing signed in', async function () {
+    const victim = await victimWithApp('cally');
+    const attacker = new Browser();
+    const answer = await withResetAfterRedemption(victim, async () => {
+      const login = await attacker.go(`${server.issuer}/account`);
+      return attacker.submit(findForm(login, '/login'), { email: victim.email, password: victim.password });
+    });
+    expect(answer.status).to.equal(400);
+    expect(answer.html).to.not.include('Security settings');
+    const overview = await attacker.go(`${server.issuer}/account`);
+    expect(isLoginForm(overview), 'the console asks to sign in again').to.equal(true);
+  });
+
+  it('a re-authentication whose code is redeemed just before a reset is refused at the callback too (the account is read after the token)', async function () {
+    const victim = await victimWithApp('rhea');
+    const attacker = new Browser();
+    await signInConsole(server, attacker, victim, clock);
+    const settings = await attacker.go(`${server.issuer}/account/password`);
+    const reauth = await attacker.submit(findForm(settings, 'password-form'));
+    expect(isLoginForm(reauth), 'a change asks to sign in again first').to.equal(true);
+    const answer = await withResetAfterRedemption(victim, () => authenticate(attacker, reauth, victim, clock));
+    expect(answer.status, answer.html.slice(0, 600)).to.equal(400);
+    expect(answer.html).to.not.include('Security settings');
     const overview = await attacker.go(`${server.issuer}/account`);
     expect(isLoginForm(overview), 'the console asks to sign in again').to.equal(true);
   });
