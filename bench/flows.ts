@@ -21,9 +21,11 @@
  * Options: `--seconds N` (per flow, default 20), `--browsers N` (default 8), `--flows a,b,…` (default all),
  * `--profile DIR` (the servers write a V8 CPU profile there when they stop: open it in Chrome DevTools),
  * `--instances N` (the product as N processes on the one database behind a round-robin proxy in this driver; CPU,
- * commands and RSS are their sums), `--warm-up N` (seconds, default 5), `--memory N` (afterwards, password sign-ins
- * on the product until N and 2N of them, with its RSS printed at the start, after N and after 2N: the server keeps no
- * per-sign-in state in memory, so RSS should not grow with them).
+ * commands and RSS are their sums), `--warm-up N` (seconds, default 5), `--rounds N` (default 5: each flow's seconds
+ * on each server are split into N rounds that interleave the flows and servers; flows/s and the ratios are the median
+ * of the rounds, with their spread), `--memory N` (afterwards, password sign-ins on the product until N and 2N of
+ * them, with its RSS printed at the start, after N and after 2N: the server keeps no per-sign-in state in memory, so RSS
+ * should not grow with them).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Server as HttpServer } from 'node:http';
@@ -54,7 +56,7 @@ import { roundRobin } from '../test/helpers/round_robin.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '20' }, browsers: { type: 'string', default: '8' }, flows: { type: 'string', default: 'mfa,stepup,password,refresh,console' },
-    profile: { type: 'string' }, memory: { type: 'string' }, instances: { type: 'string', default: '1' }, 'warm-up': { type: 'string', default: '5' } },
+    profile: { type: 'string' }, memory: { type: 'string' }, instances: { type: 'string', default: '1' }, 'warm-up': { type: 'string', default: '5' }, rounds: { type: 'string', default: '5' } },
 });
 const SECONDS = Number(values.seconds);
 const BROWSERS = Number(values.browsers);
@@ -67,6 +69,9 @@ const SHOP_CALLBACK = 'http://127.0.0.1:9/bench-shop/callback';
  * costs twice as much CPU in a fresh process).
  */
 const WARM_UP_SECONDS = Number(values['warm-up']);
+/** Each flow's seconds on each server are split into rounds that interleave the flows and the servers. */
+const ROUNDS = Number(values.rounds);
+const ROUND_SECONDS = SECONDS / ROUNDS;
 /** Accounts per pool: a TOTP code works once per 30-second step, so an MFA flow never reuses an account in a run. */
 const POOL = Math.ceil((SECONDS + WARM_UP_SECONDS) * 100) + BROWSERS * 4;
 const CLK_TCK = 100;
@@ -173,9 +178,15 @@ function expectOk(condition: boolean, what: string, page?: Page): void {
   if (!condition) throw new Error(`${what}${page ? ` (status ${page.status} at ${page.url})` : ''}`);
 }
 
-interface Result { flows: number; perSecond: number; p50: number; p99: number; cpuMs: number; mainMs: number; poolMs: number; commands: number; rssMiB: number }
+/** What one round of a flow on a server measured. */
+interface Round { latencies: number[]; seconds: number; cpuMs: number; mainMs: number; poolMs: number; commands: number }
 
-/** Runs `flow` in a closed loop on every virtual browser for SECONDS and measures the server meanwhile. */
+/** A flow on a server over all its rounds: totals per flow, and the flows per second of each round. */
+interface Result {
+  flows: number; perSecond: number; perSecondRange: [number, number]; roundsPerSecond: number[];
+  p50: number; p99: number; cpuMs: number; mainMs: number; poolMs: number; commands: number; rssMiB: number;
+}
+
 /** Runs `flow` in a closed loop on every virtual browser for `seconds`, adding each flow's latency to `latencies`. */
 async function runFor(seconds: number, flow: (browser: number) => Promise<void>, latencies: number[] = []): Promise<void> {
   const end = performance.now() + seconds * 1000;
@@ -188,20 +199,38 @@ async function runFor(seconds: number, flow: (browser: number) => Promise<void>,
   }));
 }
 
-async function measure(server: Server, flow: (browser: number) => Promise<void>): Promise<Result> {
+/** Runs `flow` for `seconds` and measures the server meanwhile. */
+async function measureRound(server: Server, flow: (browser: number) => Promise<void>, seconds: number): Promise<Round> {
   const latencies: number[] = [];
   const threads = async (): Promise<{ main: number; pool: number }> => (await Promise.all(server.children.map((child) => threadCpuMsOf(child.pid as number))))
     .reduce((a, b) => ({ main: a.main + b.main, pool: a.pool + b.pool }), { main: 0, pool: 0 });
   const [cpuBefore, threadsBefore, commandsBefore] = [await sumOver(server, cpuMsOf), await threads(), await commandsOf(server)];
   const start = performance.now();
-  await runFor(SECONDS, flow, latencies);
+  await runFor(seconds, flow, latencies);
   const elapsed = (performance.now() - start) / 1000;
   const [cpuAfter, threadsAfter, commandsAfter] = [await sumOver(server, cpuMsOf), await threads(), await commandsOf(server)];
-  latencies.sort((a, b) => a - b);
-  const flows = latencies.length;
   return {
-    flows, perSecond: flows / elapsed, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
-    cpuMs: (cpuAfter - cpuBefore) / flows, mainMs: (threadsAfter.main - threadsBefore.main) / flows, poolMs: (threadsAfter.pool - threadsBefore.pool) / flows, commands: (commandsAfter - commandsBefore) / flows, rssMiB: await sumOver(server, rssMiBOf),
+    latencies, seconds: elapsed, cpuMs: cpuAfter - cpuBefore, mainMs: threadsAfter.main - threadsBefore.main,
+    poolMs: threadsAfter.pool - threadsBefore.pool, commands: commandsAfter - commandsBefore,
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] as number : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+function combine(rounds: readonly Round[], rssMiB: number): Result {
+  const latencies = rounds.flatMap((round) => round.latencies).sort((a, b) => a - b);
+  const flows = latencies.length;
+  const sum = (of: (round: Round) => number): number => rounds.reduce((total, round) => total + of(round), 0);
+  const roundsPerSecond = rounds.map((round) => round.latencies.length / round.seconds);
+  return {
+    flows, perSecond: median(roundsPerSecond), perSecondRange: [Math.min(...roundsPerSecond), Math.max(...roundsPerSecond)], roundsPerSecond,
+    p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
+    cpuMs: sum((round) => round.cpuMs) / flows, mainMs: sum((round) => round.mainMs) / flows, poolMs: sum((round) => round.poolMs) / flows,
+    commands: sum((round) => round.commands) / flows, rssMiB,
   };
 }
 
@@ -286,16 +315,15 @@ async function main(): Promise<void> {
       const page = await browser.submit(findForm(login, '/login'), { email: customer.email, password: customer.password });
       return { pending, page };
     };
-    const results: { flow: string; server: string; result: Result; hashes: number }[] = [];
-    const run = async (flow: string, server: Server, hashes: number, body: (browser: number) => Promise<void>): Promise<void> => {
-      console.log(`running ${flow} on ${server.name} for ${SECONDS} s (after ${WARM_UP_SECONDS} s to warm up) …`);
-      await runFor(WARM_UP_SECONDS, body);
-      results.push({ flow, server: server.name, hashes, result: await measure(server, body) });
+    /** A flow on a server, prepared (its accounts, sessions or tokens ready), measured in the rounds below. */
+    const jobs: { flow: string; server: Server; hashes: number; body: (browser: number) => Promise<void>; rounds: Round[] }[] = [];
+    const plan = (flow: string, server: Server, hashes: number, body: (browser: number) => Promise<void>): void => {
+      jobs.push({ flow, server, hashes, body, rounds: [] });
     };
 
     if (FLOWS.has('mfa')) {
       const next = pool(mfaPool);
-      await run('mfa', product, 1, async () => {
+      plan('mfa', product, 1, async () => {
         const customer = next();
         const browser = new Browser([SHOP_CALLBACK]);
         const { pending, page } = await passwordStep(product, browser, customer, { acr_values: ACR.mfa });
@@ -317,7 +345,7 @@ async function main(): Promise<void> {
         })));
       }
       const next = pool(sessions);
-      await run('stepup', product, 0, async () => {
+      plan('stepup', product, 0, async () => {
         const { browser, customer } = next();
         const pending = await product.shop.startLogin({ acr_values: ACR.mfa });
         const page = await browser.go(pending.url.href);
@@ -329,7 +357,7 @@ async function main(): Promise<void> {
     }
     for (const server of [product, plain, plainInMemory]) {
       if (FLOWS.has('password')) {
-        await run('password', server, 1, async (i) => {
+        plan('password', server, 1, async (i) => {
           const browser = new Browser([SHOP_CALLBACK]);
           const { pending, page } = await passwordStep(server, browser, plainPool[i] as Customer, {});
           expectOk(page.status === 0, 'the redirect to the shop', page);
@@ -344,7 +372,7 @@ async function main(): Promise<void> {
           if (!refresh) throw new Error(`${server.name} issued no refresh token`);
           return refresh;
         }));
-        await run('refresh', server, 0, async (i) => {
+        plan('refresh', server, 0, async (i) => {
           const answer = await oidc.refreshTokenGrant(server.shop.config, tokens[i] as string);
           expectOk(typeof answer.access_token === 'string', 'an access token');
           if (answer.refresh_token) tokens[i] = answer.refresh_token;
@@ -359,11 +387,23 @@ async function main(): Promise<void> {
         expectOk(overview.status === 200 && overview.html.includes(customer.email), 'the console overview', overview);
         return browser;
       }));
-      await run('console', product, 0, async (i) => {
+      plan('console', product, 0, async (i) => {
         const page = await (browsers[i] as Browser).go(`${product.issuer}/account`);
         expectOk(page.status === 200 && page.html.includes((plainPool[i] as Customer).email), 'the console overview', page);
       });
     }
+
+    for (const job of jobs) {
+      console.log(`warming up ${job.flow} on ${job.server.name} for ${WARM_UP_SECONDS} s …`);
+      await runFor(WARM_UP_SECONDS, job.body);
+    }
+    // Rounds interleave the flows and servers, so a drift of the machine's speed during the run (it is shared) touches
+    // every figure alike, and each round gives its own ratios.
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      console.log(`round ${round} of ${ROUNDS}: each flow on each server for ${ROUND_SECONDS.toFixed(1)} s …`);
+      for (const job of jobs) job.rounds.push(await measureRound(job.server, job.body, ROUND_SECONDS));
+    }
+    const results = await Promise.all(jobs.map(async (job) => ({ flow: job.flow, server: job.server.name, hashes: job.hashes, result: combine(job.rounds, await sumOver(job.server, rssMiBOf)) })));
 
     if (values.memory) {
       const each = Number(values.memory);
@@ -392,11 +432,11 @@ async function main(): Promise<void> {
     hashSamples.sort((a, b) => a - b);
     const hashMs = percentile(hashSamples, 0.5);
 
-    console.log(`\n${BROWSERS} browsers, ${SECONDS} s per flow, node ${process.version}, ${engine ? 'embedded engine' : 'MONGODB_URI'}; password hash ${hashMs.toFixed(1)} ms CPU\n`);
-    console.log('| flow | server | flows | flows/s | p50 ms | p99 ms | CPU ms/flow | event loop | thread pool | V8 threads | CPU beyond the hash | beyond the pool | MongoDB commands/flow | RSS MiB |');
-    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log(`\n${BROWSERS} browsers, ${SECONDS} s per flow in ${ROUNDS} rounds, node ${process.version}, ${engine ? 'embedded engine' : 'MONGODB_URI'}; password hash ${hashMs.toFixed(1)} ms CPU\n`);
+    console.log('| flow | server | flows | flows/s (median of rounds) | min … max | p50 ms | p99 ms | CPU ms/flow | event loop | thread pool | V8 threads | CPU beyond the hash | beyond the pool | MongoDB commands/flow | RSS MiB |');
+    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const { flow, server, hashes, result: r } of results) {
-      console.log(`| ${flow} | ${server} | ${r.flows} | ${r.perSecond.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.cpuMs.toFixed(1)} | ${r.mainMs.toFixed(1)} | ${r.poolMs.toFixed(1)} | ${(r.cpuMs - r.mainMs - r.poolMs).toFixed(1)} | ${Math.max(0, r.cpuMs - hashes * hashMs).toFixed(1)} | ${(r.cpuMs - r.poolMs).toFixed(1)} | ${r.commands.toFixed(1)} | ${r.rssMiB.toFixed(0)} |`);
+      console.log(`| ${flow} | ${server} | ${r.flows} | ${r.perSecond.toFixed(1)} | ${r.perSecondRange[0].toFixed(1)} … ${r.perSecondRange[1].toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.cpuMs.toFixed(1)} | ${r.mainMs.toFixed(1)} | ${r.poolMs.toFixed(1)} | ${(r.cpuMs - r.mainMs - r.poolMs).toFixed(1)} | ${Math.max(0, r.cpuMs - hashes * hashMs).toFixed(1)} | ${(r.cpuMs - r.poolMs).toFixed(1)} | ${r.commands.toFixed(1)} | ${r.rssMiB.toFixed(0)} |`);
     }
     const find = (flow: string, server: string): Result | undefined => results.find((r) => r.flow === flow && r.server === server)?.result;
     const plainPassword = find('password', plain.name);
@@ -406,7 +446,11 @@ async function main(): Promise<void> {
       ['refresh grants/s ÷ plain refresh grants/s', find('refresh', product.name), find('refresh', plain.name)],
     ];
     console.log('');
-    for (const [label, a, b] of ratios) if (a && b) console.log(`${label}: ${(a.perSecond / b.perSecond).toFixed(2)}`);
+    for (const [label, a, b] of ratios) {
+      if (!a || !b) continue;
+      const perRound = a.roundsPerSecond.map((value, i) => value / (b.roundsPerSecond[i] as number));
+      console.log(`${label}: ${median(perRound).toFixed(2)} (median of the rounds' ratios; ${Math.min(...perRound).toFixed(2)} … ${Math.max(...perRound).toFixed(2)})`);
+    }
   } finally {
     for (const server of servers) {
       server.proxy?.closeAllConnections();
