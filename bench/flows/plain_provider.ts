@@ -6,7 +6,8 @@
  *
  * `PLAIN_ADAPTER=memory`: oidc-provider's own in-memory adapter instead (what its documentation starts with, and the
  * cost of oidc-provider without a database); the accounts are still read from MongoDB and the shop's client is
- * read from it once, at the start.
+ * read from it once, at the start. Its store holds a million entries instead of the quick start's thousand, which the
+ * bench's sign-ins would overflow, evicting the refresh tokens of the refresh flow.
  */
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -15,7 +16,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import mongoose from 'mongoose';
-import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider';
+import Provider, { type Adapter, type ClientMetadata, type Configuration } from 'oidc-provider';
 import { findAccountById, verifyLogin } from '../../src/accounts/accounts.ts';
 import { createMongoAdapter } from '../../src/provider/adapter.ts';
 import { loadOrCreateDevKeys } from '../../src/provider/keys.ts';
@@ -27,8 +28,20 @@ const keys = await loadOrCreateDevKeys(conn);
 const inMemory = process.env.PLAIN_ADAPTER === 'memory';
 const shopClients = inMemory ? await conn.db?.collection<{ payload: ClientMetadata }>('oidc_clients').find().toArray() ?? [] : [];
 
+/** oidc-provider's memory adapter (`lib/adapters/memory_adapter.js`) on its own LRU store, given a larger bound. */
+async function largeMemoryAdapter(): Promise<(model: string) => Adapter> {
+  type MemoryAdapterClass = new (model: string, store: unknown, clockTolerance: number) => Adapter;
+  type LruClass = new (options: { maxSize: number }) => unknown;
+  const adapterModule: string = 'oidc-provider/lib/adapters/memory_adapter.js';
+  const lruModule: string = 'oidc-provider/lib/helpers/lru.js';
+  const { default: MemoryAdapter } = await import(adapterModule) as { default: MemoryAdapterClass };
+  const { default: Lru } = await import(lruModule) as { default: LruClass };
+  const store = new Lru({ maxSize: 1_000_000 });
+  return (model) => new MemoryAdapter(model, store, 0);
+}
+
 const configuration: Configuration = {
-  ...(inMemory ? { clients: shopClients.map((doc) => doc.payload) } : { adapter: createMongoAdapter(conn) }),
+  ...(inMemory ? { clients: shopClients.map((doc) => doc.payload), adapter: await largeMemoryAdapter() } : { adapter: createMongoAdapter(conn) }),
   jwks: keys.jwks,
   cookies: { keys: keys.cookieKeys },
   pkce: { required: () => true },
