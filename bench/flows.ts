@@ -16,7 +16,8 @@
  * flows/s, latency p50/p99, the server's CPU per flow (from /proc) split into its event loop (the main
  * thread), libuv's thread pool (the password hash, WebCrypto's signatures) and V8's own threads (garbage collection),
  * CPU beyond the password hash (less one hash measured alone per flow that has one) and beyond the thread pool,
- * MongoDB commands per flow, RSS after the run.
+ * MongoDB commands per flow, RSS after the run; then the ratios against plain oidc-provider, by flows/s (the whole
+ * machine: server, load driver and engine share its cores) and by the servers' CPU per flow (the servers alone).
  *
  * Options: `--seconds N` (per flow, default 20), `--browsers N` (default 8), `--flows a,b,…` (default all),
  * `--profile DIR` (the servers write a V8 CPU profile there when they stop: open it in Chrome DevTools),
@@ -183,7 +184,7 @@ interface Round { latencies: number[]; seconds: number; cpuMs: number; mainMs: n
 
 /** A flow on a server over all its rounds: totals per flow, and the flows per second of each round. */
 interface Result {
-  flows: number; perSecond: number; perSecondRange: [number, number]; roundsPerSecond: number[];
+  flows: number; perSecond: number; perSecondRange: [number, number]; roundsPerSecond: number[]; roundsCpuMs: number[];
   p50: number; p99: number; cpuMs: number; mainMs: number; poolMs: number; commands: number; rssMiB: number;
 }
 
@@ -228,6 +229,7 @@ function combine(rounds: readonly Round[], rssMiB: number): Result {
   const roundsPerSecond = rounds.map((round) => round.latencies.length / round.seconds);
   return {
     flows, perSecond: median(roundsPerSecond), perSecondRange: [Math.min(...roundsPerSecond), Math.max(...roundsPerSecond)], roundsPerSecond,
+    roundsCpuMs: rounds.map((round) => round.cpuMs / round.latencies.length),
     p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
     cpuMs: sum((round) => round.cpuMs) / flows, mainMs: sum((round) => round.mainMs) / flows, poolMs: sum((round) => round.poolMs) / flows,
     commands: sum((round) => round.commands) / flows, rssMiB,
@@ -445,11 +447,16 @@ async function main(): Promise<void> {
       ['password flows/s ÷ plain password flows/s', find('password', product.name), plainPassword],
       ['refresh grants/s ÷ plain refresh grants/s', find('refresh', product.name), find('refresh', plain.name)],
     ];
+    const spread = (perRound: readonly number[]): string => `${median(perRound).toFixed(2)} (median of the rounds' ratios; ${Math.min(...perRound).toFixed(2)} … ${Math.max(...perRound).toFixed(2)})`;
     console.log('');
     for (const [label, a, b] of ratios) {
-      if (!a || !b) continue;
-      const perRound = a.roundsPerSecond.map((value, i) => value / (b.roundsPerSecond[i] as number));
-      console.log(`${label}: ${median(perRound).toFixed(2)} (median of the rounds' ratios; ${Math.min(...perRound).toFixed(2)} … ${Math.max(...perRound).toFixed(2)})`);
+      if (a && b) console.log(`${label}: ${spread(a.roundsPerSecond.map((value, i) => value / (b.roundsPerSecond[i] as number)))}`);
+    }
+    // The same comparison by the servers' own CPU: flows/s above also carry the load driver's and the engine's share of
+    // the same cores, which differs between the flows (an MFA flow makes the driver compute a code and the engine join).
+    console.log('');
+    for (const [label, a, b] of ratios) {
+      if (a && b) console.log(`${label.replace(/flows\/s|grants\/s/g, (unit) => `${unit.split('/')[0]} per CPU second`)}: ${spread(a.roundsCpuMs.map((ms, i) => (b.roundsCpuMs[i] as number) / ms))}`);
     }
   } finally {
     for (const server of servers) {
