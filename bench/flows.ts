@@ -53,6 +53,7 @@ import { appCode, secretOfUri } from '../test/factors/support.ts';
 import { Browser, Shop, findForm, signIn, type Page } from '../test/helpers/shop.ts';
 import { isChallenge, submitCode } from '../test/helpers/step_up.ts';
 import { freePort } from '../test/helpers/net.ts';
+import { benchDatabaseUri } from './flows/database_uri.ts';
 import { roundRobin } from '../test/helpers/round_robin.ts';
 
 const { values } = parseArgs({
@@ -260,7 +261,8 @@ function pool<T>(items: readonly T[]): () => T {
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'oidc-stepup-bench-'));
   const engine = process.env.MONGODB_URI ? undefined : await startEngine({ host: '127.0.0.1', port: 0 });
-  const dbUri = process.env.MONGODB_URI ?? `${engine?.uri}/bench_${randomBytes(4).toString('hex')}`;
+  const database = `bench_${randomBytes(4).toString('hex')}`;
+  const dbUri = process.env.MONGODB_URI ? benchDatabaseUri(process.env.MONGODB_URI, database) : `${engine?.uri}/${database}`;
   const conn = await mongoose.createConnection(dbUri).asPromise();
   const servers: Server[] = [];
   try {
